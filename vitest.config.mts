@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` needs nothing but Node; `integration` talks to the real local stack
+// (Temporal, MinIO, MLflow) that scripts/test-all.sh starts before it runs.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+          // Integration tests share one stack and one worker host; running files in parallel
+          // would make them compete for 2 cores and for the same task queues.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
