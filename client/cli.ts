@@ -1,0 +1,25 @@
+/**
+ * `onnx-export`: the command-line entry point. Each subcommand lives in client/commands/<name>.ts
+ * and registers itself here; this file only assembles them and maps errors to exit codes.
+ */
+import { Command } from 'commander';
+import { registerCommands } from './commands';
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = new Command('onnx-export')
+    .description('Export a PyTorch LocalizationNet checkpoint to a verified, benchmarked ONNX model')
+    .showHelpAfterError();
+  registerCommands(program);
+  await program.parseAsync([...argv]);
+}
+
+/** Runs the CLI and turns a thrown error into one line on stderr and a non-zero exit code. */
+export function runCli(argv: readonly string[]): void {
+  main(argv).catch((err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`onnx-export: ${message}\n`);
+    if (!process.exitCode) process.exitCode = 1;
+  });
+}
+
+if (require.main === module) runCli(process.argv);
