@@ -1,0 +1,14 @@
+/** checkpoint/: safetensors reader and bundle loader. The public surface; nothing here interprets weights. */
+export { CheckpointError, formatShape } from './checkpoint-error';
+export type { CheckpointErrorContext } from './checkpoint-error';
+export { SAFETENSORS_DTYPES, isSafetensorsDtype } from './safetensors-dtypes';
+export type { SafetensorsDtype } from './safetensors-dtypes';
+export { MAX_HEADER_BYTES, parseHeader, parseHeaderLength } from './safetensors-header';
+export type { SafetensorsHeader, TensorEntry } from './safetensors-header';
+export { SafetensorsFile, readFileRange } from './safetensors-file';
+export type { FileRange, ScanOptions } from './safetensors-file';
+export { findNonFinite } from './finite-scan';
+export { CONVNEXT_PRESETS, parseBundleConfig } from './bundle-config';
+export type { BackboneName, BundleConfig, PresetName } from './bundle-config';
+export { BUNDLE_FILES, loadBundle, readConfig } from './bundle';
+export type { Bundle, LoadBundleOptions } from './bundle';
