@@ -1,9 +1,18 @@
 /** The list of subcommands. A new command is a module in this folder plus one line here. */
 import type { Command } from 'commander';
+import { register as doctor } from './doctor';
+import { register as smoke } from './smoke';
+import { register as stack } from './stack';
+import { register as worker } from './worker';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [];
+const registrations: Register[] = [
+  stack,
+  doctor,
+  worker,
+  smoke,
+];
 
 export function registerCommands(program: Command): void {
   for (const register of registrations) register(program);

@@ -1,0 +1,18 @@
+/**
+ * All activities, built once per worker from shared clients (Temporal's dependency-injection
+ * pattern): workflows type their proxies with `ReturnType<typeof createActivities>`.
+ */
+import type { PipelineConfig } from '../config/environment';
+import { MlflowClient } from '../registry/mlflow-client';
+import { createMinioClient } from '../storage/minio-client';
+import { createSmokeActivities } from './smoke';
+
+export function createActivities(config: PipelineConfig) {
+  const minio = createMinioClient(config.s3);
+  const mlflow = new MlflowClient(config.mlflow.trackingUri, config.mlflow.token);
+  return {
+    ...createSmokeActivities({ minio, bucket: config.s3.modelsBucket, mlflow }),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

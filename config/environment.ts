@@ -1,0 +1,103 @@
+/**
+ * Where the services are and how to reach them, resolved once from the environment.
+ *
+ * Precedence: the process environment (the ecosystems' own variable names), then the `stack.env`
+ * file that `onnx-export stack up` writes into its state folder, then the local stack's defaults.
+ * Secrets are read here and nowhere else; they never enter workflow inputs or reports.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { LOCAL_DEFAULTS, STORAGE_DEFAULTS } from '../common/constants';
+
+export type ValueSource = 'environment' | 'stack.env' | 'default';
+
+export interface S3Config {
+  /** e.g. http://127.0.0.1:9000 */
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  region: string;
+  modelsBucket: string;
+  checkpointsBucket: string;
+}
+
+export interface PipelineConfig {
+  projectRoot: string;
+  stateDir: string;
+  temporal: { address: string; namespace: string; uiUrl: string };
+  s3: S3Config;
+  mlflow: { trackingUri: string; token: string | undefined };
+  /** Which source each non-secret setting came from, for `doctor`. */
+  sources: Record<string, ValueSource>;
+}
+
+/** The clone's root: the nearest folder above this module holding our package.json (works from dist/ too). */
+export function findProjectRoot(start: string = __dirname): string {
+  let dir = resolve(start);
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && /"name":\s*"onnx-export-pipeline"/.test(readFileSync(pkg, 'utf8'))) return dir;
+    const parent = resolve(dir, '..');
+    if (parent === dir) throw new Error(`no onnx-export-pipeline package.json above ${start}`);
+    dir = parent;
+  }
+}
+
+/** Parses KEY=VALUE lines (the format stack.sh writes); blank lines and # comments are ignored. */
+export function parseEnvFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const trimmed = line.trim();
+    if (!trimmed || trimmed.startsWith('#')) continue;
+    const eq = trimmed.indexOf('=');
+    if (eq > 0) out[trimmed.slice(0, eq)] = trimmed.slice(eq + 1);
+  }
+  return out;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): PipelineConfig {
+  const projectRoot = findProjectRoot();
+  const stateDir = resolve(env.ONNX_EXPORT_STATE_DIR ?? join(projectRoot, '.state'));
+  const stackEnvPath = join(stateDir, 'stack.env');
+  const stackEnv = existsSync(stackEnvPath) ? parseEnvFile(readFileSync(stackEnvPath, 'utf8')) : {};
+  const sources: Record<string, ValueSource> = {};
+
+  const pick = (keys: readonly string[], fallback: string): string => {
+    const key = keys[0] ?? '';
+    for (const k of keys) {
+      const v = env[k];
+      if (v) { sources[key] = 'environment'; return v; }
+    }
+    for (const k of keys) {
+      const v = stackEnv[k];
+      if (v) { sources[key] = 'stack.env'; return v; }
+    }
+    sources[key] = 'default';
+    return fallback;
+  };
+
+  const d = LOCAL_DEFAULTS;
+  return {
+    projectRoot,
+    stateDir,
+    temporal: {
+      address: pick(['TEMPORAL_ADDRESS'], `${d.temporalHost}:${d.temporalPort}`),
+      namespace: pick(['TEMPORAL_NAMESPACE'], d.temporalNamespace),
+      uiUrl: pick(['TEMPORAL_UI_URL'], `http://${d.temporalHost}:${d.temporalUiPort}`),
+    },
+    s3: {
+      // AWS_ENDPOINT_URL_S3 is the AWS SDKs' own name; MLflow's name is accepted as well.
+      endpoint: pick(['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'MLFLOW_S3_ENDPOINT_URL'], `http://${d.minioHost}:${d.minioPort}`),
+      accessKey: env.AWS_ACCESS_KEY_ID ?? d.minioAccessKey,
+      secretKey: env.AWS_SECRET_ACCESS_KEY ?? d.minioSecretKey,
+      region: pick(['AWS_REGION', 'AWS_DEFAULT_REGION'], 'us-east-1'),
+      modelsBucket: pick(['ONNX_EXPORT_BUCKET'], STORAGE_DEFAULTS.modelsBucket),
+      checkpointsBucket: pick(['ONNX_EXPORT_CHECKPOINT_BUCKET'], STORAGE_DEFAULTS.checkpointsBucket),
+    },
+    mlflow: {
+      trackingUri: pick(['MLFLOW_TRACKING_URI'], `http://${d.mlflowHost}:${d.mlflowPort}`),
+      token: env.MLFLOW_TRACKING_TOKEN || undefined,
+    },
+    sources,
+  };
+}

@@ -1,0 +1,20 @@
+/**
+ * Builds the `minio` client from the resolved S3 settings. The one place that turns an endpoint URL
+ * and credentials into a client; everything else in storage/ receives the client ready-made.
+ */
+import * as Minio from 'minio';
+import type { S3Config } from '../config/environment';
+
+export function createMinioClient(s3: S3Config): Minio.Client {
+  const url = new URL(s3.endpoint);
+  const useSSL = url.protocol === 'https:';
+  return new Minio.Client({
+    endPoint: url.hostname,
+    port: url.port ? Number(url.port) : useSSL ? 443 : 80,
+    useSSL,
+    accessKey: s3.accessKey,
+    secretKey: s3.secretKey,
+    region: s3.region,
+    pathStyle: true,
+  });
+}

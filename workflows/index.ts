@@ -1,0 +1,2 @@
+/** Every workflow type this project registers; the worker bundles this file. */
+export { stackSmoke } from './stack-smoke';
