@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The local stack: a Temporal dev server (SQLite, Web UI), MinIO and an MLflow server, all on 127.0.0.1.
-#   scripts/stack.sh up       build what is missing, start what is not running, wait until healthy
+#   scripts/stack.sh up [--with-worker]
+#                             build what is missing, start what is not running, wait until healthy;
+#                             with --with-worker also a worker (`onnx-export worker`) in the background
 #   scripts/stack.sh down     stop exactly the processes `up` started (by their pid files)
 #   scripts/stack.sh status   one line per service
 # Logs, pid files and data go to one state folder ($ONNX_EXPORT_STATE_DIR, default .state/ in the clone).
@@ -27,6 +29,7 @@ marker_of() {
     temporal) echo "start-dev" ;;
     minio) echo "minio server" ;;
     mlflow) echo "mlflow" ;;
+    worker) echo "onnx-export.js worker" ;;
   esac
 }
 
@@ -136,6 +139,14 @@ start_mlflow() {
   wait_healthy mlflow mlflow_health
 }
 
+start_worker() {
+  if is_running worker; then log "worker already running (pid $(pid_of worker))"; return; fi
+  [[ -f "$PROJECT_ROOT/dist/client/cli.js" ]] || die "worker: dist/ is not built; run scripts/setup.sh (or npm ci) first"
+  log "starting a worker (log: $LOG_DIR/worker.log)"
+  ONNX_EXPORT_STATE_DIR="$STACK_STATE_DIR" launch worker node "$PROJECT_ROOT/bin/onnx-export.js" worker
+  wait_healthy worker "grep -q 'worker polling' '$LOG_DIR/worker.log'"
+}
+
 # The endpoints of this stack, for the CLI, the worker and the tests (read when the environment is silent).
 write_stack_env() {
   cat >"$STACK_STATE_DIR/stack.env" <<ENV
@@ -171,13 +182,19 @@ status() {
 
 case "${1:-}" in
   up)
-    mkdir -p "$STACK_STATE_DIR"
+    mkdir -p "$STACK_STATE_DIR" "$LOG_DIR"
     start_temporal; start_minio; start_mlflow; write_stack_env
+    if [[ "${2:-}" == "--with-worker" ]]; then : >"$LOG_DIR/worker.log"; start_worker; fi
     log "stack is up: Temporal 127.0.0.1:$TEMPORAL_PORT (UI http://127.0.0.1:$TEMPORAL_UI_PORT), MinIO http://127.0.0.1:$MINIO_PORT, MLflow http://127.0.0.1:$MLFLOW_PORT"
     ;;
   down)
+    stop_service worker
     for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do stop_service "${SERVICES[$i]}"; done
     ;;
-  status) status ;;
+  status)
+    status_rc=0; status || status_rc=$?
+    if is_running worker; then echo "worker: running (pid $(pid_of worker))"; fi
+    exit $status_rc
+    ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac
