@@ -3,6 +3,8 @@
  * Graceful shutdown (SIGINT/SIGTERM) is the SDK's: polling stops, running activities finish or
  * are cancelled with a chance to heartbeat their progress.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { TASK_QUEUES } from '../common/constants';
 import type { PipelineConfig } from '../config/environment';
@@ -16,6 +18,12 @@ export interface WorkerHost {
   connection: NativeConnection;
 }
 
+/** The workflows bundle entry: the .ts source under vitest, the compiled .js under dist/. */
+export function workflowsEntry(): string {
+  const ts = join(__dirname, '..', 'workflows', 'index.ts');
+  return existsSync(ts) ? ts : join(__dirname, '..', 'workflows', 'index.js');
+}
+
 export async function createWorkerHost(config: PipelineConfig): Promise<WorkerHost> {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const activities = createActivities(config);
@@ -23,7 +31,7 @@ export async function createWorkerHost(config: PipelineConfig): Promise<WorkerHo
     connection,
     namespace: config.temporal.namespace,
     taskQueue: TASK_QUEUES.export,
-    workflowsPath: require.resolve('../workflows'),
+    workflowsPath: workflowsEntry(),
     activities,
   });
   const workers = [general];
