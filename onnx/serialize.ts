@@ -181,11 +181,25 @@ export async function readTensorData(data: TensorData): Promise<Uint8Array> {
   }
 }
 
+/**
+ * Where serialized bytes go. `write` is done with `chunk` when it resolves; `writeDetached` may keep
+ * using `chunk` until the sink's next call resolves, which lets a copy loop read the next chunk and
+ * hash this one while the previous one is still being written.
+ */
+interface Sink {
+  write(chunk: Uint8Array): Promise<void>;
+  writeDetached(chunk: Uint8Array): Promise<void>;
+  /** Resolves when no detached write is in flight (before another sink reuses the copy buffers). */
+  drain(): Promise<void>;
+}
+
 /** A hashing, buffered output file. Small protobuf pieces are coalesced; big payloads go straight through. */
-class HashingFileWriter {
+class HashingFileWriter implements Sink {
   private readonly hash: Hash = createHash('sha256');
   private readonly buffer = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
   private buffered = 0;
+  /** The detached write in flight, if any; every other operation waits for it first. */
+  private pending: Promise<void> = Promise.resolve();
   bytes = 0;
 
   private constructor(private readonly fh: FileHandle) {}
@@ -211,19 +225,35 @@ class HashingFileWriter {
     }
   }
 
+  async writeDetached(chunk: Uint8Array): Promise<void> {
+    this.hash.update(chunk);
+    this.bytes += chunk.byteLength;
+    await this.flush();
+    this.pending = writeAll(this.fh, chunk);
+    // Handled here so a failure is not "unhandled" in the meantime; it is rethrown by the next flush.
+    this.pending.catch(() => undefined);
+  }
+
+  async drain(): Promise<void> {
+    await this.pending;
+  }
+
   async flush(): Promise<void> {
+    await this.pending;
     if (this.buffered > 0) await writeAll(this.fh, this.buffer.subarray(0, this.buffered));
     this.buffered = 0;
   }
 
   async close(): Promise<string> {
     await this.flush();
-    await this.fh.sync();
+    // No fsync: it would double the time of a large write, and durability comes from the artifact's
+    // sha256 being checked again after upload (a torn local file is caught there and re-emitted).
     await this.fh.close();
     return this.hash.digest('hex');
   }
 
   async abort(): Promise<void> {
+    await this.pending.catch(() => undefined);
     await this.fh.close().catch(() => undefined);
   }
 }
@@ -236,16 +266,25 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
   }
 }
 
-interface Sink {
-  write(chunk: Uint8Array): Promise<void>;
+/**
+ * Copy buffers handed out in rotation. Three suffice: while chunk k is hashed, chunk k+1 is being
+ * read and chunk k-1 written; the buffer of chunk k-2 is free because `writeDetached(k-1)` waited for it.
+ */
+class CopyBuffers {
+  private readonly buffers = [0, 1, 2].map(() => Buffer.allocUnsafe(COPY_CHUNK_BYTES));
+  private next = 0;
+  take(): Buffer {
+    const b = this.buffers[this.next] as Buffer;
+    this.next = (this.next + 1) % this.buffers.length;
+    return b;
+  }
 }
 
 /** Streams one tensor's bytes into `sink`, checking the source really has the declared length. */
-async function copyTensorData(t: Tensor, sink: Sink, files: Map<string, FileHandle>, scratch: Buffer): Promise<void> {
+async function copyTensorData(t: Tensor, sink: Sink, files: Map<string, FileHandle>, buffers: CopyBuffers): Promise<void> {
   const data = t.data;
   if (data.kind !== 'file') {
-    const bytes = await readTensorData(data);
-    await sink.write(bytes);
+    await sink.write(await readTensorData(data));
     return;
   }
   let fh = files.get(data.path);
@@ -253,16 +292,28 @@ async function copyTensorData(t: Tensor, sink: Sink, files: Map<string, FileHand
     fh = await open(data.path, 'r');
     files.set(data.path, fh);
   }
-  let done = 0;
-  while (done < data.length) {
-    const want = Math.min(scratch.length, data.length - done);
-    const { bytesRead } = await fh.read(scratch, 0, want, data.offset + done);
+  const source = fh;
+  const readChunk = async (at: number): Promise<Uint8Array> => {
+    const buf = buffers.take();
+    const want = Math.min(buf.length, data.length - at);
+    const { bytesRead } = await source.read(buf, 0, want, data.offset + at);
     if (bytesRead === 0) {
       throw new Error(`initializer '${t.name}': ${data.path} ends before byte ${data.offset + data.length} (range ${data.offset}+${data.length})`);
     }
-    // The sink hashes and writes before returning, so the scratch buffer can be reused.
-    await sink.write(scratch.subarray(0, bytesRead));
-    done += bytesRead;
+    return buf.subarray(0, bytesRead);
+  };
+  let done = 0;
+  let reading = data.length > 0 ? readChunk(0) : undefined;
+  while (reading !== undefined) {
+    const chunk = await reading;
+    done += chunk.byteLength;
+    reading = done < data.length ? readChunk(done) : undefined;
+    try {
+      await sink.writeDetached(chunk);
+    } catch (err) {
+      await reading?.catch(() => undefined);
+      throw err;
+    }
   }
 }
 
@@ -369,7 +420,14 @@ async function plan(model: Model, external: boolean, location: string): Promise<
  */
 async function emit(p: Plan, sink: Sink, externalSink: Sink | undefined): Promise<void> {
   const files = new Map<string, FileHandle>();
-  const scratch = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
+  const buffers = new CopyBuffers();
+  // The copy buffers rotate across both sinks; switching sinks waits for the other's last write.
+  let lastCopy: Sink | undefined;
+  const copy = async (tensor: Tensor, to: Sink): Promise<void> => {
+    if (lastCopy !== undefined && lastCopy !== to) await lastCopy.drain();
+    lastCopy = to;
+    await copyTensorData(tensor, to, files, buffers);
+  };
   try {
     await sink.write(p.modelHead);
     await sink.write(lenFieldHeader(MODEL_GRAPH, p.graphLength));
@@ -381,7 +439,7 @@ async function emit(p: Plan, sink: Sink, externalSink: Sink | undefined): Promis
         await sink.write(lenFieldHeader(GRAPH_INITIALIZER, header.length + lenFieldSize(TENSOR_RAW_DATA, length)));
         await sink.write(header);
         await sink.write(lenFieldHeader(TENSOR_RAW_DATA, length));
-        await copyTensorData(tensor, sink, files, scratch);
+        await copy(tensor, sink);
       } else {
         if (externalSink === undefined) throw new Error('internal: external tensor without an external data file');
         await sink.write(lenFieldHeader(GRAPH_INITIALIZER, header.length));
@@ -391,7 +449,7 @@ async function emit(p: Plan, sink: Sink, externalSink: Sink | undefined): Promis
           if (aligned > externalOffset) await externalSink.write(new Uint8Array(aligned - externalOffset));
           externalOffset = aligned;
         }
-        await copyTensorData(tensor, externalSink, files, scratch);
+        await copy(tensor, externalSink);
         externalOffset += length;
       }
     }
@@ -455,12 +513,11 @@ export async function serializeModel(model: Model): Promise<Uint8Array> {
   if (p.totalLength > PROTOBUF_LIMIT_BYTES) throw new Error(`model is ${p.totalLength} bytes, over protobuf's 2 GiB limit`);
   const out = new Uint8Array(p.totalLength);
   let at = 0;
-  await emit(p, {
-    write: async (chunk) => {
-      out.set(chunk, at);
-      at += chunk.byteLength;
-    },
-  }, undefined);
+  const write = async (chunk: Uint8Array): Promise<void> => {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  };
+  await emit(p, { write, writeDetached: write, drain: async () => undefined }, undefined);
   return out;
 }
 
