@@ -1,0 +1,94 @@
+/**
+ * Retry with exponential backoff and full jitter, plus the classification of object-store errors:
+ * connection resets, timeouts, 5xx and throttling are transient; 4xx answers (missing bucket,
+ * denied access, bad part, unknown upload) are not, and are raised at once with a clear message.
+ * The minio client's own retry is switched off (see minio-client.ts) so this is the one policy.
+ * Must not log or include credentials in errors.
+ */
+import { StorageError } from './storage-error';
+
+export interface RetryPolicy {
+  /** Total attempts, the first included. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export type Sleep = (ms: number) => Promise<void>;
+export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Node/undici network error codes that mean "the connection broke; the request may be sent again". */
+const RETRYABLE_NETWORK_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH',
+  'ENETUNREACH', 'ENETDOWN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/** S3 error codes of 5xx/throttling answers (the minio client maps 503 to `SlowDown`). */
+const RETRYABLE_S3_CODES = new Set([
+  'InternalError', 'ServiceUnavailable', 'SlowDown', 'RequestTimeout', 'RequestTimeTooSkewed',
+  'OperationTimedOut', 'XMinioServerNotInitialized', 'XMinioReadQuorum', 'XMinioWriteQuorum',
+  'BadGateway', 'GatewayTimeout',
+]);
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && code) return code;
+  const cause = (err as { cause?: unknown }).cause;
+  return cause !== err ? errorCode(cause) : undefined;
+}
+
+/** True when sending the same request again can succeed. */
+export function isRetryableStorageError(err: unknown): boolean {
+  if (err instanceof StorageError) return err.retryable;
+  const code = errorCode(err);
+  if (code && (RETRYABLE_NETWORK_CODES.has(code) || RETRYABLE_S3_CODES.has(code))) return true;
+  const message = err instanceof Error ? err.message : String(err);
+  // The minio client's own retry wrapper (disabled by us, but kept safe) and bare socket errors.
+  return /socket hang up|Retryable HTTP status: 5\d\d|Request failed after \d+ retries|other side closed/i.test(message);
+}
+
+export function storageErrorCode(err: unknown): string | undefined {
+  return errorCode(err);
+}
+
+/** Backoff before attempt `attempt + 1` (attempt counts from 1): full jitter up to base·2^(attempt-1). */
+export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(cap / 2 + (random() * cap) / 2);
+}
+
+/**
+ * Runs `fn` until it succeeds, a non-retryable error occurs, or `maxAttempts` is used up. The error
+ * raised is always a StorageError naming the operation, bucket and key, with the original as cause.
+ */
+export async function withStorageRetry<T>(
+  what: { operation: string; bucket?: string; key?: string },
+  policy: RetryPolicy,
+  fn: () => Promise<T>,
+  opts: { sleep?: Sleep; signal?: AbortSignal; isRetryable?: (err: unknown) => boolean } = {},
+): Promise<T> {
+  const sleep = opts.sleep ?? realSleep;
+  const isRetryable = opts.isRetryable ?? isRetryableStorageError;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      const retryable = isRetryable(err);
+      if (!retryable || attempt >= policy.maxAttempts || opts.signal?.aborted) {
+        const code = storageErrorCode(err);
+        const detail = err instanceof Error ? err.message : String(err);
+        const where = what.bucket ? ` s3://${what.bucket}/${what.key ?? ''}` : '';
+        throw new StorageError(
+          `${what.operation}${where}: ${code ? `${code}: ` : ''}${detail}` +
+            (retryable ? ` (gave up after ${attempt} attempt(s))` : ''),
+          { ...what, code, retryable, attempts: attempt },
+          { cause: err },
+        );
+      }
+      await sleep(backoffDelay(attempt, policy));
+    }
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The typed errors of storage/: one class for a failed object-store operation (with the HTTP-level
+ * facts that decide whether a retry can help) and one for bad input. Messages name the bucket, key
+ * and offending value; they never carry credentials or request signatures.
+ */
+
+/** A failed object-store call. `retryable` is the classification `classifyStorageError` made. */
+export class StorageError extends Error {
+  constructor(
+    message: string,
+    readonly context: {
+      readonly operation: string;
+      readonly bucket?: string;
+      readonly key?: string;
+      /** S3 error code (`NoSuchUpload`, `AccessDenied`) or Node error code (`ECONNRESET`). */
+      readonly code?: string;
+      readonly retryable: boolean;
+      readonly attempts?: number;
+    },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StorageError';
+  }
+
+  get retryable(): boolean {
+    return this.context.retryable;
+  }
+}
+
+/** Input that can never succeed (bad sha256, a model name that escapes its prefix, a missing file). */
+export class StorageInputError extends Error {
+  readonly retryable = false;
+  constructor(
+    readonly field: string,
+    readonly value: string,
+    readonly expected: string,
+  ) {
+    super(`${field}: expected ${expected}, got ${JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value)}`);
+    this.name = 'StorageInputError';
+  }
+}
+
+/** The local file does not match what the caller said it is, or what an earlier attempt uploaded. */
+export class ContentMismatchError extends Error {
+  readonly retryable = false;
+  constructor(
+    message: string,
+    readonly context: { readonly bucket: string; readonly key: string; readonly expected: string; readonly actual: string },
+  ) {
+    super(message);
+    this.name = 'ContentMismatchError';
+  }
+}
+
+/** The caller's AbortSignal fired (activity cancelled, or a test interrupting an upload). */
+export class UploadAbortedError extends Error {
+  readonly retryable = true;
+  constructor(readonly partsFinished: number) {
+    super(`upload interrupted after ${partsFinished} finished part(s); resume from the last checkpoint`);
+    this.name = 'UploadAbortedError';
+  }
+}
