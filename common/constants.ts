@@ -55,3 +55,18 @@ export const REGISTRY_DEFAULTS = {
 
 /** Workflow id of the foundation's smoke path through all three servers. */
 export const SMOKE_WORKFLOW_ID_PREFIX = 'stack-smoke-';
+
+/** Object-store uploads (storage/): sizes chosen by bench/upload-throughput.ts, see its note. */
+export const UPLOAD_DEFAULTS = {
+  /** 16 MiB parts: ~50 parts for a 786 MB model; a retry re-sends at most this much per lost part. */
+  partSizeBytes: 16 * 1024 * 1024,
+  /** Parts in flight; memory is bounded by (concurrency + 1) * partSizeBytes = 80 MiB. */
+  concurrency: 4,
+  /** Transient errors (resets, 5xx, throttling): 6 attempts over ~15 s before the activity's own retry. */
+  retry: { maxAttempts: 6, baseDelayMs: 250, maxDelayMs: 8_000 },
+  /** Incomplete uploads of a key older than this belong to no live attempt (activity timeouts are far shorter). */
+  staleUploadAgeMs: 6 * 60 * 60 * 1000,
+} as const;
+
+/** MLflow REST calls (registry/): transient failures retried, then the idempotent lookup decides. */
+export const REGISTRY_RETRY = { maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 5_000 } as const;
