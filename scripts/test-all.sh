@@ -43,5 +43,5 @@ integration_rc=0
 log "integration tests (real Temporal, MinIO, MLflow)"
 npx vitest run --project integration --reporter=default --reporter=json --outputFile.json="$ARTIFACTS/integration.json" || integration_rc=$?
 
-node scripts/lib/test-summary.js "$ARTIFACTS/unit.json" "$ARTIFACTS/integration.json"
+node scripts/lib/test-summary.js "$ARTIFACTS/unit.json:$unit_rc" "$ARTIFACTS/integration.json:$integration_rc"
 if ((unit_rc != 0 || integration_rc != 0)); then exit 1; fi
