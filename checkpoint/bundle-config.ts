@@ -18,10 +18,13 @@ export type BackboneName = PresetName | 'convnext';
 export interface BundleConfig {
   readonly architecture: 'LocalizationNet';
   readonly backbone: BackboneName;
-  /** Blocks per stage: the preset's, or the config's own for `convnext`. */
-  readonly depths: readonly number[];
-  /** Widths per stage: the preset's, or the config's own for `convnext`. */
-  readonly dims: readonly number[];
+  /**
+   * Blocks per stage: the preset's, or the config's own for `convnext`. Absent only for a `convnext`
+   * config that leaves the layout to the weights (models/ reads it from them).
+   */
+  readonly depths?: readonly number[];
+  /** Widths per stage, as `depths`. */
+  readonly dims?: readonly number[];
   /** [channels, mel bins, frames], channels first, without the batch axis. */
   readonly inputShape: readonly [number, number, number];
   readonly uncertaintyMin: number;
@@ -46,12 +49,12 @@ export function parseBundleConfig(json: unknown, file: string): BundleConfig {
   if (typeof backbone !== 'string' || !(backbone === 'convnext' || Object.hasOwn(CONVNEXT_PRESETS, backbone))) {
     return fail('backbone', `one of convnext, ${Object.keys(CONVNEXT_PRESETS).join(', ')}`, backbone);
   }
-  let depths: readonly number[];
-  let dims: readonly number[];
+  let depths: readonly number[] | undefined;
+  let dims: readonly number[] | undefined;
   if (backbone === 'convnext') {
-    depths = positiveInts(c.depths, 'depths', fail);
-    dims = positiveInts(c.dims, 'dims', fail);
-    if (depths.length !== dims.length) fail('dims', `${depths.length} entries (one per stage, as depths)`, c.dims);
+    depths = c.depths === undefined ? undefined : positiveInts(c.depths, 'depths', fail);
+    dims = c.dims === undefined ? undefined : positiveInts(c.dims, 'dims', fail);
+    if (depths && dims && depths.length !== dims.length) fail('dims', `${depths.length} entries (one per stage, as depths)`, c.dims);
   } else {
     const preset = CONVNEXT_PRESETS[backbone as PresetName];
     if (c.dims !== undefined) fail('dims', `absent (only with backbone "convnext"; ${backbone} has ${JSON.stringify(preset.dims)})`, c.dims);
@@ -70,8 +73,8 @@ export function parseBundleConfig(json: unknown, file: string): BundleConfig {
   return {
     architecture: 'LocalizationNet',
     backbone: backbone as BackboneName,
-    depths,
-    dims,
+    ...(depths ? { depths } : {}),
+    ...(dims ? { dims } : {}),
     inputShape: shape as unknown as [number, number, number],
     uncertaintyMin: umin,
     uncertaintyMax: umax,

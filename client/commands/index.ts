@@ -1,6 +1,8 @@
 /** The list of subcommands. A new command is a module in this folder plus one line here. */
 import type { Command } from 'commander';
 import { register as doctor } from './doctor';
+import { register as emit } from './emit';
+import { register as parity } from './parity';
 import { register as smoke } from './smoke';
 import { register as stack } from './stack';
 import { register as worker } from './worker';
@@ -12,6 +14,8 @@ const registrations: Register[] = [
   doctor,
   worker,
   smoke,
+  emit,
+  parity,
 ];
 
 export function registerCommands(program: Command): void {

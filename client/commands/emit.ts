@@ -1,0 +1,46 @@
+/**
+ * `onnx-export emit <bundle-dir> -o <model.onnx>`: a checkpoint bundle to ONNX, offline. Parses
+ * options and prints; the work is models/emitLocalizationNet.
+ */
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { emitLocalizationNet, type EmitResult } from '../../models';
+import { DEFAULT_OPSET, MAX_EMIT_OPSET, MIN_EMIT_OPSET } from '../../onnx/ir';
+
+export function register(program: Command): void {
+  program
+    .command('emit')
+    .description('emit a LocalizationNet checkpoint bundle (config.json + model.safetensors) as ONNX')
+    .argument('<bundle-dir>', 'directory with config.json and model.safetensors')
+    .requiredOption('-o, --output <model.onnx>', 'ONNX file to write')
+    .option('--opset <n>', `ai.onnx opset, ${MIN_EMIT_OPSET}..${MAX_EMIT_OPSET}`, parseOpset, DEFAULT_OPSET)
+    .option('--external-data', 'write initializers to <model.onnx>.data even under 2 GB')
+    .option('--run-id <id>', 'training run id recorded in metadata (default: config.json run_id)')
+    .option('--json', 'print the result as JSON')
+    .action(async (bundleDir: string, opts: { output: string; opset: number; externalData?: boolean; runId?: string; json?: boolean }) => {
+      const result = await emitLocalizationNet(bundleDir, opts.output, {
+        opset: opts.opset,
+        ...(opts.externalData ? { externalData: true } : {}),
+        ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
+      });
+      process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatEmit(result));
+    });
+}
+
+function parseOpset(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < MIN_EMIT_OPSET || n > MAX_EMIT_OPSET) {
+    throw new InvalidArgumentError(`expected an integer from ${MIN_EMIT_OPSET} to ${MAX_EMIT_OPSET}, got '${value}'`);
+  }
+  return n;
+}
+
+function formatEmit(r: EmitResult): string {
+  const lines = [
+    `wrote ${r.path} (${r.bytes} bytes, sha256 ${r.sha256})`,
+    ...(r.externalData ? [`  external data ${r.externalData.path} (${r.externalData.bytes} bytes, sha256 ${r.externalData.sha256})`] : []),
+    `  ${r.backbone} depths ${JSON.stringify(r.depths)} dims ${JSON.stringify(r.dims)}, opset ${r.opset}, ${r.nodes} nodes, ${r.initializers} initializers`,
+    `  checkpoint sha256 ${r.checkpointSha256}, ${r.seconds.toFixed(2)} s`,
+  ];
+  return `${lines.join('\n')}\n`;
+}

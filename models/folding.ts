@@ -1,0 +1,55 @@
+/**
+ * Eval-mode folds as lazy tensors: layer_scale into the block's second pointwise weight and bias, and
+ * BatchNorm1d into the preceding Linear. Nothing is read or computed while the graph is built; the
+ * serializer calls `load()` when it writes the tensor, one tensor at a time. Folds are computed in
+ * float64 and rounded once to float32. It must not decide graph structure.
+ */
+import type { SafetensorsFile } from '../checkpoint';
+import { lazyTensor, type Tensor } from '../onnx/ir';
+
+/** BatchNorm1d's default epsilon: LocalizationNet's heads use `nn.BatchNorm1d(n)` (the state_dict does not store eps). */
+export const BATCH_NORM_EPSILON = 1e-5;
+
+const bytesOf = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** `rows × cols` row-major `w` with row i multiplied by `scale[i]`. */
+export function scaleRows(w: Float32Array, scale: ArrayLike<number>): Float32Array {
+  const rows = scale.length;
+  const cols = w.length / rows;
+  const out = new Float32Array(w.length);
+  for (let i = 0; i < rows; i++) {
+    const s = scale[i] as number;
+    const base = i * cols;
+    for (let j = base; j < base + cols; j++) out[j] = (w[j] as number) * s;
+  }
+  return out;
+}
+
+/** `weight[i,...] * layer_scale[i]`, as a tensor named `name` with `dims`. */
+export function layerScaled(weights: SafetensorsFile, name: string, key: string, layerScaleKey: string, dims: readonly number[]): Tensor {
+  return lazyTensor(name, 'float32', dims, async () => {
+    const [w, ls] = await Promise.all([weights.readFloat32(key), weights.readFloat32(layerScaleKey)]);
+    return bytesOf(scaleRows(w, ls));
+  });
+}
+
+/** BatchNorm1d `bn` (state_dict prefix) folded into Linear `linear`: returns the folded weight and bias. */
+export function batchNormFolded(weights: SafetensorsFile, linear: string, bn: string): { weight: Tensor; bias: Tensor } {
+  const rows = weights.require(`${linear}.weight`).shape;
+  const stats = async () => {
+    const [gamma, beta, mean, variance] = await Promise.all(
+      ['weight', 'bias', 'running_mean', 'running_var'].map((p) => weights.readFloat32(`${bn}.${p}`)),
+    ) as [Float32Array, Float32Array, Float32Array, Float32Array];
+    const scale = Float64Array.from(gamma, (g, i) => g / Math.sqrt((variance[i] as number) + BATCH_NORM_EPSILON));
+    return { scale, beta, mean };
+  };
+  const weight = lazyTensor(`${linear}.weight+${bn}`, 'float32', rows, async () => {
+    const [{ scale }, w] = await Promise.all([stats(), weights.readFloat32(`${linear}.weight`)]);
+    return bytesOf(scaleRows(w, scale));
+  });
+  const bias = lazyTensor(`${linear}.bias+${bn}`, 'float32', [rows[0] ?? 0], async () => {
+    const [{ scale, beta, mean }, b] = await Promise.all([stats(), weights.readFloat32(`${linear}.bias`)]);
+    return bytesOf(Float32Array.from(b, (v, i) => (v - (mean[i] as number)) * (scale[i] as number) + (beta[i] as number)));
+  });
+  return { weight, bias };
+}

@@ -1,0 +1,43 @@
+/**
+ * Opset-dependent building blocks on top of onnx/builder: LayerNorm over the last axis (the op from
+ * opset 17, decomposed before), LayerNorm over channels of an NCHW tensor, exact GELU (the op from
+ * opset 20, the erf formula before), and shared scalar constants. Decompositions follow the patterns
+ * onnxruntime fuses back into one kernel. It must not know about ConvNeXt or checkpoints.
+ */
+import type { GraphBuilder } from '../onnx/builder';
+import { float32Tensor } from '../onnx/ir';
+
+/** First opset with LayerNormalization (below it LayerNorm is decomposed). */
+export const LAYER_NORM_OPSET = 17;
+/** First opset with Gelu (below it GELU is 0.5·x·(1+erf(x/√2)), exactly torch's default nn.GELU). */
+export const GELU_OPSET = 20;
+
+/** A float32 scalar initializer `/constants/<name>`, added on first use and shared afterwards. */
+export function scalar(b: GraphBuilder, name: string, value: number): string {
+  const full = `/constants/${name}`;
+  return b.has(full) ? full : b.initializer(float32Tensor(full, [], [value]));
+}
+
+/** LayerNorm over the last axis with affine `scale`/`bias` (initializer names). */
+export function layerNormLastAxis(b: GraphBuilder, scope: string, x: string, scale: string, bias: string, epsilon: number): string {
+  if (b.opset >= LAYER_NORM_OPSET) return b.layerNormalization(scope, x, scale, bias, { axis: -1, epsilon });
+  const mean = b.reduceMean(scope, x, [-1]);
+  const centred = b.sub(scope, x, mean);
+  const squares = b.pow(scope, centred, scalar(b, 'two', 2));
+  const variance = b.reduceMean(scope, squares, [-1]);
+  const std = b.sqrt(scope, b.add(scope, variance, scalar(b, `epsilon_${epsilon}`, epsilon)));
+  return b.add(scope, b.mul(scope, b.div(scope, centred, std), scale), bias);
+}
+
+/** LayerNorm over the channel axis of NCHW (torchvision's LayerNorm2d and the block's norm): NHWC round trip. */
+export function layerNormChannels(b: GraphBuilder, scope: string, x: string, scale: string, bias: string, epsilon: number): string {
+  const nhwc = b.transpose(scope, x, [0, 2, 3, 1]);
+  return b.transpose(scope, layerNormLastAxis(b, scope, nhwc, scale, bias, epsilon), [0, 3, 1, 2]);
+}
+
+/** Exact (erf) GELU. */
+export function gelu(b: GraphBuilder, scope: string, x: string): string {
+  if (b.opset >= GELU_OPSET) return b.gelu(scope, x);
+  const erf = b.erf(scope, b.div(scope, x, scalar(b, 'sqrt_2', Math.SQRT2)));
+  return b.mul(scope, b.mul(scope, x, b.add(scope, erf, scalar(b, 'one', 1))), scalar(b, 'half', 0.5));
+}
