@@ -16,6 +16,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          setupFiles: ['test/integration/support/quiet-sdk-logs.ts'],
           testTimeout: 600_000,
           hookTimeout: 600_000,
           // Integration tests share one stack and one worker host; running files in parallel
