@@ -106,3 +106,109 @@ export function singleGemmModel(): Model {
   b.output('y', 'float32', ['n', 2]);
   return b.build();
 }
+
+/** A deliberately broken variant of the miniature model, and what a checker must say about it. */
+export interface BrokenCase {
+  readonly name: string;
+  readonly model: Model;
+  /** Our checker's ProblemKind for it. */
+  readonly kind: string;
+  /** The node both checkers should blame (undefined when the problem is not a node's). */
+  readonly node?: string;
+  /** A fragment of our message. */
+  readonly message: string;
+  /**
+   * Bytes to patch after serializing (our serializer refuses to write an initializer whose data
+   * disagrees with its dims, so that case is made by editing the protobuf).
+   */
+  readonly truncateInitializer?: { readonly name: string; readonly toBytes: number };
+}
+
+function editNodes(model: Model, f: (nodes: Model['graph']['nodes'][number][]) => Model['graph']['nodes'][number][]): Model {
+  return { ...model, graph: { ...model.graph, nodes: f([...model.graph.nodes]) } };
+}
+
+/** The broken models of issue 3, each with one problem, built from tinyModel(17). */
+export function brokenCases(): BrokenCase[] {
+  const m = tinyModel(17);
+  const nodes = m.graph.nodes;
+  const [conv, transpose] = [nodes[0]!, nodes[1]!];
+  return [
+    {
+      name: 'unsorted nodes',
+      model: editNodes(m, (n) => [transpose, conv, ...n.slice(2)]),
+      kind: 'topological-order',
+      node: transpose.name,
+      message: `input 0 '${conv.outputs[0]}' is produced by node '${conv.name}' (Conv), which comes later`,
+    },
+    {
+      name: 'an undefined input',
+      model: editNodes(m, (n) => n.map((x) => (x === transpose ? { ...x, inputs: ['backbone.0.0.0/Conv_output_7'] } : x))),
+      kind: 'undefined-input',
+      node: transpose.name,
+      message: "input 0 'backbone.0.0.0/Conv_output_7' is not a graph input, an initializer or an output of an earlier node",
+    },
+    {
+      name: 'a name produced twice',
+      model: editNodes(m, (n) => [conv, transpose, { ...transpose, name: 'extra/Transpose', outputs: [conv.outputs[0]!] }, ...n.slice(2)]),
+      kind: 'ssa',
+      node: 'extra/Transpose',
+      message: `output '${conv.outputs[0]}' is already defined by node '${conv.name}' (Conv)`,
+    },
+    {
+      name: 'a wrong initializer size',
+      model: m,
+      kind: 'initializer',
+      message: "initializer 'position_head.0.weight': float32 [2, 4] needs 32 bytes, its data has 28",
+      truncateInitializer: { name: 'position_head.0.weight', toBytes: 28 },
+    },
+    {
+      name: 'an unknown op',
+      model: editNodes(m, (n) => n.map((x) => (x === transpose ? { ...x, opType: 'Frobnicate', attributes: {} } : x))),
+      kind: 'unknown-op',
+      node: transpose.name,
+      message: 'no operator Frobnicate is known for opset 17',
+    },
+    {
+      name: 'an op newer than the opset (Gelu at 17)',
+      model: editNodes(m, (n) => n.map((x) => (x === transpose ? { ...x, opType: 'Gelu', attributes: {} } : x))),
+      kind: 'unknown-op',
+      node: transpose.name,
+      message: 'Gelu exists from opset 20; this model is opset 17',
+    },
+    {
+      name: 'a missing required attribute',
+      model: editNodes(m, (n) => n.map((x) => (x === transpose ? { ...x, opType: 'Cast', attributes: {} } : x))),
+      kind: 'attribute',
+      node: transpose.name,
+      message: "required attribute 'to' (INT) is missing",
+    },
+    {
+      name: 'an output of the wrong shape',
+      model: { ...m, graph: { ...m.graph, outputs: m.graph.outputs.map((o) => (o.name === 'positions' ? { ...o, shape: ['batch_size', 3] } : o)) } },
+      kind: 'shape',
+      node: 'position_head.0/Gemm',
+      message: "graph output 'positions': declared shape [batch_size, 3], inferred [batch_size, 2]",
+    },
+    {
+      name: 'an untyped graph output',
+      model: { ...m, graph: { ...m.graph, outputs: m.graph.outputs.map((o) => (o.name === 'positions' ? { name: o.name } : o)) } },
+      kind: 'graph-io',
+      message: "graph output 'positions' has no type",
+    },
+    {
+      name: 'an attribute of the wrong type',
+      model: editNodes(m, (n) => n.map((x) => (x.opType === 'Flatten' ? { ...x, attributes: { axis: { type: 'float', value: 1 } } } : x))),
+      kind: 'attribute',
+      node: 'flatten/Flatten',
+      message: "attribute 'axis' must be INT, got FLOAT",
+    },
+    {
+      name: 'mismatched inner dimensions',
+      model: editNodes(m, (n) => n.map((x) => (x.opType === 'Gemm' && x.name === 'position_head.0/Gemm' ? { ...x, attributes: {} } : x))),
+      kind: 'shape',
+      node: 'position_head.0/Gemm',
+      message: "inner dimensions differ: 'flatten/Flatten_output_0' [batch_size, 4] × 'position_head.0.weight' [2, 4]",
+    },
+  ];
+}
