@@ -5,6 +5,7 @@
 import type { PipelineConfig } from '../config/environment';
 import { MlflowClient } from '../registry/mlflow-client';
 import { createMinioClient } from '../storage/minio-client';
+import { createBenchmarkActivities } from './benchmark';
 import { createSmokeActivities } from './smoke';
 
 export function createActivities(config: PipelineConfig) {
@@ -12,6 +13,7 @@ export function createActivities(config: PipelineConfig) {
   const mlflow = new MlflowClient(config.mlflow.trackingUri, config.mlflow.token);
   return {
     ...createSmokeActivities({ minio, bucket: config.s3.modelsBucket, mlflow }),
+    ...createBenchmarkActivities(),
   };
 }
 

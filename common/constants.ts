@@ -70,3 +70,19 @@ export const UPLOAD_DEFAULTS = {
 
 /** MLflow REST calls (registry/): transient failures retried, then the idempotent lookup decides. */
 export const REGISTRY_RETRY = { maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 5_000 } as const;
+
+/** Latency benchmark stage (bench/, activities/benchmark.ts, workflows/benchmark-stage.ts). */
+export const BENCHMARK_STAGE = {
+  /**
+   * How long a GPU benchmark waits for a GPU worker before it is recorded as skipped: long enough for
+   * a GPU worker busy with one other export's benchmark, short enough that a cluster without GPUs
+   * only delays an export by minutes.
+   */
+  gpuScheduleToStartTimeout: '10 minutes',
+  /** A default benchmark of convnext_large (2 batch sizes, 10 s budget each plus warm-up) ends within minutes even on 2 cores. */
+  startToCloseTimeout: '30 minutes',
+  /** bench/ reports progress between runs; one convnext_large run at batch 32 takes seconds, never a minute. */
+  heartbeatTimeout: '1 minute',
+  /** Retries for run failures and lost workers; bad models fail non-retryably at once. */
+  maximumAttempts: 3,
+} as const;

@@ -1,0 +1,116 @@
+/**
+ * The latency benchmark activity: resolves the model reference to a local file, runs bench/ with a
+ * heartbeat per progress step (cancellation arrives through it), and maps BenchmarkError kinds to
+ * retryable or non-retryable failures. It must stay thin: no statistics, no timing, no figures here.
+ */
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { BenchmarkError } from '../bench/bench-error';
+import type { BenchmarkErrorKind } from '../bench/bench-error';
+import { benchmarkModel } from '../bench/latency-benchmark';
+import type { ExecutionProviderName, LatencyReport } from '../bench/report-types';
+
+/** Heartbeats carry progress at most this often; the SDK throttles further to its heartbeat timeout. */
+const HEARTBEAT_EVERY_MS = 1_000;
+
+export interface BenchmarkModelRef {
+  /** A local path, a file:// URL, or whatever `resolveModelPath` understands (e.g. s3://). */
+  uri: string;
+  /** When given, the benchmarked file must have this sha256. */
+  sha256?: string;
+  label?: string;
+}
+
+export interface BenchmarkActivityInput {
+  model: BenchmarkModelRef;
+  executionProvider: ExecutionProviderName;
+  batchSizes?: number[];
+  threads?: number;
+  maxRuns?: number;
+  minRuns?: number;
+  timeBudgetMs?: number;
+}
+
+export interface BenchmarkActivityDeps {
+  /**
+   * TEST ONLY: this worker serves the GPU queue without a GPU and runs `cuda` requests on the CPU
+   * provider; the report says so in `settings.testOnlyNote`.
+   */
+  gpuQueueUsesCpuForTests?: boolean;
+  /** Turns a non-local model URI into a local file path (e.g. the object store's cache). */
+  resolveModelPath?: (ref: BenchmarkModelRef) => Promise<string>;
+}
+
+async function localPath(ref: BenchmarkModelRef, deps: BenchmarkActivityDeps): Promise<string> {
+  if (ref.uri.startsWith('file://')) return fileURLToPath(ref.uri);
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(ref.uri)) return ref.uri;
+  if (deps.resolveModelPath) return deps.resolveModelPath(ref);
+  throw ApplicationFailure.nonRetryable(`model '${ref.uri}': this worker has no resolver for its scheme`, 'BenchmarkModelUnresolvable');
+}
+
+const NON_RETRYABLE: ReadonlySet<BenchmarkErrorKind> = new Set(['model-invalid', 'input-unsupported', 'bad-options', 'statistics', 'figure']);
+
+function failureType(kind: BenchmarkErrorKind): string {
+  return `Benchmark${kind.split('-').map((w) => w[0]?.toUpperCase() + w.slice(1)).join('')}`;
+}
+
+export function mapBenchmarkError(err: unknown): Error {
+  if (!(err instanceof BenchmarkError)) return err instanceof Error ? err : new Error(String(err));
+  if (err.context.kind === 'aborted') return new CancelledFailure(err.message);
+  return ApplicationFailure.create({
+    message: err.message,
+    type: failureType(err.context.kind),
+    nonRetryable: NON_RETRYABLE.has(err.context.kind),
+    details: [err.context],
+    cause: err,
+  });
+}
+
+export function createBenchmarkActivities(deps: BenchmarkActivityDeps = {}) {
+  return {
+    /** Benchmarks one model on one execution provider; the queue it runs on decides the hardware. */
+    async benchmarkLatency(input: BenchmarkActivityInput): Promise<LatencyReport> {
+      const ctx = Context.current();
+      const path = await localPath(input.model, deps);
+      const cpuForCuda = input.executionProvider === 'cuda' && deps.gpuQueueUsesCpuForTests === true;
+      let lastBeat = 0;
+      let report: LatencyReport;
+      try {
+        report = await benchmarkModel(
+          { path, ...(input.model.label ? { label: input.model.label } : {}) },
+          {
+            executionProvider: cpuForCuda ? 'cpu' : input.executionProvider,
+            requestedExecutionProvider: input.executionProvider,
+            ...(cpuForCuda ? { testOnlyNote: 'gpuQueueUsesCpuForTests: the GPU queue ran this on the CPU provider' } : {}),
+            ...(input.batchSizes ? { batchSizes: input.batchSizes } : {}),
+            ...(input.threads !== undefined ? { threads: input.threads } : {}),
+            ...(input.maxRuns !== undefined ? { maxRuns: input.maxRuns } : {}),
+            ...(input.minRuns !== undefined ? { minRuns: input.minRuns } : {}),
+            ...(input.timeBudgetMs !== undefined ? { timeBudgetMs: input.timeBudgetMs } : {}),
+            signal: ctx.cancellationSignal,
+            onProgress: (progress) => {
+              const now = Date.now();
+              if (now - lastBeat >= HEARTBEAT_EVERY_MS || progress.phase === 'done') {
+                lastBeat = now;
+                ctx.heartbeat(progress);
+              }
+            },
+          },
+        );
+      } catch (err) {
+        throw mapBenchmarkError(err);
+      }
+      if (input.model.sha256 && input.model.sha256 !== report.model.sha256) {
+        throw ApplicationFailure.nonRetryable(
+          `model '${input.model.uri}': expected sha256 ${input.model.sha256}, benchmarked ${report.model.sha256}`,
+          'BenchmarkModelMismatch',
+        );
+      }
+      return { ...report, ranOn: { taskQueue: ctx.info.taskQueue, workerIdentity: `${process.pid}@${hostname()}` } };
+    },
+  };
+}
+
+export type BenchmarkActivities = ReturnType<typeof createBenchmarkActivities>;

@@ -1,0 +1,94 @@
+/**
+ * The benchmark stage, as a helper for workflows (deterministic: only activity calls through proxies).
+ * The CPU benchmark runs on the bench queue; then the GPU benchmark on the GPU queue with a
+ * scheduleToStartTimeout: when no GPU worker picks it up in time, the GPU result is
+ * `{status: 'skipped', reason}` and the caller goes on. The two run one after the other so that a host
+ * serving both queues never times one benchmark while the other loads its cores.
+ *
+ * It must not import Node built-ins or I/O packages, nor decide what an export does with the reports.
+ */
+import { TimeoutType } from '@temporalio/common';
+import type { Duration } from '@temporalio/common';
+import { ActivityFailure, TimeoutFailure, proxyActivities } from '@temporalio/workflow';
+import type { BenchmarkActivityInput, BenchmarkModelRef } from '../activities/benchmark';
+import type { Activities } from '../activities';
+import type { LatencyReport } from '../bench/report-types';
+import { BENCHMARK_STAGE, TASK_QUEUES } from '../common/constants';
+
+export interface BenchmarkStageInput {
+  model: BenchmarkModelRef;
+  batchSizes?: number[];
+  threads?: number;
+  maxRuns?: number;
+  minRuns?: number;
+  timeBudgetMs?: number;
+  /** Skip the GPU benchmark altogether (recorded as skipped, reason 'not requested'). */
+  gpu?: boolean;
+  /** Default BENCHMARK_STAGE.gpuScheduleToStartTimeout (10 minutes). */
+  gpuScheduleToStartTimeout?: Duration;
+  /** Queue names; default TASK_QUEUES (tests pass unique ones). */
+  taskQueues?: { bench?: string; gpu?: string };
+}
+
+export type GpuBenchmarkOutcome =
+  | { status: 'completed'; report: LatencyReport }
+  | { status: 'skipped'; reason: string };
+
+export interface BenchmarkStageResult {
+  cpu: LatencyReport;
+  gpu: GpuBenchmarkOutcome;
+}
+
+const commonOptions = {
+  startToCloseTimeout: BENCHMARK_STAGE.startToCloseTimeout,
+  heartbeatTimeout: BENCHMARK_STAGE.heartbeatTimeout,
+  retry: { maximumAttempts: BENCHMARK_STAGE.maximumAttempts, initialInterval: '5 seconds' },
+} as const;
+
+/** True when `err` is an activity that no worker started within its scheduleToStartTimeout. */
+export function isScheduleToStartTimeout(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
+}
+
+export async function runBenchmarkStage(input: BenchmarkStageInput): Promise<BenchmarkStageResult> {
+  const benchQueue = input.taskQueues?.bench ?? TASK_QUEUES.bench;
+  const gpuQueue = input.taskQueues?.gpu ?? TASK_QUEUES.gpu;
+  const request = (executionProvider: 'cpu' | 'cuda'): BenchmarkActivityInput => ({
+    model: input.model,
+    executionProvider,
+    ...(input.batchSizes ? { batchSizes: input.batchSizes } : {}),
+    ...(input.threads !== undefined ? { threads: input.threads } : {}),
+    ...(input.maxRuns !== undefined ? { maxRuns: input.maxRuns } : {}),
+    ...(input.minRuns !== undefined ? { minRuns: input.minRuns } : {}),
+    ...(input.timeBudgetMs !== undefined ? { timeBudgetMs: input.timeBudgetMs } : {}),
+  });
+  const label = input.model.label ?? input.model.uri;
+
+  const { benchmarkLatency: cpuBenchmark } = proxyActivities<Activities>({
+    ...commonOptions,
+    taskQueue: benchQueue,
+    summary: `CPU latency benchmark of ${label}`,
+  });
+  const cpu = await cpuBenchmark(request('cpu'));
+
+  if (input.gpu === false) return { cpu, gpu: { status: 'skipped', reason: 'GPU benchmark not requested' } };
+  const scheduleToStartTimeout = input.gpuScheduleToStartTimeout ?? BENCHMARK_STAGE.gpuScheduleToStartTimeout;
+  const { benchmarkLatency: gpuBenchmark } = proxyActivities<Activities>({
+    ...commonOptions,
+    taskQueue: gpuQueue,
+    scheduleToStartTimeout,
+    summary: `CUDA latency benchmark of ${label}`,
+  });
+  try {
+    return { cpu, gpu: { status: 'completed', report: await gpuBenchmark(request('cuda')) } };
+  } catch (err) {
+    if (!isScheduleToStartTimeout(err)) throw err;
+    return {
+      cpu,
+      gpu: {
+        status: 'skipped',
+        reason: `no worker on task queue '${gpuQueue}' started the CUDA benchmark within ${String(scheduleToStartTimeout)} (no host with a working CUDA probe is polling it)`,
+      },
+    };
+  }
+}
