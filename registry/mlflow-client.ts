@@ -1,8 +1,11 @@
 /**
  * A typed client for MLflow's REST API (the `/api/2.0/mlflow/...` endpoints), over fetch.
- * It knows MLflow's wire format and error shape; it does not decide what to register (see the
- * registry stage for that). Token auth when a token is configured.
+ * It knows MLflow's wire format and error shape; it does not decide what to register (see
+ * register-model-version.ts for that). Token auth when a token is configured; the token never
+ * appears in an error or a returned value. Reads are retried on transient failures; writes are
+ * not (a lost response to a create must be settled by a lookup, not by sending it again).
  */
+import { REGISTRY_RETRY } from '../common/constants';
 
 export interface RegisteredModel {
   name: string;
@@ -11,6 +14,28 @@ export interface RegisteredModel {
   description?: string;
   tags?: { key: string; value: string }[];
   aliases?: { alias: string; version: string }[];
+}
+
+export interface ModelVersion {
+  name: string;
+  version: string;
+  creation_timestamp?: number;
+  last_updated_timestamp?: number;
+  description?: string;
+  source?: string;
+  run_id?: string;
+  status?: string;
+  current_stage?: string;
+  tags?: { key: string; value: string }[];
+  aliases?: string[];
+}
+
+export interface CreateModelVersionRequest {
+  name: string;
+  source: string;
+  run_id?: string;
+  tags?: { key: string; value: string }[];
+  description?: string;
 }
 
 /** An error answer from MLflow, with its HTTP status and MLflow's own error code. */
@@ -24,13 +49,53 @@ export class MlflowApiError extends Error {
     super(`MLflow ${endpoint}: HTTP ${status}${errorCode ? ` ${errorCode}` : ''}: ${detail}`);
     this.name = 'MlflowApiError';
   }
+
+  /** 5xx and 429 may succeed later; any other answer will not. */
+  get retryable(): boolean {
+    return this.status >= 500 || this.status === 429;
+  }
+}
+
+/** The request never got an HTTP answer (refused, reset, timed out): it may or may not have been applied. */
+export class MlflowTransportError extends Error {
+  readonly retryable = true;
+  constructor(
+    readonly endpoint: string,
+    readonly code: string | undefined,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`MLflow ${endpoint}: no answer (${code ?? 'network error'}): ${detail}`, options);
+    this.name = 'MlflowTransportError';
+  }
+}
+
+export function isRetryableMlflowError(err: unknown): boolean {
+  return (err instanceof MlflowApiError || err instanceof MlflowTransportError) && err.retryable;
+}
+
+export interface MlflowClientOptions {
+  /** Per-request timeout. */
+  timeoutMs?: number;
+  retry?: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export class MlflowClient {
   private readonly base: string;
+  private readonly timeoutMs: number;
+  private readonly retryPolicy: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+  private readonly sleep: (ms: number) => Promise<void>;
 
-  constructor(trackingUri: string, private readonly token?: string) {
+  constructor(trackingUri: string, private readonly token?: string, opts: MlflowClientOptions = {}) {
     this.base = trackingUri.replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.retryPolicy = opts.retry ?? REGISTRY_RETRY;
+    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  get trackingUri(): string {
+    return this.base;
   }
 
   /** The server's version string (GET /version). */
@@ -66,6 +131,39 @@ export class MlflowClient {
     }
   }
 
+  /** Creates a model version. Not retried here: see register-model-version.ts for the idempotent path. */
+  async createModelVersion(req: CreateModelVersionRequest): Promise<ModelVersion> {
+    const out = await this.call<{ model_version: ModelVersion }>('POST', 'model-versions/create', { ...req });
+    return out.model_version;
+  }
+
+  /** All versions matching an MLflow filter (`name='x' AND tags.k='v'`), following page tokens. */
+  async searchModelVersions(filter: string): Promise<ModelVersion[]> {
+    const out: ModelVersion[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await this.call<{ model_versions?: ModelVersion[]; next_page_token?: string }>(
+        'GET', 'model-versions/search', { filter, max_results: 200, page_token: pageToken });
+      out.push(...(page.model_versions ?? []));
+      pageToken = page.next_page_token || undefined;
+    } while (pageToken);
+    return out;
+  }
+
+  async getModelVersion(name: string, version: string): Promise<ModelVersion> {
+    const out = await this.call<{ model_version: ModelVersion }>('GET', 'model-versions/get', { name, version });
+    return out.model_version;
+  }
+
+  async deleteModelVersion(name: string, version: string): Promise<void> {
+    await this.call('DELETE', 'model-versions/delete', { name, version });
+  }
+
+  /** Points `alias` at `version` (idempotent: setting the same alias again is a no-op). */
+  async setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
+    await this.call('POST', 'registered-models/alias', { name, alias, version });
+  }
+
   /** One REST call; `GET` sends the body as a query string, as MLflow expects. */
   async call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', endpoint: string, body: Record<string, unknown>): Promise<T> {
     let url = `${this.base}/api/2.0/mlflow/${endpoint}`;
@@ -77,8 +175,30 @@ export class MlflowClient {
     } else {
       init.body = JSON.stringify(body);
     }
-    const res = await fetch(url, init);
-    const text = await res.text();
+    // Reads and idempotent writes (alias, delete) are retried; creates are not.
+    const retryable = method !== 'POST' || endpoint === 'registered-models/alias';
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once<T>(endpoint, url, init);
+      } catch (err) {
+        if (!retryable || !isRetryableMlflowError(err) || attempt >= this.retryPolicy.maxAttempts) throw err;
+        const cap = Math.min(this.retryPolicy.maxDelayMs, this.retryPolicy.baseDelayMs * 2 ** (attempt - 1));
+        await this.sleep(cap / 2 + (Math.random() * cap) / 2);
+      }
+    }
+  }
+
+  private async once<T>(endpoint: string, url: string, init: RequestInit): Promise<T> {
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
+      text = await res.text();
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause;
+      const code = cause?.code ?? (err as { name?: string }).name;
+      throw new MlflowTransportError(endpoint, code, err instanceof Error ? err.message : String(err), { cause: err });
+    }
     if (!res.ok) {
       let code: string | undefined;
       let message = text;

@@ -1,0 +1,211 @@
+/**
+ * The idempotent registry write: one MLflow model version per (model name, ONNX sha256), however
+ * often it is attempted. MLflow does not de-duplicate, so the sha256 travels as a tag set in the
+ * same create request, and the version is looked up by that tag before creating and again after
+ * any failure of the create (a lost response may hide a version that exists). If two racing
+ * attempts both created one, the later is deleted and the lowest version kept.
+ * Knows nothing of Temporal; must not log or return the tracking token.
+ */
+import { REGISTRY_RETRY } from '../common/constants';
+import { parseS3Uri, validateModelName, validateSha256 } from '../storage/object-keys';
+import { StorageInputError } from '../storage/storage-error';
+import { isRetryableMlflowError, type CreateModelVersionRequest, type ModelVersion, type RegisteredModel } from './mlflow-client';
+import { RegistrationError, RegistryInputError } from './registry-error';
+
+/** The subset of MlflowClient this module needs (unit tests supply a fake). */
+export interface ModelRegistryApi {
+  readonly trackingUri: string;
+  ensureRegisteredModel(name: string, description?: string): Promise<RegisteredModel>;
+  createModelVersion(req: CreateModelVersionRequest): Promise<ModelVersion>;
+  searchModelVersions(filter: string): Promise<ModelVersion[]>;
+  deleteModelVersion(name: string, version: string): Promise<void>;
+  setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void>;
+}
+
+/** Tag keys on every version we create; `onnx_sha256` is the de-duplication key. */
+export const VERSION_TAGS = {
+  sha256: 'onnx_sha256',
+  parityMaxAbs: 'parity_max_abs_error',
+  parityMae: 'parity_mean_abs_error',
+  cpuP50Ms: 'cpu_p50_ms',
+  opset: 'onnx_opset',
+  workflowId: 'temporal_workflow_id',
+  runId: 'training_run_id',
+} as const;
+
+export interface RegisterModelInput {
+  modelName: string;
+  sha256: string;
+  /** `s3://bucket/models/<name>/<sha256>`: the published MLflow model directory. */
+  source: string;
+  /** MLflow run of the training job, when known (becomes the version's run_id). */
+  runId?: string;
+  workflowId?: string;
+  opset?: number;
+  parity?: { maxAbsError: number; meanAbsError: number };
+  cpuP50Ms?: number;
+  description?: string;
+  /** Alias to point at the version; null for none. */
+  alias?: string | null;
+  /** Extra tags (keys must not collide with VERSION_TAGS). */
+  tags?: Record<string, string>;
+}
+
+export interface RegistryEntry {
+  modelName: string;
+  version: string;
+  sha256: string;
+  source: string;
+  runId: string | undefined;
+  alias: string | undefined;
+  /** `models:/<name>/<version>`, what mlflow.pyfunc.load_model takes. */
+  modelUri: string;
+  uiUrl: string;
+  /** false when an earlier attempt (or another worker) had already registered this sha256. */
+  created: boolean;
+}
+
+export interface RegisterOptions {
+  retry?: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const ALIAS_RE = /^[A-Za-z0-9_-]{1,255}$/;
+
+export function validateRegisterInput(input: RegisterModelInput): void {
+  try {
+    validateModelName(input.modelName);
+    validateSha256(input.sha256);
+    parseS3Uri(input.source, 'source');
+  } catch (err) {
+    if (err instanceof StorageInputError) throw new RegistryInputError(err.field, err.value, err.expected);
+    throw err;
+  }
+  if (!input.source.includes(input.sha256)) {
+    throw new RegistryInputError('source', input.source, `the model directory of sha256 ${input.sha256}`);
+  }
+  if (input.alias != null && (!ALIAS_RE.test(input.alias) || /^v\d+$/i.test(input.alias) || input.alias.toLowerCase() === 'latest')) {
+    throw new RegistryInputError('alias', input.alias, "an MLflow alias of [A-Za-z0-9_-], not 'latest' and not v<number>");
+  }
+  if (input.runId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(input.runId)) {
+    throw new RegistryInputError('runId', input.runId, 'an MLflow run id (letters, digits, - and _)');
+  }
+  for (const [k, v] of Object.entries(input.tags ?? {})) {
+    if ((Object.values(VERSION_TAGS) as string[]).includes(k)) throw new RegistryInputError('tags key', k, 'a key not reserved by the registry stage');
+    if (!/^[A-Za-z0-9_.\-/ ]{1,250}$/.test(k)) throw new RegistryInputError('tags key', k, 'an MLflow tag key of at most 250 characters');
+    if (typeof v !== 'string' || v.length > 5000) throw new RegistryInputError(`tags.${k}`, String(v).slice(0, 80), 'a string of at most 5000 characters');
+  }
+  const finite = (field: string, v: number | undefined) => {
+    if (v !== undefined && !Number.isFinite(v)) throw new RegistryInputError(field, String(v), 'a finite number');
+  };
+  finite('parity.maxAbsError', input.parity?.maxAbsError);
+  finite('parity.meanAbsError', input.parity?.meanAbsError);
+  finite('cpuP50Ms', input.cpuP50Ms);
+  finite('opset', input.opset);
+}
+
+export function versionTags(input: RegisterModelInput): { key: string; value: string }[] {
+  const t: Record<string, string> = { [VERSION_TAGS.sha256]: input.sha256 };
+  if (input.parity) {
+    t[VERSION_TAGS.parityMaxAbs] = String(input.parity.maxAbsError);
+    t[VERSION_TAGS.parityMae] = String(input.parity.meanAbsError);
+  }
+  if (input.cpuP50Ms !== undefined) t[VERSION_TAGS.cpuP50Ms] = String(input.cpuP50Ms);
+  if (input.opset !== undefined) t[VERSION_TAGS.opset] = String(input.opset);
+  if (input.workflowId) t[VERSION_TAGS.workflowId] = input.workflowId;
+  if (input.runId) t[VERSION_TAGS.runId] = input.runId;
+  Object.assign(t, input.tags ?? {});
+  return Object.entries(t).map(([key, value]) => ({ key, value }));
+}
+
+/** Names and hashes are validated to [A-Za-z0-9._-] and hex, so they need no quoting. */
+export function sha256Filter(modelName: string, sha256: string): string {
+  return `name='${modelName}' AND tags.${VERSION_TAGS.sha256}='${sha256}'`;
+}
+
+function lowestVersion(versions: ModelVersion[]): ModelVersion | undefined {
+  return [...versions].sort((a, b) => Number(a.version) - Number(b.version))[0];
+}
+
+export async function registerModelVersion(api: ModelRegistryApi, input: RegisterModelInput, opts: RegisterOptions = {}): Promise<RegistryEntry> {
+  validateRegisterInput(input);
+  const policy = opts.retry ?? REGISTRY_RETRY;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const { modelName, sha256 } = input;
+  const filter = sha256Filter(modelName, sha256);
+  const find = async () => lowestVersion(await api.searchModelVersions(filter));
+  const fail = (what: string, err: unknown, attempts: number) => {
+    const retryable = isRetryableMlflowError(err);
+    return new RegistrationError(
+      `register ${modelName} (onnx_sha256 ${sha256}): ${what}: ${err instanceof Error ? err.message : String(err)}`,
+      { modelName, sha256, retryable, attempts },
+      { cause: err },
+    );
+  };
+
+  // Registered model: create-if-missing; a lost create answer is settled by creating again (ALREADY_EXISTS).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await api.ensureRegisteredModel(modelName, 'ONNX exports of Heimdall LocalizationNet (onnx-export-pipeline)');
+      break;
+    } catch (err) {
+      if (!isRetryableMlflowError(err) || attempt >= policy.maxAttempts) throw fail('registered model', err, attempt);
+      await sleep(backoff(attempt, policy));
+    }
+  }
+
+  let version = await find().catch((err: unknown) => { throw fail('search before create', err, 1); });
+  let created = false;
+  for (let attempt = 1; !version; attempt++) {
+    const request: CreateModelVersionRequest = {
+      name: modelName,
+      source: input.source,
+      tags: versionTags(input),
+      ...(input.runId ? { run_id: input.runId } : {}),
+      ...(input.description ? { description: input.description } : {}),
+    };
+    try {
+      const mine = await api.createModelVersion(request);
+      created = true;
+      // Converge with a racing attempt: the lowest version with this sha256 wins; ours goes if it is not it.
+      const lowest = (await find()) ?? mine;
+      if (lowest.version !== mine.version) {
+        await api.deleteModelVersion(modelName, mine.version);
+        created = false;
+      }
+      version = lowest;
+    } catch (err) {
+      // Whatever failed (lost answer, timeout, 5xx, 4xx), the version may exist: look before retrying.
+      const found = await find().catch(() => undefined);
+      if (found) { version = found; created = true; break; }
+      if (!isRetryableMlflowError(err) || attempt >= policy.maxAttempts) throw fail('create model version', err, attempt);
+      await sleep(backoff(attempt, policy));
+    }
+  }
+
+  const alias = input.alias ?? undefined;
+  if (alias) {
+    try {
+      await api.setRegisteredModelAlias(modelName, alias, version.version);
+    } catch (err) {
+      throw fail(`set alias '${alias}' on version ${version.version}`, err, 1);
+    }
+  }
+  const base = api.trackingUri.replace(/\/+$/, '');
+  return {
+    modelName,
+    version: version.version,
+    sha256,
+    source: version.source ?? input.source,
+    runId: version.run_id || undefined,
+    alias,
+    modelUri: `models:/${modelName}/${version.version}`,
+    uiUrl: `${base}/#/models/${encodeURIComponent(modelName)}/versions/${version.version}`,
+    created,
+  };
+}
+
+function backoff(attempt: number, policy: { baseDelayMs: number; maxDelayMs: number }): number {
+  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return cap / 2 + (Math.random() * cap) / 2;
+}
