@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { loadBundle } from '../../checkpoint';
+import { buildLocalizationNet, emitLocalizationNet } from '../../models';
+import { readModel } from '../../onnx/serialize';
+import { runParity } from '../../parity';
+import { tempDir } from './checkpoint-safetensors-writer';
+import { SMALL_BUNDLE } from './models-fixtures';
+
+/** Parity target of issue 3 against PyTorch's own outputs (the committed reference). */
+const PARITY_MAE = 1e-6;
+
+const opTypes = (opset: number) => loadBundle(SMALL_BUNDLE).then((b) => buildLocalizationNet(b, { opset }).model.graph.nodes.map((n) => n.opType));
+
+describe('LocalizationNet graph', () => {
+  it('has the contract names, symbolic batch, metadata; unfolded weights are file ranges, folds are lazy', async () => {
+    const bundle = await loadBundle(SMALL_BUNDLE);
+    const { model } = buildLocalizationNet(bundle, { runId: 'run-42' });
+    expect(model.opset).toBe(17);
+    expect(model.graph.inputs).toEqual([{ name: 'mel_spectrogram', dtype: 'float32', shape: ['batch_size', 3, 128, 32] }]);
+    expect(model.graph.outputs).toEqual([
+      { name: 'positions', dtype: 'float32', shape: ['batch_size', 2] },
+      { name: 'uncertainties', dtype: 'float32', shape: ['batch_size', 2] },
+    ]);
+    expect(model.metadataProps).toMatchObject({ architecture: 'LocalizationNet', checkpoint_sha256: bundle.weightsSha256, run_id: 'run-42', dims: '[8,16,24,32]' });
+    const byName = new Map(model.graph.initializers.map((t) => [t.name, t]));
+    expect(byName.get('backbone.0.1.0.block.3.weight')).toMatchObject({ dims: [32, 8, 1, 1], data: { kind: 'file' } });
+    expect(byName.get('backbone.0.1.0.block.5.weight*layer_scale')?.data.kind).toBe('lazy');
+    expect(byName.get('position_head.0.weight+position_head.1')?.data.kind).toBe('lazy');
+    expect(byName.get('position_head.8.weight')?.data.kind).toBe('file');
+    expect(model.graph.nodes.find((n) => n.name === 'backbone.0.1.0.block.0/Conv')?.attributes.group).toEqual({ type: 'int', value: 8 });
+  });
+
+  it('opset 17 uses LayerNormalization and the erf GELU; 14 decomposes LayerNorm; 20 uses Gelu', async () => {
+    const [o14, o17, o20] = await Promise.all([opTypes(14), opTypes(17), opTypes(20)]);
+    expect(o14).not.toContain('LayerNormalization');
+    expect(o14).toContain('Pow');
+    expect(o17).toContain('LayerNormalization');
+    expect(o17).toContain('Erf');
+    expect(o17).not.toContain('Gelu');
+    expect(o20).toContain('Gelu');
+    expect(o20).not.toContain('Erf');
+    expect(o20.length).toBeLessThan(o17.length);
+    expect(o17.length).toBeLessThan(o14.length);
+    for (const ops of [o14, o17, o20]) {
+      expect(ops).not.toContain('Dropout');
+      expect(ops).not.toContain('BatchNormalization');
+      expect(ops).not.toContain('MatMul');
+    }
+  });
+
+  it.each([14, 17, 20, 21])('opset %i: emitted model matches PyTorch (MAE <= 1e-6) and reads back', async (opset) => {
+    const out = join(tempDir(), 'model.onnx');
+    const result = await emitLocalizationNet(SMALL_BUNDLE, out, { opset });
+    expect(result.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const report = await runParity(out, join(SMALL_BUNDLE, 'reference.safetensors'), { mae: PARITY_MAE, maxAbs: 1e-5 });
+    expect(report.failures).toEqual([]);
+    expect(report.outputs.positions.mae).toBeLessThanOrEqual(PARITY_MAE);
+    expect(report.outputs.uncertainties.mae).toBeLessThanOrEqual(PARITY_MAE);
+    const back = await readModel(out);
+    expect(back.opset).toBe(opset);
+    expect(back.graph.nodes.length).toBe(result.nodes);
+  });
+
+  it('is deterministic: two emissions give the same bytes', async () => {
+    const dir = tempDir();
+    const a = await emitLocalizationNet(SMALL_BUNDLE, join(dir, 'a.onnx'));
+    const b = await emitLocalizationNet(SMALL_BUNDLE, join(dir, 'b.onnx'));
+    expect(a.sha256).toBe(b.sha256);
+    expect(readFileSync(join(dir, 'a.onnx')).equals(readFileSync(join(dir, 'b.onnx')))).toBe(true);
+  });
+
+  it('external data: the sidecar holds the weights and onnxruntime loads it', async () => {
+    const dir = tempDir();
+    const r = await emitLocalizationNet(SMALL_BUNDLE, join(dir, 'model.onnx'), { externalData: true });
+    expect(r.externalData?.bytes).toBeGreaterThan(200_000);
+    expect(r.bytes).toBeLessThan(50_000);
+    const session = await ort.InferenceSession.create(join(dir, 'model.onnx'));
+    const out = await session.run({ mel_spectrogram: new ort.Tensor('float32', new Float32Array(2 * 3 * 128 * 32), [2, 3, 128, 32]) });
+    expect(out.positions?.dims).toEqual([2, 2]);
+    await session.release();
+  });
+});
