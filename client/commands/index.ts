@@ -1,5 +1,6 @@
 /** The list of subcommands. A new command is a module in this folder plus one line here. */
 import type { Command } from 'commander';
+import { register as bench } from './bench';
 import { register as doctor } from './doctor';
 import { register as emit } from './emit';
 import { register as parity } from './parity';
@@ -16,6 +17,7 @@ const registrations: Register[] = [
   smoke,
   emit,
   parity,
+  bench,
 ];
 
 export function registerCommands(program: Command): void {
