@@ -43,7 +43,7 @@ async function writeCase(c: BrokenCase, path: string): Promise<void> {
   const proto = onnx.ModelProto.decode(bytes);
   const tensor = proto.graph?.initializer?.find((x) => x.name === t.name);
   if (!tensor) throw new Error(`case '${c.name}': no initializer '${t.name}' to truncate`);
-  tensor.rawData = tensor.rawData.subarray(0, t.toBytes);
+  tensor.rawData = (tensor.rawData ?? new Uint8Array(0)).subarray(0, t.toBytes);
   writeFileSync(path, onnx.ModelProto.encode(proto).finish());
 }
 
