@@ -6,6 +6,7 @@ import { register as emit } from './emit';
 import { register as parity } from './parity';
 import { register as smoke } from './smoke';
 import { register as stack } from './stack';
+import { register as validate } from './validate';
 import { register as worker } from './worker';
 
 type Register = (program: Command) => void;
@@ -16,6 +17,7 @@ const registrations: Register[] = [
   worker,
   smoke,
   emit,
+  validate,
   parity,
   bench,
 ];
