@@ -87,8 +87,8 @@ export function validateRegisterInput(input: RegisterModelInput): void {
   if (input.alias != null && (!ALIAS_RE.test(input.alias) || /^v\d+$/i.test(input.alias) || input.alias.toLowerCase() === 'latest')) {
     throw new RegistryInputError('alias', input.alias, "an MLflow alias of [A-Za-z0-9_-], not 'latest' and not v<number>");
   }
-  if (input.runId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(input.runId)) {
-    throw new RegistryInputError('runId', input.runId, 'an MLflow run id (letters, digits, - and _)');
+  if (input.runId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(input.runId)) {
+    throw new RegistryInputError('runId', input.runId, "1-128 characters of letters, digits, '.', '_' or '-' (an MLflow run id)");
   }
   for (const [k, v] of Object.entries(input.tags ?? {})) {
     if ((Object.values(VERSION_TAGS) as string[]).includes(k)) throw new RegistryInputError('tags key', k, 'a key not reserved by the registry stage');

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { UPLOAD_DEFAULTS } from '../common/constants';
+import type { ArtifactRef } from '../common/export-contract';
 import { s3Uri, stagingKey, validateSha256 } from './object-keys';
 import { uploadFileMultipart, type MultipartUploadResult } from './multipart-upload';
 import { choosePartSize, S3_LIMITS } from './part-plan';
@@ -19,12 +20,7 @@ import type { ObjectStat, S3Operations } from './s3-operations';
 import { ContentMismatchError, StorageError, StorageInputError } from './storage-error';
 import type { UploadCheckpoint } from './upload-checkpoint';
 
-/** A reference to a stored object; what activities pass instead of bytes (DESIGN.md). */
-export interface ArtifactRef {
-  uri: string;
-  sha256: string;
-  bytes: number;
-}
+export type { ArtifactRef };
 
 export interface StoreOptions {
   bucket: string;
