@@ -4,6 +4,7 @@ import { register as bench } from './bench';
 import { register as doctor } from './doctor';
 import { register as emit } from './emit';
 import { register as parity } from './parity';
+import { register as publish } from './publish';
 import { register as smoke } from './smoke';
 import { register as stack } from './stack';
 import { register as validate } from './validate';
@@ -20,6 +21,7 @@ const registrations: Register[] = [
   validate,
   parity,
   bench,
+  publish,
 ];
 
 export function registerCommands(program: Command): void {
