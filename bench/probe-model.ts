@@ -18,6 +18,8 @@ export interface ProbeModelOptions {
   /** How many MatMul-Add-Relu blocks. */
   layers?: number;
   seed?: number;
+  /** The first dimension of input and output: symbolic by default; a number makes a fixed-batch model. */
+  batchDim?: number | string;
 }
 
 export interface ProbeModel {
@@ -130,8 +132,9 @@ export function makeProbeModel(options: ProbeModelOptions = {}): ProbeModel {
       initializer(graph, `W${l}`, [width, width], weights[l] as Float32Array);
       initializer(graph, `b${l}`, [width], biases[l] as Float32Array);
     }
-    valueInfo(graph, 11, inputName, ['batch_size', width]);
-    valueInfo(graph, 12, outputName, ['batch_size', width]);
+    const batchDim = options.batchDim ?? 'batch_size';
+    valueInfo(graph, 11, inputName, [batchDim, width]);
+    valueInfo(graph, 12, outputName, [batchDim, width]);
   });
   model.message(8, (opset) => opset.string(1, '').int(2, OPSET));
 

@@ -1,0 +1,140 @@
+/**
+ * Emission benchmark, run by hand (not in CI): for convnext_tiny and convnext_large, our emitter
+ * against torch.onnx.export (opset 17, the same weights), each in its own child process under
+ * /usr/bin/time -v (wall time, peak RSS); then onnxruntime-node latency of both graphs at batch 1
+ * and 32 with 2 threads, interleaved (A B, B A, ...), as a ratio with its spread; node counts.
+ * Prints a table and writes JSON.
+ *
+ *   npm run build && node dist/bench/emission-benchmark.js [--work <dir>] [--presets convnext_tiny,convnext_large]
+ *
+ * It must not be imported by library code; it spawns Python (/usr/bin/python3 with torch).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { readModel } from '../onnx/serialize';
+import { summarize, summarizeRatios } from './statistics';
+
+const run = promisify(execFile);
+const ROOT = resolve(__dirname, __dirname.includes(`${join('dist', 'bench')}`) ? '../..' : '..');
+const PYTHON = '/usr/bin/python3';
+/** Threads per onnxruntime session: the issue's setting (the machine has 2 cores). */
+const THREADS = 2;
+const BATCHES = [1, 32] as const;
+/** Interleaved pairs per batch size: enough for a stable median ratio in a few minutes. */
+const PAIRS: Record<number, number> = { 1: 60, 32: 16 };
+const WARMUP_RUNS = 5;
+const OPSET = 17;
+
+interface ProcessStats { readonly wallSeconds: number; readonly peakRssMb: number; readonly stdout: string }
+
+/** Runs a command under /usr/bin/time -v: its own wall clock and peak RSS. */
+async function measured(cmd: string, args: readonly string[]): Promise<ProcessStats> {
+  const { stdout, stderr } = await run('/usr/bin/time', ['-v', cmd, ...args], { maxBuffer: 64 * 1024 * 1024 });
+  const field = (label: string): string => stderr.match(new RegExp(`${label}: (.+)`))?.[1]?.trim() ?? '';
+  const wall = field('Elapsed \\(wall clock\\) time \\(h:mm:ss or m:ss\\)').split(':').map(Number);
+  const wallSeconds = wall.reduce((acc, v) => acc * 60 + v, 0);
+  return { wallSeconds, peakRssMb: Number(field('Maximum resident set size \\(kbytes\\)')) / 1024, stdout };
+}
+
+async function latency(ours: string, torch: string, batch: number) {
+  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: 'sequential' };
+  const [a, b] = await Promise.all([ort.InferenceSession.create(ours, options), ort.InferenceSession.create(torch, options)]);
+  const data = Float32Array.from({ length: batch * 3 * 128 * 32 }, (_, i) => Math.sin(i * 12.9898) * 0.5);
+  const feeds = { mel_spectrogram: new ort.Tensor('float32', data, [batch, 3, 128, 32]) };
+  const time = async (s: ort.InferenceSession) => {
+    const t = process.hrtime.bigint();
+    await s.run(feeds);
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  for (let i = 0; i < WARMUP_RUNS; i++) { await time(a); await time(b); }
+  const oursMs: number[] = [];
+  const torchMs: number[] = [];
+  for (let i = 0; i < (PAIRS[batch] ?? 10); i++) {
+    if (i % 2 === 0) { oursMs.push(await time(a)); torchMs.push(await time(b)); }
+    else { torchMs.push(await time(b)); oursMs.push(await time(a)); }
+  }
+  await Promise.all([a.release(), b.release()]);
+  return { batch, ours: summarize(oursMs), torch: summarize(torchMs), ratio: summarizeRatios(oursMs, torchMs) };
+}
+
+async function benchPreset(preset: string, work: string) {
+  const dir = join(work, preset);
+  if (!existsSync(join(dir, 'model.safetensors'))) {
+    process.stderr.write(`making ${preset} bundle in ${dir}\n`);
+    await run(PYTHON, [join(ROOT, 'scripts/fixtures/make_localizationnet.py'), '--out', dir, '--backbone', preset, '-n', '8'], { maxBuffer: 1 << 24 });
+  }
+  const modelBytes = (await stat(join(dir, 'model.safetensors'))).size;
+  const oursPath = join(dir, 'ours.onnx');
+  const torchPath = join(dir, 'torch.onnx');
+  process.stderr.write(`${preset}: torch.onnx.export\n`);
+  const torch = await measured(PYTHON, [join(ROOT, 'bench/emission-benchmark-torch.py'), dir, torchPath, '--opset', String(OPSET)]);
+  const torchExportSeconds = (JSON.parse(torch.stdout.trim().split('\n').pop() ?? '{}') as { export_seconds?: number }).export_seconds ?? Number.NaN;
+  process.stderr.write(`${preset}: our emitter\n`);
+  const ours = await measured(process.execPath, [join(ROOT, 'bin/onnx-export.js'), 'emit', dir, '-o', oursPath, '--opset', String(OPSET), '--json']);
+  const oursEmitSeconds = (JSON.parse(ours.stdout) as { seconds: number }).seconds;
+  const [oursModel, torchModel] = await Promise.all([readModel(oursPath), readModel(torchPath)]);
+  process.stderr.write(`${preset}: onnxruntime latency\n`);
+  const latencies = [];
+  for (const batch of BATCHES) latencies.push(await latency(oursPath, torchPath, batch));
+  return {
+    preset,
+    modelMb: modelBytes / 2 ** 20,
+    emission: {
+      ours: { processSeconds: ours.wallSeconds, emitSeconds: oursEmitSeconds, peakRssMb: ours.peakRssMb },
+      torch: { processSeconds: torch.wallSeconds, exportSeconds: torchExportSeconds, peakRssMb: torch.peakRssMb },
+      /** torch's export call alone against our whole process (startup included): the conservative ratio. */
+      speedup: torchExportSeconds / ours.wallSeconds,
+      oursPeakRssOverModel: ours.peakRssMb / (modelBytes / 2 ** 20),
+    },
+    nodes: { ours: oursModel.graph.nodes.length, torch: torchModel.graph.nodes.length },
+    latency: latencies,
+  };
+}
+
+type PresetResult = Awaited<ReturnType<typeof benchPreset>>;
+
+function table(results: readonly PresetResult[]): string {
+  const f = (v: number, d = 2) => v.toFixed(d);
+  const lines = [
+    '| model | emit ours (process / emit) | torch.onnx.export (process / export) | speedup | peak RSS ours / torch (MB) | ours RSS / model | nodes ours / torch |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    const e = r.emission;
+    lines.push(`| ${r.preset} (${f(r.modelMb, 0)} MB) | ${f(e.ours.processSeconds)} s / ${f(e.ours.emitSeconds)} s | ${f(e.torch.processSeconds)} s / ${f(e.torch.exportSeconds)} s | ${f(e.speedup, 1)}× | ${f(e.ours.peakRssMb, 0)} / ${f(e.torch.peakRssMb, 0)} | ${f(e.oursPeakRssOverModel)} | ${r.nodes.ours} / ${r.nodes.torch} |`);
+  }
+  lines.push('', '| model | batch | ours p50 (ms) | torch p50 (ms) | ratio ours/torch median [p10, p90] (95% CI) |', '|---|---|---|---|---|');
+  for (const r of results) {
+    for (const l of r.latency) {
+      lines.push(`| ${r.preset} | ${l.batch} | ${f(l.ours.p50)} | ${f(l.torch.p50)} | ${f(l.ratio.median, 3)} [${f(l.ratio.p10, 3)}, ${f(l.ratio.p90, 3)}] (${f(l.ratio.medianCi95[0], 3)}–${f(l.ratio.medianCi95[1], 3)}) |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const arg = (name: string, fallback: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 && argv[i + 1] ? (argv[i + 1] as string) : fallback;
+  };
+  const work = resolve(arg('--work', join(tmpdir(), 'onnx-export-emission-bench')));
+  const presets = arg('--presets', 'convnext_tiny,convnext_large').split(',');
+  await mkdir(work, { recursive: true });
+  const results: PresetResult[] = [];
+  for (const preset of presets) results.push(await benchPreset(preset, work));
+  const out = join(work, 'emission-benchmark.json');
+  await writeFile(out, `${JSON.stringify({ threads: THREADS, opset: OPSET, results }, null, 2)}\n`);
+  process.stdout.write(`${table(results)}\n\nJSON: ${out}\n`);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`emission-benchmark: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
