@@ -1,7 +1,7 @@
 /**
  * Loads a checkpoint bundle directory (config.json + model.safetensors [+ reference.safetensors]):
- * schema-checked config, validated weights header, and one streamed pass that computes the weights'
- * sha256 and refuses NaN/Inf. It must not interpret the weights (that is models/) nor fetch from the
+ * schema-checked config, validated weights header, the weights' sha256 (on a worker thread) and a
+ * streamed NaN/Inf scan (on this one), in parallel. It must not interpret the weights (that is models/) nor fetch from the
  * object store (callers stage the bundle locally first).
  */
 import { readFile } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parseBundleConfig, type BundleConfig } from './bundle-config';
 import { CheckpointError } from './checkpoint-error';
 import { SafetensorsFile } from './safetensors-file';
+import { sha256FileInWorker } from './sha256-worker';
 
 export const BUNDLE_FILES = {
   config: 'config.json',
@@ -33,8 +34,12 @@ export interface LoadBundleOptions {
 export async function loadBundle(dir: string, options: LoadBundleOptions = {}): Promise<Bundle> {
   const config = await readConfig(join(dir, BUNDLE_FILES.config));
   const weights = await SafetensorsFile.open(join(dir, BUNDLE_FILES.weights));
-  const { sha256 } = await weights.scan({ sha256: true, finite: options.checkFinite ?? true });
-  return { dir, config, weights, weightsSha256: sha256 ?? '', referencePath: join(dir, BUNDLE_FILES.reference) };
+  // Two cores: the identity hash on a worker thread, the NaN/Inf scan here, both over the page cache.
+  const hashing = sha256FileInWorker(weights.path);
+  hashing.catch(() => undefined); // awaited below; a scan failure must not leave it unhandled
+  if (options.checkFinite ?? true) await weights.scan({ finite: true });
+  const weightsSha256 = await hashing;
+  return { dir, config, weights, weightsSha256, referencePath: join(dir, BUNDLE_FILES.reference) };
 }
 
 export async function readConfig(path: string): Promise<BundleConfig> {

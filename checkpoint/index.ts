@@ -6,6 +6,7 @@ export type { SafetensorsDtype } from './safetensors-dtypes';
 export { MAX_HEADER_BYTES, parseHeader, parseHeaderLength } from './safetensors-header';
 export type { SafetensorsHeader, TensorEntry } from './safetensors-header';
 export { SafetensorsFile, readFileRange } from './safetensors-file';
+export { sha256FileInWorker } from './sha256-worker';
 export type { FileRange, ScanOptions } from './safetensors-file';
 export { findNonFinite } from './finite-scan';
 export { CONVNEXT_PRESETS, parseBundleConfig } from './bundle-config';
