@@ -45,8 +45,12 @@ function value(v: ValueInfo, inferred?: Shape): ValidatedValue {
   };
 }
 
+/** Validates one file; throws only if it does not exist or can't be opened (the error names it). */
 export async function validateModelFile(path: string): Promise<ValidationReport> {
-  const sha256 = await sha256File(path);
+  const sha256 = await sha256File(path).catch((err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `${path}: no such file` : `${path}: ${err instanceof Error ? err.message : String(err)}`);
+  });
   let model;
   try {
     model = await readModel(path);
