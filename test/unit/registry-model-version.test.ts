@@ -1,0 +1,143 @@
+/** Unit: MLmodel text, version tags/filters, input validation and idempotent registration over a fake registry. */
+import { describe, expect, it } from 'vitest';
+import { MlflowApiError, MlflowTransportError, type CreateModelVersionRequest, type ModelVersion } from '../../registry/mlflow-client';
+import { formatUtcTimeCreated, modelUuid, parseUtcTimeCreated, renderMlmodel, renderSupportFiles } from '../../registry/model-directory';
+import { registerModelVersion, sha256Filter, versionTags, type ModelRegistryApi, type RegisterModelInput } from '../../registry/register-model-version';
+import { RegistrationError, RegistryInputError } from '../../registry/registry-error';
+
+const SHA = '0123456789abcdef'.repeat(4);
+const created = new Date('2026-11-28T17:54:06.957Z');
+
+describe('MLmodel', () => {
+  const text = renderMlmodel({ modelName: 'heimdall-localization-onnx', sha256: SHA, bytes: 100, opset: 17, runId: 'run1' }, created, 1234);
+
+  it('has the onnx and python_function flavors, the signature and identity fields MLflow reads', () => {
+    expect(text).toContain('flavors:\n  onnx:\n    code: null\n    data: model.onnx\n    onnx_session_options: null\n    onnx_version: 1.12.0\n    providers:\n    - CUDAExecutionProvider\n    - CPUExecutionProvider\n');
+    expect(text).toContain('  python_function:\n    data: model.onnx\n    env:\n      conda: conda.yaml\n      virtualenv: python_env.yaml\n    loader_module: mlflow.onnx\n');
+    expect(text).toContain(`  inputs: "[{\\"name\\":\\"mel_spectrogram\\",\\"type\\":\\"tensor\\",\\"tensor-spec\\":{\\"dtype\\":\\"float32\\",\\"shape\\":[-1,3,128,32]}}]"`);
+    expect(text).toMatch(/outputs: ".*positions.*-1,2.*uncertainties.*-1,2.*"/);
+    expect(text).toContain(`model_uuid: ${modelUuid('heimdall-localization-onnx', SHA)}\n`);
+    expect(text).toContain("utc_time_created: '2026-11-28 17:54:06.957000'\n");
+    expect(text).toContain('mlflow_version: 3.17.2\n');
+    expect(text).toContain('model_size_bytes: 1234\n');
+    expect(text).toContain(`  onnx_sha256: ${SHA}\n`);
+    expect(text).toContain('run_id: run1\n');
+  });
+
+  it('is deterministic and round-trips its creation time', () => {
+    expect(renderMlmodel({ modelName: 'heimdall-localization-onnx', sha256: SHA, bytes: 100, opset: 17, runId: 'run1' }, created, 1234)).toBe(text);
+    expect(parseUtcTimeCreated(text)?.toISOString()).toBe(created.toISOString());
+    expect(formatUtcTimeCreated(created)).toBe('2026-11-28 17:54:06.957000');
+    expect(modelUuid('a', SHA)).toMatch(/^[0-9a-f]{32}$/);
+    expect(modelUuid('a', SHA)).not.toBe(modelUuid('b', SHA));
+  });
+
+  it('quotes values YAML would otherwise misread', () => {
+    const t = renderMlmodel({ modelName: 'm', sha256: SHA, bytes: 1, metadata: { flag: 'yes', num: '1e5', text: 'a: b' } }, created, 1);
+    expect(t).toContain('  flag: "yes"\n');
+    expect(t).toContain('  num: "1e5"\n');
+    expect(t).toContain('  text: "a: b"\n');
+  });
+
+  it('support files: requirements, environments, metadata, and the reports only when given', () => {
+    const names = (extra = {}) => renderSupportFiles({ modelName: 'm', sha256: SHA, bytes: 1, ...extra }, created).map((f) => f.name);
+    expect(names()).toEqual(['requirements.txt', 'python_env.yaml', 'conda.yaml', 'metadata.json']);
+    expect(names({ parityReport: {}, latencyReports: [], latencySvg: '<svg/>' })).toEqual(
+      ['requirements.txt', 'python_env.yaml', 'conda.yaml', 'metadata.json', 'parity-report.json', 'latency-report.json', 'latency.svg']);
+    const req = renderSupportFiles({ modelName: 'm', sha256: SHA, bytes: 1, opset: 21 }, created)[0]?.body.toString();
+    expect(req).toBe('mlflow==3.17.2\nnumpy\nonnx>=1.16.0\nonnxruntime>=1.16\n');
+  });
+});
+
+/** A registry that keeps versions in memory and can lose the answer of a create after applying it. */
+class FakeRegistry implements ModelRegistryApi {
+  readonly trackingUri = 'http://mlflow.test';
+  versions: ModelVersion[] = [];
+  creates = 0;
+  loseNextCreateAnswers = 0;
+  failNextCreatesWith: Error | undefined;
+  aliases = new Map<string, string>();
+  async ensureRegisteredModel(name: string) { return { name }; }
+  async createModelVersion(req: CreateModelVersionRequest): Promise<ModelVersion> {
+    this.creates++;
+    if (this.failNextCreatesWith) { const e = this.failNextCreatesWith; this.failNextCreatesWith = undefined; throw e; }
+    const mv: ModelVersion = { name: req.name, version: String(this.versions.length + 1), source: req.source, run_id: req.run_id ?? '', tags: req.tags ?? [] };
+    this.versions.push(mv);
+    if (this.loseNextCreateAnswers > 0) { this.loseNextCreateAnswers--; throw new MlflowTransportError('model-versions/create', 'ECONNRESET', 'other side closed'); }
+    return mv;
+  }
+  async searchModelVersions(filter: string) {
+    const m = /^name='([^']+)' AND tags\.onnx_sha256='([0-9a-f]+)'$/.exec(filter);
+    if (!m) throw new MlflowApiError('model-versions/search', 400, 'INVALID_PARAMETER_VALUE', filter);
+    return this.versions.filter((v) => v.name === m[1] && v.tags?.some((t) => t.key === 'onnx_sha256' && t.value === m[2]));
+  }
+  async deleteModelVersion(_name: string, version: string) { this.versions = this.versions.filter((v) => v.version !== version); }
+  async setRegisteredModelAlias(_name: string, alias: string, version: string) { this.aliases.set(alias, version); }
+}
+
+const input = (over: Partial<RegisterModelInput> = {}): RegisterModelInput => ({
+  modelName: 'heimdall-localization-onnx', sha256: SHA, source: `s3://heimdall-models/models/heimdall-localization-onnx/${SHA}`,
+  alias: 'staging', opset: 17, parity: { maxAbsError: 1e-6, meanAbsError: 2e-7 }, cpuP50Ms: 3.5, workflowId: 'wf-1', ...over,
+});
+const opts = { sleep: async () => {}, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 } };
+
+describe('registerModelVersion', () => {
+  it('creates once, then finds the same version', async () => {
+    const reg = new FakeRegistry();
+    const a = await registerModelVersion(reg, input(), opts);
+    const b = await registerModelVersion(reg, input(), opts);
+    expect([a.created, b.created]).toEqual([true, false]);
+    expect(b.version).toBe(a.version);
+    expect(reg.creates).toBe(1);
+    expect(reg.aliases.get('staging')).toBe('1');
+    expect(a).toMatchObject({ modelUri: 'models:/heimdall-localization-onnx/1', uiUrl: 'http://mlflow.test/#/models/heimdall-localization-onnx/versions/1' });
+  });
+
+  it('a create applied but answered with a reset is found by the lookup, not sent again', async () => {
+    const reg = new FakeRegistry();
+    reg.loseNextCreateAnswers = 1;
+    const entry = await registerModelVersion(reg, input(), opts);
+    expect(reg.creates).toBe(1);
+    expect(reg.versions).toHaveLength(1);
+    expect(entry.version).toBe('1');
+  });
+
+  it('a 5xx that did not create is retried; a 4xx is not', async () => {
+    const reg = new FakeRegistry();
+    reg.failNextCreatesWith = new MlflowApiError('model-versions/create', 503, undefined, 'busy');
+    expect((await registerModelVersion(reg, input(), opts)).version).toBe('1');
+    expect(reg.creates).toBe(2);
+    const reg2 = new FakeRegistry();
+    reg2.failNextCreatesWith = new MlflowApiError('model-versions/create', 400, 'INVALID_PARAMETER_VALUE', 'bad source');
+    const err = await registerModelVersion(reg2, input(), opts).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RegistrationError);
+    expect((err as RegistrationError).retryable).toBe(false);
+    expect(reg2.creates).toBe(1);
+  });
+
+  it('tags carry the sha256, parity errors, p50, opset and workflow id; the filter matches MLflow syntax', () => {
+    expect(Object.fromEntries(versionTags(input()).map((t) => [t.key, t.value]))).toEqual({
+      onnx_sha256: SHA, parity_max_abs_error: '0.000001', parity_mean_abs_error: '2e-7', cpu_p50_ms: '3.5', onnx_opset: '17', temporal_workflow_id: 'wf-1',
+    });
+    expect(sha256Filter('m', SHA)).toBe(`name='m' AND tags.onnx_sha256='${SHA}'`);
+  });
+
+  it.each([
+    ['modelName', { modelName: '../x' }],
+    ['modelName', { modelName: "x' OR name='y" }],
+    ['sha256', { sha256: 'xyz' }],
+    ['source', { source: 'file:///etc' }],
+    ['source', { source: 's3://heimdall-models/models/other' }],
+    ['alias', { alias: 'latest' }],
+    ['alias', { alias: 'v3' }],
+    ['runId', { runId: 'a/b' }],
+    ['cpuP50Ms', { cpuP50Ms: Number.NaN }],
+    ['tags key', { tags: { onnx_sha256: 'spoof' } }],
+  ])('refuses bad %s before any request', async (field, over) => {
+    const reg = new FakeRegistry();
+    const err = await registerModelVersion(reg, input(over as Partial<RegisterModelInput>), opts).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RegistryInputError);
+    expect((err as RegistryInputError).field).toBe(field);
+    expect(reg.creates).toBe(0);
+  });
+});
