@@ -90,7 +90,8 @@ export class ContentAddressedStore {
 
   /** Stages a local ONNX file at `staging/<sha256>/model.onnx`. */
   async stageFile(path: string, opts: UploadFileOptions = {}): Promise<UploadOutcome> {
-    const known = opts.sha256 !== undefined ? { sha256: validateSha256(opts.sha256, 'sha256'), size: await fileSize(path) } : await hashFile(path);
+    await fileSize(path); // a clear input error before anything is read
+    const known = opts.sha256 !== undefined ? { sha256: validateSha256(opts.sha256, 'sha256') } : await hashFile(path);
     return this.uploadFile(path, stagingKey(known.sha256), { ...opts, sha256: known.sha256 });
   }
 
