@@ -11,16 +11,28 @@ import { ContentAddressedStore } from '../storage/object-store';
 import { minioS3Operations } from '../storage/s3-operations';
 import { createUploadActivities } from './upload';
 import { createRegistryActivities } from './registry';
+import { createExportStageActivities } from './export-stages';
+import { localArtifact } from './local-files';
+import { createWorkflowLinkActivities } from './workflow-links';
 
 export function createActivities(config: PipelineConfig) {
   const minio = createMinioClient(config.s3);
   const mlflow = new MlflowClient(config.mlflow.trackingUri, config.mlflow.token);
+  const store = new ContentAddressedStore(minioS3Operations(minio), { bucket: config.s3.modelsBucket });
   return {
+    ...createExportStageActivities({ minio, store, workDir: config.workDir }),
+    ...createWorkflowLinkActivities(config),
     ...createSmokeActivities({ minio, bucket: config.s3.modelsBucket, mlflow }),
-    ...createUploadActivities({ store: new ContentAddressedStore(minioS3Operations(minio), { bucket: config.s3.modelsBucket }) }),
+    ...createUploadActivities({ store }),
     ...createRegistryActivities({ mlflow }),
-    ...createBenchmarkActivities(),
+    ...createBenchmarkActivities({ resolveModelPath: artifactResolver(config) }),
   };
+}
+
+/** Turns an artifact's s3:// URI into a verified local file (the worker's cache by sha256). */
+export function artifactResolver(config: PipelineConfig): (ref: { uri: string; sha256?: string }) => Promise<string> {
+  const minio = createMinioClient(config.s3);
+  return (ref) => localArtifact(minio, config.workDir, ref);
 }
 
 export type Activities = ReturnType<typeof createActivities>;

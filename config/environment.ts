@@ -6,6 +6,7 @@
  * Secrets are read here and nowhere else; they never enter workflow inputs or reports.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LOCAL_DEFAULTS, STORAGE_DEFAULTS } from '../common/constants';
 
@@ -24,6 +25,8 @@ export interface S3Config {
 export interface PipelineConfig {
   projectRoot: string;
   stateDir: string;
+  /** Worker-local files: downloaded bundles and artifacts by sha256, emitted models before upload. */
+  workDir: string;
   temporal: { address: string; namespace: string; uiUrl: string };
   s3: S3Config;
   mlflow: { trackingUri: string; token: string | undefined };
@@ -77,9 +80,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PipelineConfig
   };
 
   const d = LOCAL_DEFAULTS;
+  const cacheRoot = env.ONNX_EXPORT_CACHE ?? join(homedir(), '.cache', 'onnx-export-pipeline');
   return {
     projectRoot,
     stateDir,
+    workDir: resolve(env.ONNX_EXPORT_WORK_DIR ?? join(cacheRoot, 'work')),
     temporal: {
       address: pick(['TEMPORAL_ADDRESS'], `${d.temporalHost}:${d.temporalPort}`),
       namespace: pick(['TEMPORAL_NAMESPACE'], d.temporalNamespace),

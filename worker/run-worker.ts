@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { TASK_QUEUES } from '../common/constants';
 import type { PipelineConfig } from '../config/environment';
-import { createActivities } from '../activities';
+import { artifactResolver, createActivities } from '../activities';
 import { createBenchmarkActivities } from '../activities/benchmark';
 import type { CudaProbeResult } from './cuda-probe';
 import { probeCuda } from './cuda-probe';
@@ -80,7 +80,7 @@ export async function createWorkerHost(config: PipelineConfig, options: WorkerHo
     const bench = await Worker.create({
       ...common,
       taskQueue: queues.bench,
-      activities: createBenchmarkActivities(),
+      activities: createBenchmarkActivities({ resolveModelPath: artifactResolver(config) }),
       maxConcurrentActivityTaskExecutions: BENCHMARK_ACTIVITY_SLOTS,
     });
     const workers = [general, bench];
@@ -89,7 +89,7 @@ export async function createWorkerHost(config: PipelineConfig, options: WorkerHo
         await Worker.create({
           ...common,
           taskQueue: queues.gpu,
-          activities: createBenchmarkActivities({ gpuQueueUsesCpuForTests: testFlag }),
+          activities: createBenchmarkActivities({ gpuQueueUsesCpuForTests: testFlag, resolveModelPath: artifactResolver(config) }),
           maxConcurrentActivityTaskExecutions: BENCHMARK_ACTIVITY_SLOTS,
         }),
       );

@@ -1,2 +1,3 @@
 /** Every workflow type this project registers; the worker bundles this file. */
 export { stackSmoke } from './stack-smoke';
+export { exportModel } from './export-model';

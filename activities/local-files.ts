@@ -1,0 +1,123 @@
+/**
+ * Worker-local copies of what activities work on: checkpoint bundles downloaded from S3, and
+ * artifacts cached by sha256 so a stage re-run on the same worker (or the next stage) reads its
+ * input from disk instead of the network. Every download lands in a temporary file and is renamed
+ * into place only when complete (and, for artifacts, when its sha256 matches): a crash leaves
+ * nothing that looks finished.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Client as MinioClient } from 'minio';
+import type { ArtifactRef } from '../common/export-contract';
+import { parseS3Uri } from '../storage';
+
+/** The files of a checkpoint bundle (DESIGN.md "Contracts"); the reference is needed for parity. */
+export const BUNDLE_FILES = ['config.json', 'model.safetensors', 'reference.safetensors'] as const;
+
+export class MissingInputError extends Error {
+  constructor(readonly uri: string, detail: string) {
+    super(`${uri}: ${detail}`);
+    this.name = 'MissingInputError';
+  }
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'NoSuchKey' || code === 'NotFound' || code === 'NoSuchBucket';
+}
+
+async function downloadTo(minio: MinioClient, bucket: string, key: string, dest: string): Promise<void> {
+  const tmp = `${dest}.${randomUUID()}.part`;
+  try {
+    await minio.fGetObject(bucket, key, tmp);
+    await rename(tmp, dest);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/**
+ * Downloads a bundle (`s3://bucket/prefix/`) into `workDir/bundles/<hash of uri and etags>/` and
+ * returns that folder. Files are matched to their S3 ETags, so a re-run finds them in place.
+ */
+export async function fetchBundle(minio: MinioClient, workDir: string, checkpointUri: string, onFile?: (name: string) => void): Promise<string> {
+  const { bucket, key } = parseS3Uri(checkpointUri, 'checkpointUri');
+  const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
+  const etags: string[] = [];
+  for (const name of BUNDLE_FILES) {
+    try {
+      const st = await minio.statObject(bucket, `${prefix}${name}`);
+      etags.push(`${name}:${st.etag}:${st.size}`);
+    } catch (err) {
+      if (isNotFound(err)) throw new MissingInputError(`s3://${bucket}/${prefix}${name}`, `the checkpoint bundle has no ${name} (a bundle needs ${BUNDLE_FILES.join(', ')})`);
+      throw err;
+    }
+  }
+  const id = createHash('sha256').update(`${checkpointUri}\n${etags.join('\n')}`).digest('hex').slice(0, 32);
+  const dir = join(workDir, 'bundles', id);
+  await mkdir(dir, { recursive: true });
+  for (const name of BUNDLE_FILES) {
+    const dest = join(dir, name);
+    if (await exists(dest)) continue;
+    onFile?.(name);
+    await downloadTo(minio, bucket, `${prefix}${name}`, dest);
+  }
+  return dir;
+}
+
+/**
+ * The local path of an artifact, downloaded (and its sha256 checked) unless already cached. Without
+ * a sha256 the object is downloaded and named by the hash of what arrived.
+ */
+export async function localArtifact(minio: MinioClient, workDir: string, ref: { uri: string; sha256?: string }): Promise<string> {
+  const dir = join(workDir, 'artifacts');
+  if (ref.sha256) {
+    const cached = join(dir, `${ref.sha256}.onnx`);
+    const marker = `${cached}.verified`;
+    if ((await exists(marker)) && (await readFile(marker, 'utf8')) === ref.sha256) return cached;
+  }
+  await mkdir(dir, { recursive: true });
+  const { bucket, key } = parseS3Uri(ref.uri, 'artifact.uri');
+  const tmp = join(dir, `${randomUUID()}.part`);
+  try {
+    try {
+      await minio.fGetObject(bucket, key, tmp);
+    } catch (err) {
+      if (isNotFound(err)) throw new MissingInputError(ref.uri, 'the artifact does not exist');
+      throw err;
+    }
+    const got = await sha256OfFile(tmp);
+    if (ref.sha256 && got !== ref.sha256) throw new Error(`${ref.uri}: downloaded bytes have sha256 ${got}, expected ${ref.sha256}`);
+    const dest = join(dir, `${got}.onnx`);
+    await rename(tmp, dest);
+    await writeFile(`${dest}.verified`, got);
+    return dest;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/**
+ * Keeps an emitted file in the artifact cache under its sha256 (the name its later stages look for),
+ * so validate and parity on this worker don't download what it just wrote.
+ */
+export async function adoptArtifact(workDir: string, path: string, sha256: string): Promise<string> {
+  const dir = join(workDir, 'artifacts');
+  await mkdir(dir, { recursive: true });
+  const dest = join(dir, `${sha256}.onnx`);
+  await rename(path, dest);
+  await writeFile(`${dest}.verified`, sha256);
+  return dest;
+}

@@ -1,0 +1,36 @@
+/**
+ * Checkpoint bundles made by the real PyTorch LocalizationNet (scripts/fixtures/make_localizationnet.py,
+ * run with Debian's /usr/bin/python3 and its torch), for tests that need a fresh bundle.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { findProjectRoot } from '../../../config/environment';
+
+const run = promisify(execFile);
+
+export interface FixtureOptions {
+  backbone?: string;
+  depths?: number[];
+  dims?: number[];
+  seed?: number;
+  samples?: number;
+  /** Write this backbone name into config.json instead of the real one (mismatch tests). */
+  configBackbone?: string;
+}
+
+/** A small custom ConvNeXt: the fastest real LocalizationNet there is. */
+export const SMALL_CONVNEXT: FixtureOptions = { backbone: 'convnext', depths: [1, 1, 2, 1], dims: [8, 16, 24, 32] };
+
+export async function makeBundle(options: FixtureOptions = SMALL_CONVNEXT): Promise<string> {
+  const out = mkdtempSync(join(tmpdir(), 'onnx-export-bundle-'));
+  const args = [join(findProjectRoot(), 'scripts', 'fixtures', 'make_localizationnet.py'), '--out', out, '--backbone', options.backbone ?? 'convnext'];
+  if (options.depths) args.push('--depths', options.depths.join(','));
+  if (options.dims) args.push('--dims', options.dims.join(','));
+  args.push('--seed', String(options.seed ?? 1), '--samples', String(options.samples ?? 8));
+  if (options.configBackbone) args.push('--config-backbone', options.configBackbone);
+  await run('/usr/bin/python3', args, { timeout: 300_000 });
+  return out;
+}

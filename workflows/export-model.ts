@@ -1,0 +1,179 @@
+/**
+ * exportModel: a checkpoint bundle in, a verified, benchmarked ONNX model published in the object
+ * store and registered in MLflow out. Started by training workflows as a child (or by the CLI).
+ *
+ * Deterministic code only: stages are activities, each with timeouts and retries sized to its work.
+ * Bad input, an invalid graph and a parity miss fail at once (non-retryable) and nothing is
+ * published: validation and parity run on the staged artifact before publish and register.
+ *
+ * Changing this file while exports run: see docs/workflow-versioning.md (patched() for any change
+ * to the order or kind of commands; replay tests of committed histories catch the rest).
+ */
+import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
+import { defineQuery, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo, log } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { EmittedGraph, ValidationReport } from '../activities/export-stages';
+import type { ParityReport } from '../parity';
+import type { PublishedModel, RegistryEntry } from '../registry';
+import { REGISTRY_DEFAULTS } from '../common/constants';
+import { searchAttributeKeys } from '../common/search-attributes';
+import {
+  EXPORT_STAGES,
+  PROGRESS_QUERY,
+  requestProblems,
+  type ExportProgress,
+  type ExportRequest,
+  type ExportStage,
+  type StageName,
+} from '../common/export-contract';
+import { runBenchmarkStage, type BenchmarkStageResult } from './benchmark-stage';
+
+export const progressQuery = defineQuery<ExportProgress>(PROGRESS_QUERY);
+
+/** Failure types that end the export at once; activities raise them as non-retryable too. */
+const FINAL_FAILURES = ['InvalidInput', 'InvalidGraph', 'ParityFailed'];
+
+/**
+ * Per-stage activity options. Heartbeat timeouts are short where the activity heartbeats while it
+ * streams (emit, publish), so a killed worker's attempt is retried within a minute, not an hour.
+ */
+const STAGE_OPTIONS = {
+  emit: { startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute', retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: FINAL_FAILURES } },
+  validate: { startToCloseTimeout: '10 minutes', retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: FINAL_FAILURES } },
+  parity: { startToCloseTimeout: '20 minutes', retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: FINAL_FAILURES } },
+  publish: { startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute', retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: FINAL_FAILURES } },
+  register: { startToCloseTimeout: '5 minutes', retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: FINAL_FAILURES } },
+} as const;
+
+const acts = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes' });
+
+export interface ExportResult {
+  workflowId: string;
+  modelName: string;
+  runId: string | undefined;
+  checkpointUri: string;
+  sha256: string;
+  onnx: EmittedGraph['onnx'];
+  emission: Omit<EmittedGraph, 'onnx'>;
+  validation: ValidationReport;
+  parity: ParityReport;
+  latency: BenchmarkStageResult;
+  published: PublishedModel;
+  registry: RegistryEntry;
+  uiLink: string;
+}
+
+export async function exportModel(request: ExportRequest): Promise<ExportResult> {
+  const { workflowId, runId: temporalRunId } = workflowInfo();
+  const progress: ExportProgress = { stage: 'queued', completedStages: [], bytesUploaded: 0, bytesTotal: undefined };
+  setHandler(progressQuery, () => progress);
+
+  const problems = requestProblems(request);
+  if (problems.length > 0) {
+    progress.stage = 'failed';
+    progress.failure = problems.join('; ');
+    upsertSearchAttributes([{ key: searchAttributeKeys.exportStage, value: 'failed' }]);
+    throw ApplicationFailure.create({ message: `invalid export request: ${problems.join('; ')}`, type: 'InvalidInput', nonRetryable: true });
+  }
+  const modelName = request.modelName ?? REGISTRY_DEFAULTS.modelName;
+  const attributes: SearchAttributePair[] = [{ key: searchAttributeKeys.modelName, value: modelName }];
+  if (request.runId) attributes.push({ key: searchAttributeKeys.trainingRunId, value: request.runId });
+  upsertSearchAttributes(attributes);
+
+  /** Runs one stage: marks it in the query and the ExportStage search attribute, records failure. */
+  async function stage<T>(name: StageName, run: () => Promise<T>): Promise<T> {
+    progress.stage = name;
+    upsertSearchAttributes([{ key: searchAttributeKeys.exportStage, value: name }]);
+    try {
+      const out = await run();
+      progress.completedStages.push(name);
+      return out;
+    } catch (err) {
+      progress.stage = 'failed';
+      progress.failure = `${name}: ${err instanceof Error ? err.message : String(err)}`;
+      upsertSearchAttributes([{ key: searchAttributeKeys.exportStage, value: `failed:${name}` as ExportStage }]);
+      log.warn('export stage failed', { stage: name, workflowId });
+      throw err;
+    }
+  }
+
+  const emitted = await stage('emit', () =>
+    acts.emitGraph.executeWithOptions({ ...STAGE_OPTIONS.emit, summary: `Emit ONNX opset ${request.opset ?? 17} from ${request.checkpointUri}` }, [
+      { checkpointUri: request.checkpointUri, ...(request.opset !== undefined ? { opset: request.opset } : {}), ...(request.runId ? { runId: request.runId } : {}) },
+    ]),
+  );
+  const { onnx, ...emission } = emitted;
+  progress.bytesUploaded = onnx.bytes;
+  progress.bytesTotal = onnx.bytes;
+  upsertSearchAttributes([{ key: searchAttributeKeys.onnxSha256, value: onnx.sha256 }]);
+
+  const validation = await stage('validate', () =>
+    acts.validateStructure.executeWithOptions({ ...STAGE_OPTIONS.validate, summary: `Check structure of ${onnx.sha256.slice(0, 12)} (${emission.nodes} nodes)` }, [onnx]),
+  );
+
+  const parity = await stage('parity', () =>
+    acts.checkParity.executeWithOptions({ ...STAGE_OPTIONS.parity, summary: `Parity vs PyTorch reference (MAE ≤ ${request.parity?.mae ?? 1e-5})` }, [
+      { onnx, checkpointUri: request.checkpointUri, ...(request.parity?.mae !== undefined ? { mae: request.parity.mae } : {}), ...(request.parity?.maxAbs !== undefined ? { maxAbs: request.parity.maxAbs } : {}) },
+    ]),
+  );
+
+  const latency = await stage('benchmark', () =>
+    runBenchmarkStage({
+      model: { uri: onnx.uri, sha256: onnx.sha256, label: `${modelName}@${onnx.sha256.slice(0, 12)}` },
+      ...(request.benchmark?.batchSizes ? { batchSizes: request.benchmark.batchSizes } : {}),
+      ...(request.benchmark?.threads !== undefined ? { threads: request.benchmark.threads } : {}),
+      ...(request.benchmark?.maxRuns !== undefined ? { maxRuns: request.benchmark.maxRuns } : {}),
+      ...(request.benchmark?.timeBudgetMs !== undefined ? { timeBudgetMs: request.benchmark.timeBudgetMs } : {}),
+      ...(request.benchmark?.gpu !== undefined ? { gpu: request.benchmark.gpu } : {}),
+      ...(request.benchmark?.gpuScheduleToStartTimeout ? { gpuScheduleToStartTimeout: request.benchmark.gpuScheduleToStartTimeout as '10 minutes' } : {}),
+    }),
+  );
+
+  const published = await stage('publish', () =>
+    acts.publishModel.executeWithOptions({ ...STAGE_OPTIONS.publish, summary: `Publish models/${modelName}/${onnx.sha256.slice(0, 12)}…/ (MLflow model directory)` }, [
+      {
+        artifact: onnx,
+        modelName,
+        opset: emission.opset,
+        ...(request.runId ? { runId: request.runId } : {}),
+        workflowId,
+        checkpointSha256: emission.checkpointSha256,
+        parityReport: parity,
+        latencyReports: latency,
+      },
+    ]),
+  );
+
+  const cpuP50 = latency.cpu.batches[0]?.stats.p50;
+  const alias = request.alias === undefined ? REGISTRY_DEFAULTS.alias : request.alias === '' ? null : request.alias;
+  const registry = await stage('register', () =>
+    acts.registerModel.executeWithOptions({ ...STAGE_OPTIONS.register, summary: `Register ${modelName} version for ${onnx.sha256.slice(0, 12)}${alias ? ` as @${alias}` : ''}` }, [
+      {
+        published,
+        ...(request.runId ? { runId: request.runId } : {}),
+        workflowId,
+        opset: emission.opset,
+        parity: summariseParity(parity),
+        ...(cpuP50 !== undefined ? { cpuP50Ms: cpuP50 } : {}),
+        ...(request.description ? { description: request.description } : {}),
+        alias,
+      },
+    ]),
+  );
+
+  progress.stage = 'done';
+  upsertSearchAttributes([{ key: searchAttributeKeys.exportStage, value: 'done' }]);
+  const uiLink = await acts.workflowUiLink(workflowId, temporalRunId);
+  return { workflowId, modelName, runId: request.runId, checkpointUri: request.checkpointUri, sha256: onnx.sha256, onnx, emission, validation, parity, latency, published, registry, uiLink };
+}
+
+/** The worst errors over both outputs, for the registry's tags. */
+function summariseParity(report: ParityReport): { maxAbsError: number; meanAbsError: number } {
+  const outputs = Object.values(report.outputs);
+  return {
+    maxAbsError: Math.max(...outputs.map((o) => o.maxAbs)),
+    meanAbsError: Math.max(...outputs.map((o) => o.mae)),
+  };
+}
+
+export { EXPORT_STAGES };
