@@ -153,7 +153,7 @@ export async function uploadFileMultipart(
         opts.onProgress?.(checkpoint());
         continue;
       }
-      const task = retry(`UploadPart ${planned.number}/${plan.length}`, () => ops.uploadPart(bucket, key, id, planned.number, body))
+      const task = retry(`UploadPart ${planned.number}/${plan.length}`, () => ops.uploadPart(bucket, key, id, planned.number, body, partSha))
         .then((res) => {
           finished.set(planned.number, { number: planned.number, etag: res.etag, size: planned.size, sha256: partSha });
           bytesSent += planned.size;

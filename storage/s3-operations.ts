@@ -31,7 +31,8 @@ export interface S3Operations {
   put(bucket: string, key: string, body: Buffer, metadata: Record<string, string>): Promise<{ etag: string }>;
   get(bucket: string, key: string): Promise<Readable>;
   initiateMultipart(bucket: string, key: string, metadata: Record<string, string>): Promise<string>;
-  uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Buffer): Promise<{ etag: string }>;
+  /** `sha256` (hex of `body`), when given, signs the request without hashing the part again. */
+  uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Buffer, sha256?: string): Promise<{ etag: string }>;
   /** Rejects with code `NoSuchUpload` when the upload id is unknown (completed, aborted, expired). */
   listParts(bucket: string, key: string, uploadId: string): Promise<ServerPart[]>;
   completeMultipart(bucket: string, key: string, uploadId: string, parts: { number: number; etag: string }[]): Promise<{ etag: string }>;
@@ -74,9 +75,19 @@ export function minioS3Operations(client: Minio.Client): S3Operations {
     },
     get: (bucket, key) => client.getObject(bucket, key),
     initiateMultipart: (bucket, key, metadata) => client.initiateNewMultipartUpload(bucket, key, metaHeaders(metadata)),
-    async uploadPart(bucket, key, uploadId, partNumber, body) {
-      const res = await client.uploadPart({ bucketName: bucket, objectName: key, uploadID: uploadId, partNumber, headers: {} }, body);
-      return { etag: stripQuotes(res.etag) };
+    async uploadPart(bucket, key, uploadId, partNumber, body, sha256) {
+      if (!sha256) {
+        const res = await client.uploadPart({ bucketName: bucket, objectName: key, uploadID: uploadId, partNumber, headers: {} }, body);
+        return { etag: stripQuotes(res.etag) };
+      }
+      // uploadPart() hashes the payload again to sign it; the caller already has the hash.
+      const res = await client.makeRequestStreamAsync(
+        { method: 'PUT', bucketName: bucket, objectName: key, query: `uploadId=${encodeURIComponent(uploadId)}&partNumber=${partNumber}`, headers: { 'content-length': String(body.length) } },
+        body, client.enableSHA256 ? sha256 : '', [200], '');
+      res.resume();
+      const etag = res.headers.etag;
+      if (!etag) throw Object.assign(new Error(`UploadPart ${partNumber}: no ETag in the answer`), { code: 'MissingETag' });
+      return { etag: stripQuotes(etag) };
     },
     async listParts(bucket, key, uploadId) {
       // listParts is `protected` in the typings but is the documented S3 ListParts call.
