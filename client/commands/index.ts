@@ -9,6 +9,11 @@ import { register as smoke } from './smoke';
 import { register as stack } from './stack';
 import { register as validate } from './validate';
 import { register as worker } from './worker';
+import { register as run } from './run';
+import { register as status } from './status';
+import { register as watch } from './watch';
+import { register as result } from './result';
+import { register as list } from './list';
 
 type Register = (program: Command) => void;
 
@@ -17,6 +22,11 @@ const registrations: Register[] = [
   doctor,
   worker,
   smoke,
+  run,
+  status,
+  watch,
+  result,
+  list,
   emit,
   validate,
   parity,

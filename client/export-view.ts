@@ -1,0 +1,92 @@
+/**
+ * Reading an export from the outside, for `status`, `watch`, `result` and `list`: its progress
+ * (the workflow's query), the upload's live byte count (the running activity's heartbeat), and
+ * the one-screen summaries the CLI prints. Never writes anything.
+ */
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
+import { EXPORT_STAGES, PROGRESS_QUERY, type ExportProgress } from '../common/export-contract';
+import type { ExportResult } from '../workflows/export-model';
+
+export interface ExportSnapshot {
+  workflowId: string;
+  runId: string;
+  status: string;
+  progress: ExportProgress | undefined;
+  /** From the running activity's last heartbeat: bytes of the ONNX upload finished so far. */
+  upload: { done: number; total: number } | undefined;
+  runningActivity: string | undefined;
+}
+
+/** Bytes finished according to a heartbeat of emitGraph ({upload}) or stageArtifact ({checkpoint}). */
+function uploadFromHeartbeat(details: unknown): { done: number; total: number } | undefined {
+  const d = details as { upload?: unknown; checkpoint?: unknown } | undefined;
+  const cp = (d?.upload ?? d?.checkpoint) as { size?: number; parts?: { size: number }[] } | undefined;
+  if (!cp || typeof cp.size !== 'number' || !Array.isArray(cp.parts)) return undefined;
+  return { done: cp.parts.reduce((n, p) => n + p.size, 0), total: cp.size };
+}
+
+export async function snapshot(handle: WorkflowHandle): Promise<ExportSnapshot> {
+  const described = await handle.describe();
+  const progress = await handle.query<ExportProgress>(PROGRESS_QUERY).catch(() => undefined);
+  let upload: ExportSnapshot['upload'];
+  let runningActivity: string | undefined;
+  for (const pending of described.raw.pendingActivities ?? []) {
+    runningActivity = pending.activityType?.name ?? undefined;
+    const payload = pending.heartbeatDetails?.payloads?.[0];
+    if (payload) upload = uploadFromHeartbeat(defaultPayloadConverter.fromPayload(payload)) ?? upload;
+  }
+  return { workflowId: described.workflowId, runId: described.runId, status: described.status.name, progress, upload, runningActivity };
+}
+
+const BAR_WIDTH = 30;
+
+export function progressBar(done: number, total: number): string {
+  const frac = total > 0 ? Math.min(1, done / total) : 0;
+  const filled = Math.round(frac * BAR_WIDTH);
+  return `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(done)}/${formatBytes(total)}`;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+/** The stage list: done stages ticked, the current one marked, the rest waiting. */
+export function stageLines(s: ExportSnapshot): string[] {
+  const done = new Set(s.progress?.completedStages ?? []);
+  return EXPORT_STAGES.map((stage) => {
+    const current = s.progress?.stage === stage;
+    const mark = done.has(stage) ? '✓' : current ? (s.status === 'RUNNING' ? '…' : '✗') : ' ';
+    let line = `  [${mark}] ${stage}`;
+    if (current && stage === 'emit' && s.upload) line += `  upload ${progressBar(s.upload.done, s.upload.total)}`;
+    return line;
+  });
+}
+
+/** One line per change, for logs and pipes: `stage emit running`, `upload 48.0 MiB/786.0 MiB`. */
+export function plainLine(s: ExportSnapshot): string {
+  const parts = [`${s.workflowId}: ${s.status.toLowerCase()}`, `stage ${s.progress?.stage ?? 'unknown'}`];
+  if (s.upload) parts.push(`upload ${formatBytes(s.upload.done)}/${formatBytes(s.upload.total)}`);
+  if (s.progress?.failure) parts.push(`failure: ${s.progress.failure}`);
+  return parts.join(', ');
+}
+
+export function formatResult(r: ExportResult): string {
+  const p = r.parity.outputs;
+  const cpu = r.latency.cpu.batches.map((b) => `batch ${b.batchSize}: p50 ${b.stats.p50.toFixed(2)} ms`).join(', ');
+  const gpu = r.latency.gpu.status === 'completed' ? 'measured' : `skipped (${r.latency.gpu.reason})`;
+  return [
+    `export ${r.workflowId}: done`,
+    `  onnx       ${r.onnx.uri} (${formatBytes(r.onnx.bytes)}, opset ${r.emission.opset}, ${r.emission.nodes} nodes)`,
+    `  sha256     ${r.sha256}`,
+    `  validation ${r.validation.ok ? 'ok' : 'FAILED'} (${r.validation.problems.length} problems)`,
+    `  parity     positions MAE ${p.positions.mae.toExponential(2)} max ${p.positions.maxAbs.toExponential(2)}; uncertainties MAE ${p.uncertainties.mae.toExponential(2)} max ${p.uncertainties.maxAbs.toExponential(2)} (${r.parity.samples} samples)`,
+    `  latency    CPU ${cpu}; GPU ${gpu}`,
+    `  published  ${r.published.source}/`,
+    `  registry   ${r.registry.modelUri}${r.registry.alias ? ` (@${r.registry.alias})` : ''}  ${r.registry.uiUrl}`,
+    `  Web UI     ${r.uiLink}`,
+  ].join('\n');
+}
