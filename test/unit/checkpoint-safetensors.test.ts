@@ -162,5 +162,8 @@ describe('findNonFinite', () => {
     expect(findNonFinite(bytes.subarray(1), 'F32')).toBe(3);
     expect(findNonFinite(new Uint8Array([0xff, 0xff, 0xff, 0xff]), 'I32')).toBe(-1);
     expect(findNonFinite(f32([0, -0, 3.4e38, -1e-45]), 'F32')).toBe(-1);
+    expect(findNonFinite(f32([1, 2, 3, 4, 5, 6, 7, 8, Number.POSITIVE_INFINITY]), 'F32')).toBe(8);
+    expect(findNonFinite(new Uint8Array(Float64Array.from([1, 2, 3, 4, 5, Number.NEGATIVE_INFINITY]).buffer), 'F64')).toBe(5);
+    expect(findNonFinite(new Uint8Array(Float64Array.from([1, -0, 1e308]).buffer), 'F64')).toBe(-1);
   });
 });
