@@ -14,6 +14,9 @@ import { createRegistryActivities } from './registry';
 import { createExportStageActivities } from './export-stages';
 import { localArtifact } from './local-files';
 import { createWorkflowLinkActivities } from './workflow-links';
+import { createAwaitExportActivities } from './await-export';
+import { connectClient } from '../client/temporal-client';
+import type { Client } from '@temporalio/client';
 
 export function createActivities(config: PipelineConfig) {
   const minio = createMinioClient(config.s3);
@@ -22,11 +25,18 @@ export function createActivities(config: PipelineConfig) {
   return {
     ...createExportStageActivities({ minio, store, workDir: config.workDir }),
     ...createWorkflowLinkActivities(config),
+    ...createAwaitExportActivities(lazyClient(config)),
     ...createSmokeActivities({ minio, bucket: config.s3.modelsBucket, mlflow }),
     ...createUploadActivities({ store }),
     ...createRegistryActivities({ mlflow }),
     ...createBenchmarkActivities({ resolveModelPath: artifactResolver(config) }),
   };
+}
+
+/** One Temporal client per worker, made on first use (most activities never need one). */
+function lazyClient(config: PipelineConfig): () => Promise<Client> {
+  let client: Promise<Client> | undefined;
+  return () => (client ??= connectClient(config));
 }
 
 /** Turns an artifact's s3:// URI into a verified local file (the worker's cache by sha256). */

@@ -10,7 +10,6 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client as MinioClient } from 'minio';
-import type { ArtifactRef } from '../common/export-contract';
 import { parseS3Uri } from '../storage';
 
 /** The files of a checkpoint bundle (DESIGN.md "Contracts"); the reference is needed for parity. */

@@ -1,0 +1,101 @@
+"""An example Python training workflow that starts the TypeScript `exportModel` as a child.
+
+What a Python training pipeline adds after its last step: it knows the export only by its workflow
+type name (`exportModel`), its task queue (`onnx-export`) and its JSON contract
+(docs/export-contract.md) - no TypeScript is imported. One export per training run: the child id is
+`export-<modelName>-<runId>`; if an export with that id already exists (a retry of this parent, the
+CLI, another parent), the parent waits for that export's result through an activity instead.
+
+Run from the command line (the project's tests do this, with the stack's virtualenv):
+    python training_parent.py --checkpoint-uri s3://... --run-id R [--model-name M] [--export-json '{...}']
+It starts a worker for this workflow on its own queue, runs one parent, prints the export result as
+JSON on stdout, and exits. The Temporal address comes from TEMPORAL_ADDRESS (default 127.0.0.1:7233).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.worker import Worker
+
+EXPORT_WORKFLOW_TYPE = "exportModel"
+EXPORT_TASK_QUEUE = "onnx-export"
+PARENT_TASK_QUEUE = "training-python"
+DEFAULT_MODEL_NAME = "heimdall-localization-onnx"
+
+
+@activity.defn
+async def await_existing_export(workflow_id: str) -> dict[str, Any]:
+    """Waits for an export this parent did not start (workflow code can't wait on it directly)."""
+    client = await Client.connect(os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+                                  namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"))
+    return await client.get_workflow_handle(workflow_id).result()
+
+
+@workflow.defn(name="pythonTrainingWithExport")
+class TrainingWithExport:
+    @workflow.run
+    async def run(self, params: dict[str, Any]) -> dict[str, Any]:
+        model_name = params.get("modelName", DEFAULT_MODEL_NAME)
+        request = {**params.get("export", {}), "checkpointUri": params["checkpointUri"],
+                   "runId": params["runId"], "modelName": model_name}
+        export_id = f"export-{model_name}-{params['runId']}"
+        try:
+            return await workflow.execute_child_workflow(
+                EXPORT_WORKFLOW_TYPE,
+                request,
+                id=export_id,
+                task_queue=EXPORT_TASK_QUEUE,
+                # The export outlives a cancelled training run; a completed export is never redone.
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                result_type=dict,
+            )
+        except WorkflowAlreadyStartedError:
+            return await workflow.execute_activity(
+                await_existing_export, export_id,
+                start_to_close_timeout=timedelta(hours=2),
+            )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint-uri", required=True)
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME)
+    parser.add_argument("--export-json", default="{}", help="extra ExportRequest fields (opset, benchmark, ...)")
+    args = parser.parse_args()
+
+    client = await Client.connect(os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+                                  namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"))
+    queue = f"{PARENT_TASK_QUEUE}-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, task_queue=queue, workflows=[TrainingWithExport],
+                      activities=[await_existing_export]):
+        result = await client.execute_workflow(
+            "pythonTrainingWithExport",
+            {"checkpointUri": args.checkpoint_uri, "runId": args.run_id, "modelName": args.model_name,
+             "export": json.loads(args.export_json)},
+            id=f"python-training-{args.run_id}-{uuid.uuid4().hex[:6]}",
+            task_queue=queue,
+            execution_timeout=timedelta(minutes=30),
+        )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    # Leave without interpreter finalization: the SDK's Rust runtime threads can still hold the GIL
+    # machinery at exit and abort the process ("PyGILState_Release ... must be current"), which
+    # would turn a finished run into a failing exit code. Everything is already printed and flushed.
+    sys.stdout.flush()
+    os._exit(0)
