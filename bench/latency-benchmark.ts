@@ -49,7 +49,10 @@ export const BENCHMARK_LIBRARY_DEFAULTS = {
   warmupTolerance: 0.05,
   /** Warm-up lasts at least this long, so a fast model still gets caches, allocator and clocks settled. */
   warmupMinMs: 250,
-  /** Warm-up caps: a machine too noisy to settle is reported as `stable: false`, not waited on forever. */
+  /**
+   * Warm-up caps: a machine too noisy to settle is reported as `stable: false`, not waited on forever.
+   * The time cap applies only after two windows (at least 6 runs), so a slow model is never unwarmed.
+   */
   warmupMaxRuns: 200,
   warmupMaxMs: 10_000,
   /** Distinct input sets per batch size in rotation. */
@@ -268,7 +271,8 @@ async function warmUp(step: Step, models: number, r: Resolved, progress: (done: 
       }
       if (stable) return { runs, durationMs: elapsed, stable: true, lastWindowChange: lastChange };
     }
-    if (runs >= r.warmupMaxRuns || elapsed >= r.warmupMaxMs) {
+    // The time cap only ends a warm-up that already had its two windows: a slow model still gets them.
+    if (runs >= r.warmupMaxRuns || (elapsed >= r.warmupMaxMs && runs >= 2 * window)) {
       return { runs, durationMs: elapsed, stable: false, lastWindowChange: lastChange };
     }
   }

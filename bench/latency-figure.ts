@@ -59,6 +59,8 @@ export function latencyFigureSpec(input: FigureInput): TopLevelSpec {
   const samples: { series: string; ms: number }[][] = batchSizes.map(() => []);
   const summaries: Record<string, unknown>[][] = batchSizes.map(() => []);
   const warnings: string[] = [];
+  /** Reports measured at different times: each row says how busy the machine was. */
+  const separateRuns = new Set(reports.map((r) => r.startedAt)).size > 1;
   reports.forEach((r, i) => {
     const name = series[i] as string;
     for (const b of r.batches) {
@@ -72,7 +74,7 @@ export function latencyFigureSpec(input: FigureInput): TopLevelSpec {
         p50: s.p50,
         lo: s.p50Ci95[0],
         hi: s.p50Ci95[1],
-        text: `p50 ${fmtMs(s.p50)} ms [${fmtMs(s.p50Ci95[0])}–${fmtMs(s.p50Ci95[1])}] · p99 ${fmtMs(s.p99)} · max ${fmtMs(s.max)}${beyond ? ` (${beyond} off axis)` : ''} · CV ${(s.cv * 100).toFixed(0)}% · ${fmtRate(b.throughputPerSecond)} samples/s · n=${s.count}`,
+        text: `p50 ${fmtMs(s.p50)} ms [${fmtMs(s.p50Ci95[0])}–${fmtMs(s.p50Ci95[1])}] · p99 ${fmtMs(s.p99)} · max ${fmtMs(s.max)}${beyond ? ` (${beyond} off axis)` : ''} · CV ${(s.cv * 100).toFixed(0)}% · ${fmtRate(b.throughputPerSecond)} samples/s · n=${s.count}${separateRuns ? ` · load ${r.host.loadAverageStart.toFixed(1)}→${r.host.loadAverageEnd.toFixed(1)}` : ''}`,
       });
       if (!b.warmup.stable) warnings.push(`${name} batch ${b.batchSize}: warm-up did not settle (${b.warmup.runs} runs)`);
     }
@@ -86,7 +88,7 @@ export function latencyFigureSpec(input: FigureInput): TopLevelSpec {
     const hi = Math.max(...ms);
     const log = lo > 0 && hi / lo > LOG_AXIS_SPREAD;
     const x = { field: 'ms', type: 'quantitative', title: `latency at batch ${batch} (ms${log ? ', log scale' : ''})`, scale: log ? { type: 'log', nice: false, padding: 8 } : { zero: false, nice: false, padding: 8 } } as const;
-    const y = { field: 'series', type: 'nominal', title: null, sort: series, axis: { labelLimit: 260, labelFontSize: 11 } } as const;
+    const y = { field: 'series', type: 'nominal', title: null, sort: series, axis: { labelLimit: 400, labelFontSize: 11 } } as const;
     return {
       title: { text: `batch ${batch}`, anchor: 'start', fontSize: 13 },
       width: PLOT_WIDTH,
