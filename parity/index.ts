@@ -1,5 +1,6 @@
 /** parity/: onnxruntime-node run of an ONNX model against PyTorch reference outputs. Public surface. */
-export { DEFAULT_PARITY_BATCH, DEFAULT_TOLERANCES, runParity } from './run-parity';
+export { runParity } from './run-parity';
+export { DEFAULT_PARITY_BATCH, DEFAULT_TOLERANCES } from './tolerances';
 export type { ParityOptions, ParityReport } from './run-parity';
 export { ErrorAccumulator, RELATIVE_ERROR_FLOOR } from './error-stats';
 export type { OutputErrors } from './error-stats';

@@ -7,12 +7,9 @@ import * as ort from 'onnxruntime-node';
 import { formatShape } from '../checkpoint';
 import { ErrorAccumulator, type OutputErrors } from './error-stats';
 import { ParityError } from './parity-error';
+import { DEFAULT_PARITY_BATCH, DEFAULT_TOLERANCES } from './tolerances';
 import { openReference, REFERENCE_INPUT, REFERENCE_OUTPUTS, type ReferenceOutput } from './reference';
 
-/** Default tolerances (issue 3): PyTorch's own exporter lands near 5e-8 MAE, so 1e-5 flags real bugs only. */
-export const DEFAULT_TOLERANCES = { mae: 1e-5, maxAbs: 1e-4 } as const;
-/** Samples per onnxruntime run: bounds memory (32 × 3×128×32 floats = 1.5 MB in) and matches the benchmark's batch. */
-export const DEFAULT_PARITY_BATCH = 32;
 
 export interface ParityOptions {
   readonly mae?: number;

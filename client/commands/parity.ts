@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { DEFAULT_PARITY_BATCH, DEFAULT_TOLERANCES, runParity, type ParityReport } from '../../parity';
+import type { ParityReport } from '../../parity';
+import { DEFAULT_PARITY_BATCH, DEFAULT_TOLERANCES } from '../../parity/tolerances';
 
 export function register(program: Command): void {
   program
@@ -17,6 +18,8 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'samples per onnxruntime run', parseBatch, DEFAULT_PARITY_BATCH)
     .option('--json', 'print the report as JSON')
     .action(async (model: string, opts: { reference: string; mae: number; maxAbs: number; batchSize: number; json?: boolean }) => {
+      // Loaded on use: onnxruntime's native library costs every other command ~0.2 s and ~100 MB.
+      const { runParity } = await import('../../parity/run-parity.js');
       const report = await runParity(model, opts.reference, { mae: opts.mae, maxAbs: opts.maxAbs, batchSize: opts.batchSize });
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatParity(report));
       if (!report.passed) process.exitCode = 1;
