@@ -72,12 +72,27 @@ interface EmitHeartbeat {
   upload?: UploadCheckpoint;
 }
 
-/** Maps the libraries' input errors to non-retryable failures that keep the message whole. */
-export function asInputFailure(err: unknown): unknown {
+/** A worker-local copy and the object it came from, so messages name what the caller knows. */
+export interface LocalCopy {
+  local: string;
+  uri: string;
+}
+
+/**
+ * Maps the libraries' input errors to non-retryable failures that keep the message whole, with
+ * worker-local paths (the bundle cache, the artifact cache) replaced by the s3:// URIs they mirror.
+ */
+export function asInputFailure(err: unknown, copies: readonly LocalCopy[] = []): unknown {
   if (err instanceof CheckpointError || err instanceof ModelError || err instanceof MissingInputError || err instanceof StorageInputError || err instanceof ParityError) {
-    return ApplicationFailure.create({ message: err.message, type: NON_RETRYABLE.invalidInput, nonRetryable: true, cause: err });
+    const message = copies.reduce((m, c) => m.split(c.local).join(c.uri), err.message);
+    return ApplicationFailure.create({ message, type: NON_RETRYABLE.invalidInput, nonRetryable: true, cause: err });
   }
   return err;
+}
+
+/** The local bundle folder as its checkpoint URI (`dir/model.safetensors` → `s3://…/model.safetensors`). */
+function bundleCopy(dir: string | undefined, checkpointUri: string): LocalCopy[] {
+  return dir ? [{ local: `${dir}/`, uri: checkpointUri.endsWith('/') ? checkpointUri : `${checkpointUri}/` }] : [];
 }
 
 export function createExportStageActivities(deps: ExportStageDeps) {
@@ -88,8 +103,9 @@ export function createExportStageActivities(deps: ExportStageDeps) {
       const previous = (ctx.info.heartbeatDetails ?? {}) as EmitHeartbeat;
       const scratch = join(deps.workDir, 'emit', randomUUID());
       await mkdir(scratch, { recursive: true });
+      let bundleDir: string | undefined;
       try {
-        const bundleDir = await fetchBundle(deps.minio, deps.workDir, input.checkpointUri, (file) => ctx.heartbeat({ ...previous, downloading: file }));
+        bundleDir = await fetchBundle(deps.minio, deps.workDir, input.checkpointUri, (file) => ctx.heartbeat({ ...previous, downloading: file }));
         const emitted = await emitLocalizationNet(bundleDir, join(scratch, 'model.onnx'), {
           ...(input.opset !== undefined ? { opset: input.opset } : {}),
           ...(input.runId !== undefined ? { runId: input.runId } : {}),
@@ -114,7 +130,7 @@ export function createExportStageActivities(deps: ExportStageDeps) {
           upload: { method: staged.method, bytesSent: staged.bytesSent, bytesReused: staged.bytesReused },
         };
       } catch (err) {
-        throw asInputFailure(err);
+        throw asInputFailure(err, bundleCopy(bundleDir, input.checkpointUri));
       } finally {
         await rm(scratch, { recursive: true, force: true });
       }
@@ -148,9 +164,11 @@ export function createExportStageActivities(deps: ExportStageDeps) {
 
     /** Runs the staged model on the bundle's reference inputs and compares with PyTorch's outputs. */
     async checkParity(input: ParityStageInput): Promise<ParityReport> {
+      let path: string | undefined;
+      let bundleDir: string | undefined;
       try {
-        const path = await localArtifact(deps.minio, deps.workDir, input.onnx);
-        const bundleDir = await fetchBundle(deps.minio, deps.workDir, input.checkpointUri);
+        path = await localArtifact(deps.minio, deps.workDir, input.onnx);
+        bundleDir = await fetchBundle(deps.minio, deps.workDir, input.checkpointUri);
         const report = await runParity(path, join(bundleDir, 'reference.safetensors'), {
           ...(input.mae !== undefined ? { mae: input.mae } : {}),
           ...(input.maxAbs !== undefined ? { maxAbs: input.maxAbs } : {}),
@@ -165,7 +183,7 @@ export function createExportStageActivities(deps: ExportStageDeps) {
         }
         return report;
       } catch (err) {
-        throw asInputFailure(err);
+        throw asInputFailure(err, [...(path ? [{ local: path, uri: input.onnx.uri }] : []), ...bundleCopy(bundleDir, input.checkpointUri)]);
       }
     },
   };
