@@ -298,6 +298,9 @@ async function copyTensorData(t: Tensor, sink: Sink, files: Map<string, FileHand
     const chunk = await reading;
     done += chunk.byteLength;
     reading = done < data.length ? readChunk(done) : undefined;
+    // The next read runs while this chunk is written; mark it handled now so a read error that
+    // arrives before we await it is not an unhandled rejection (it is still thrown when awaited).
+    reading?.catch(() => undefined);
     try {
       await sink.writeDetached(chunk);
     } catch (err) {
