@@ -4,6 +4,8 @@
  * checkpoint to heartbeat details (and back on a retry), map errors to failures (bad input and
  * content mismatches are non-retryable). The work lives in storage/ and registry/.
  */
+import type { LatencyReport } from '../bench/report-types';
+import { renderLatencySvg } from '../bench/latency-figure';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ArtifactRef } from '../common/export-contract';
@@ -63,6 +65,17 @@ export function toActivityFailure(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/**
+ * The latency figure that travels with the published model, drawn here on the worker from the
+ * benchmark stage's reports ({cpu, gpu}), so the SVG itself never passes through workflow history.
+ */
+async function latencyFigureFor(latency: unknown, title: string): Promise<string | undefined> {
+  const stage = latency as { cpu?: LatencyReport; gpu?: { status: string; report?: LatencyReport } } | undefined;
+  if (!stage?.cpu) return undefined;
+  const reports = [stage.cpu, ...(stage.gpu?.status === 'completed' && stage.gpu.report ? [stage.gpu.report] : [])];
+  return renderLatencySvg({ reports, title });
+}
+
 export function createUploadActivities(deps: UploadActivityDeps) {
   return {
     /**
@@ -97,7 +110,12 @@ export function createUploadActivities(deps: UploadActivityDeps) {
         }
         Context.current().heartbeat();
         const { artifact, ...rest } = input;
-        return await publishModelDirectory(deps.store, { ...rest, sha256: artifact.sha256, bytes: artifact.bytes }, { stagedKey: key });
+        const latencySvg = rest.latencySvg ?? (await latencyFigureFor(rest.latencyReports, `${rest.modelName} @ ${artifact.sha256.slice(0, 12)}`));
+        return await publishModelDirectory(
+          deps.store,
+          { ...rest, ...(latencySvg !== undefined ? { latencySvg } : {}), sha256: artifact.sha256, bytes: artifact.bytes },
+          { stagedKey: key },
+        );
       } catch (err) {
         throw toActivityFailure(err);
       }

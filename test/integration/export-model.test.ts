@@ -75,7 +75,13 @@ describe('exportModel end to end (Temporal, MinIO, MLflow, PyTorch fixtures)', (
 
     const keys = await listKeys(config, `models/${modelName}/`);
     expect(keys.filter((k) => k.endsWith('/MLmodel'))).toEqual([`models/${modelName}/${result.sha256}/MLmodel`]);
-    expect(keys).toContain(`models/${modelName}/${result.sha256}/model.onnx`);
+    for (const file of ['model.onnx', 'requirements.txt', 'python_env.yaml', 'parity-report.json', 'latency-report.json', 'latency.svg']) {
+      expect(keys, file).toContain(`models/${modelName}/${result.sha256}/${file}`);
+    }
+    const svg = await createMinioClient(config.s3).getObject(config.s3.modelsBucket, `models/${modelName}/${result.sha256}/latency.svg`);
+    let svgText = '';
+    for await (const chunk of svg) svgText += (chunk as Buffer).toString('utf8');
+    expect(svgText).toMatch(/^<svg|<svg /);
     const versions = await versionsOf(config, modelName);
     expect(versions).toHaveLength(1);
     expect(versions[0]?.tags?.find((t) => t.key === 'onnx_sha256')?.value).toBe(result.sha256);
