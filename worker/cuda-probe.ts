@@ -6,7 +6,7 @@
  * It must never throw (a failed probe is an answer, not an error) and must not start workers.
  */
 import { performance } from 'node:perf_hooks';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { env, InferenceSession, Tensor } from 'onnxruntime-node';
 import { onnxruntimeVersion } from '../bench/host-info';
 import { makeProbeModel } from '../bench/probe-model';
 
@@ -36,6 +36,11 @@ export async function probeCuda(options: CudaProbeOptions = {}): Promise<CudaPro
   });
   const model = makeProbeModel({ width: 8, layers: 2 });
   let session: InferenceSession | undefined;
+  // On a CPU-only host the CUDA provider's library is missing by design; onnxruntime's global logger
+  // would print that as an ERROR line at every worker start (the session's own severity doesn't
+  // reach it). The probe's answer carries the reason instead.
+  const logLevel = env.logLevel;
+  env.logLevel = 'fatal';
   try {
     session = await InferenceSession.create(model.bytes, {
       executionProviders: [{ name: 'cuda', deviceId: options.deviceId ?? 0 }],
@@ -58,6 +63,7 @@ export async function probeCuda(options: CudaProbeOptions = {}): Promise<CudaPro
         'a GPU host needs `npm install onnxruntime-node --onnxruntime-node-install=cuda12` with CUDA 12 and cuDNN 9 on the library path',
     );
   } finally {
+    env.logLevel = logLevel;
     await session?.release().catch(() => undefined);
   }
 }

@@ -11,6 +11,7 @@ export function register(program: Command): void {
       const host = await createWorkerHost(config);
       const queues = host.workers.map((w) => w.options.taskQueue).join(', ');
       process.stdout.write(`worker polling ${queues} on ${config.temporal.address} (namespace ${config.temporal.namespace})\n`);
+      process.stdout.write(`GPU queue ${host.gpuQueue.serve ? 'served' : 'not served'}: ${host.gpuQueue.reason}\n`);
       await host.run();
     });
 }
