@@ -16,6 +16,8 @@ export MINIO_PORT="${TEST_MINIO_PORT:-19000}" MINIO_CONSOLE_PORT="${TEST_MINIO_C
 export MLFLOW_PORT="${TEST_MLFLOW_PORT:-15000}"
 export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" TEMPORAL_UI_URL="http://127.0.0.1:$TEMPORAL_UI_PORT"
 export TEMPORAL_NAMESPACE=default
+# Worker-local artifact and bundle cache: inside the private state folder, gone with it.
+export ONNX_EXPORT_WORK_DIR="$ONNX_EXPORT_STATE_DIR/work"
 export AWS_ENDPOINT_URL_S3="http://127.0.0.1:$MINIO_PORT" MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_PORT"
 # Fresh credentials every run: the no-secrets-in-history checks look for exactly these strings.
 export AWS_ACCESS_KEY_ID="test-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"

@@ -7,7 +7,7 @@
  * test fails (it is not skipped).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -39,6 +39,7 @@ const CASES: readonly Case[] = [
 ];
 
 const root = mkdtempSync(join(tmpdir(), 'pytorch-parity-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 const bundleDir = (c: Case) => join(root, c.name);
 const measured: string[] = [];
 

@@ -2,7 +2,7 @@
  * Test helper: writes safetensors files, valid or deliberately broken, for the checkpoint tests.
  * Not a test itself; tests only.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -37,8 +37,16 @@ export function encode(header: unknown, data: Uint8Array, opts: { rawHeader?: st
   return Buffer.concat([prefix, json, data]);
 }
 
+/** Temporary folders made by this test process, removed when it exits. */
+const made: string[] = [];
+process.on('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'checkpoint-test-'));
+  const dir = mkdtempSync(join(tmpdir(), 'checkpoint-test-'));
+  made.push(dir);
+  return dir;
 }
 
 export function writeTemp(bytes: Uint8Array, name = 'model.safetensors', dir = tempDir()): string {

@@ -3,7 +3,7 @@
  * run with Debian's /usr/bin/python3 and its torch), for tests that need a fresh bundle.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,8 +24,15 @@ export interface FixtureOptions {
 /** A small custom ConvNeXt: the fastest real LocalizationNet there is. */
 export const SMALL_CONVNEXT: FixtureOptions = { backbone: 'convnext', depths: [1, 1, 2, 1], dims: [8, 16, 24, 32] };
 
+/** Bundles made by this test process, removed when it exits (a convnext_tiny bundle is ~220 MB). */
+const made: string[] = [];
+process.on('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 export async function makeBundle(options: FixtureOptions = SMALL_CONVNEXT): Promise<string> {
   const out = mkdtempSync(join(tmpdir(), 'onnx-export-bundle-'));
+  made.push(out);
   const args = [join(findProjectRoot(), 'scripts', 'fixtures', 'make_localizationnet.py'), '--out', out, '--backbone', options.backbone ?? 'convnext'];
   if (options.depths) args.push('--depths', options.depths.join(','));
   if (options.dims) args.push('--dims', options.dims.join(','));
