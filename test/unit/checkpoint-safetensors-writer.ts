@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 
 export interface RawTensor {
   readonly dtype: string;
@@ -37,10 +38,11 @@ export function encode(header: unknown, data: Uint8Array, opts: { rawHeader?: st
   return Buffer.concat([prefix, json, data]);
 }
 
-/** Temporary folders made by this test process, removed when it exits. */
+/** Temporary folders made by this test process, removed after the importing test file. */
 const made: string[] = [];
-process.on('exit', () => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+// Registered on the importing test file's root suite (vitest loads this module once per file).
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 export function tempDir(): string {

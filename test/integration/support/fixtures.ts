@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findProjectRoot } from '../../../config/environment';
+import { afterAll } from 'vitest';
 
 const run = promisify(execFile);
 
@@ -24,10 +25,11 @@ export interface FixtureOptions {
 /** A small custom ConvNeXt: the fastest real LocalizationNet there is. */
 export const SMALL_CONVNEXT: FixtureOptions = { backbone: 'convnext', depths: [1, 1, 2, 1], dims: [8, 16, 24, 32] };
 
-/** Bundles made by this test process, removed when it exits (a convnext_tiny bundle is ~220 MB). */
+/** Bundles made by this test process, removed after the importing test file (a convnext_tiny bundle is ~220 MB). */
 const made: string[] = [];
-process.on('exit', () => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+// Registered on the importing test file's root suite (vitest loads this module once per file).
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 export async function makeBundle(options: FixtureOptions = SMALL_CONVNEXT): Promise<string> {
