@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$PROJECT_ROOT"
 
-APT_PACKAGES=(python3-torch python3-torchvision libopenblas0-pthread python3-venv curl iproute2 procps)
+APT_PACKAGES=(python3-torch python3-torchvision libopenblas0-pthread python3-venv curl iproute2 procps chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
