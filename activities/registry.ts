@@ -4,25 +4,16 @@
  */
 import { Context } from '@temporalio/activity';
 import type { PublishedModel } from '../registry/model-directory';
-import { registerModelVersion, type ModelRegistryApi, type RegistryEntry } from '../registry/register-model-version';
+import { registerModelVersion, type ModelRegistryApi, type RegisterModelInput, type RegistryEntry } from '../registry/register-model-version';
 import { toActivityFailure } from './upload';
 
 export interface RegistryActivityDeps {
   mlflow: ModelRegistryApi;
 }
 
-export interface RegisterModelActivityInput {
+/** The registry's input, with the published directory in place of its three fields. */
+export interface RegisterModelActivityInput extends Omit<RegisterModelInput, 'modelName' | 'sha256' | 'source'> {
   published: Pick<PublishedModel, 'modelName' | 'sha256' | 'source'>;
-  runId?: string;
-  /** Defaults to the calling workflow's id. */
-  workflowId?: string;
-  opset?: number;
-  parity?: { maxAbsError: number; meanAbsError: number };
-  cpuP50Ms?: number;
-  description?: string;
-  /** Alias to point at the version (the workflow passes REGISTRY_DEFAULTS.alias); null or '' for none. */
-  alias?: string | null;
-  tags?: Record<string, string>;
 }
 
 export function createRegistryActivities(deps: RegistryActivityDeps) {
