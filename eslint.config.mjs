@@ -8,7 +8,7 @@ const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}
 const ioPackages = ['minio', 'onnxruntime-node', 'onnx-proto', '@temporalio/worker', '@temporalio/client', '@temporalio/activity'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**', '**/*.js', '**/*.mjs', '**/*.mts'] },
+  { ignores: ['dist/**', 'node_modules/**', '.state*/**', 'test-artifacts/**', '.tmp-build/**', 'bin/**', '**/*.js', '**/*.mjs', '**/*.mts'] },
   ...tseslint.configs.recommended,
   {
     languageOptions: {
