@@ -21,7 +21,10 @@ import type { Client } from '@temporalio/client';
 export function createActivities(config: PipelineConfig) {
   const minio = createMinioClient(config.s3);
   const mlflow = new MlflowClient(config.mlflow.trackingUri, config.mlflow.token);
-  const store = new ContentAddressedStore(minioS3Operations(minio), { bucket: config.s3.modelsBucket });
+  const store = new ContentAddressedStore(minioS3Operations(minio), {
+    bucket: config.s3.modelsBucket,
+    ...(config.upload.partSizeBytes !== undefined ? { partSize: config.upload.partSizeBytes } : {}),
+  });
   return {
     ...createExportStageActivities({ minio, store, workDir: config.workDir }),
     ...createWorkflowLinkActivities(config),

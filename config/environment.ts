@@ -30,6 +30,8 @@ export interface PipelineConfig {
   temporal: { address: string; namespace: string; uiUrl: string };
   s3: S3Config;
   mlflow: { trackingUri: string; token: string | undefined };
+  /** Upload tuning; `partSizeBytes` from ONNX_EXPORT_UPLOAD_PART_BYTES (at least 5 MiB), else UPLOAD_DEFAULTS. */
+  upload: { partSizeBytes: number | undefined };
   /** Which source each non-secret setting came from, for `doctor`. */
   sources: Record<string, ValueSource>;
 }
@@ -103,6 +105,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PipelineConfig
       trackingUri: pick(['MLFLOW_TRACKING_URI'], `http://${d.mlflowHost}:${d.mlflowPort}`),
       token: env.MLFLOW_TRACKING_TOKEN || undefined,
     },
+    upload: { partSizeBytes: uploadPartBytes(env.ONNX_EXPORT_UPLOAD_PART_BYTES) },
     sources,
   };
+}
+
+/** ONNX_EXPORT_UPLOAD_PART_BYTES: a whole number of bytes S3 accepts as a part size (5 MiB to 5 GiB). */
+function uploadPartBytes(raw: string | undefined): number | undefined {
+  if (!raw) return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 5 * 1024 * 1024 || n > 5 * 1024 ** 3) {
+    throw new Error(`ONNX_EXPORT_UPLOAD_PART_BYTES=${raw}: expected a whole number of bytes between 5242880 (5 MiB) and 5368709120 (5 GiB)`);
+  }
+  return n;
 }

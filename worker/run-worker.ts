@@ -20,6 +20,13 @@ import { probeCuda } from './cuda-probe';
 /** One benchmark per worker at a time: timings must not share cores (CPU) or a device (GPU). */
 const BENCHMARK_ACTIVITY_SLOTS = 1;
 
+/**
+ * Heartbeats reach the server at least this often. The SDK's default throttle is 0.8 × the heartbeat
+ * timeout (48 s for emit's 1 minute), so an upload shorter than that never recorded its checkpoint
+ * on the server and a killed worker's retry re-sent every part (found by the fault-injection suite).
+ */
+export const HEARTBEAT_FLUSH_INTERVAL = '2 seconds';
+
 export type TaskQueueNames = { readonly [K in keyof typeof TASK_QUEUES]: string };
 
 export interface WorkerHostOptions {
@@ -69,7 +76,7 @@ export async function createWorkerHost(config: PipelineConfig, options: WorkerHo
   const gpuQueue = decideGpuQueue(cudaProbe, testFlag);
 
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const common = { connection, namespace: config.temporal.namespace };
+  const common = { connection, namespace: config.temporal.namespace, maxHeartbeatThrottleInterval: HEARTBEAT_FLUSH_INTERVAL };
   try {
     const general = await Worker.create({
       ...common,

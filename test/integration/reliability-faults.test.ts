@@ -1,0 +1,315 @@
+/**
+ * Fault injection against real servers and real worker processes. Each case breaks something in the
+ * middle of an export and then checks the servers themselves: the export completes, with exactly one
+ * published model directory (one MLmodel under models/<name>/) and one registry version.
+ *
+ * Runs on its own throw-away stack (scripts/stack.sh on ports 37233…, 39000, 35000 and a temp state
+ * folder) so stopping MinIO, MLflow or Temporal never disturbs the stack other tests share. Workers
+ * are `node bin/onnx-export.js worker` processes (dist/ must be built) so SIGKILL is a real crash;
+ * they reach MinIO through a counting TCP proxy that can slow the upload down enough to interrupt it,
+ * and MLflow through a proxy that can hold the registry write while the test stops the server.
+ *
+ * A killed worker's activity is retried once its heartbeat timeout (1 minute) expires: the kill cases
+ * take about a minute each by design.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, type PipelineConfig } from '../../config/environment';
+import { connectClient } from '../../client/temporal-client';
+import { uploadBundle } from '../../client/bundle-upload';
+import { startExport } from '../../client/export-starter';
+import { snapshot } from '../../client/export-view';
+import { PROGRESS_QUERY, type ExportProgress, type ExportRequest } from '../../common/export-contract';
+import { MlflowClient } from '../../registry/mlflow-client';
+import { createMinioClient } from '../../storage/minio-client';
+import type { ExportResult, exportModel } from '../../workflows/export-model';
+import { makeBundle, SMALL_CONVNEXT } from './support/fixtures';
+import { uniqueName } from './support/stack';
+import {
+  sleep, startGateProxy, startThrottledProxy, startWorkerProcess, stopAllWorkers, throwAwayStack, waitFor,
+  type GateProxy, type ThrottledProxy, type WorkerProcess,
+} from './support/fault-injection';
+
+const MiB = 1024 * 1024;
+/** Smaller parts than the 16 MiB default (ONNX_EXPORT_UPLOAD_PART_BYTES): 22 parts for convnext_tiny, so "the middle" is well defined. */
+const PART_BYTES = 5 * MiB;
+/** While throttled, the upload runs at this pace: ~9 s for convnext_tiny's 112 MB. */
+const SLOW_UPLOAD = 12 * MiB;
+/** temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED */
+const ACTIVITY_STARTED = 2;
+const QUICK_BENCHMARK = { gpu: false, batchSizes: [1], maxRuns: 20, timeBudgetMs: 500 };
+
+const stack = throwAwayStack({
+  TEMPORAL_PORT: '37233', TEMPORAL_UI_PORT: '38233', TEMPORAL_HTTP_PORT: '37243', TEMPORAL_METRICS_PORT: '37253',
+  MINIO_PORT: '39000', MINIO_CONSOLE_PORT: '39001', MLFLOW_PORT: '35000',
+});
+
+/** What each case measured, printed at the end (the report's figures). */
+const findings: Record<string, unknown> = {};
+
+type ExportHandle = WorkflowHandle<typeof exportModel>;
+
+describe('fault injection on a real stack with real worker processes', () => {
+  let config: PipelineConfig;
+  let client: Client;
+  let s3: ThrottledProxy;
+  let mlflowGate: GateProxy;
+  let tinyUri: string;
+  let tinyBundleBytes: number;
+  let smallUri: string;
+  /** The long-lived worker of the server-fault cases. */
+  let steady: WorkerProcess | undefined;
+
+  const baseEnv = (): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of ['AWS_ENDPOINT_URL', 'MLFLOW_S3_ENDPOINT_URL', 'ONNX_EXPORT_UPLOAD_PART_BYTES']) delete env[k];
+    return {
+      ...env,
+      ONNX_EXPORT_STATE_DIR: stack.stateDir,
+      TEMPORAL_ADDRESS: stack.endpoints.temporal,
+      TEMPORAL_UI_URL: stack.endpoints.temporalUi,
+      TEMPORAL_NAMESPACE: 'default',
+      AWS_ENDPOINT_URL_S3: stack.endpoints.s3,
+      MLFLOW_TRACKING_URI: stack.endpoints.mlflow,
+    };
+  };
+  /** Workers see MinIO and MLflow through the proxies. */
+  const workerEnv = (): NodeJS.ProcessEnv => ({
+    ...baseEnv(),
+    AWS_ENDPOINT_URL_S3: s3.url,
+    MLFLOW_TRACKING_URI: mlflowGate.url,
+    ONNX_EXPORT_UPLOAD_PART_BYTES: String(PART_BYTES),
+  });
+
+  beforeAll(async () => {
+    const bundles = Promise.all([makeBundle({ backbone: 'convnext_tiny' }), makeBundle(SMALL_CONVNEXT)]);
+    await stack.up();
+    config = loadConfig(baseEnv());
+    s3 = await startThrottledProxy(stack.endpoints.s3);
+    mlflowGate = await startGateProxy(stack.endpoints.mlflow);
+    client = await connectClient(config);
+    const [tiny, small] = await bundles;
+    tinyBundleBytes = readdirSync(tiny).reduce((n, f) => n + statSync(join(tiny, f)).size, 0);
+    tinyUri = (await uploadBundle(config, tiny)).uri;
+    smallUri = (await uploadBundle(config, small)).uri;
+  });
+
+  afterAll(async () => {
+    process.stdout.write(`\nfault-injection findings:\n${JSON.stringify(findings, null, 2)}\n`);
+    await client?.connection.close().catch(() => undefined);
+    await stopAllWorkers();
+    await s3?.close();
+    await mlflowGate?.close();
+    await stack.down().catch((err: unknown) => process.stderr.write(`stack down: ${String(err)}\n`));
+  });
+
+  async function listKeys(prefix: string): Promise<string[]> {
+    const minio = createMinioClient(config.s3);
+    const keys: string[] = [];
+    for await (const obj of minio.listObjectsV2(config.s3.modelsBucket, prefix, true)) if (obj.name) keys.push(obj.name);
+    return keys.sort();
+  }
+
+  async function versionsOf(modelName: string): Promise<{ version: string; tags?: { key: string; value: string }[] }[]> {
+    const mlflow = new MlflowClient(config.mlflow.trackingUri);
+    const out = await mlflow.call<{ model_versions?: { version: string; tags?: { key: string; value: string }[] }[] }>('GET', 'model-versions/search', { filter: `name='${modelName}'` });
+    return out.model_versions ?? [];
+  }
+
+  /** The invariant of every case: one MLmodel under models/<name>/, one registry version, tagged with the sha256. */
+  async function expectPublishedOnce(result: ExportResult): Promise<void> {
+    expect(result.validation.ok).toBe(true);
+    expect(result.parity.passed).toBe(true);
+    const keys = await listKeys(`models/${result.modelName}/`);
+    expect(keys.filter((k) => k.endsWith('/MLmodel'))).toEqual([`models/${result.modelName}/${result.sha256}/MLmodel`]);
+    const versions = await versionsOf(result.modelName);
+    expect(versions).toHaveLength(1);
+    expect(versions[0]?.tags?.find((t) => t.key === 'onnx_sha256')?.value).toBe(result.sha256);
+    expect(result.registry.version).toBe('1');
+  }
+
+  /** The result, waiting through a server restart (the client reconnects); bounded. */
+  async function resultOf(handle: ExportHandle, timeoutMs: number): Promise<ExportResult> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no result within ${timeoutMs} ms`)), Math.max(1, deadline - Date.now())); });
+        return await Promise.race([handle.result(), timeout]);
+      } catch (err) {
+        if (err instanceof WorkflowFailedError || Date.now() >= deadline) throw err;
+        await sleep(1_000);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /** The running activity of this type, with its decoded heartbeat details. */
+  async function pending(handle: ExportHandle, type: string): Promise<{ started: boolean; attempt: number; details: unknown } | undefined> {
+    const described = await handle.describe();
+    const p = described.raw.pendingActivities?.find((a) => a.activityType?.name === type);
+    if (!p) return undefined;
+    const payload = p.heartbeatDetails?.payloads?.[0];
+    return { started: p.state === ACTIVITY_STARTED, attempt: p.attempt ?? 1, details: payload ? defaultPayloadConverter.fromPayload(payload) : undefined };
+  }
+
+  /** Attempt numbers of each activity type that completed, from the history. */
+  async function attempts(handle: ExportHandle): Promise<Record<string, number[]>> {
+    const history = await handle.fetchHistory();
+    const scheduled = new Map<string, string>();
+    const out: Record<string, number[]> = {};
+    for (const e of history.events ?? []) {
+      const s = e.activityTaskScheduledEventAttributes;
+      if (s) scheduled.set(String(e.eventId), s.activityType?.name ?? '?');
+      const st = e.activityTaskStartedEventAttributes;
+      if (st) (out[scheduled.get(String(st.scheduledEventId)) ?? '?'] ??= []).push(st.attempt ?? 1);
+    }
+    return out;
+  }
+
+  function exportRequest(uri: string, prefix: string, benchmark: ExportRequest['benchmark'] = QUICK_BENCHMARK): ExportRequest {
+    return { checkpointUri: uri, modelName: uniqueName(prefix), runId: uniqueName('run'), benchmark };
+  }
+
+  it('a worker SIGKILLed in the middle of the multipart upload: another worker resumes from the finished parts', async () => {
+    const first = await startWorkerProcess('upload-a', workerEnv());
+    const upAtStart = s3.bytesUp;
+    s3.rates.up = SLOW_UPLOAD;
+    const { handle } = await startExport(client, exportRequest(tinyUri, 'fault-upload'));
+    const atKill = await waitFor('upload heartbeat with finished parts', async () => {
+      const s = await snapshot(handle);
+      return s.runningActivity === 'emitGraph' && s.upload && s.upload.done >= 2 * PART_BYTES && s.upload.done < s.upload.total ? s.upload : undefined;
+    }, 180_000, 150);
+    await first.kill('SIGKILL');
+    const sentBeforeKill = s3.bytesUp - upAtStart;
+    s3.rates.up = undefined;
+    const second = await startWorkerProcess('upload-b', workerEnv());
+    const result = await resultOf(handle, 300_000).catch((err: unknown) => { throw new Error(`${String(err)}\nworker b:\n${second.output()}`); });
+    const wireTotal = s3.bytesUp - upAtStart;
+
+    await expectPublishedOnce(result);
+    const upload = result.emission.upload;
+    expect(upload.method).toBe('multipart');
+    expect(upload.bytesSent + upload.bytesReused).toBe(result.onnx.bytes);
+    // At least what the last heartbeat before the kill recorded was reused, not sent again.
+    expect(upload.bytesReused).toBeGreaterThanOrEqual(atKill.done);
+    expect(upload.bytesSent).toBeLessThan(result.onnx.bytes);
+    expect((await attempts(handle)).emitGraph).toEqual([2]);
+    findings.workerKilledMidUpload = {
+      onnxBytes: result.onnx.bytes, partBytes: PART_BYTES,
+      heartbeatAtKill: atKill, wireBytesBeforeKill: sentBeforeKill,
+      resumedAttempt: upload, wireBytesTotal: wireTotal, wireBytesBeyondFileSize: wireTotal - result.onnx.bytes,
+    };
+    await second.kill('SIGTERM');
+  });
+
+  it('a worker SIGKILLed during emission and another during the benchmark: the export completes', async () => {
+    const c = await startWorkerProcess('emit-c', workerEnv());
+    const downAtStart = s3.bytesDown;
+    s3.rates.down = 40 * MiB; // the bundle download (112 MB) takes ~3 s, then emission
+    const request = exportRequest(tinyUri, 'fault-emit-bench', { gpu: false, batchSizes: [1], maxRuns: 100_000, timeBudgetMs: 6_000 });
+    const { handle } = await startExport(client, request);
+    // Killed once the bundle is on the worker and before its upload starts: in the emitter itself.
+    await waitFor('the bundle downloaded by the emitting worker', async () => (s3.bytesDown - downAtStart >= tinyBundleBytes ? true : undefined), 120_000, 50);
+    const before = await snapshot(handle);
+    await c.kill('SIGKILL');
+    s3.rates.down = undefined;
+    expect(before.runningActivity).toBe('emitGraph');
+    expect(before.upload).toBeUndefined();
+
+    const d = await startWorkerProcess('bench-d', workerEnv());
+    const bench = await waitFor('the CPU benchmark running', async () => {
+      const p = await pending(handle, 'benchmarkLatency');
+      return p?.started ? p : undefined;
+    }, 240_000, 200);
+    await sleep(1_000);
+    await d.kill('SIGKILL');
+    const e = await startWorkerProcess('finish-e', workerEnv());
+    const result = await resultOf(handle, 300_000).catch((err: unknown) => { throw new Error(`${String(err)}\nworker e:\n${e.output()}`); });
+
+    await expectPublishedOnce(result);
+    const tries = await attempts(handle);
+    expect(tries.emitGraph).toEqual([2]);
+    expect(tries.benchmarkLatency).toEqual([2]);
+    findings.workerKilledDuringEmissionAndBenchmark = { emitAttempts: tries.emitGraph, benchmarkAttempts: tries.benchmarkLatency, benchmarkAttemptKilled: bench.attempt, upload: result.emission.upload };
+    await e.kill('SIGTERM');
+  });
+
+  it('MinIO stopped for 20 s during the upload, then started again: the export completes', async () => {
+    steady = await startWorkerProcess('steady', workerEnv());
+    s3.rates.up = SLOW_UPLOAD;
+    const { handle } = await startExport(client, exportRequest(tinyUri, 'fault-minio'));
+    const atStop = await waitFor('upload heartbeat with finished parts', async () => {
+      const s = await snapshot(handle);
+      return s.runningActivity === 'emitGraph' && s.upload && s.upload.done >= PART_BYTES && s.upload.done < s.upload.total ? s.upload : undefined;
+    }, 180_000, 150);
+    const stoppedAt = Date.now();
+    await stack.stop('minio');
+    s3.rates.up = undefined;
+    await sleep(Math.max(0, 20_000 - (Date.now() - stoppedAt)));
+    await stack.up();
+    const downFor = Date.now() - stoppedAt;
+    const result = await resultOf(handle, 300_000).catch((err: unknown) => { throw new Error(`${String(err)}\nworker:\n${steady?.output()}`); });
+
+    await expectPublishedOnce(result);
+    expect(result.emission.upload.bytesSent + result.emission.upload.bytesReused).toBe(result.onnx.bytes);
+    findings.minioStoppedDuringUpload = { downForMs: downFor, heartbeatAtStop: atStop, resumedAttempt: result.emission.upload, emitAttempts: (await attempts(handle)).emitGraph };
+  });
+
+  it('MLflow stopped during the registry write, then started again: one version', async () => {
+    if (!steady) steady = await startWorkerProcess('steady', workerEnv());
+    const held = mlflowGate.holdNext();
+    const { handle } = await startExport(client, exportRequest(smallUri, 'fault-mlflow'));
+    const firstCall = await Promise.race([held, sleep(180_000).then(() => { throw new Error('no registry call within 180 s'); })]);
+    const progress = await handle.query<ExportProgress>(PROGRESS_QUERY);
+    expect(progress.stage).toBe('register');
+    const stoppedAt = Date.now();
+    await stack.stop('mlflow');
+    mlflowGate.release();
+    await sleep(10_000);
+    await stack.up();
+    const downFor = Date.now() - stoppedAt;
+    const result = await resultOf(handle, 300_000);
+
+    await expectPublishedOnce(result);
+    findings.mlflowStoppedDuringRegister = { heldRequest: firstCall, downForMs: downFor, registerAttempts: (await attempts(handle)).registerModel };
+  });
+
+  it('the Temporal dev server restarted (same SQLite file) while an export runs: it completes', async () => {
+    if (!steady) steady = await startWorkerProcess('steady', workerEnv());
+    const { handle } = await startExport(client, exportRequest(smallUri, 'fault-temporal', { gpu: false, batchSizes: [1], maxRuns: 100_000, timeBudgetMs: 4_000 }));
+    await waitFor('the benchmark stage', async () => ((await handle.query<ExportProgress>(PROGRESS_QUERY)).stage === 'benchmark' ? true : undefined), 120_000, 200);
+    const stoppedAt = Date.now();
+    await stack.stop('temporal');
+    await stack.up();
+    const downFor = Date.now() - stoppedAt;
+    const result = await resultOf(handle, 300_000).catch((err: unknown) => { throw new Error(`${String(err)}\nworker:\n${steady?.output()}`); });
+
+    await expectPublishedOnce(result);
+    findings.temporalRestarted = { downForMs: downFor, attempts: await attempts(handle) };
+  });
+
+  it('the same export started twice at once: one run, both get the same result', async () => {
+    if (!steady) steady = await startWorkerProcess('steady', workerEnv());
+    const other = await connectClient(config);
+    try {
+      const request = exportRequest(smallUri, 'fault-twice');
+      const [a, b] = await Promise.all([startExport(client, request), startExport(other, request)]);
+      expect(a.workflowId).toBe(b.workflowId);
+      const [ra, rb] = await Promise.all([resultOf(a.handle, 180_000), resultOf(b.handle, 180_000)]);
+      expect(rb).toEqual(ra);
+      const runs: string[] = [];
+      for await (const wf of client.workflow.list({ query: `WorkflowId = '${a.workflowId}'` })) runs.push(wf.runId);
+      expect(runs).toHaveLength(1);
+      expect((await a.handle.describe()).runId).toBe(runs[0]);
+      await expectPublishedOnce(ra);
+      findings.startedTwiceAtOnce = { outcomes: [a.outcome, b.outcome], runs: runs.length };
+    } finally {
+      await other.connection.close();
+    }
+  });
+});
