@@ -25,6 +25,8 @@ export interface ScanOptions {
   readonly finite?: boolean;
   /** Compute the file's sha256 in the same pass. */
   readonly sha256?: boolean;
+  /** Scan only these tensors (still in file order); not with `sha256`. */
+  readonly only?: ReadonlySet<string>;
 }
 
 export class SafetensorsFile {
@@ -101,7 +103,8 @@ export class SafetensorsFile {
     const handle = await open(this.path, 'r');
     try {
       const buffers = [Buffer.allocUnsafeSlow(SCAN_CHUNK_BYTES), Buffer.allocUnsafeSlow(SCAN_CHUNK_BYTES)] as const;
-      const chunks = this.chunkPlan(hash !== undefined);
+      if (hash !== undefined && options.only !== undefined) throw new Error('scan: `only` cannot be combined with `sha256`');
+      const chunks = this.chunkPlan(hash !== undefined, options.only);
       let flip = 0;
       let pending = chunks.length > 0 ? readChunk(handle, buffers[0], chunks[0]!, this.path) : undefined;
       for (let i = 0; i < chunks.length; i++) {
@@ -126,8 +129,8 @@ export class SafetensorsFile {
     }
   }
 
-  /** Chunks in file order; with `whole`, the header too, so the chunks cover every byte. */
-  private chunkPlan(whole: boolean): Chunk[] {
+  /** Chunks in file order; with `whole`, the header too, so the chunks cover every byte; with `only`, those tensors. */
+  private chunkPlan(whole: boolean, only?: ReadonlySet<string>): Chunk[] {
     const chunks: Chunk[] = [];
     if (whole) {
       for (let o = 0; o < this.header.dataStart; o += SCAN_CHUNK_BYTES) {
@@ -135,6 +138,7 @@ export class SafetensorsFile {
       }
     }
     for (const tensor of this.header.tensors) {
+      if (only !== undefined && !only.has(tensor.name)) continue;
       const element = SAFETENSORS_DTYPES[tensor.dtype].bytes;
       for (let o = 0; o < tensor.length; o += SCAN_CHUNK_BYTES) {
         const length = Math.min(SCAN_CHUNK_BYTES, tensor.length - o);

@@ -1,6 +1,7 @@
 /**
  * `onnx-export`: the command-line entry point. Each subcommand lives in client/commands/<name>.ts
- * and registers itself here; this file only assembles them and maps errors to exit codes.
+ * and registers itself (loaded only when its command runs, see commands/index.ts); this file only
+ * assembles them and maps errors to exit codes.
  */
 import { Command } from 'commander';
 import { registerCommands } from './commands';
@@ -9,7 +10,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const program = new Command('onnx-export')
     .description('Export a PyTorch LocalizationNet checkpoint to a verified, benchmarked ONNX model')
     .showHelpAfterError();
-  registerCommands(program);
+  await registerCommands(program, argv);
   await program.parseAsync([...argv]);
 }
 

@@ -1,9 +1,12 @@
 /**
  * Emission: bundle directory → checked weights → LocalizationNet graph → ONNX file, with the file's
- * sha256 as its identity. The same bundle and options give the same bytes. It must not validate
- * the written model (onnx/checker) nor run it (parity/).
+ * sha256 as its identity. The same bundle and options give the same bytes. The weights' hash and
+ * NaN/Inf check (a worker thread) run while the model is written: the checkpoint hash is only needed
+ * for metadata_props, which come after the graph, and a non-finite weight aborts the write (nothing
+ * is renamed into place) with the same CheckpointError loadBundle gives. It must not validate the
+ * written model (onnx/checker) nor run it (parity/).
  */
-import { loadBundle } from '../checkpoint';
+import { openBundle } from '../checkpoint';
 import type { WrittenModel } from '../onnx/serialize';
 import { writeModel } from '../onnx/serialize';
 import { buildLocalizationNet, type BuildOptions } from './localizationnet-graph';
@@ -28,11 +31,31 @@ export interface EmitResult {
   readonly seconds: number;
 }
 
+/** The metadata key under which buildLocalizationNet records the bundle's weightsSha256. */
+const CHECKPOINT_SHA256_KEY = 'checkpoint_sha256';
+const PENDING_SHA256 = '0'.repeat(64);
+
 export async function emitLocalizationNet(bundleDir: string, outPath: string, options: EmitOptions = {}): Promise<EmitResult> {
   const start = process.hrtime.bigint();
-  const bundle = await loadBundle(bundleDir);
-  const { model, layout } = buildLocalizationNet(bundle, options);
-  const written: WrittenModel = await writeModel(model, outPath, { externalData: options.externalData ? 'always' : 'auto' });
+  const { bundle: opened, weightsSha256 } = await openBundle(bundleDir);
+  // The graph records the checkpoint hash in metadata; the serializer fills in its value once known.
+  const bundle = { ...opened, weightsSha256: PENDING_SHA256 };
+  let built: ReturnType<typeof buildLocalizationNet>;
+  let written: WrittenModel;
+  try {
+    built = buildLocalizationNet(bundle, options);
+    if (built.model.metadataProps[CHECKPOINT_SHA256_KEY] !== PENDING_SHA256) {
+      throw new Error(`internal: the graph does not record '${CHECKPOINT_SHA256_KEY}'`);
+    }
+    const metadata = weightsSha256.then((sha256) => ({ [CHECKPOINT_SHA256_KEY]: sha256 }));
+    written = await writeModel(built.model, outPath, { externalData: options.externalData ? 'always' : 'auto', metadata });
+  } catch (err) {
+    // A bad checkpoint (unreadable, NaN/Inf) is the error to report, as when it was checked first.
+    await weightsSha256;
+    throw err;
+  }
+  const { model, layout } = built;
+  const checkpointSha256 = await weightsSha256;
   return {
     path: written.path,
     sha256: written.sha256,
@@ -42,7 +65,7 @@ export async function emitLocalizationNet(bundleDir: string, outPath: string, op
     backbone: bundle.config.backbone,
     depths: layout.depths,
     dims: layout.dims,
-    checkpointSha256: bundle.weightsSha256,
+    checkpointSha256,
     nodes: model.graph.nodes.length,
     initializers: model.graph.initializers.length,
     seconds: Number(process.hrtime.bigint() - start) / 1e9,

@@ -132,7 +132,7 @@ function opsetImports(model: Model): onnx.IOperatorSetIdProto[] {
   return [{ domain: '', version: model.opset }, ...others.map(([domain, version]) => ({ domain, version }))];
 }
 
-function metadataProps(model: Model): onnx.IStringStringEntryProto[] {
+function metadataProps(model: Pick<Model, 'metadataProps'>): onnx.IStringStringEntryProto[] {
   return Object.keys(model.metadataProps)
     .sort()
     .map((key) => ({ key, value: model.metadataProps[key] as string }));
@@ -270,11 +270,20 @@ class CopyBuffers {
   }
 }
 
-/** Streams one tensor's bytes into `sink`, checking the source really has the declared length. */
-async function copyTensorData(t: Tensor, sink: Sink, files: Map<string, FileHandle>, buffers: CopyBuffers): Promise<void> {
+/** Streams one tensor's bytes into `sink`, checking the source really has the declared length; `preloaded` is its in-memory payload, if already being loaded. */
+async function copyTensorData(
+  t: Tensor,
+  sink: Sink,
+  files: Map<string, FileHandle>,
+  buffers: CopyBuffers,
+  preloaded?: Promise<Uint8Array>,
+): Promise<void> {
   const data = t.data;
   if (data.kind !== 'file') {
-    await sink.write(await readTensorData(data));
+    const bytes = await (preloaded ?? readTensorData(data));
+    // A big in-memory payload goes straight to the file (no copy into the write buffer), and the
+    // write runs while the next tensor is read or computed.
+    await (bytes.byteLength >= WRITE_BUFFER_BYTES ? sink.writeDetached(bytes) : sink.write(bytes));
     return;
   }
   let fh = files.get(data.path);
@@ -321,6 +330,13 @@ export interface WriteOptions {
   readonly externalData?: 'auto' | 'always' | 'never';
   /** Sidecar file name, next to the model (default `<model file name>.data`). */
   readonly externalDataFileName?: string;
+  /**
+   * metadata_props entries known only later (e.g. an input hash still being computed): they override
+   * or add to `model.metadataProps` and are awaited only when the model's tail is written, after the
+   * graph (canonical field order puts metadata_props, field 14, after graph, field 7). If it rejects,
+   * the write is aborted (nothing is renamed into place) with its error, as soon as it is noticed.
+   */
+  readonly metadata?: Promise<Readonly<Record<string, string>>>;
 }
 
 export interface WrittenFile {
@@ -401,38 +417,69 @@ async function plan(model: Model, external: boolean, location: string): Promise<
     producerName: model.producerName,
     producerVersion: model.producerVersion,
   }).finish();
-  const modelTail = onnx.ModelProto.encode({ opsetImport: opsetImports(model), metadataProps: metadataProps(model) }).finish();
+  const modelTail = encodeModelTail(model, model.metadataProps);
   const totalLength = modelHead.length + lenFieldSize(MODEL_GRAPH, graphLength) + modelTail.length;
   return { modelHead, modelTail, graphHead, graphTail, graphLength, totalLength, tensors, externalLength };
+}
+
+/** The fields after the graph: opset_import (8) and metadata_props (14). */
+function encodeModelTail(model: Model, props: Readonly<Record<string, string>>): Uint8Array {
+  return onnx.ModelProto.encode({ opsetImport: opsetImports(model), metadataProps: metadataProps({ ...model, metadataProps: props }) }).finish();
 }
 
 /**
  * Writes the model's bytes in the field order onnx-proto itself uses (field-number order; ModelProto:
  * ir_version, producer_*, graph, opset_import, metadata_props; GraphProto: node, name, initializer, input,
- * output, value_info), so the result equals `ModelProto.encode` of the whole message.
+ * output, value_info), so the result equals `ModelProto.encode` of the whole message. `tail` gives the
+ * model's fields after the graph when they are due (late metadata); `alive` throws to abort early.
  */
-async function emit(p: Plan, sink: Sink, externalSink: Sink | undefined): Promise<void> {
+async function emit(
+  p: Plan,
+  sink: Sink,
+  externalSink: Sink | undefined,
+  tail: () => Promise<Uint8Array> = async () => p.modelTail,
+  alive: () => void = () => undefined,
+): Promise<void> {
   const files = new Map<string, FileHandle>();
   const buffers = new CopyBuffers();
+  // Lazy payloads (folds) are loaded one ahead: the next one's reads and arithmetic overlap the
+  // hashing and writing of what comes before it. At most two are in memory at once.
+  const lazy = p.tensors.flatMap((t, i) => (t.tensor.data.kind === 'lazy' ? [i] : []));
+  const loads = new Map<number, Promise<Uint8Array>>();
+  const load = (i: number): Promise<Uint8Array> => {
+    let l = loads.get(i);
+    if (l === undefined) {
+      l = readTensorData((p.tensors[i] as Plan['tensors'][number]).tensor.data);
+      l.catch(() => undefined); // awaited when its tensor is written; not unhandled meanwhile
+      loads.set(i, l);
+    }
+    return l;
+  };
+  let nextLazy = 0;
   // The copy buffers rotate across both sinks; switching sinks waits for the other's last write.
   let lastCopy: Sink | undefined;
-  const copy = async (tensor: Tensor, to: Sink): Promise<void> => {
+  const copy = async (i: number, tensor: Tensor, to: Sink): Promise<void> => {
+    while (nextLazy < lazy.length && (lazy[nextLazy] as number) <= i) nextLazy++;
+    if (nextLazy < lazy.length) void load(lazy[nextLazy] as number); // started now, awaited in its turn
     if (lastCopy !== undefined && lastCopy !== to) await lastCopy.drain();
     lastCopy = to;
-    await copyTensorData(tensor, to, files, buffers);
+    const preloaded = tensor.data.kind === 'lazy' ? load(i) : undefined;
+    loads.delete(i);
+    await copyTensorData(tensor, to, files, buffers, preloaded);
   };
   try {
     await sink.write(p.modelHead);
     await sink.write(lenFieldHeader(MODEL_GRAPH, p.graphLength));
     await sink.write(p.graphHead);
     let externalOffset = 0;
-    for (const { tensor, header, inline } of p.tensors) {
+    for (const [i, { tensor, header, inline }] of p.tensors.entries()) {
+      alive();
       const length = dataByteLength(tensor.data);
       if (inline) {
         await sink.write(lenFieldHeader(GRAPH_INITIALIZER, header.length + lenFieldSize(TENSOR_RAW_DATA, length)));
         await sink.write(header);
         await sink.write(lenFieldHeader(TENSOR_RAW_DATA, length));
-        await copy(tensor, sink);
+        await copy(i, tensor, sink);
       } else {
         if (externalSink === undefined) throw new Error('internal: external tensor without an external data file');
         await sink.write(lenFieldHeader(GRAPH_INITIALIZER, header.length));
@@ -442,12 +489,12 @@ async function emit(p: Plan, sink: Sink, externalSink: Sink | undefined): Promis
           if (aligned > externalOffset) await externalSink.write(new Uint8Array(aligned - externalOffset));
           externalOffset = aligned;
         }
-        await copy(tensor, externalSink);
+        await copy(i, tensor, externalSink);
         externalOffset += length;
       }
     }
     await sink.write(p.graphTail);
-    await sink.write(p.modelTail);
+    await sink.write(await tail());
   } finally {
     for (const fh of files.values()) await fh.close();
   }
@@ -474,10 +521,29 @@ export async function writeModel(model: Model, path: string, options: WriteOptio
   const externalPath = join(dirname(path), location);
   const partial = `${path}.partial`;
   const externalPartial = `${externalPath}.partial`;
+  // Late metadata: a rejection aborts the write at the next tensor; the value is awaited only for the tail.
+  let failed: { readonly reason: unknown } | undefined;
+  options.metadata?.catch((reason: unknown) => {
+    failed = { reason };
+  });
+  const alive = (): void => {
+    if (failed !== undefined) throw failed.reason;
+  };
+  let totalLength = p.totalLength;
+  const tail = async (): Promise<Uint8Array> => {
+    if (options.metadata === undefined) return p.modelTail;
+    const late = await options.metadata;
+    const modelTail = encodeModelTail(model, { ...model.metadataProps, ...late });
+    totalLength = p.totalLength - p.modelTail.length + modelTail.length;
+    if (totalLength > PROTOBUF_LIMIT_BYTES) {
+      throw new Error(`${path}: the model would be ${totalLength} bytes, over protobuf's 2 GiB limit; write it with external data`);
+    }
+    return modelTail;
+  };
   const writer = await HashingFileWriter.create(partial);
   const externalWriter = external ? await HashingFileWriter.create(externalPartial) : undefined;
   try {
-    await emit(p, writer, externalWriter);
+    await emit(p, writer, externalWriter, tail, alive);
   } catch (err) {
     await writer.abort();
     await externalWriter?.abort();
@@ -486,7 +552,7 @@ export async function writeModel(model: Model, path: string, options: WriteOptio
     throw err;
   }
   const sha256 = await writer.close();
-  if (writer.bytes !== p.totalLength) throw new Error(`internal: wrote ${writer.bytes} bytes, planned ${p.totalLength}`);
+  if (writer.bytes !== totalLength) throw new Error(`internal: wrote ${writer.bytes} bytes, planned ${totalLength}`);
   let externalData: WrittenFile | undefined;
   if (externalWriter !== undefined) {
     const externalSha = await externalWriter.close();

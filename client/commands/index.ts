@@ -1,39 +1,37 @@
-/** The list of subcommands. A new command is a module in this folder plus one line here. */
+/**
+ * The list of subcommands. A new command is a module in this folder plus one line here. Modules are
+ * loaded on demand: running one command loads only its module (so `emit` never loads onnxruntime or
+ * the Temporal SDK); help, `help <cmd>` and unknown names load them all.
+ */
 import type { Command } from 'commander';
-import { register as bench } from './bench';
-import { register as doctor } from './doctor';
-import { register as emit } from './emit';
-import { register as parity } from './parity';
-import { register as publish } from './publish';
-import { register as smoke } from './smoke';
-import { register as stack } from './stack';
-import { register as validate } from './validate';
-import { register as worker } from './worker';
-import { register as run } from './run';
-import { register as status } from './status';
-import { register as watch } from './watch';
-import { register as result } from './result';
-import { register as list } from './list';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [
-  stack,
-  doctor,
-  worker,
-  smoke,
-  run,
-  status,
-  watch,
-  result,
-  list,
-  emit,
-  validate,
-  parity,
-  bench,
-  publish,
-];
+/** Command name (as the module registers it) → its module's `register`, in help order. */
+const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
+  stack: async () => (await import('./stack.js')).register,
+  doctor: async () => (await import('./doctor.js')).register,
+  worker: async () => (await import('./worker.js')).register,
+  smoke: async () => (await import('./smoke.js')).register,
+  run: async () => (await import('./run.js')).register,
+  status: async () => (await import('./status.js')).register,
+  watch: async () => (await import('./watch.js')).register,
+  result: async () => (await import('./result.js')).register,
+  list: async () => (await import('./list.js')).register,
+  emit: async () => (await import('./emit.js')).register,
+  validate: async () => (await import('./validate.js')).register,
+  parity: async () => (await import('./parity.js')).register,
+  bench: async () => (await import('./bench.js')).register,
+  publish: async () => (await import('./publish.js')).register,
+};
 
-export function registerCommands(program: Command): void {
-  for (const register of registrations) register(program);
+/**
+ * Registers the command named by `argv` (node, script, command, ...), or every command when there is
+ * none, it is an option (`--help`) or it is not a known name (commander then lists or suggests).
+ */
+export async function registerCommands(program: Command, argv: readonly string[] = []): Promise<void> {
+  const name = argv[2];
+  const names = name !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, name) ? [name] : Object.keys(COMMANDS);
+  const registers = await Promise.all(names.map((n) => (COMMANDS[n] as () => Promise<Register>)()));
+  for (const register of registers) register(program);
 }
