@@ -6,7 +6,7 @@
  * Everything binds to 127.0.0.1; every process started here is stopped by `stopAll`/`down`.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -48,6 +48,7 @@ export interface ThrowAwayStack {
   /** Endpoints as the worker and the client see them (before any proxy). */
   endpoints: { temporal: string; temporalUi: string; s3: string; mlflow: string };
   up(): Promise<void>;
+  /** Stops everything `up` started, then removes the state folder. */
   down(): Promise<void>;
   /** Stops one service by its pid file's process group (SIGTERM, then SIGKILL after 10 s). */
   stop(service: StackService): Promise<void>;
@@ -75,7 +76,11 @@ export function throwAwayStack(ports: Record<string, string>): ThrowAwayStack {
       await run('bash', [stackScript, 'up'], { env, timeout: 240_000 });
     },
     async down() {
-      await run('bash', [stackScript, 'down'], { env, timeout: 120_000 });
+      try {
+        await run('bash', [stackScript, 'down'], { env, timeout: 120_000 });
+      } finally {
+        rmSync(stateDir, { recursive: true, force: true });
+      }
     },
     pidOf,
     async stop(service) {
@@ -134,6 +139,7 @@ export async function startWorkerProcess(name: string, env: NodeJS.ProcessEnv, r
         await Promise.race([exited, sleep(5_000)]);
       }
       workers.delete(w);
+      rmSync(workDir, { recursive: true, force: true });
     },
   };
   workers.add(w);
