@@ -131,6 +131,8 @@ start_mlflow() {
   require_free_port "$MLFLOW_PORT" "MLflow tracking server" MLFLOW_PORT
   mkdir -p "$STACK_STATE_DIR/mlflow"
   log "starting mlflow on 127.0.0.1:$MLFLOW_PORT"
+  # The registry is all we use: MLflow's background job runner (a dozen huey worker processes) stays off.
+  MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
   MLFLOW_S3_ENDPOINT_URL="http://127.0.0.1:$MINIO_PORT" AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" \
   AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
     launch mlflow "$venv/bin/mlflow" server --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \

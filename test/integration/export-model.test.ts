@@ -4,19 +4,18 @@
  * themselves: exactly one published model directory and one registry version, found again by a
  * second start; a parity failure and an invalid request end the export with nothing published.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PipelineConfig } from '../../config/environment';
-import { connectClient } from '../../client/temporal-client';
 import { uploadBundle } from '../../client/bundle-upload';
 import { startExport } from '../../client/export-starter';
 import { PROGRESS_QUERY, type ExportProgress, type ExportRequest } from '../../common/export-contract';
 import { MlflowClient } from '../../registry/mlflow-client';
 import { createMinioClient } from '../../storage/minio-client';
-import { createWorkerHost, type WorkerHost } from '../../worker/run-worker';
 import { makeBundle, SMALL_CONVNEXT } from './support/fixtures';
-import { requireStack, uniqueName } from './support/stack';
+import { useWorkerHost } from './support/worker-host';
+import { uniqueName } from './support/stack';
 
 /** Small benchmark settings: the test checks the stage runs and reports, not the numbers. */
 const QUICK_BENCHMARK = { batchSizes: [1, 4], maxRuns: 20, timeBudgetMs: 1_000, gpuScheduleToStartTimeout: '3 seconds' };
@@ -35,25 +34,15 @@ async function versionsOf(config: PipelineConfig, modelName: string): Promise<{ 
 }
 
 describe('exportModel end to end (Temporal, MinIO, MLflow, PyTorch fixtures)', () => {
+  const live = useWorkerHost();
   let config: PipelineConfig;
-  let host: WorkerHost;
-  let running: Promise<void>;
   let client: Client;
   let checkpointUri: string;
 
   beforeAll(async () => {
-    config = await requireStack();
+    ({ config, client } = live);
     const bundle = await makeBundle(SMALL_CONVNEXT);
     checkpointUri = (await uploadBundle(config, bundle)).uri;
-    host = await createWorkerHost(config);
-    running = host.run();
-    client = await connectClient(config);
-  });
-
-  afterAll(async () => {
-    await client?.connection.close();
-    host?.shutdown();
-    await running;
   });
 
   it('exports, publishes one model directory and registers one version; a second start finds the same', async () => {

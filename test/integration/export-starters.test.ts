@@ -10,44 +10,33 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import type { PipelineConfig } from '../../config/environment';
 import { uploadBundle } from '../../client/bundle-upload';
-import { connectClient } from '../../client/temporal-client';
 import { TASK_QUEUES } from '../../common/constants';
 import { MlflowClient } from '../../registry/mlflow-client';
 import { createMinioClient } from '../../storage/minio-client';
 import type { ExportResult } from '../../workflows/export-model';
-import { createWorkerHost, type WorkerHost } from '../../worker/run-worker';
 import { makeBundle, SMALL_CONVNEXT, type FixtureOptions } from './support/fixtures';
-import { requireStack, uniqueName } from './support/stack';
+import { useWorkerHost } from './support/worker-host';
+import { uniqueName } from './support/stack';
 
 const run = promisify(execFile);
 const QUICK_BENCHMARK = { batchSizes: [1], maxRuns: 10, timeBudgetMs: 500, gpu: false };
 const SIZES: Record<string, FixtureOptions> = { small: SMALL_CONVNEXT, convnext_tiny: { backbone: 'convnext_tiny' } };
 
 describe.each(Object.keys(SIZES))('export of %s, started three ways', (size) => {
+  const live = useWorkerHost();
   let config: PipelineConfig;
-  let host: WorkerHost;
-  let running: Promise<void>;
   let client: Client;
   let bundleDir: string;
   let checkpointUri: string;
 
   beforeAll(async () => {
-    config = await requireStack();
+    ({ config, client } = live);
     bundleDir = await makeBundle({ ...SIZES[size], seed: 7 });
     checkpointUri = (await uploadBundle(config, bundleDir)).uri;
-    host = await createWorkerHost(config);
-    running = host.run();
-    client = await connectClient(config);
-  });
-
-  afterAll(async () => {
-    await client?.connection.close();
-    host?.shutdown();
-    await running;
   });
 
   async function expectOnePublishedVersion(result: ExportResult): Promise<void> {

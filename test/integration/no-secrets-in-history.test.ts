@@ -5,19 +5,18 @@
  * (S3 access key and secret key, the MLflow token when set): not in clear text, not inside the
  * decoded base64 payloads, not as base64 text.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import type { PipelineConfig } from '../../config/environment';
-import { connectClient } from '../../client/temporal-client';
 import { uploadBundle } from '../../client/bundle-upload';
 import { TASK_QUEUES } from '../../common/constants';
 import { exportWorkflowId } from '../../common/export-contract';
 import type { TrainingRunInput } from '../../workflows/training-parent';
 import type { ExportResult } from '../../workflows/export-model';
-import { createWorkerHost, type WorkerHost } from '../../worker/run-worker';
 import { makeBundle, SMALL_CONVNEXT } from './support/fixtures';
 import { decodedPayloads, findSecrets } from './support/history-secrets';
-import { requireStack, uniqueName } from './support/stack';
+import { useWorkerHost } from './support/worker-host';
+import { uniqueName } from './support/stack';
 
 /** Small benchmark settings, as in export-model.test.ts: the export must complete, not measure. */
 const QUICK_BENCHMARK = { batchSizes: [1, 4], maxRuns: 20, timeBudgetMs: 1_000, gpuScheduleToStartTimeout: '3 seconds' };
@@ -29,22 +28,12 @@ function credentials(config: PipelineConfig): string[] {
 }
 
 describe('no secrets in workflow histories (Temporal, MinIO, MLflow, PyTorch fixtures)', () => {
+  const live = useWorkerHost();
   let config: PipelineConfig;
-  let host: WorkerHost;
-  let running: Promise<void>;
   let client: Client;
 
-  beforeAll(async () => {
-    config = await requireStack();
-    host = await createWorkerHost(config);
-    running = host.run();
-    client = await connectClient(config);
-  });
-
-  afterAll(async () => {
-    await client?.connection.close();
-    host?.shutdown();
-    await running;
+  beforeAll(() => {
+    ({ config, client } = live);
   });
 
   it('the detector finds a credential planted in clear text, in a payload and as nested base64', () => {

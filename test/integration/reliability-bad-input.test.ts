@@ -7,18 +7,17 @@
  * `failed:<stage>` in the ExportStage search attribute. Invalid requests (model names that would
  * escape their prefix) are refused by the workflow's own check before any activity is scheduled.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import type { PipelineConfig } from '../../config/environment';
-import { connectClient } from '../../client/temporal-client';
 import { uploadBundle } from '../../client/bundle-upload';
 import { startExport } from '../../client/export-starter';
 import { MlflowClient } from '../../registry/mlflow-client';
 import { createMinioClient } from '../../storage/minio-client';
-import { createWorkerHost, type WorkerHost } from '../../worker/run-worker';
 import { makeBundle, SMALL_CONVNEXT } from './support/fixtures';
-import { requireStack, uniqueName } from './support/stack';
+import { useWorkerHost } from './support/worker-host';
+import { uniqueName } from './support/stack';
 import { brokenCopy, editConfig, editSafetensors, entries, f32Bytes, pack, tensors, truncateFile } from './support/broken-bundles';
 
 /**
@@ -220,25 +219,15 @@ async function activityAttempts(handle: WorkflowHandle): Promise<{ scheduled: st
 }
 
 describe('bad input is refused fast, non-retryable, named, nothing published (Temporal, MinIO, MLflow)', () => {
+  const queue = uniqueName('bad-input');
+  const live = useWorkerHost({ taskQueues: { export: queue, bench: `${queue}-bench`, gpu: `${queue}-gpu` } });
   let config: PipelineConfig;
-  let host: WorkerHost;
-  let running: Promise<void>;
   let client: Client;
   let goodBundle: string;
-  const queue = uniqueName('bad-input');
 
   beforeAll(async () => {
-    config = await requireStack();
+    ({ config, client } = live);
     goodBundle = await makeBundle(SMALL_CONVNEXT);
-    host = await createWorkerHost(config, { taskQueues: { export: queue, bench: `${queue}-bench`, gpu: `${queue}-gpu` } });
-    running = host.run();
-    client = await connectClient(config);
-  });
-
-  afterAll(async () => {
-    await client?.connection.close();
-    host?.shutdown();
-    await running;
   });
 
   it.each(CASES)('$name: InvalidInput at $stage after one attempt', async (c) => {
