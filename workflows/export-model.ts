@@ -163,7 +163,7 @@ export async function exportModel(request: ExportRequest): Promise<ExportResult>
 
   progress.stage = 'done';
   upsertSearchAttributes([{ key: searchAttributeKeys.exportStage, value: 'done' }]);
-  const uiLink = await acts.workflowUiLink(workflowId, temporalRunId);
+  const uiLink = await acts.workflowUiLink.executeWithOptions({ startToCloseTimeout: '1 minute', summary: 'Web UI link of this export for its result' }, [workflowId, temporalRunId]);
   return { workflowId, modelName, runId: request.runId, checkpointUri: request.checkpointUri, sha256: onnx.sha256, onnx, emission, validation, parity, latency, published, registry, uiLink };
 }
 
