@@ -270,19 +270,12 @@ class CopyBuffers {
   }
 }
 
-/** Streams one tensor's bytes into `sink`, checking the source really has the declared length; `preloaded` is its in-memory payload, if already being loaded. */
-async function copyTensorData(
-  t: Tensor,
-  sink: Sink,
-  files: Map<string, FileHandle>,
-  buffers: CopyBuffers,
-  preloaded?: Promise<Uint8Array>,
-): Promise<void> {
+/** Streams one tensor's bytes into `sink`, checking the source really has the declared length. */
+async function copyTensorData(t: Tensor, sink: Sink, files: Map<string, FileHandle>, buffers: CopyBuffers): Promise<void> {
   const data = t.data;
   if (data.kind !== 'file') {
-    const bytes = await (preloaded ?? readTensorData(data));
-    // A big in-memory payload goes straight to the file (no copy into the write buffer), and the
-    // write runs while the next tensor is read or computed.
+    const bytes = await readTensorData(data);
+    // A big in-memory payload (a fold) goes straight to the file, no copy into the write buffer.
     await (bytes.byteLength >= WRITE_BUFFER_BYTES ? sink.writeDetached(bytes) : sink.write(bytes));
     return;
   }
@@ -442,44 +435,26 @@ async function emit(
 ): Promise<void> {
   const files = new Map<string, FileHandle>();
   const buffers = new CopyBuffers();
-  // Lazy payloads (folds) are loaded one ahead: the next one's reads and arithmetic overlap the
-  // hashing and writing of what comes before it. At most two are in memory at once.
-  const lazy = p.tensors.flatMap((t, i) => (t.tensor.data.kind === 'lazy' ? [i] : []));
-  const loads = new Map<number, Promise<Uint8Array>>();
-  const load = (i: number): Promise<Uint8Array> => {
-    let l = loads.get(i);
-    if (l === undefined) {
-      l = readTensorData((p.tensors[i] as Plan['tensors'][number]).tensor.data);
-      l.catch(() => undefined); // awaited when its tensor is written; not unhandled meanwhile
-      loads.set(i, l);
-    }
-    return l;
-  };
-  let nextLazy = 0;
   // The copy buffers rotate across both sinks; switching sinks waits for the other's last write.
   let lastCopy: Sink | undefined;
-  const copy = async (i: number, tensor: Tensor, to: Sink): Promise<void> => {
-    while (nextLazy < lazy.length && (lazy[nextLazy] as number) <= i) nextLazy++;
-    if (nextLazy < lazy.length) void load(lazy[nextLazy] as number); // started now, awaited in its turn
+  const copy = async (tensor: Tensor, to: Sink): Promise<void> => {
     if (lastCopy !== undefined && lastCopy !== to) await lastCopy.drain();
     lastCopy = to;
-    const preloaded = tensor.data.kind === 'lazy' ? load(i) : undefined;
-    loads.delete(i);
-    await copyTensorData(tensor, to, files, buffers, preloaded);
+    await copyTensorData(tensor, to, files, buffers);
   };
   try {
     await sink.write(p.modelHead);
     await sink.write(lenFieldHeader(MODEL_GRAPH, p.graphLength));
     await sink.write(p.graphHead);
     let externalOffset = 0;
-    for (const [i, { tensor, header, inline }] of p.tensors.entries()) {
+    for (const { tensor, header, inline } of p.tensors) {
       alive();
       const length = dataByteLength(tensor.data);
       if (inline) {
         await sink.write(lenFieldHeader(GRAPH_INITIALIZER, header.length + lenFieldSize(TENSOR_RAW_DATA, length)));
         await sink.write(header);
         await sink.write(lenFieldHeader(TENSOR_RAW_DATA, length));
-        await copy(i, tensor, sink);
+        await copy(tensor, sink);
       } else {
         if (externalSink === undefined) throw new Error('internal: external tensor without an external data file');
         await sink.write(lenFieldHeader(GRAPH_INITIALIZER, header.length));
@@ -489,7 +464,7 @@ async function emit(
           if (aligned > externalOffset) await externalSink.write(new Uint8Array(aligned - externalOffset));
           externalOffset = aligned;
         }
-        await copy(i, tensor, externalSink);
+        await copy(tensor, externalSink);
         externalOffset += length;
       }
     }
