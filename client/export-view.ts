@@ -5,7 +5,8 @@
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
-import { EXPORT_STAGES, PROGRESS_QUERY, type ExportProgress } from '../common/export-contract';
+import { EXPORT_STAGES, PROGRESS_QUERY, type ExportProgress, type StageName } from '../common/export-contract';
+import { searchAttributeKeys } from '../common/search-attributes';
 import type { ExportResult } from '../workflows/export-model';
 
 export interface ExportSnapshot {
@@ -26,9 +27,28 @@ function uploadFromHeartbeat(details: unknown): { done: number; total: number } 
   return { done: cp.parts.reduce((n, p) => n + p.size, 0), total: cp.size };
 }
 
+/** What the ExportStage search attribute alone says: `done`, `failed:<stage>`, or the running stage. */
+export function progressFromStage(value: string | undefined): ExportProgress | undefined {
+  if (value === undefined) return undefined;
+  const [state, failedStage] = value.split(':') as [string, string | undefined];
+  const current = (failedStage ?? state) as StageName | 'done' | 'queued' | 'failed';
+  const index = current === 'done' ? EXPORT_STAGES.length : EXPORT_STAGES.indexOf(current as StageName);
+  return {
+    stage: failedStage ? (failedStage as StageName) : (current as ExportProgress['stage']),
+    completedStages: EXPORT_STAGES.slice(0, Math.max(0, index)),
+    bytesUploaded: 0,
+    bytesTotal: undefined,
+    ...(state === 'failed' ? { failure: `failed at ${failedStage ?? 'the request check'}` } : {}),
+  };
+}
+
 export async function snapshot(handle: WorkflowHandle): Promise<ExportSnapshot> {
   const described = await handle.describe();
-  const progress = await handle.query<ExportProgress>(PROGRESS_QUERY).catch(() => undefined);
+  // The query needs a worker to answer; without one (a closed export, workers down) the ExportStage
+  // search attribute, kept by the server, still tells which stages have passed.
+  const progress =
+    (await handle.query<ExportProgress>(PROGRESS_QUERY).catch(() => undefined)) ??
+    progressFromStage(described.typedSearchAttributes.get(searchAttributeKeys.exportStage));
   let upload: ExportSnapshot['upload'];
   let runningActivity: string | undefined;
   for (const pending of described.raw.pendingActivities ?? []) {

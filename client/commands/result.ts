@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
-import { loadConfig } from '../../config/environment';
 import { formatResult } from '../export-view';
 import type { exportModel } from '../../workflows/export-model';
-import { connectClient, workflowUiLink } from '../temporal-client';
+import { withTemporalClient, workflowUiLink } from '../temporal-client';
 
 export function register(program: Command): void {
   program
@@ -12,18 +11,16 @@ export function register(program: Command): void {
     .argument('<workflow-id>')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const config = loadConfig();
-      const client = await connectClient(config);
-      try {
-        const result = await client.workflow.getHandle<typeof exportModel>(id).result();
-        process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatResult(result)}\n`);
-      } catch (err) {
-        if (!(err instanceof WorkflowFailedError)) throw err;
-        const cause: Error | undefined = (err.cause as (Error & { cause?: Error }) | undefined)?.cause ?? err.cause;
-        process.stderr.write(`export ${id} failed: ${cause?.message ?? err.message}\nWeb UI: ${workflowUiLink(config, id)}\n`);
-        process.exitCode = 1;
-      } finally {
-        await client.connection.close();
-      }
+      await withTemporalClient(async (client, config) => {
+        try {
+          const result = await client.workflow.getHandle<typeof exportModel>(id).result();
+          process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatResult(result)}\n`);
+        } catch (err) {
+          if (!(err instanceof WorkflowFailedError)) throw err;
+          const cause: Error | undefined = (err.cause as (Error & { cause?: Error }) | undefined)?.cause ?? err.cause;
+          process.stderr.write(`export ${id} failed: ${cause?.message ?? err.message}\nWeb UI: ${workflowUiLink(config, id)}\n`);
+          process.exitCode = 1;
+        }
+      });
     });
 }

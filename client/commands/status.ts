@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/environment';
 import { snapshot, stageLines } from '../export-view';
-import { connectClient, workflowUiLink } from '../temporal-client';
+import { withTemporalClient, workflowUiLink } from '../temporal-client';
 
 export function register(program: Command): void {
   program
@@ -10,9 +9,7 @@ export function register(program: Command): void {
     .argument('<workflow-id>')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const config = loadConfig();
-      const client = await connectClient(config);
-      try {
+      await withTemporalClient(async (client, config) => {
         const s = await snapshot(client.workflow.getHandle(id));
         const link = workflowUiLink(config, id, s.runId);
         if (opts.json) {
@@ -20,8 +17,6 @@ export function register(program: Command): void {
         } else {
           process.stdout.write([`${id}: ${s.status.toLowerCase()}${s.progress?.failure ? ` (${s.progress.failure})` : ''}`, ...stageLines(s), `Web UI: ${link}`].join('\n') + '\n');
         }
-      } finally {
-        await client.connection.close();
-      }
+      });
     });
 }
