@@ -6,26 +6,20 @@
  * nothing that looks finished.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client as MinioClient } from 'minio';
-import { parseS3Uri } from '../storage';
+import { BUNDLE_FILES as CHECKPOINT_BUNDLE_FILES } from '../checkpoint';
+import { hashFile, parseS3Uri } from '../storage';
 
-/** The files of a checkpoint bundle (DESIGN.md "Contracts"); the reference is needed for parity. */
-export const BUNDLE_FILES = ['config.json', 'model.safetensors', 'reference.safetensors'] as const;
+/** The files of a checkpoint bundle, as checkpoint/ names them; the reference is needed for parity. */
+export const BUNDLE_FILES = Object.values(CHECKPOINT_BUNDLE_FILES);
 
 export class MissingInputError extends Error {
   constructor(readonly uri: string, detail: string) {
     super(`${uri}: ${detail}`);
     this.name = 'MissingInputError';
   }
-}
-
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -97,7 +91,7 @@ export async function localArtifact(minio: MinioClient, workDir: string, ref: { 
       if (isNotFound(err)) throw new MissingInputError(ref.uri, 'the artifact does not exist');
       throw err;
     }
-    const got = await sha256OfFile(tmp);
+    const { sha256: got } = await hashFile(tmp);
     if (ref.sha256 && got !== ref.sha256) throw new Error(`${ref.uri}: downloaded bytes have sha256 ${got}, expected ${ref.sha256}`);
     const dest = join(dir, `${got}.onnx`);
     await rename(tmp, dest);

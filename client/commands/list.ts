@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { EXPORT_WORKFLOW_TYPE } from '../../common/export-contract';
 import { searchAttributeKeys } from '../../common/search-attributes';
-import { loadConfig } from '../../config/environment';
-import { connectClient, workflowUiLink } from '../temporal-client';
+import { withTemporalClient, workflowUiLink } from '../temporal-client';
 
 /** Quotes a value for a Temporal visibility query. */
 function quote(v: string): string {
@@ -17,9 +16,7 @@ export function register(program: Command): void {
     .option('--limit <n>', 'at most this many', '20')
     .option('--json', 'print JSON')
     .action(async (opts: { model?: string; limit: string; json?: boolean }) => {
-      const config = loadConfig();
-      const client = await connectClient(config);
-      try {
+      await withTemporalClient(async (client, config) => {
         const query = [`WorkflowType = ${quote(EXPORT_WORKFLOW_TYPE)}`, ...(opts.model ? [`ModelName = ${quote(opts.model)}`] : [])].join(' AND ');
         const rows: { workflowId: string; status: string; stage: string | undefined; model: string | undefined; sha256: string | undefined; started: string; link: string }[] = [];
         for await (const wf of client.workflow.list({ query })) {
@@ -42,8 +39,6 @@ export function register(program: Command): void {
         for (const r of rows) {
           process.stdout.write(`${r.started}  ${r.status.padEnd(10)} ${(r.stage ?? '').padEnd(16)} ${r.workflowId}${r.sha256 ? `  ${r.sha256.slice(0, 12)}` : ''}\n    ${r.link}\n`);
         }
-      } finally {
-        await client.connection.close();
-      }
+      });
     });
 }

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import type { WorkflowHandle } from '@temporalio/client';
-import { loadConfig } from '../../config/environment';
 import { plainLine, snapshot, stageLines } from '../export-view';
-import { connectClient, workflowUiLink } from '../temporal-client';
+import { withTemporalClient, workflowUiLink } from '../temporal-client';
 
 const POLL_MS = 1_000;
 
@@ -36,14 +35,10 @@ export function register(program: Command): void {
     .description('follow an export: stage list and upload progress until it ends')
     .argument('<workflow-id>')
     .action(async (id: string) => {
-      const config = loadConfig();
-      const client = await connectClient(config);
-      try {
+      await withTemporalClient(async (client, config) => {
         process.stdout.write(`Web UI: ${workflowUiLink(config, id)}\n`);
         const status = await watchExport(client.workflow.getHandle(id), { tty: Boolean(process.stdout.isTTY) });
         if (status !== 'COMPLETED') process.exitCode = 1;
-      } finally {
-        await client.connection.close();
-      }
+      });
     });
 }
