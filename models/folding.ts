@@ -12,11 +12,13 @@ export const BATCH_NORM_EPSILON = 1e-5;
 
 const bytesOf = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-/** `rows × cols` row-major `w` with row i multiplied by `scale[i]`. */
-export function scaleRows(w: Float32Array, scale: ArrayLike<number>): Float32Array {
+/**
+ * `rows × cols` row-major `w` with row i multiplied by `scale[i]`, into `out` (a new array unless
+ * given; the folds pass `w` itself, a buffer they own, which saves a model-sized allocation).
+ */
+export function scaleRows(w: Float32Array, scale: ArrayLike<number>, out: Float32Array = new Float32Array(w.length)): Float32Array {
   const rows = scale.length;
   const cols = w.length / rows;
-  const out = new Float32Array(w.length);
   for (let i = 0; i < rows; i++) {
     const s = scale[i] as number;
     const base = i * cols;
@@ -29,7 +31,7 @@ export function scaleRows(w: Float32Array, scale: ArrayLike<number>): Float32Arr
 export function layerScaled(weights: SafetensorsFile, name: string, key: string, layerScaleKey: string, dims: readonly number[]): Tensor {
   return lazyTensor(name, 'float32', dims, async () => {
     const [w, ls] = await Promise.all([weights.readFloat32(key), weights.readFloat32(layerScaleKey)]);
-    return bytesOf(scaleRows(w, ls));
+    return bytesOf(scaleRows(w, ls, w));
   });
 }
 
@@ -45,7 +47,7 @@ export function batchNormFolded(weights: SafetensorsFile, linear: string, bn: st
   };
   const weight = lazyTensor(`${linear}.weight+${bn}`, 'float32', rows, async () => {
     const [{ scale }, w] = await Promise.all([stats(), weights.readFloat32(`${linear}.weight`)]);
-    return bytesOf(scaleRows(w, scale));
+    return bytesOf(scaleRows(w, scale, w));
   });
   const bias = lazyTensor(`${linear}.bias+${bn}`, 'float32', [rows[0] ?? 0], async () => {
     const [{ scale, beta, mean }, b] = await Promise.all([stats(), weights.readFloat32(`${linear}.bias`)]);

@@ -41,3 +41,22 @@ export function gelu(b: GraphBuilder, scope: string, x: string): string {
   const erf = b.erf(scope, b.div(scope, x, scalar(b, 'sqrt_2', Math.SQRT2)));
   return b.mul(scope, b.mul(scope, x, b.add(scope, erf, scalar(b, 'one', 1))), scalar(b, 'half', 0.5));
 }
+
+/**
+ * LayerNorm over the channels of NCHW `x` whose result is laid out as one image `[1, C, N·H, W]`:
+ * the batch stacked along the height. A 1×1 Conv on that image is the same pointwise layer, but
+ * onnxruntime then streams its weights once per call instead of once per image (see
+ * ConvNeXt's blocks in localizationnet-graph.ts). `unstackBatch` restores `[N, C, H, W]`.
+ */
+export function layerNormChannelsBatchStacked(
+  b: GraphBuilder, scope: string, x: string, scale: string, bias: string, epsilon: number, channels: number, width: number,
+): string {
+  const nhwc = b.transpose(scope, x, [0, 2, 3, 1]);
+  const cnhw = b.transpose(scope, layerNormLastAxis(b, scope, nhwc, scale, bias, epsilon), [3, 0, 1, 2]);
+  return b.reshape(scope, cnhw, [1, channels, -1, width]);
+}
+
+/** `[1, C, N·H, W]` (layerNormChannelsBatchStacked) back to `[N, C, H, W]`. */
+export function unstackBatch(b: GraphBuilder, scope: string, x: string, channels: number, height: number, width: number): string {
+  return b.transpose(scope, b.reshape(scope, x, [channels, -1, height, width]), [1, 0, 2, 3]);
+}

@@ -6,7 +6,8 @@
  * Graph shape, chosen by measuring onnxruntime (see the report of issue 3): activations stay NCHW; the
  * block's pointwise Linears are 1x1 Convs (their weights are the state_dict bytes as they are, so
  * emission streams them), and only LayerNorm goes through NHWC (Transpose, LayerNormalization,
- * Transpose). avgpool+flatten is one ReduceMean. Weights that are not folded stay file ranges.
+ * Transpose). In the small-image stages the pointwise layers see the batch stacked into one image
+ * (STACK_BATCH_MAX_PIXELS). avgpool+flatten is one ReduceMean. Weights that are not folded stay file ranges.
  *
  * It must not read tensor data (folds are lazy) nor write files (emit.ts does).
  */
@@ -14,7 +15,7 @@ import type { Bundle } from '../checkpoint';
 import { GraphBuilder } from '../onnx/builder';
 import { DEFAULT_OPSET, fileTensor, float32Tensor, type Model } from '../onnx/ir';
 import { batchNormFolded, layerScaled } from './folding';
-import { gelu, layerNormChannels } from './graph-ops';
+import { gelu, layerNormChannels, layerNormChannelsBatchStacked, unstackBatch } from './graph-ops';
 import {
   checkWeights, downsampleIndex, FEATURES, HEAD_LINEARS, HEAD_NORMS, resolveLayout, stageIndex, type ConvNextLayout,
 } from './localizationnet-spec';
@@ -26,6 +27,15 @@ export const CONVNEXT_LAYER_NORM_EPSILON = 1e-6;
 export const INPUT_NAME = 'mel_spectrogram';
 export const OUTPUT_NAMES = { positions: 'positions', uncertainties: 'uncertainties' } as const;
 export const BATCH_DIM = 'batch_size';
+/**
+ * Blocks whose images have at most this many pixels run their pointwise layers on the batch stacked
+ * into one image (graph-ops' layerNormChannelsBatchStacked): with a 4×1 or 8×2 image a per-image 1×1
+ * Conv is a GEMM of 4 or 16 rows that re-reads weights of up to 1536×6144 for every image. Measured
+ * on convnext_large against torch.onnx.export's graph (batch 1 / 32): no stacking 0.891 / 1.015,
+ * every stage 0.943 / 0.868, ≤ 64 pixels 0.923 / 0.898, ≤ 16 pixels 0.901 / 0.841, ≤ 4 pixels
+ * 0.899 / 0.856 (bench/MEASUREMENTS.md). At 128×32 input that is the last two stages.
+ */
+export const STACK_BATCH_MAX_PIXELS = 16;
 
 export interface BuildOptions {
   readonly opset?: number;
@@ -44,7 +54,7 @@ export function buildLocalizationNet(bundle: Bundle, options: BuildOptions = {})
   const { layout, against } = resolveLayout(config, weights);
   checkWeights(weights, layout, against);
   const [, height, width] = config.inputShape;
-  checkSpatial(height, width, layout, weights.path, against);
+  const sizes = stageSizes(height, width, layout, weights.path, against);
 
   const b = new GraphBuilder({ opset: options.opset ?? DEFAULT_OPSET, graphName: 'LocalizationNet' });
   const file = (key: string, dims?: readonly number[]): string => {
@@ -60,15 +70,21 @@ export function buildLocalizationNet(bundle: Bundle, options: BuildOptions = {})
 
   layout.depths.forEach((depth, s) => {
     const d = layout.dims[s] as number;
+    const { height: h, width: w } = sizes[s] as StageSize;
+    const stacked = h * w <= STACK_BATCH_MAX_PIXELS;
     for (let j = 0; j < depth; j++) {
       const p = `${f}.${stageIndex(s)}.${j}`;
       let y = b.conv(`${p}.block.0`, x, file(`${p}.block.0.weight`), file(`${p}.block.0.bias`), { kernelShape: [7, 7], pads: [3, 3, 3, 3], group: d });
-      y = layerNormChannels(b, `${p}.block.2`, y, file(`${p}.block.2.weight`), file(`${p}.block.2.bias`), eps);
+      const [lnScale, lnBias] = [file(`${p}.block.2.weight`), file(`${p}.block.2.bias`)];
+      y = stacked
+        ? layerNormChannelsBatchStacked(b, `${p}.block.2`, y, lnScale, lnBias, eps, d, w)
+        : layerNormChannels(b, `${p}.block.2`, y, lnScale, lnBias, eps);
       y = b.conv(`${p}.block.3`, y, file(`${p}.block.3.weight`, [4 * d, d, 1, 1]), file(`${p}.block.3.bias`), { kernelShape: [1, 1] });
       y = gelu(b, `${p}.block.4`, y);
       const w2 = b.initializer(layerScaled(weights, `${p}.block.5.weight*layer_scale`, `${p}.block.5.weight`, `${p}.layer_scale`, [d, 4 * d, 1, 1]));
       const b2 = b.initializer(layerScaled(weights, `${p}.block.5.bias*layer_scale`, `${p}.block.5.bias`, `${p}.layer_scale`, [d]));
       y = b.conv(`${p}.block.5`, y, w2, b2, { kernelShape: [1, 1] });
+      if (stacked) y = unstackBatch(b, `${p}.block.5`, y, d, h, w);
       x = b.add(p, x, y);
     }
     if (s + 1 < layout.depths.length) {
@@ -116,15 +132,21 @@ export function buildLocalizationNet(bundle: Bundle, options: BuildOptions = {})
   return { model, layout };
 }
 
-/** Stem (k4 s4) and each downsample (k2 s2) must leave at least one pixel. */
-function checkSpatial(height: number, width: number, layout: ConvNextLayout, file: string, against: string): void {
-  let h = Math.floor((height - 4) / 4) + 1;
-  let w = Math.floor((width - 4) / 4) + 1;
+interface StageSize {
+  readonly height: number;
+  readonly width: number;
+}
+
+/** Spatial size of each stage's activations: the stem is k4 s4, each downsample k2 s2; each must leave a pixel. */
+function stageSizes(height: number, width: number, layout: ConvNextLayout, file: string, against: string): StageSize[] {
+  const sizes: StageSize[] = [{ height: Math.floor((height - 4) / 4) + 1, width: Math.floor((width - 4) / 4) + 1 }];
   for (let s = 1; s < layout.depths.length; s++) {
-    h = Math.floor((h - 2) / 2) + 1;
-    w = Math.floor((w - 2) / 2) + 1;
+    const previous = sizes[s - 1] as StageSize;
+    sizes.push({ height: Math.floor((previous.height - 2) / 2) + 1, width: Math.floor((previous.width - 2) / 2) + 1 });
   }
-  if (!(h >= 1 && w >= 1)) {
-    throw new ModelError({ file, against, detail: `input_shape [3, ${height}, ${width}] is too small for ${layout.depths.length} stages (last stage would be ${h}x${w})` });
+  const last = sizes[sizes.length - 1] as StageSize;
+  if (!(last.height >= 1 && last.width >= 1)) {
+    throw new ModelError({ file, against, detail: `input_shape [3, ${height}, ${width}] is too small for ${layout.depths.length} stages (last stage would be ${last.height}x${last.width})` });
   }
+  return sizes;
 }

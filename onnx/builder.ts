@@ -237,9 +237,13 @@ export class GraphBuilder {
     return this.op('Flatten', scope, [x], defined({ axis: optInt(a.axis) }), a);
   }
 
-  /** Reshape to `shape`, stored as an int64 initializer `<scope>/Reshape.shape` (0 copies, -1 infers). */
+  /**
+   * Reshape to `shape` (0 copies, -1 infers), stored as an int64 initializer `/shapes/<dims>` that
+   * every Reshape to the same target shares.
+   */
   reshape(scope: string, x: string, shape: readonly number[], o: OutputOption = {}): string {
-    const shapeName = this.initializer(int64Tensor(`${scope}/Reshape.shape`, [shape.length], shape));
+    const shared = `/shapes/${shape.join('x')}`;
+    const shapeName = this.has(shared) ? shared : this.initializer(int64Tensor(shared, [shape.length], shape));
     return this.op('Reshape', scope, [x, shapeName], {}, o);
   }
 

@@ -79,6 +79,30 @@ function broadcastShapes(shapes: readonly Shape[], names: readonly string[]): Sh
   return out;
 }
 
+/**
+ * A symbolic dim may be a multiple of one symbol, written `batch_size*16` (a Reshape that folds the
+ * batch into a spatial axis makes one). `symbolMultiple` writes it, `monomial` reads dims back as a
+ * number times a list of plain symbols, so such a multiple cancels when the batch is unfolded.
+ */
+function symbolMultiple(symbol: string, factor: number): Dim {
+  return factor === 1 ? symbol : `${symbol}*${factor}`;
+}
+const MULTIPLE = /^(.+)\*(\d+)$/;
+function monomial(dims: readonly Dim[]): { factor: number; symbols: string[] } {
+  let factor = 1;
+  const symbols: string[] = [];
+  for (const d of dims) {
+    if (typeof d === 'number') {
+      factor *= d;
+      continue;
+    }
+    const m = MULTIPLE.exec(d);
+    symbols.push(m ? (m[1] as string) : d);
+    if (m) factor *= Number(m[2]);
+  }
+  return { factor, symbols };
+}
+
 /** Product of dims: a number, the single symbol if exactly one symbolic dim times 1s, else unknown. */
 function product(dims: readonly Dim[]): Dim {
   let n = 1;
@@ -183,7 +207,9 @@ function conv(ctx: Ctx): ValueType[] {
     const k = kernel[i] as Dim;
     const s = strides[i] as number;
     if (typeof d !== 'number' || typeof k !== 'number') {
-      out.push(UNKNOWN);
+      // A symbolic axis keeps its symbol only through a kernel that cannot change its size.
+      const identity = k === 1 && s === 1 && autoPad !== 'VALID' && !pads[i] && !pads[i + spatial];
+      out.push(typeof d === 'string' && d !== '' && identity ? d : UNKNOWN);
       continue;
     }
     const effective = (k - 1) * (dilations[i] as number) + 1;
@@ -306,21 +332,25 @@ function reshape(ctx: Ctx): ValueType[] {
   const minusOne = out.indexOf(-1);
   if (out.filter((d) => d === -1).length > 1) throw new RuleError(`shape [${target.join(', ')}] has more than one -1`, name(ctx, 1));
   if (minusOne >= 0) {
-    // Solve for -1: numbers divide, symbols cancel (batch_size × 768 → [-1, 768] gives batch_size).
-    const rest = out.filter((_, i) => i !== minusOne);
-    const num = (s: readonly Dim[]): number => s.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 1);
-    const syms = (s: readonly Dim[]): string[] => s.filter((d): d is string => typeof d === 'string');
-    const left = syms(x.shape);
-    for (const s of syms(rest)) {
+    // Solve for -1: numbers divide, symbols cancel (batch_size × 768 → [-1, 768] gives batch_size;
+    // [C, batch_size, H, W] → [1, C, -1, W] gives the multiple `batch_size*H`, and back again).
+    const source = monomial(x.shape);
+    const rest = monomial(out.filter((_, i) => i !== minusOne));
+    const left = [...source.symbols];
+    for (const s of rest.symbols) {
       const k = left.indexOf(s);
       if (k >= 0 && s !== '') left.splice(k, 1);
       else left.push('?');
     }
-    const ratio = num(x.shape) / num(rest);
+    const ratio = source.factor / rest.factor;
     if (left.length === 0) {
       if (!Number.isInteger(ratio)) throw new RuleError(`cannot reshape ${formatShape(x.shape)} to [${target.join(', ')}]`, name(ctx, 1));
       out[minusOne] = ratio;
-    } else out[minusOne] = left.length === 1 && ratio === 1 && left[0] !== '?' && left[0] !== '' ? (left[0] as string) : UNKNOWN;
+    } else {
+      const symbol = left[0] as string;
+      const known = left.length === 1 && symbol !== '?' && symbol !== '' && Number.isInteger(ratio) && ratio >= 1;
+      out[minusOne] = known ? symbolMultiple(symbol, ratio) : UNKNOWN;
+    }
   } else if (x.shape.every((d) => typeof d === 'number') && out.every((d) => typeof d === 'number')) {
     const a = product(x.shape);
     const b = product(out);

@@ -9,9 +9,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { onnx } from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emitLocalizationNet } from '../../models';
 import { checkModel } from '../../onnx/checker';
 import type { Problem } from '../../onnx/checker';
 import { readModel, serializeModel, writeModel } from '../../onnx/serialize';
+import { SMALL_BUNDLE } from '../unit/models-fixtures';
 import { brokenCases, tinyModel } from '../unit/onnx-test-models';
 import type { BrokenCase } from '../unit/onnx-test-models';
 
@@ -48,6 +50,9 @@ async function writeCase(c: BrokenCase, path: string): Promise<void> {
 }
 
 const validModels = [14, 15, 16, 17, 18, 19, 20, 21].map((opset) => ({ name: `tiny opset ${opset}`, file: `valid-${opset}.onnx`, opset }));
+/** Our emitted LocalizationNet (the committed small bundle): every opset's graph shape, and external data. */
+const emittedModels = [14, 17, 20, 21].map((opset) => ({ file: `localizationnet-${opset}.onnx`, opset, externalData: false }))
+  .concat([{ file: 'localizationnet-17-external.onnx', opset: 17, externalData: true }]);
 const cases = brokenCases();
 const caseFile = (i: number): string => join(dir, `broken-${i}.onnx`);
 
@@ -59,6 +64,11 @@ beforeAll(async () => {
   for (const v of validModels) {
     const path = join(dir, v.file);
     await writeModel(tinyModel(v.opset), path);
+    paths.push(path);
+  }
+  for (const e of emittedModels) {
+    const path = join(dir, e.file);
+    await emitLocalizationNet(SMALL_BUNDLE, path, { opset: e.opset, externalData: e.externalData });
     paths.push(path);
   }
   const external = join(dir, 'valid-external.onnx');
@@ -75,7 +85,7 @@ beforeAll(async () => {
 });
 
 describe('our checker and onnx.checker(full_check=True) agree', () => {
-  it.each([...validModels.map((v) => v.file), 'valid-external.onnx'])('%s: both valid', (file) => {
+  it.each([...validModels.map((v) => v.file), 'valid-external.onnx', ...emittedModels.map((e) => e.file)])('%s: both valid', (file) => {
     const path = join(dir, file);
     expect(reference.get(path)).toEqual({ path, ok: true, error: null });
     expect(ours.get(path)).toEqual([]);

@@ -4,7 +4,9 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { loadBundle } from '../../checkpoint';
 import { buildLocalizationNet, emitLocalizationNet } from '../../models';
+import { STACK_BATCH_MAX_PIXELS } from '../../models/localizationnet-graph';
 import { readModel } from '../../onnx/serialize';
+import { inferShapes } from '../../onnx/shape-inference';
 import { runParity } from '../../parity';
 import { tempDir } from './checkpoint-safetensors-writer';
 import { SMALL_BUNDLE } from './models-fixtures';
@@ -62,6 +64,30 @@ describe('LocalizationNet graph', () => {
     const back = await readModel(out);
     expect(back.opset).toBe(opset);
     expect(back.graph.nodes.length).toBe(result.nodes);
+  });
+
+  it('small-image stages run their pointwise layers on the batch stacked into one image', async () => {
+    // The small bundle's stages are 32×8, 16×4, 8×2 and 4×1 pixels: the last two are stacked.
+    expect(STACK_BATCH_MAX_PIXELS).toBe(16);
+    const { model } = buildLocalizationNet(await loadBundle(SMALL_BUNDLE));
+    const { types, problems } = inferShapes(model);
+    expect(problems).toEqual([]);
+    const convInput = (scope: string) => types.get(model.graph.nodes.find((n) => n.name === `${scope}/Conv`)?.inputs[0] ?? '')?.shape;
+    expect(convInput('backbone.0.3.0.block.3')).toEqual(['batch_size', 16, 16, 4]);
+    expect(convInput('backbone.0.5.0.block.3')).toEqual([1, 24, 'batch_size*8', 2]);
+    expect(convInput('backbone.0.5.0.block.5')).toEqual([1, 96, 'batch_size*8', 2]);
+    expect(convInput('backbone.0.7.0.block.3')).toEqual([1, 32, 'batch_size*4', 1]);
+    const residual = model.graph.nodes.find((n) => n.name === 'backbone.0.7.0/Add');
+    expect(residual?.inputs.map((i) => types.get(i)?.shape)).toEqual([['batch_size', 32, 4, 1], ['batch_size', 32, 4, 1]]);
+  });
+
+  it.each([1, 3])('runs at batch %i as at batch 8: stacking never mixes samples (MAE <= 1e-6)', async (batchSize) => {
+    const out = join(tempDir(), 'model.onnx');
+    await emitLocalizationNet(SMALL_BUNDLE, out);
+    const report = await runParity(out, join(SMALL_BUNDLE, 'reference.safetensors'), { mae: PARITY_MAE, maxAbs: 1e-5, batchSize });
+    expect(report.batchSize).toBe(batchSize);
+    expect(report.failures).toEqual([]);
+    expect(report.outputs.positions.mae).toBeLessThanOrEqual(PARITY_MAE);
   });
 
   it('is deterministic: two emissions give the same bytes', async () => {

@@ -93,6 +93,18 @@ describe('inferShapes', () => {
     ['Reshape with -1 keeps the batch symbol', (b: GraphBuilder) => {
       b.reshape('r', b.input('x', 'float32', ['batch_size', 768, 1, 1]), [-1, 768], { output: 'y' });
     }, ['batch_size', 768]],
+    ['Reshape folding the batch into the height gives a multiple of the symbol', (b: GraphBuilder) => {
+      b.reshape('r', b.input('x', 'float32', [96, 'batch_size', 32, 8]), [1, 96, -1, 8], { output: 'y' });
+    }, [1, 96, 'batch_size*32', 8]],
+    ['a 1×1 Conv keeps a symbolic height; unfolding cancels the multiple', (b: GraphBuilder) => {
+      b.initializer(float32Tensor('w', [384, 96, 1, 1], new Float32Array(384 * 96)));
+      const folded = b.reshape('fold', b.input('x', 'float32', [96, 'batch_size', 32, 8]), [1, 96, -1, 8]);
+      b.reshape('unfold', b.conv('pw', folded, 'w', undefined, { kernelShape: [1, 1] }), [384, -1, 32, 8], { output: 'y' });
+    }, [384, 'batch_size', 32, 8]],
+    ['a 3×3 Conv loses a symbolic height', (b: GraphBuilder) => {
+      b.initializer(float32Tensor('w', [4, 4, 3, 3], new Float32Array(4 * 4 * 9)));
+      b.conv('c', b.input('x', 'float32', [1, 4, 'h', 8]), 'w', undefined, { kernelShape: [3, 3], pads: [1, 1, 1, 1], output: 'y' });
+    }, [1, 4, '', 8]],
     ['Reshape with 0 copies a dim', (b: GraphBuilder) => {
       b.reshape('r', b.input('x', 'float32', ['batch_size', 4, 6]), [0, 2, 12], { output: 'y' });
     }, ['batch_size', 2, 12]],
