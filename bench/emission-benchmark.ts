@@ -15,19 +15,18 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import * as ort from 'onnxruntime-node';
 import { readModel } from '../onnx/serialize';
-import { summarize, summarizeRatios } from './statistics';
+import { compareModels } from './latency-benchmark';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, __dirname.includes(`${join('dist', 'bench')}`) ? '../..' : '..');
 const PYTHON = '/usr/bin/python3';
 /** Threads per onnxruntime session: the issue's setting (the machine has 2 cores). */
 const THREADS = 2;
-const BATCHES = [1, 32] as const;
-/** Interleaved pairs per batch size: enough for a stable median ratio in a few minutes. */
-const PAIRS: Record<number, number> = { 1: 60, 32: 16 };
-const WARMUP_RUNS = 5;
+const BATCHES = [1, 32];
+/** Per batch size: up to 80 interleaved pairs within 100 s (convnext_large at batch 32 gets ~40). */
+const LATENCY_MAX_PAIRS = 80;
+const LATENCY_BUDGET_MS = 100_000;
 const OPSET = 17;
 
 /** Emissions per tool; the medians are reported (a single run swings ±20% with page-cache writeback). */
@@ -64,25 +63,20 @@ async function measured(cmd: string, args: readonly string[]): Promise<ProcessSt
   return { wallSeconds, peakRssMb: Number(field('Maximum resident set size \\(kbytes\\)')) / 1024, stdout };
 }
 
-async function latency(ours: string, torch: string, batch: number) {
-  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: 'sequential' };
-  const [a, b] = await Promise.all([ort.InferenceSession.create(ours, options), ort.InferenceSession.create(torch, options)]);
-  const data = Float32Array.from({ length: batch * 3 * 128 * 32 }, (_, i) => Math.sin(i * 12.9898) * 0.5);
-  const feeds = { mel_spectrogram: new ort.Tensor('float32', data, [batch, 3, 128, 32]) };
-  const time = async (s: ort.InferenceSession) => {
-    const t = process.hrtime.bigint();
-    await s.run(feeds);
-    return Number(process.hrtime.bigint() - t) / 1e6;
-  };
-  for (let i = 0; i < WARMUP_RUNS; i++) { await time(a); await time(b); }
-  const oursMs: number[] = [];
-  const torchMs: number[] = [];
-  for (let i = 0; i < (PAIRS[batch] ?? 10); i++) {
-    if (i % 2 === 0) { oursMs.push(await time(a)); torchMs.push(await time(b)); }
-    else { torchMs.push(await time(b)); oursMs.push(await time(a)); }
-  }
-  await Promise.all([a.release(), b.release()]);
-  return { batch, ours: summarize(oursMs), torch: summarize(torchMs), ratio: summarizeRatios(oursMs, torchMs) };
+/**
+ * onnxruntime latency of both graphs, interleaved by the library's compareModels (alternating order,
+ * intra-op spinning off: the controls bench/MEASUREMENTS.md shows are needed for an unbiased ratio).
+ */
+async function latency(ours: string, torch: string) {
+  const report = await compareModels({ path: ours, label: 'ours' }, { path: torch, label: 'torch.onnx.export' }, {
+    batchSizes: BATCHES, threads: THREADS, timeBudgetMs: LATENCY_BUDGET_MS, maxRuns: LATENCY_MAX_PAIRS,
+  });
+  return report.pairs.map((pair, i) => ({
+    batch: pair.batchSize,
+    ours: report.candidate.batches[i]?.stats,
+    torch: report.baseline.batches[i]?.stats,
+    ratio: pair.ratio,
+  }));
 }
 
 async function benchPreset(preset: string, work: string) {
@@ -100,6 +94,10 @@ async function benchPreset(preset: string, work: string) {
   process.stderr.write(`${preset}: our emitter ×${REPEATS.ours}\n`);
   const oursRuns = await measuredEmissions(REPEATS.ours, oursPath, process.execPath, [join(ROOT, 'bin/onnx-export.js'), 'emit', dir, '-o', oursPath, '--opset', String(OPSET), '--json']);
   const emitCall = (r: ProcessStats) => (JSON.parse(r.stdout) as { seconds: number }).seconds;
+  // The floor for any emitter that writes a self-contained file: copying the checkpoint's bytes (cp).
+  const copyPath = join(dir, 'copy.bin');
+  const copyRuns = await measuredEmissions(REPEATS.torch, copyPath, 'cp', [join(dir, 'model.safetensors'), copyPath]);
+  await rm(copyPath, { force: true });
   const ours = {
     processSeconds: median(oursRuns.map((r) => r.wallSeconds)),
     emitSeconds: median(oursRuns.map(emitCall)),
@@ -114,14 +112,14 @@ async function benchPreset(preset: string, work: string) {
   };
   const [oursModel, torchModel] = await Promise.all([readModel(oursPath), readModel(torchPath)]);
   process.stderr.write(`${preset}: onnxruntime latency\n`);
-  const latencies = [];
-  for (const batch of BATCHES) latencies.push(await latency(oursPath, torchPath, batch));
+  const latencies = await latency(oursPath, torchPath);
   return {
     preset,
     modelMb: modelBytes / 2 ** 20,
     emission: {
       ours,
       torch,
+      copyCheckpointSeconds: median(copyRuns.map((r) => r.wallSeconds)),
       /**
        * Like for like: bundle on disk → .onnx on disk, each tool's whole process (for torch: import,
        * build the model, load the state_dict, export; for us: startup, checks, emit, both hashes).
@@ -141,17 +139,17 @@ type PresetResult = Awaited<ReturnType<typeof benchPreset>>;
 function table(results: readonly PresetResult[]): string {
   const f = (v: number, d = 2) => v.toFixed(d);
   const lines = [
-    `| model | ours: process / emit (median of ${REPEATS.ours}) | torch: process / export call (median of ${REPEATS.torch}) | speedup process ÷ process | torch export call ÷ our process | peak RSS ours / torch (MB) | ours RSS / model | nodes ours / torch |`,
-    '|---|---|---|---|---|---|---|---|',
+    `| model | ours: process / emit (median of ${REPEATS.ours}) | torch: process / export call (median of ${REPEATS.torch}) | speedup process ÷ process | torch export call ÷ our process | peak RSS ours / torch (MB) | ours RSS / model | nodes ours / torch | cp of the checkpoint |`,
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const e = r.emission;
-    lines.push(`| ${r.preset} (${f(r.modelMb, 0)} MB) | ${f(e.ours.processSeconds)} s / ${f(e.ours.emitSeconds)} s | ${f(e.torch.processSeconds)} s / ${f(e.torch.exportSeconds)} s | ${f(e.speedupProcess, 1)}× | ${f(e.speedupVsExportCall, 1)}× | ${f(e.ours.peakRssMb, 0)} / ${f(e.torch.peakRssMb, 0)} | ${f(e.oursPeakRssOverModel)} | ${r.nodes.ours} / ${r.nodes.torch} |`);
+    lines.push(`| ${r.preset} (${f(r.modelMb, 0)} MB) | ${f(e.ours.processSeconds)} s / ${f(e.ours.emitSeconds)} s | ${f(e.torch.processSeconds)} s / ${f(e.torch.exportSeconds)} s | ${f(e.speedupProcess, 1)}× | ${f(e.speedupVsExportCall, 1)}× | ${f(e.ours.peakRssMb, 0)} / ${f(e.torch.peakRssMb, 0)} | ${f(e.oursPeakRssOverModel)} | ${r.nodes.ours} / ${r.nodes.torch} | ${f(e.copyCheckpointSeconds)} s |`);
   }
   lines.push('', '| model | batch | ours p50 (ms) | torch p50 (ms) | ratio ours/torch median [p10, p90] (95% CI) |', '|---|---|---|---|---|');
   for (const r of results) {
     for (const l of r.latency) {
-      lines.push(`| ${r.preset} | ${l.batch} | ${f(l.ours.p50)} | ${f(l.torch.p50)} | ${f(l.ratio.median, 3)} [${f(l.ratio.p10, 3)}, ${f(l.ratio.p90, 3)}] (${f(l.ratio.medianCi95[0], 3)}–${f(l.ratio.medianCi95[1], 3)}) |`);
+      lines.push(`| ${r.preset} | ${l.batch} | ${f(l.ours?.p50 ?? Number.NaN)} | ${f(l.torch?.p50 ?? Number.NaN)} | ${f(l.ratio.median, 3)} [${f(l.ratio.p10, 3)}, ${f(l.ratio.p90, 3)}] (${f(l.ratio.medianCi95[0], 3)}–${f(l.ratio.medianCi95[1], 3)}) |`);
     }
   }
   return lines.join('\n');
