@@ -19,6 +19,7 @@ import { ModelReadError, readModel } from '../onnx/serialize';
 import { ParityError, runParity, type ParityReport } from '../parity';
 import { StorageInputError, type ContentAddressedStore, type UploadCheckpoint } from '../storage';
 import { adoptArtifact, fetchBundle, localArtifact, MissingInputError } from './local-files';
+import type { WorkDir } from './work-cache';
 
 /** Failure types the workflow treats as final (also listed in its retry policies). */
 export const NON_RETRYABLE = {
@@ -30,7 +31,7 @@ export const NON_RETRYABLE = {
 export interface ExportStageDeps {
   minio: MinioClient;
   store: ContentAddressedStore;
-  workDir: string;
+  work: WorkDir;
 }
 
 export interface EmitGraphInput {
@@ -101,11 +102,11 @@ export function createExportStageActivities(deps: ExportStageDeps) {
     async emitGraph(input: EmitGraphInput): Promise<EmittedGraph> {
       const ctx = Context.current();
       const previous = (ctx.info.heartbeatDetails ?? {}) as EmitHeartbeat;
-      const scratch = join(deps.workDir, 'emit', randomUUID());
+      const scratch = join(deps.work.root, 'emit', randomUUID());
       await mkdir(scratch, { recursive: true });
       let bundleDir: string | undefined;
       try {
-        bundleDir = await fetchBundle(deps.minio, deps.workDir, input.checkpointUri, (file) => ctx.heartbeat({ ...previous, downloading: file }));
+        bundleDir = await fetchBundle(deps.minio, deps.work, input.checkpointUri, (file) => ctx.heartbeat({ ...previous, downloading: file }));
         const emitted = await emitLocalizationNet(bundleDir, join(scratch, 'model.onnx'), {
           ...(input.opset !== undefined ? { opset: input.opset } : {}),
           ...(input.runId !== undefined ? { runId: input.runId } : {}),
@@ -117,7 +118,7 @@ export function createExportStageActivities(deps: ExportStageDeps) {
           onProgress: (upload) => ctx.heartbeat({ upload } satisfies EmitHeartbeat),
           signal: ctx.cancellationSignal,
         });
-        await adoptArtifact(deps.workDir, emitted.path, emitted.sha256);
+        await adoptArtifact(deps.work, emitted.path, emitted.sha256);
         return {
           onnx: { uri: staged.uri, sha256: staged.sha256, bytes: staged.bytes },
           checkpointSha256: emitted.checkpointSha256,
@@ -138,7 +139,7 @@ export function createExportStageActivities(deps: ExportStageDeps) {
 
     /** Our structural checker over the staged file; every problem is reported, and any one fails the export. */
     async validateStructure(onnx: ArtifactRef): Promise<ValidationReport> {
-      const path = await localArtifact(deps.minio, deps.workDir, onnx).catch((err: unknown) => { throw asInputFailure(err); });
+      const path = await localArtifact(deps.minio, deps.work, onnx).catch((err: unknown) => { throw asInputFailure(err); });
       const model = await readModel(path).catch((err: unknown) => {
         if (err instanceof ModelReadError) throw ApplicationFailure.create({ message: err.message, type: NON_RETRYABLE.invalidGraph, nonRetryable: true });
         throw err;
@@ -167,8 +168,8 @@ export function createExportStageActivities(deps: ExportStageDeps) {
       let path: string | undefined;
       let bundleDir: string | undefined;
       try {
-        path = await localArtifact(deps.minio, deps.workDir, input.onnx);
-        bundleDir = await fetchBundle(deps.minio, deps.workDir, input.checkpointUri);
+        path = await localArtifact(deps.minio, deps.work, input.onnx);
+        bundleDir = await fetchBundle(deps.minio, deps.work, input.checkpointUri);
         const report = await runParity(path, join(bundleDir, 'reference.safetensors'), {
           ...(input.mae !== undefined ? { mae: input.mae } : {}),
           ...(input.maxAbs !== undefined ? { maxAbs: input.maxAbs } : {}),

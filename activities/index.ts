@@ -13,6 +13,7 @@ import { createUploadActivities } from './upload';
 import { createRegistryActivities } from './registry';
 import { createExportStageActivities } from './export-stages';
 import { localArtifact } from './local-files';
+import { CACHE_DEFAULTS, type WorkDir } from './work-cache';
 import { createWorkflowLinkActivities } from './workflow-links';
 import { createAwaitExportActivities } from './await-export';
 import { connectClient } from '../client/temporal-client';
@@ -26,7 +27,7 @@ export function createActivities(config: PipelineConfig) {
     ...(config.upload.partSizeBytes !== undefined ? { partSize: config.upload.partSizeBytes } : {}),
   });
   return {
-    ...createExportStageActivities({ minio, store, workDir: config.workDir }),
+    ...createExportStageActivities({ minio, store, work: workDirOf(config) }),
     ...createWorkflowLinkActivities(config),
     ...createAwaitExportActivities(lazyClient(config)),
     ...createSmokeActivities({ minio, bucket: config.s3.modelsBucket, mlflow }),
@@ -45,7 +46,13 @@ function lazyClient(config: PipelineConfig): () => Promise<Client> {
 /** Turns an artifact's s3:// URI into a verified local file (the worker's cache by sha256). */
 export function artifactResolver(config: PipelineConfig): (ref: { uri: string; sha256?: string }) => Promise<string> {
   const minio = createMinioClient(config.s3);
-  return (ref) => localArtifact(minio, config.workDir, ref);
+  const work = workDirOf(config);
+  return (ref) => localArtifact(minio, work, ref);
+}
+
+/** The worker's work folder with its cache bounds (ONNX_EXPORT_CACHE_MAX_BYTES, else the default). */
+export function workDirOf(config: PipelineConfig): WorkDir {
+  return { root: config.workDir, limits: { ...CACHE_DEFAULTS, ...(config.cache.maxBytes !== undefined ? { maxBytes: config.cache.maxBytes } : {}) } };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -3,7 +3,7 @@
  * artifacts cached by sha256 so a stage re-run on the same worker (or the next stage) reads its
  * input from disk instead of the network. Every download lands in a temporary file and is renamed
  * into place only when complete (and, for artifacts, when its sha256 matches): a crash leaves
- * nothing that looks finished.
+ * nothing that looks finished. What they add is kept within the cache's bounds (work-cache.ts).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Client as MinioClient } from 'minio';
 import { BUNDLE_FILES as CHECKPOINT_BUNDLE_FILES } from '../checkpoint';
 import { hashFile, parseS3Uri } from '../storage';
+import { evictCache, markUsed, type WorkDir } from './work-cache';
 
 /** The files of a checkpoint bundle, as checkpoint/ names them; the reference is needed for parity. */
 export const BUNDLE_FILES = Object.values(CHECKPOINT_BUNDLE_FILES);
@@ -45,7 +46,7 @@ async function downloadTo(minio: MinioClient, bucket: string, key: string, dest:
  * Downloads a bundle (`s3://bucket/prefix/`) into `workDir/bundles/<hash of uri and etags>/` and
  * returns that folder. Files are matched to their S3 ETags, so a re-run finds them in place.
  */
-export async function fetchBundle(minio: MinioClient, workDir: string, checkpointUri: string, onFile?: (name: string) => void): Promise<string> {
+export async function fetchBundle(minio: MinioClient, work: WorkDir, checkpointUri: string, onFile?: (name: string) => void): Promise<string> {
   const { bucket, key } = parseS3Uri(checkpointUri, 'checkpointUri');
   const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
   const etags: string[] = [];
@@ -59,14 +60,18 @@ export async function fetchBundle(minio: MinioClient, workDir: string, checkpoin
     }
   }
   const id = createHash('sha256').update(`${checkpointUri}\n${etags.join('\n')}`).digest('hex').slice(0, 32);
-  const dir = join(workDir, 'bundles', id);
+  const dir = join(work.root, 'bundles', id);
   await mkdir(dir, { recursive: true });
+  await markUsed(dir, 'bundle');
+  let downloaded = false;
   for (const name of BUNDLE_FILES) {
     const dest = join(dir, name);
     if (await exists(dest)) continue;
     onFile?.(name);
     await downloadTo(minio, bucket, `${prefix}${name}`, dest);
+    downloaded = true;
   }
+  if (downloaded) await evictCache(work);
   return dir;
 }
 
@@ -74,12 +79,15 @@ export async function fetchBundle(minio: MinioClient, workDir: string, checkpoin
  * The local path of an artifact, downloaded (and its sha256 checked) unless already cached. Without
  * a sha256 the object is downloaded and named by the hash of what arrived.
  */
-export async function localArtifact(minio: MinioClient, workDir: string, ref: { uri: string; sha256?: string }): Promise<string> {
-  const dir = join(workDir, 'artifacts');
+export async function localArtifact(minio: MinioClient, work: WorkDir, ref: { uri: string; sha256?: string }): Promise<string> {
+  const dir = join(work.root, 'artifacts');
   if (ref.sha256) {
     const cached = join(dir, `${ref.sha256}.onnx`);
     const marker = `${cached}.verified`;
-    if ((await exists(marker)) && (await readFile(marker, 'utf8')) === ref.sha256) return cached;
+    if ((await exists(marker)) && (await readFile(marker, 'utf8')) === ref.sha256 && (await exists(cached))) {
+      await markUsed(marker, 'artifact');
+      return cached;
+    }
   }
   await mkdir(dir, { recursive: true });
   const { bucket, key } = parseS3Uri(ref.uri, 'artifact.uri');
@@ -96,6 +104,7 @@ export async function localArtifact(minio: MinioClient, workDir: string, ref: { 
     const dest = join(dir, `${got}.onnx`);
     await rename(tmp, dest);
     await writeFile(`${dest}.verified`, got);
+    await evictCache(work);
     return dest;
   } finally {
     await rm(tmp, { force: true });
@@ -106,11 +115,12 @@ export async function localArtifact(minio: MinioClient, workDir: string, ref: { 
  * Keeps an emitted file in the artifact cache under its sha256 (the name its later stages look for),
  * so validate and parity on this worker don't download what it just wrote.
  */
-export async function adoptArtifact(workDir: string, path: string, sha256: string): Promise<string> {
-  const dir = join(workDir, 'artifacts');
+export async function adoptArtifact(work: WorkDir, path: string, sha256: string): Promise<string> {
+  const dir = join(work.root, 'artifacts');
   await mkdir(dir, { recursive: true });
   const dest = join(dir, `${sha256}.onnx`);
   await rename(path, dest);
   await writeFile(`${dest}.verified`, sha256);
+  await evictCache(work);
   return dest;
 }

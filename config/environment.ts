@@ -32,6 +32,8 @@ export interface PipelineConfig {
   mlflow: { trackingUri: string; token: string | undefined };
   /** Upload tuning; `partSizeBytes` from ONNX_EXPORT_UPLOAD_PART_BYTES (at least 5 MiB), else UPLOAD_DEFAULTS. */
   upload: { partSizeBytes: number | undefined };
+  /** Bound of workDir's cache from ONNX_EXPORT_CACHE_MAX_BYTES, else the activities' default (work-cache.ts). */
+  cache: { maxBytes: number | undefined };
   /** Which source each non-secret setting came from, for `doctor`. */
   sources: Record<string, ValueSource>;
 }
@@ -106,8 +108,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PipelineConfig
       token: env.MLFLOW_TRACKING_TOKEN || undefined,
     },
     upload: { partSizeBytes: uploadPartBytes(env.ONNX_EXPORT_UPLOAD_PART_BYTES) },
+    cache: { maxBytes: cacheMaxBytes(env.ONNX_EXPORT_CACHE_MAX_BYTES) },
     sources,
   };
+}
+
+/** ONNX_EXPORT_CACHE_MAX_BYTES: a whole number of bytes, 0 or more (0 keeps only what is in use). */
+function cacheMaxBytes(raw: string | undefined): number | undefined {
+  if (!raw) return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`ONNX_EXPORT_CACHE_MAX_BYTES=${raw}: expected a whole number of bytes, 0 or more`);
+  return n;
 }
 
 /** ONNX_EXPORT_UPLOAD_PART_BYTES: a whole number of bytes S3 accepts as a part size (5 MiB to 5 GiB). */
