@@ -85,8 +85,12 @@ export interface LocalCopy {
  */
 export function asInputFailure(err: unknown, copies: readonly LocalCopy[] = []): unknown {
   if (err instanceof CheckpointError || err instanceof ModelError || err instanceof MissingInputError || err instanceof StorageInputError || err instanceof ParityError) {
-    const message = copies.reduce((m, c) => m.split(c.local).join(c.uri), err.message);
-    return ApplicationFailure.create({ message, type: NON_RETRYABLE.invalidInput, nonRetryable: true, cause: err });
+    const mirror = (text: string) => copies.reduce((m, c) => m.split(c.local).join(c.uri), text);
+    const message = mirror(err.message);
+    // The cause travels into history too: same class name and stack frames, paths mirrored as well.
+    const cause = Object.assign(new Error(message), { name: err.name });
+    cause.stack = mirror(err.stack ?? `${err.name}: ${err.message}`);
+    return ApplicationFailure.create({ message, type: NON_RETRYABLE.invalidInput, nonRetryable: true, cause });
   }
   return err;
 }

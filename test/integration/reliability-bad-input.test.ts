@@ -252,6 +252,9 @@ describe('bad input is refused fast, non-retryable, named, nothing published (Te
     }
     if (c.file) expect(app.message).toContain(`${checkpointUri}${c.file}`);
     expect(app.message, 'names objects, not the worker-local copies').not.toContain(config.workDir);
+    for (const text of app.cause ? [app.cause.message, app.cause.stack ?? ''] : []) {
+      expect(text, 'the nested cause (message and stack) names objects too').not.toContain(config.workDir);
+    }
     expect(elapsed).toBeLessThan(FAIL_FAST_MS);
 
     const { scheduled, attempts } = await activityAttempts(handle);
