@@ -3,12 +3,15 @@
  * training run: the workflow id is `export-<modelName>-<runId>`, and a second start of the same
  * export joins the running (or finished) one instead of starting another.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import { TASK_QUEUES, REGISTRY_DEFAULTS } from '../common/constants';
 import { EXPORT_WORKFLOW_TYPE, exportWorkflowId, requestProblems, type ExportRequest } from '../common/export-contract';
 import type { exportModel } from '../workflows/export-model';
 import { searchAttributeKeys } from '../common/search-attributes';
+
+/** Memo key holding the id of the start request that created the run (a random UUID, no secret). */
+export const START_ID_MEMO = 'startId';
 
 export interface StartedExport {
   handle: WorkflowHandle<typeof exportModel>;
@@ -30,7 +33,9 @@ export async function startExport(client: Client, request: ExportRequest, opts: 
   if (problems.length > 0) throw new Error(`invalid export request: ${problems.join('; ')}`);
   const modelName = request.modelName ?? REGISTRY_DEFAULTS.modelName;
   const workflowId = exportWorkflowId(modelName, runKey(request));
-  const existing = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+  // Which start created the run: two concurrent starts of one export both get a handle to the same
+  // run, and only the memo of the one that created it is stored.
+  const startId = randomUUID();
   try {
     const handle = await client.workflow.start<typeof exportModel>(EXPORT_WORKFLOW_TYPE, {
       taskQueue: opts.taskQueue ?? TASK_QUEUES.export,
@@ -44,6 +49,7 @@ export async function startExport(client: Client, request: ExportRequest, opts: 
         { key: searchAttributeKeys.exportStage, value: 'queued' },
         ...(request.runId ? [{ key: searchAttributeKeys.trainingRunId, value: request.runId }] : []),
       ],
+      memo: { [START_ID_MEMO]: startId },
       staticSummary: `Export ${modelName}${request.runId ? ` (run ${request.runId})` : ''} to ONNX`,
       staticDetails: [
         `**Checkpoint** ${request.checkpointUri}`,
@@ -51,8 +57,8 @@ export async function startExport(client: Client, request: ExportRequest, opts: 
         `**Registry** ${modelName}${request.alias === '' ? '' : ` @${request.alias ?? REGISTRY_DEFAULTS.alias}`}`,
       ].join('\n'),
     });
-    const joined = existing?.status.name === 'RUNNING' && existing.runId === handle.firstExecutionRunId;
-    return { handle, workflowId, outcome: joined ? 'joined-running' : 'started' };
+    const run = await client.workflow.getHandle(workflowId, handle.firstExecutionRunId).describe();
+    return { handle, workflowId, outcome: run.memo?.[START_ID_MEMO] === startId ? 'started' : 'joined-running' };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     return { handle: client.workflow.getHandle<typeof exportModel>(workflowId), workflowId, outcome: 'found-completed' };

@@ -88,6 +88,22 @@ describe('exportModel end to end (Temporal, MinIO, MLflow, PyTorch fixtures)', (
     expect(await versionsOf(config, modelName)).toHaveLength(1);
   });
 
+  it('two concurrent starts of one export: one run, one "started", the other "joined-running"', async () => {
+    const request: ExportRequest = { checkpointUri, modelName: uniqueName('e2e-race'), runId: uniqueName('run'), benchmark: QUICK_BENCHMARK };
+    // A queue no worker polls, so the run stays running while both starts look at it.
+    const taskQueue = uniqueName('no-worker');
+    const starts = await Promise.all([startExport(client, request, { taskQueue }), startExport(client, request, { taskQueue })]);
+    try {
+      expect(starts.map((s) => s.outcome).sort()).toEqual(['joined-running', 'started']);
+      const runIds = await Promise.all(starts.map(async (s) => (await s.handle.describe()).runId));
+      expect(runIds[0]).toBe(runIds[1]);
+      const third = await startExport(client, request, { taskQueue });
+      expect(third.outcome).toBe('joined-running');
+    } finally {
+      await starts[0]?.handle.terminate('test done');
+    }
+  });
+
   it('fails a parity miss at once with the report attached, and publishes nothing', async () => {
     const modelName = uniqueName('e2e-parity');
     // A tolerance no float32 graph can meet makes the real comparison fail.
