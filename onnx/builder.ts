@@ -33,7 +33,12 @@ export interface BuildOptions {
 }
 
 export const DEFAULT_PRODUCER_NAME = 'onnx-export-pipeline';
-export const DEFAULT_PRODUCER_VERSION = '0.1.0';
+/**
+ * Recorded in every model (`producer_version`). Kept equal to package.json's version (a unit test
+ * checks); bump it whenever emitted bytes change for the same bundle, so equal versions mean equal graphs.
+ * 0.2.0: the small-image stages stack the batch around their pointwise layers.
+ */
+export const DEFAULT_PRODUCER_VERSION = '0.2.0';
 
 /** Drops attributes left undefined so ONNX defaults apply and the file says only what differs. */
 function defined(attrs: Readonly<Record<string, Attribute | undefined>>): Attributes {

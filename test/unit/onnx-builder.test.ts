@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder } from '../../onnx/builder';
+import { DEFAULT_PRODUCER_VERSION, GraphBuilder } from '../../onnx/builder';
 import { float32Tensor, irVersionForOpset } from '../../onnx/ir';
 
 function withInput(opset = 17): { b: GraphBuilder; x: string } {
@@ -8,6 +10,14 @@ function withInput(opset = 17): { b: GraphBuilder; x: string } {
 }
 
 describe('GraphBuilder', () => {
+  it('records the package version as producer_version', () => {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
+    expect(DEFAULT_PRODUCER_VERSION).toBe(pkg.version);
+    const { b, x } = withInput();
+    b.output(b.relu('r', x), 'float32', ['batch_size', 4]);
+    expect(b.build().producerVersion).toBe(pkg.version);
+  });
+
   it('names nodes scope/Op, repeats with _1, _2 and outputs <node>_output_<i>', () => {
     const { b, x } = withInput();
     const a = b.relu('head.1', x);
