@@ -22,6 +22,7 @@ import { basename, dirname, join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import type { Attribute, Model, Node, Tensor, TensorData, ValueInfo } from './ir';
 import { dataByteLength, expectedByteLength, ONNX_DTYPE_CODES } from './ir';
+import { FileTailHasher, TAIL_HASH_MIN_BYTES } from './file-tail-hasher';
 import { GRAPH_INITIALIZER, MODEL_GRAPH, TENSOR_RAW_DATA, WIRE_LEN } from './serialize-read';
 
 export { decodeWithOnnxProto, deserializeModel, ModelReadError, readModel } from './serialize-read';
@@ -183,23 +184,41 @@ interface Sink {
   drain(): Promise<void>;
 }
 
-/** A hashing, buffered output file. Small protobuf pieces are coalesced; big payloads go straight through. */
+/**
+ * A hashing, buffered output file. Small protobuf pieces are coalesced; big payloads go straight
+ * through. A large file is hashed by a FileTailHasher on another thread, which follows the writes.
+ */
 class HashingFileWriter implements Sink {
-  private readonly hash: Hash = createHash('sha256');
+  /** The inline hash, for files below TAIL_HASH_MIN_BYTES. */
+  private readonly hash: Hash | undefined;
   private readonly buffer = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
   private buffered = 0;
   /** The detached write in flight, if any; every other operation waits for it first. */
   private pending: Promise<void> = Promise.resolve();
+  /** Bytes handed to write()/writeDetached(). */
   bytes = 0;
+  /** Bytes whose write has completed (what the tail hasher may read). */
+  private written = 0;
 
-  private constructor(private readonly fh: FileHandle) {}
+  private constructor(private readonly fh: FileHandle, private readonly tail: FileTailHasher | undefined) {
+    this.hash = tail === undefined ? createHash('sha256') : undefined;
+  }
 
-  static async create(path: string): Promise<HashingFileWriter> {
-    return new HashingFileWriter(await open(path, 'w'));
+  /** Opens `path` for writing; `expectedBytes` (the plan) picks the inline or the tail hash. */
+  static async create(path: string, expectedBytes: number): Promise<HashingFileWriter> {
+    const fh = await open(path, 'w');
+    return new HashingFileWriter(fh, expectedBytes >= TAIL_HASH_MIN_BYTES ? FileTailHasher.start(path) : undefined);
+  }
+
+  /** Writes `bytes` at the end of the file, then tells the tail hasher they are there. */
+  private async put(bytes: Uint8Array): Promise<void> {
+    await writeAll(this.fh, bytes);
+    this.written += bytes.byteLength;
+    this.tail?.advance(this.written);
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.bytes += chunk.byteLength;
     if (chunk.byteLength <= this.buffer.length - this.buffered) {
       this.buffer.set(chunk, this.buffered);
@@ -211,15 +230,15 @@ class HashingFileWriter implements Sink {
       this.buffer.set(chunk, 0);
       this.buffered = chunk.byteLength;
     } else {
-      await writeAll(this.fh, chunk);
+      await this.put(chunk);
     }
   }
 
   async writeDetached(chunk: Uint8Array): Promise<void> {
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.bytes += chunk.byteLength;
     await this.flush();
-    this.pending = writeAll(this.fh, chunk);
+    this.pending = this.put(chunk);
     // Handled here so a failure is not "unhandled" in the meantime; it is rethrown by the next flush.
     this.pending.catch(() => undefined);
   }
@@ -230,7 +249,7 @@ class HashingFileWriter implements Sink {
 
   async flush(): Promise<void> {
     await this.pending;
-    if (this.buffered > 0) await writeAll(this.fh, this.buffer.subarray(0, this.buffered));
+    if (this.buffered > 0) await this.put(this.buffer.subarray(0, this.buffered));
     this.buffered = 0;
   }
 
@@ -239,11 +258,12 @@ class HashingFileWriter implements Sink {
     // No fsync: it would double the time of a large write, and durability comes from the artifact's
     // sha256 being checked again after upload (a torn local file is caught there and re-emitted).
     await this.fh.close();
-    return this.hash.digest('hex');
+    return this.tail !== undefined ? this.tail.digest(this.written) : (this.hash as Hash).digest('hex');
   }
 
   async abort(): Promise<void> {
     await this.pending.catch(() => undefined);
+    await this.tail?.cancel();
     await this.fh.close().catch(() => undefined);
   }
 }
@@ -515,8 +535,8 @@ export async function writeModel(model: Model, path: string, options: WriteOptio
     }
     return modelTail;
   };
-  const writer = await HashingFileWriter.create(partial);
-  const externalWriter = external ? await HashingFileWriter.create(externalPartial) : undefined;
+  const writer = await HashingFileWriter.create(partial, p.totalLength);
+  const externalWriter = external ? await HashingFileWriter.create(externalPartial, p.externalLength) : undefined;
   try {
     await emit(p, writer, externalWriter, tail, alive);
   } catch (err) {

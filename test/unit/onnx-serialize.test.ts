@@ -16,6 +16,7 @@ import {
   sha256File,
   writeModel,
 } from '../../onnx/serialize';
+import { FileTailHasher, TAIL_HASH_MIN_BYTES } from '../../onnx/file-tail-hasher';
 import { pseudoRandom, singleConvModel, singleGemmModel, tinyModel, TINY } from './onnx-test-models';
 
 const dir = mkdtempSync(join(tmpdir(), 'onnx-serialize-'));
@@ -191,6 +192,39 @@ describe('writeModel', () => {
     expect(await sha256File(written.path)).toBe(written.sha256);
     expect(written.externalData).toBeUndefined();
     expect(existsSync(`${written.path}.partial`)).toBe(false);
+  });
+
+  it(`a file over ${TAIL_HASH_MIN_BYTES / 2 ** 20} MiB is hashed by the tail hasher: same bytes and sha256 as in memory`, async () => {
+    // One big file-backed initializer (the copy path) and one big in-memory one (the detached path).
+    const big = (seed: number) => {
+      const words = new Uint32Array((TAIL_HASH_MIN_BYTES / 2 + 4096) / 4);
+      for (let i = 0; i < words.length; i++) words[i] = Math.imul(i + seed, 2654435761);
+      return new Uint8Array(words.buffer);
+    };
+    const onFile = big(1);
+    writeFileSync(join(dir, 'big.bin'), onFile);
+    const model = tinyModel(17);
+    const extra = [
+      fileTensor('big_on_file', 'uint8', [onFile.byteLength], join(dir, 'big.bin'), 0, onFile.byteLength),
+      lazyTensor('big_in_memory', 'uint8', [onFile.byteLength], async () => big(2)),
+    ];
+    const withBig: Model = { ...model, graph: { ...model.graph, initializers: [...model.graph.initializers, ...extra] } };
+    const written = await writeModel(withBig, join(dir, 'big.onnx'));
+    expect(written.bytes).toBeGreaterThan(TAIL_HASH_MIN_BYTES);
+    const expected = await serializeModel(withBig);
+    expect(written.sha256).toBe(sha256Bytes(expected));
+    expect(readFileSync(written.path).equals(Buffer.from(expected))).toBe(true);
+    rmSync(written.path);
+  });
+
+  it('the tail hasher refuses to report a digest for bytes that were never written', async () => {
+    const path = join(dir, 'short.bin');
+    writeFileSync(path, Buffer.alloc(10));
+    const hasher = FileTailHasher.start(path);
+    hasher.advance(10);
+    await expect(hasher.digest(20)).rejects.toThrow(`${path}: ends at byte 10, but 20 were reported written`);
+    const ok = FileTailHasher.start(path);
+    expect(await ok.digest(10)).toBe(sha256Bytes(new Uint8Array(10)));
   });
 
   it('reads a model back with initializers as ranges of the .onnx file', async () => {
