@@ -13,7 +13,7 @@ import { createUploadActivities } from './upload';
 import { createRegistryActivities } from './registry';
 import { createExportStageActivities } from './export-stages';
 import { localArtifact } from './local-files';
-import { CACHE_DEFAULTS, type WorkDir } from './work-cache';
+import { workDirOf } from './work-cache';
 import { createWorkflowLinkActivities } from './workflow-links';
 import { createAwaitExportActivities } from './await-export';
 import { connectClient } from '../client/temporal-client';
@@ -48,11 +48,6 @@ export function artifactResolver(config: PipelineConfig): (ref: { uri: string; s
   const minio = createMinioClient(config.s3);
   const work = workDirOf(config);
   return (ref) => localArtifact(minio, work, ref);
-}
-
-/** The worker's work folder with its cache bounds (ONNX_EXPORT_CACHE_MAX_BYTES, else the default). */
-export function workDirOf(config: PipelineConfig): WorkDir {
-  return { root: config.workDir, limits: { ...CACHE_DEFAULTS, ...(config.cache.maxBytes !== undefined ? { maxBytes: config.cache.maxBytes } : {}) } };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -11,6 +11,7 @@
  */
 import { readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { PipelineConfig } from '../config/environment';
 
 export interface CacheLimits {
   /** Cached bytes (artifacts and bundles) to keep at most, when old enough to remove. */
@@ -30,6 +31,11 @@ export const CACHE_DEFAULTS: CacheLimits = {
 export interface WorkDir {
   readonly root: string;
   readonly limits: CacheLimits;
+}
+
+/** The worker's work folder with its cache bounds (ONNX_EXPORT_CACHE_MAX_BYTES, else the default). */
+export function workDirOf(config: Pick<PipelineConfig, 'workDir' | 'cache'>): WorkDir {
+  return { root: config.workDir, limits: { ...CACHE_DEFAULTS, ...(config.cache.maxBytes !== undefined ? { maxBytes: config.cache.maxBytes } : {}) } };
 }
 
 export type EntryKind = 'artifact' | 'bundle' | 'scratch' | 'partial';

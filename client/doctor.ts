@@ -1,8 +1,10 @@
 /**
- * `doctor`: for each service, its endpoint, whether it answers, its version and what is missing.
+ * `doctor`: for each service, its endpoint, whether it answers, its version and what is missing;
+ * and how full this machine's work folder is against its bound (ONNX_EXPORT_CACHE_MAX_BYTES).
  * Reports never contain a secret: endpoints are printed without credentials, keys are not printed.
  */
 import { Connection } from '@temporalio/client';
+import { listCache, workDirOf } from '../activities/work-cache';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/constants';
 import type { PipelineConfig } from '../config/environment';
 import { MlflowClient } from '../registry/mlflow-client';
@@ -17,9 +19,21 @@ export interface ServiceReport {
   error?: string;
 }
 
+/** This machine's work folder: what a worker started here keeps, against its bound. */
+export interface WorkCacheReport {
+  root: string;
+  cachedBytes: number;
+  maxBytes: number;
+  /** Cached artifacts and bundles. */
+  entries: number;
+  /** Scratch folders and partial downloads (crashed activities'; swept once an hour old). */
+  leftovers: number;
+}
+
 export interface DoctorReport {
   ok: boolean;
   services: ServiceReport[];
+  workCache: WorkCacheReport;
 }
 
 const PROBE_TIMEOUT_MS = 5_000;
@@ -89,10 +103,28 @@ async function checkMlflow(config: PipelineConfig): Promise<ServiceReport> {
   return report;
 }
 
-export async function runDoctor(config: PipelineConfig): Promise<DoctorReport> {
-  const services = await Promise.all([checkTemporal(config), checkMinio(config), checkMlflow(config)]);
-  return { ok: services.every((s) => s.reachable && s.missing.length === 0), services };
+async function checkWorkCache(config: PipelineConfig): Promise<WorkCacheReport> {
+  const work = workDirOf(config);
+  const entries = await listCache(work.root);
+  const cached = entries.filter((e) => e.kind === 'artifact' || e.kind === 'bundle');
+  return {
+    root: work.root,
+    cachedBytes: cached.reduce((n, e) => n + e.bytes, 0),
+    maxBytes: work.limits.maxBytes,
+    entries: cached.length,
+    leftovers: entries.length - cached.length,
+  };
 }
+
+export async function runDoctor(config: PipelineConfig): Promise<DoctorReport> {
+  const [services, workCache] = await Promise.all([
+    Promise.all([checkTemporal(config), checkMinio(config), checkMlflow(config)]),
+    checkWorkCache(config),
+  ]);
+  return { ok: services.every((s) => s.reachable && s.missing.length === 0), services, workCache };
+}
+
+const GIB = 1024 ** 3;
 
 export function formatDoctorReport(report: DoctorReport): string {
   const lines = report.services.map((s) => {
@@ -101,6 +133,8 @@ export function formatDoctorReport(report: DoctorReport): string {
     const problems = [...(s.error ? [s.error] : []), ...s.missing.map((m) => `missing: ${m}`)];
     return `${s.service.padEnd(9)}${s.endpoint.padEnd(28)}${state}${version}${problems.map((p) => `\n         - ${p}`).join('')}`;
   });
+  const c = report.workCache;
+  lines.push(`work     ${c.root}\n         ${(c.cachedBytes / GIB).toFixed(2)} GiB cached of ${(c.maxBytes / GIB).toFixed(2)} GiB (${c.entries} models and bundles, ${c.leftovers} leftovers)`);
   lines.push(report.ok ? 'all services ready' : 'some services are not ready (see above)');
   return lines.join('\n');
 }

@@ -72,6 +72,10 @@ describe('stack smoke path (Temporal, MinIO, MLflow)', () => {
       expect(s.version, s.service).toBeTruthy();
       expect(s.missing, s.service).toEqual([]);
     }
+    const cache = (JSON.parse(stdout) as { workCache: { root: string; cachedBytes: number; maxBytes: number } }).workCache;
+    expect(cache.root).toBe(config.workDir);
+    expect(cache.maxBytes).toBeGreaterThan(0);
+    expect(cache.cachedBytes).toBeGreaterThanOrEqual(0);
     // Never a secret: the access and secret keys must not appear anywhere in the report.
     expect(stdout).not.toContain(config.s3.secretKey);
     expect(stdout).not.toContain(config.s3.accessKey);
