@@ -217,6 +217,20 @@ describe('writeModel', () => {
     rmSync(written.path);
   });
 
+  it('a large (tail-hashed) write that fails part-way leaves no file behind', async () => {
+    const big = new Uint8Array(TAIL_HASH_MIN_BYTES);
+    const model = tinyModel(17);
+    const failing: Model = { ...model, graph: { ...model.graph, initializers: [
+      ...model.graph.initializers,
+      lazyTensor('big', 'uint8', [big.byteLength], async () => big),
+      lazyTensor('broken', 'uint8', [4], async () => { throw new Error('source went away'); }),
+    ] } };
+    const path = join(dir, 'failing.onnx');
+    await expect(writeModel(failing, path)).rejects.toThrow('source went away');
+    expect(existsSync(path)).toBe(false);
+    expect(existsSync(`${path}.partial`)).toBe(false);
+  });
+
   it('the tail hasher refuses to report a digest for bytes that were never written', async () => {
     const path = join(dir, 'short.bin');
     writeFileSync(path, Buffer.alloc(10));
