@@ -3,7 +3,7 @@
  * middle of an export and then checks the servers themselves: the export completes, with exactly one
  * published model directory (one MLmodel under models/<name>/) and one registry version.
  *
- * Runs on its own throw-away stack (scripts/stack.sh on ports 37233…, 39000, 35000 and a temp state
+ * Runs on its own throw-away stack (scripts/stack.sh on ports the OS picks free, and a temp state
  * folder) so stopping MinIO, MLflow or Temporal never disturbs the stack other tests share. Workers
  * are `node bin/onnx-export.js worker` processes (dist/ must be built) so SIGKILL is a real crash;
  * they reach MinIO through a counting TCP proxy that can slow the upload down enough to interrupt it,
@@ -30,7 +30,7 @@ import type { ExportResult, exportModel } from '../../workflows/export-model';
 import { makeBundle, SMALL_CONVNEXT } from './support/fixtures';
 import { uniqueName } from './support/stack';
 import {
-  sleep, startGateProxy, startThrottledProxy, startWorkerProcess, stopAllWorkers, throwAwayStack, waitFor,
+  freePorts, sleep, startGateProxy, startThrottledProxy, startWorkerProcess, stopAllWorkers, throwAwayStack, waitFor,
   type GateProxy, type ThrottledProxy, type WorkerProcess,
 } from './support/fault-injection';
 
@@ -43,10 +43,9 @@ const SLOW_UPLOAD = 12 * MiB;
 const ACTIVITY_STARTED = 2;
 const QUICK_BENCHMARK = { gpu: false, batchSizes: [1], maxRuns: 20, timeBudgetMs: 500 };
 
-const stack = throwAwayStack({
-  TEMPORAL_PORT: '37233', TEMPORAL_UI_PORT: '38233', TEMPORAL_HTTP_PORT: '37243', TEMPORAL_METRICS_PORT: '37253',
-  MINIO_PORT: '39000', MINIO_CONSOLE_PORT: '39001', MLFLOW_PORT: '35000',
-});
+const stack = throwAwayStack(freePorts([
+  'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'TEMPORAL_HTTP_PORT', 'TEMPORAL_METRICS_PORT', 'MINIO_PORT', 'MINIO_CONSOLE_PORT', 'MLFLOW_PORT',
+]));
 
 /** What each case measured, printed at the end (the report's figures). */
 const findings: Record<string, unknown> = {};

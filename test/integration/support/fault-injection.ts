@@ -5,7 +5,7 @@
  * the bytes between workers and MinIO, and an HTTP proxy that holds a request until the test says go.
  * Everything binds to 127.0.0.1; every process started here is stopped by `stopAll`/`down`.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -53,6 +53,30 @@ export interface ThrowAwayStack {
   /** Stops one service by its pid file's process group (SIGTERM, then SIGKILL after 10 s). */
   stop(service: StackService): Promise<void>;
   pidOf(service: StackService): number | undefined;
+}
+
+/**
+ * Ports free on 127.0.0.1 right now, one per name (the OS picks them; a child process asks, so this
+ * can run synchronously at module load). Another process could take one before the stack binds it:
+ * then `stack.sh up` stops with a message naming the port.
+ */
+export function freePorts(names: readonly string[]): Record<string, string> {
+  const script = `
+    const net = require('node:net');
+    const servers = [];
+    let pending = ${names.length};
+    for (let i = 0; i < ${names.length}; i++) {
+      const s = net.createServer();
+      servers.push(s);
+      s.listen(0, '127.0.0.1', () => {
+        if (--pending === 0) {
+          process.stdout.write(servers.map((x) => x.address().port).join(' '));
+          servers.forEach((x) => x.close());
+        }
+      });
+    }`;
+  const ports = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim().split(' ');
+  return Object.fromEntries(names.map((n, i) => [n, ports[i] as string]));
 }
 
 export function throwAwayStack(ports: Record<string, string>): ThrowAwayStack {
