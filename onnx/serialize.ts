@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import type { Attribute, Model, Node, Tensor, TensorData, ValueInfo } from './ir';
@@ -497,7 +497,8 @@ async function emit(
 
 /**
  * Writes `model` to `path` (via `<path>.partial` and a rename, so a crash never leaves a truncated
- * model under the final name) and returns the sha256 of the file(s), hashed while writing.
+ * model under the final name; missing parent folders are made) and returns the sha256 of the
+ * file(s), hashed while writing.
  */
 export async function writeModel(model: Model, path: string, options: WriteOptions = {}): Promise<WrittenModel> {
   const mode = options.externalData ?? 'auto';
@@ -535,6 +536,7 @@ export async function writeModel(model: Model, path: string, options: WriteOptio
     }
     return modelTail;
   };
+  await mkdir(dirname(path), { recursive: true });
   const writer = await HashingFileWriter.create(partial, p.totalLength);
   const externalWriter = external ? await HashingFileWriter.create(externalPartial, p.externalLength) : undefined;
   try {

@@ -241,6 +241,11 @@ describe('writeModel', () => {
     expect(await ok.digest(10)).toBe(sha256Bytes(new Uint8Array(10)));
   });
 
+  it('makes missing parent folders of the output path', async () => {
+    const written = await writeModel(tinyModel(17), join(dir, 'new', 'folder', 'm.onnx'));
+    expect(statSync(written.path).size).toBe(written.bytes);
+  });
+
   it('reads a model back with initializers as ranges of the .onnx file', async () => {
     const model = tinyModel(17);
     const path = join(dir, 'read-back.onnx');
