@@ -48,6 +48,11 @@ export interface CacheEntry {
   readonly lastUsedMs: number;
 }
 
+/** Artifacts and bundles are the cache proper; scratch folders and partial files are leftovers. */
+export function isCached(e: CacheEntry): boolean {
+  return e.kind === 'artifact' || e.kind === 'bundle';
+}
+
 export interface EvictionResult {
   readonly removed: readonly CacheEntry[];
   /** Cached bytes left (artifacts and bundles). */
@@ -135,8 +140,8 @@ export async function evictCache(work: WorkDir, now = Date.now()): Promise<Evict
     for (const p of e.paths) await rm(p, { recursive: true, force: true });
     removed.push(e);
   };
-  for (const e of entries) if ((e.kind === 'scratch' || e.kind === 'partial') && oldEnough(e)) await remove(e);
-  const cached = entries.filter((e) => e.kind === 'artifact' || e.kind === 'bundle').sort((a, b) => a.lastUsedMs - b.lastUsedMs);
+  for (const e of entries) if (!isCached(e) && oldEnough(e)) await remove(e);
+  const cached = entries.filter(isCached).sort((a, b) => a.lastUsedMs - b.lastUsedMs);
   let cachedBytes = cached.reduce((sum, e) => sum + e.bytes, 0);
   for (const e of cached) {
     if (cachedBytes <= maxBytes || !oldEnough(e)) break;

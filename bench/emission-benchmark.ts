@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { readModel } from '../onnx/serialize';
 import { compareModels } from './latency-benchmark';
+import { median } from './statistics';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, __dirname.includes(`${join('dist', 'bench')}`) ? '../..' : '..');
@@ -33,12 +34,6 @@ const OPSET = 17;
 const REPEATS = { ours: 5, torch: 3 } as const;
 
 interface ProcessStats { readonly wallSeconds: number; readonly peakRssMb: number; readonly stdout: string }
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 
 /**
  * Emits `repeats` times into a fresh file (the previous output removed and the page cache flushed

@@ -30,7 +30,7 @@ export function findNonFinite(bytes: Uint8Array, dtype: SafetensorsDtype): numbe
  * exactly when all values are finite (about 3× faster than testing exponent bits one by one). The
  * exact index is then found by the bit test.
  */
-function allFinite(v: Float32Array | Float64Array): boolean {
+export function allFinite(v: Float32Array | Float64Array): boolean {
   let a = 0;
   let b = 0;
   let c = 0;

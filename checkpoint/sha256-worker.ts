@@ -8,6 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { CheckpointError } from './checkpoint-error';
+import { allFinite } from './finite-scan';
 
 /** Read size of the hashing thread: large sequential reads, small next to any model. */
 const HASH_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -25,20 +26,15 @@ export interface HashResult {
   readonly nonFinite: readonly number[];
 }
 
-// Plain JS evaluated in the worker, so it works from TypeScript sources (tests) and compiled dist alike.
+// Plain JS evaluated in the worker, so it works from TypeScript sources (tests) and compiled dist alike;
+// the finite test is finite-scan's own function, its compiled source pasted in (it closes over nothing).
 // Chunks are cut at range boundaries, so every range is read into the (8-byte aligned) buffer's start.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const { path, chunk, ranges } = workerData;
-function allFinite(v) {
-  let a = 0, b = 0, c = 0, d = 0;
-  const end = v.length & ~3;
-  for (let i = 0; i < end; i += 4) { a += v[i] * 0; b += v[i + 1] * 0; c += v[i + 2] * 0; d += v[i + 3] * 0; }
-  for (let i = end; i < v.length; i++) a += v[i] * 0;
-  return a + b + c + d === 0;
-}
+${allFinite.toString()}
 const fd = fs.openSync(path, 'r');
 try {
   const buf = Buffer.allocUnsafeSlow(chunk);

@@ -4,7 +4,7 @@
  * Reports never contain a secret: endpoints are printed without credentials, keys are not printed.
  */
 import { Connection } from '@temporalio/client';
-import { listCache, workDirOf } from '../activities/work-cache';
+import { isCached, listCache, workDirOf } from '../activities/work-cache';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/constants';
 import type { PipelineConfig } from '../config/environment';
 import { MlflowClient } from '../registry/mlflow-client';
@@ -106,7 +106,7 @@ async function checkMlflow(config: PipelineConfig): Promise<ServiceReport> {
 async function checkWorkCache(config: PipelineConfig): Promise<WorkCacheReport> {
   const work = workDirOf(config);
   const entries = await listCache(work.root);
-  const cached = entries.filter((e) => e.kind === 'artifact' || e.kind === 'bundle');
+  const cached = entries.filter(isCached);
   return {
     root: work.root,
     cachedBytes: cached.reduce((n, e) => n + e.bytes, 0),

@@ -29,10 +29,14 @@ export function layerNormLastAxis(b: GraphBuilder, scope: string, x: string, sca
   return b.add(scope, b.mul(scope, b.div(scope, centred, std), scale), bias);
 }
 
+/** LayerNorm over the channels of NCHW `x`, left in NHWC (the two layouts below transpose it back). */
+function layerNormToNhwc(b: GraphBuilder, scope: string, x: string, scale: string, bias: string, epsilon: number): string {
+  return layerNormLastAxis(b, scope, b.transpose(scope, x, [0, 2, 3, 1]), scale, bias, epsilon);
+}
+
 /** LayerNorm over the channel axis of NCHW (torchvision's LayerNorm2d and the block's norm): NHWC round trip. */
 export function layerNormChannels(b: GraphBuilder, scope: string, x: string, scale: string, bias: string, epsilon: number): string {
-  const nhwc = b.transpose(scope, x, [0, 2, 3, 1]);
-  return b.transpose(scope, layerNormLastAxis(b, scope, nhwc, scale, bias, epsilon), [0, 3, 1, 2]);
+  return b.transpose(scope, layerNormToNhwc(b, scope, x, scale, bias, epsilon), [0, 3, 1, 2]);
 }
 
 /** Exact (erf) GELU. */
@@ -51,8 +55,7 @@ export function gelu(b: GraphBuilder, scope: string, x: string): string {
 export function layerNormChannelsBatchStacked(
   b: GraphBuilder, scope: string, x: string, scale: string, bias: string, epsilon: number, channels: number, width: number,
 ): string {
-  const nhwc = b.transpose(scope, x, [0, 2, 3, 1]);
-  const cnhw = b.transpose(scope, layerNormLastAxis(b, scope, nhwc, scale, bias, epsilon), [3, 0, 1, 2]);
+  const cnhw = b.transpose(scope, layerNormToNhwc(b, scope, x, scale, bias, epsilon), [3, 0, 1, 2]);
   return b.reshape(scope, cnhw, [1, channels, -1, width]);
 }
 
