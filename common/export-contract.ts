@@ -20,9 +20,9 @@ export interface ExportRequest {
   modelName?: string;
   /** The training run this checkpoint came from (an MLflow run id when there is one). */
   runId?: string;
-  /** ONNX opset: 17 by default; 14–16 decompose LayerNorm; 18–21 on request. */
+  /** ONNX opset, MIN_EMIT_OPSET to MAX_EMIT_OPSET: DEFAULT_OPSET by default; 14–16 decompose LayerNorm. */
   opset?: number;
-  /** Parity tolerances against the reference outputs; defaults MAE 1e-5, max |error| 1e-4. */
+  /** Parity tolerances against the reference outputs; defaults DEFAULT_TOLERANCES. */
   parity?: { mae?: number; maxAbs?: number };
   /** Latency benchmark settings. */
   benchmark?: {
@@ -61,9 +61,73 @@ export interface ExportProgress {
 
 export const PROGRESS_QUERY = 'progress';
 
-/** Model names become object prefixes and registry names: no separators, dots-only or control characters. */
-const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** The ai.onnx opsets the emitter writes: 14–16 decompose LayerNorm, 17 is the default, Gelu from 20 (DESIGN.md). */
+export const MIN_EMIT_OPSET = 14;
+export const MAX_EMIT_OPSET = 21;
+export const DEFAULT_OPSET = 17;
+
+/** Default parity tolerances (issue 3): PyTorch's own exporter lands near 5e-8 MAE, so 1e-5 flags real bugs only. */
+export const DEFAULT_TOLERANCES = { mae: 1e-5, maxAbs: 1e-4 } as const;
+
+/** A name rule: its pattern, and the words an error message uses for it. */
+export interface NameRule {
+  pattern: RegExp;
+  expected: string;
+}
+
+/**
+ * Model names become object key segments and registry names that need no quoting in MLflow filters:
+ * no separators, no `..`, no control characters.
+ */
+export const MODEL_NAME_RULE: NameRule = {
+  pattern: /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+  expected: "1-100 characters of letters, digits, '.', '_' or '-', starting with a letter or digit (no '..', '/' or control characters)",
+};
+export const RUN_ID_RULE: NameRule = {
+  pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
+  expected: "1-128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
+};
+
+export function followsNameRule(value: unknown, rule: NameRule): value is string {
+  return typeof value === 'string' && rule.pattern.test(value);
+}
+
+/** One graph input or output as MLflow's tensor-spec signature records it: -1 for a dynamic axis. */
+export interface TensorSpec {
+  name: string;
+  dtype: string;
+  shape: number[];
+}
+
+/** The emitted graph's own inputs and outputs, in graph order (the inference service reads outputs by position). */
+export interface ModelSignature {
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+}
+
+/** What the emit stage returns: the staged graph and the facts about it later stages record. */
+export interface EmittedGraph {
+  onnx: ArtifactRef;
+  checkpointSha256: string;
+  opset: number;
+  backbone: string;
+  depths: number[];
+  dims: number[];
+  nodes: number;
+  signature: ModelSignature;
+  emitSeconds: number;
+  /** How the staging upload went: `existing` when an earlier attempt had already stored it. */
+  upload: { method: 'existing' | 'put' | 'multipart'; bytesSent: number; bytesReused: number };
+}
+
+/** What the validate stage returns: every problem our structural checker found (none when it passed). */
+export interface ValidationReport {
+  ok: boolean;
+  nodes: number;
+  initializers: number;
+  opset: number;
+  problems: { kind: string; message: string; node?: string; opType?: string; value?: string }[];
+}
 
 /** Problems with a request, each naming the field and what was expected; empty when it is valid. */
 export function requestProblems(request: ExportRequest): string[] {
@@ -73,15 +137,16 @@ export function requestProblems(request: ExportRequest): string[] {
     problems.push(`checkpointUri: expected s3://bucket/prefix/, got ${JSON.stringify(request.checkpointUri)}`);
   }
   const name = request.modelName;
-  if (name !== undefined && (typeof name !== 'string' || !MODEL_NAME.test(name) || name.includes('..'))) {
-    problems.push(`modelName: expected 1-100 characters of letters, digits, '.', '_' or '-' (no '..', '/' or control characters), got ${JSON.stringify(name)}`);
+  if (name !== undefined && !followsNameRule(name, MODEL_NAME_RULE)) {
+    problems.push(`modelName: expected ${MODEL_NAME_RULE.expected}, got ${JSON.stringify(name)}`);
   }
   const runId = request.runId;
-  if (runId !== undefined && (typeof runId !== 'string' || !RUN_ID.test(runId))) {
-    problems.push(`runId: expected 1-128 characters of letters, digits, '.', '_' or '-', got ${JSON.stringify(runId)}`);
+  if (runId !== undefined && !followsNameRule(runId, RUN_ID_RULE)) {
+    problems.push(`runId: expected ${RUN_ID_RULE.expected}, got ${JSON.stringify(runId)}`);
   }
-  if (request.opset !== undefined && !(Number.isInteger(request.opset) && request.opset >= 14 && request.opset <= 21)) {
-    problems.push(`opset: expected an integer from 14 to 21, got ${JSON.stringify(request.opset)}`);
+  const opset = request.opset;
+  if (opset !== undefined && !(Number.isInteger(opset) && opset >= MIN_EMIT_OPSET && opset <= MAX_EMIT_OPSET)) {
+    problems.push(`opset: expected an integer from ${MIN_EMIT_OPSET} to ${MAX_EMIT_OPSET}, got ${JSON.stringify(opset)}`);
   }
   for (const key of ['mae', 'maxAbs'] as const) {
     const v = request.parity?.[key];

@@ -13,7 +13,8 @@
  */
 import type { Bundle } from '../checkpoint';
 import { GraphBuilder } from '../onnx/builder';
-import { DEFAULT_OPSET, fileTensor, float32Tensor, type Model } from '../onnx/ir';
+import { DEFAULT_OPSET } from '../common/export-contract';
+import { fileTensor, float32Tensor, type Model } from '../onnx/ir';
 import { batchNormFolded, layerScaled } from './folding';
 import { gelu, layerNormChannels, layerNormChannelsBatchStacked, unstackBatch } from './graph-ops';
 import {

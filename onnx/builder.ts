@@ -8,7 +8,8 @@
  * models/ fails at the line that caused it. Tests that need broken graphs edit the built Model.
  */
 import type { Attribute, Attributes, DataType, Graph, Model, Node, Shape, Tensor, ValueInfo } from './ir';
-import { attr, DEFAULT_OPSET, int64Tensor, irVersionForOpset, ONNX_DTYPE_CODES } from './ir';
+import { DEFAULT_OPSET } from '../common/export-contract';
+import { attr, int64Tensor, irVersionForOpset, ONNX_DTYPE_CODES } from './ir';
 
 export interface NodeOptions {
   /** Node name; `scope/Op` by convention. A repeated name gets `_1`, `_2`, … like PyTorch's exporter. */

@@ -188,11 +188,6 @@ export const IR_VERSION_BY_OPSET: Readonly<Record<number, number>> = {
   23: 11,
 };
 
-/** The opsets we emit: 14–16 decompose LayerNorm, 17 is the default, Gelu from 20 (DESIGN.md). */
-export const MIN_EMIT_OPSET = 14;
-export const MAX_EMIT_OPSET = 21;
-export const DEFAULT_OPSET = 17;
-
 export function irVersionForOpset(opset: number): number {
   const ir = IR_VERSION_BY_OPSET[opset];
   if (ir === undefined) {

@@ -5,11 +5,10 @@
  * Pure functions: no I/O.
  */
 import { STORAGE_DEFAULTS } from '../common/constants';
+import { followsNameRule, MODEL_NAME_RULE } from '../common/export-contract';
 import { StorageInputError } from './storage-error';
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
-/** Registered-model names that are also safe single path segments and need no quoting in MLflow filters. */
-const MODEL_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export function validateSha256(value: string, field = 'sha256'): string {
   if (typeof value !== 'string' || !SHA256_RE.test(value)) {
@@ -19,12 +18,8 @@ export function validateSha256(value: string, field = 'sha256'): string {
 }
 
 export function validateModelName(value: string, field = 'modelName'): string {
-  if (typeof value !== 'string' || !MODEL_NAME_RE.test(value) || value.includes('..')) {
-    throw new StorageInputError(
-      field,
-      String(value),
-      'a name of 1-128 characters from [A-Za-z0-9._-], starting with a letter or digit, without ".." (it becomes an object key segment)',
-    );
+  if (!followsNameRule(value, MODEL_NAME_RULE)) {
+    throw new StorageInputError(field, String(value), `${MODEL_NAME_RULE.expected}; it becomes an object key segment`);
   }
   return value;
 }
