@@ -1,16 +1,17 @@
 /**
- * The latency benchmark activity: resolves the model reference to a local file, runs bench/ with a
- * heartbeat per progress step (cancellation arrives through it), and maps BenchmarkError kinds to
- * retryable or non-retryable failures. It must stay thin: no statistics, no timing, no figures here.
+ * The benchmark stage's activity: resolves the model reference to a local file, runs bench/ with a
+ * heartbeat per progress step (cancellation arrives through it); failures.ts maps BenchmarkError
+ * kinds to retryable or non-retryable failures. It must stay thin: no statistics, no timing, no
+ * figures here.
  */
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { BenchmarkError } from '../bench/bench-error';
-import type { BenchmarkErrorKind } from '../bench/bench-error';
+import { ApplicationFailure } from '@temporalio/common';
 import { benchmarkModel } from '../bench/latency-benchmark';
 import type { ExecutionProviderName, LatencyReport } from '../bench/report-types';
+import { FAILURE_TYPES } from '../common/failure-types';
+import { toActivityFailure } from './failures';
 
 /** Heartbeats carry progress at most this often; the SDK throttles further to its heartbeat timeout. */
 const HEARTBEAT_EVERY_MS = 1_000;
@@ -47,28 +48,13 @@ async function localPath(ref: BenchmarkModelRef, deps: BenchmarkActivityDeps): P
   if (ref.uri.startsWith('file://')) return fileURLToPath(ref.uri);
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(ref.uri)) return ref.uri;
   if (deps.resolveModelPath) return deps.resolveModelPath(ref);
-  throw ApplicationFailure.nonRetryable(`model '${ref.uri}': this worker has no resolver for its scheme`, 'BenchmarkModelUnresolvable');
+  throw ApplicationFailure.nonRetryable(
+    `model '${ref.uri}': this worker has no resolver for its scheme`,
+    FAILURE_TYPES.benchmarkModelUnresolvable,
+  );
 }
 
-const NON_RETRYABLE: ReadonlySet<BenchmarkErrorKind> = new Set(['model-invalid', 'input-unsupported', 'bad-options', 'statistics', 'figure']);
-
-function failureType(kind: BenchmarkErrorKind): string {
-  return `Benchmark${kind.split('-').map((w) => w[0]?.toUpperCase() + w.slice(1)).join('')}`;
-}
-
-export function mapBenchmarkError(err: unknown): Error {
-  if (!(err instanceof BenchmarkError)) return err instanceof Error ? err : new Error(String(err));
-  if (err.context.kind === 'aborted') return new CancelledFailure(err.message);
-  return ApplicationFailure.create({
-    message: err.message,
-    type: failureType(err.context.kind),
-    nonRetryable: NON_RETRYABLE.has(err.context.kind),
-    details: [err.context],
-    cause: err,
-  });
-}
-
-export function createBenchmarkActivities(deps: BenchmarkActivityDeps = {}) {
+export function createBenchmarkLatencyActivity(deps: BenchmarkActivityDeps = {}) {
   return {
     /** Benchmarks one model on one execution provider; the queue it runs on decides the hardware. */
     async benchmarkLatency(input: BenchmarkActivityInput): Promise<LatencyReport> {
@@ -100,12 +86,12 @@ export function createBenchmarkActivities(deps: BenchmarkActivityDeps = {}) {
           },
         );
       } catch (err) {
-        throw mapBenchmarkError(err);
+        throw toActivityFailure(err);
       }
       if (input.model.sha256 && input.model.sha256 !== report.model.sha256) {
         throw ApplicationFailure.nonRetryable(
           `model '${input.model.uri}': expected sha256 ${input.model.sha256}, benchmarked ${report.model.sha256}`,
-          'BenchmarkModelMismatch',
+          FAILURE_TYPES.benchmarkModelMismatch,
         );
       }
       return { ...report, ranOn: { taskQueue: ctx.info.taskQueue, workerIdentity: `${process.pid}@${hostname()}` } };
@@ -113,4 +99,3 @@ export function createBenchmarkActivities(deps: BenchmarkActivityDeps = {}) {
   };
 }
 
-export type BenchmarkActivities = ReturnType<typeof createBenchmarkActivities>;

@@ -1,23 +1,27 @@
 /**
  * All activities, built once per worker from shared clients (Temporal's dependency-injection
- * pattern): workflows type their proxies with `ReturnType<typeof createActivities>`.
+ * pattern): workflows type their proxies with `Activities`. One file per stage of the export, named
+ * after it, plus the helpers its workflows call (the Web UI link, waiting for an existing export)
+ * and the stack smoke check.
  */
+import type { Client } from '@temporalio/client';
 import type { PipelineConfig } from '../config/environment';
 import { MlflowClient } from '../registry/mlflow-client';
 import { createMinioClient } from '../storage/minio-client';
-import { createBenchmarkActivities } from './benchmark';
-import { createSmokeActivities } from './smoke';
 import { ContentAddressedStore } from '../storage/object-store';
 import { minioS3Operations } from '../storage/s3-operations';
-import { createUploadActivities } from './upload';
-import { createRegistryActivities } from './registry';
-import { createExportStageActivities } from './export-stages';
-import { localArtifact } from './local-files';
-import { workDirOf } from './work-cache';
-import { createWorkflowLinkActivities } from './workflow-links';
-import { createAwaitExportActivities } from './await-export';
-import { connectClient } from '../client/temporal-client';
-import type { Client } from '@temporalio/client';
+import { connectClient } from '../temporal/connect';
+import { localArtifact } from '../workspace/local-files';
+import { workDirOf } from '../workspace/work-cache';
+import { createAwaitExistingExportActivity } from './await-existing-export';
+import { createBenchmarkLatencyActivity } from './benchmark-latency';
+import { createCheckParityActivity } from './check-parity';
+import { createEmitGraphActivity } from './emit-graph';
+import { createPublishModelActivity } from './publish-model';
+import { createRegisterModelActivity } from './register-model';
+import { createStackSmokeActivities } from './stack-smoke';
+import { createValidateStructureActivity } from './validate-structure';
+import { createWorkflowUiLinkActivity } from './workflow-ui-link';
 
 export function createActivities(config: PipelineConfig) {
   const minio = createMinioClient(config.s3);
@@ -26,14 +30,17 @@ export function createActivities(config: PipelineConfig) {
     bucket: config.s3.modelsBucket,
     ...(config.upload.partSizeBytes !== undefined ? { partSize: config.upload.partSizeBytes } : {}),
   });
+  const work = workDirOf(config);
   return {
-    ...createExportStageActivities({ minio, store, work: workDirOf(config) }),
-    ...createWorkflowLinkActivities(config),
-    ...createAwaitExportActivities(lazyClient(config)),
-    ...createSmokeActivities({ minio, bucket: config.s3.modelsBucket, mlflow }),
-    ...createUploadActivities({ store }),
-    ...createRegistryActivities({ mlflow }),
-    ...createBenchmarkActivities({ resolveModelPath: artifactResolver(config) }),
+    ...createEmitGraphActivity({ minio, store, work }),
+    ...createValidateStructureActivity({ minio, work }),
+    ...createCheckParityActivity({ minio, work }),
+    ...createBenchmarkLatencyActivity({ resolveModelPath: artifactResolver(config) }),
+    ...createPublishModelActivity({ store }),
+    ...createRegisterModelActivity({ mlflow }),
+    ...createWorkflowUiLinkActivity(config),
+    ...createAwaitExistingExportActivity(lazyClient(config)),
+    ...createStackSmokeActivities({ minio, bucket: config.s3.modelsBucket, mlflow }),
   };
 }
 

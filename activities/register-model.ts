@@ -1,13 +1,13 @@
 /**
- * Registry activity: one MLflow model version per (model name, ONNX sha256), found again on a
- * retry. Thin: validate, call registry/register-model-version.ts, map errors to failures.
+ * The register stage: one MLflow model version per (model name, ONNX sha256), found again on a
+ * retry. Thin: call registry/register-model-version.ts, map errors (failures.ts).
  */
 import { Context } from '@temporalio/activity';
 import type { PublishedModel } from '../registry/model-directory';
 import { registerModelVersion, type ModelRegistryApi, type RegisterModelInput, type RegistryEntry } from '../registry/register-model-version';
-import { toActivityFailure } from './upload';
+import { toActivityFailure } from './failures';
 
-export interface RegistryActivityDeps {
+export interface RegisterModelDeps {
   mlflow: ModelRegistryApi;
 }
 
@@ -16,7 +16,7 @@ export interface RegisterModelActivityInput extends Omit<RegisterModelInput, 'mo
   published: Pick<PublishedModel, 'modelName' | 'sha256' | 'source'>;
 }
 
-export function createRegistryActivities(deps: RegistryActivityDeps) {
+export function createRegisterModelActivity(deps: RegisterModelDeps) {
   return {
     async registerModel(input: RegisterModelActivityInput): Promise<RegistryEntry> {
       const ctx = Context.current();
@@ -37,4 +37,3 @@ export function createRegistryActivities(deps: RegistryActivityDeps) {
   };
 }
 
-export type RegistryActivities = ReturnType<typeof createRegistryActivities>;

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Client as MinioClient } from 'minio';
 import { ApplicationFailure } from '@temporalio/common';
+import { FAILURE_TYPES } from '../common/failure-types';
 import type { MlflowClient } from '../registry/mlflow-client';
 
 export interface SmokeDeps {
@@ -26,7 +27,7 @@ export interface RegisteredModelCheck {
   serverVersion: string;
 }
 
-export function createSmokeActivities(deps: SmokeDeps) {
+export function createStackSmokeActivities(deps: SmokeDeps) {
   return {
     /** Writes `payload` under `key`, reads it back and fails unless the bytes match. */
     async writeAndReadBackObject(key: string, payload: string): Promise<ObjectRoundTrip> {
@@ -41,7 +42,7 @@ export function createSmokeActivities(deps: SmokeDeps) {
       if (readSha !== sha256) {
         throw ApplicationFailure.nonRetryable(
           `s3://${deps.bucket}/${key}: read back sha256 ${readSha}, wrote ${sha256}`,
-          'ObjectMismatch',
+          FAILURE_TYPES.objectMismatch,
         );
       }
       return { uri: `s3://${deps.bucket}/${key}`, bytes: readBack.length, sha256 };

@@ -3,9 +3,9 @@
  * is deployment knowledge, not something workflow code may hold or compute).
  */
 import type { PipelineConfig } from '../config/environment';
-import { workflowUiLink as buildLink } from '../client/temporal-client';
+import { workflowUiLink as buildLink } from '../temporal/connect';
 
-export function createWorkflowLinkActivities(config: PipelineConfig) {
+export function createWorkflowUiLinkActivity(config: PipelineConfig) {
   return {
     async workflowUiLink(workflowId: string, runId?: string): Promise<string> {
       return buildLink(config, workflowId, runId);

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PipelineConfig } from '../config/environment';
-import { BUNDLE_FILES } from '../activities/local-files';
+import { BUNDLE_FILES } from '../workspace/local-files';
 import { ContentAddressedStore, createMinioClient, hashFile, minioS3Operations } from '../storage';
 
 export interface UploadedBundle {

@@ -4,7 +4,7 @@
  * Reports never contain a secret: endpoints are printed without credentials, keys are not printed.
  */
 import { Connection } from '@temporalio/client';
-import { isCached, listCache, workDirOf } from '../activities/work-cache';
+import { isCached, listCache, workDirOf } from '../workspace/work-cache';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/constants';
 import type { PipelineConfig } from '../config/environment';
 import { MlflowClient } from '../registry/mlflow-client';

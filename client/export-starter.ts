@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import { TASK_QUEUES, REGISTRY_DEFAULTS } from '../common/constants';
-import { EXPORT_WORKFLOW_TYPE, exportWorkflowId, requestProblems, type ExportRequest } from '../common/export-contract';
+import { DEFAULT_OPSET, EXPORT_WORKFLOW_TYPE, exportWorkflowId, requestProblems, type ExportRequest } from '../common/export-contract';
 import type { exportModel } from '../workflows/export-model';
 import { searchAttributeKeys } from '../common/search-attributes';
 
@@ -53,7 +53,7 @@ export async function startExport(client: Client, request: ExportRequest, opts: 
       staticSummary: `Export ${modelName}${request.runId ? ` (run ${request.runId})` : ''} to ONNX`,
       staticDetails: [
         `**Checkpoint** ${request.checkpointUri}`,
-        `**Opset** ${request.opset ?? 17}`,
+        `**Opset** ${request.opset ?? DEFAULT_OPSET}`,
         `**Registry** ${modelName}${request.alias === '' ? '' : ` @${request.alias ?? REGISTRY_DEFAULTS.alias}`}`,
       ].join('\n'),
     });

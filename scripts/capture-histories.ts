@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { connectClient } from '../client/temporal-client';
+import { connectClient } from '../temporal/connect';
 import { uploadBundle } from '../client/bundle-upload';
 import { runDoctor } from '../client/doctor';
 import { startExport } from '../client/export-starter';

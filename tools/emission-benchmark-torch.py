@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Benchmark helper: torch.onnx.export of the LocalizationNet in a bundle (same weights, opset 17).
 
-Run by bench/emission-benchmark.ts in its own process (under /usr/bin/time -v) so its wall time and
+Run by tools/emission-benchmark.ts in its own process (under /usr/bin/time -v) so its wall time and
 peak RSS are measured alone. Loads model.safetensors into the fixture script's LocalizationNet, so
 the exported graph has exactly the weights our emitter reads. Prints one JSON line with the export
 call's own seconds. Must not write anything but the requested .onnx.

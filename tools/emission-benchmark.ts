@@ -5,7 +5,7 @@
  * and 32 with 2 threads, interleaved (A B, B A, ...), as a ratio with its spread; node counts.
  * Prints a table and writes JSON.
  *
- *   npm run build && node dist/bench/emission-benchmark.js [--work <dir>] [--presets convnext_tiny,convnext_large]
+ *   npm run build && npm run build:tools && node .state/tools-build/tools/emission-benchmark.js [--work <dir>] [--presets convnext_tiny,convnext_large]
  *
  * It must not be imported by library code; it spawns Python (/usr/bin/python3 with torch).
  */
@@ -15,12 +15,13 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { findProjectRoot } from '../config/environment';
 import { readModel } from '../onnx/serialize';
-import { compareModels } from './latency-benchmark';
-import { median } from './statistics';
+import { compareModels } from '../bench/latency-benchmark';
+import { median } from '../bench/statistics';
 
 const run = promisify(execFile);
-const ROOT = resolve(__dirname, __dirname.includes(`${join('dist', 'bench')}`) ? '../..' : '..');
+const ROOT = findProjectRoot();
 const PYTHON = '/usr/bin/python3';
 /** Threads per onnxruntime session: the issue's setting (the machine has 2 cores). */
 const THREADS = 2;
@@ -84,7 +85,7 @@ async function benchPreset(preset: string, work: string) {
   const oursPath = join(dir, 'ours.onnx');
   const torchPath = join(dir, 'torch.onnx');
   process.stderr.write(`${preset}: torch.onnx.export ×${REPEATS.torch}\n`);
-  const torchRuns = await measuredEmissions(REPEATS.torch, torchPath, PYTHON, [join(ROOT, 'bench/emission-benchmark-torch.py'), dir, torchPath, '--opset', String(OPSET)]);
+  const torchRuns = await measuredEmissions(REPEATS.torch, torchPath, PYTHON, [join(ROOT, 'tools/emission-benchmark-torch.py'), dir, torchPath, '--opset', String(OPSET)]);
   const exportCall = (r: ProcessStats) => (JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { export_seconds?: number }).export_seconds ?? Number.NaN;
   process.stderr.write(`${preset}: our emitter ×${REPEATS.ours}\n`);
   const oursRuns = await measuredEmissions(REPEATS.ours, oursPath, process.execPath, [join(ROOT, 'bin/onnx-export.js'), 'emit', dir, '-o', oursPath, '--opset', String(OPSET), '--json']);

@@ -2,10 +2,10 @@
  * Where an export's time went, from its workflow history: for each activity, the wait in the queue
  * (scheduled → started) and its own work (started → completed), against the workflow's wall time.
  * The rest is orchestration (workflow tasks, timers, the server). Run by hand:
- *   node dist/bench/export-timeline.js <workflow-id> [--json]
+ *   npm run build:tools && node .state/tools-build/tools/export-timeline.js <workflow-id> [--json]
  */
 import { loadConfig } from '../config/environment';
-import { connectClient } from '../client/temporal-client';
+import { connectClient } from '../temporal/connect';
 
 interface ActivitySpan {
   activity: string;

@@ -5,7 +5,7 @@
  * per-export durations, the worker's peak RSS, and which worker identities ran the exports'
  * activity and workflow tasks (another worker polling the same queues would share the load; the report says so).
  *
- *   npx tsc -p tsconfig.build.json && node dist/bench/load-test.js [--exports 20] [--timeout-min 30] [--json]
+ *   npm run build && npm run build:tools && node .state/tools-build/tools/load-test.js [--exports 20] [--timeout-min 30] [--json]
  *
  * Uses the stack the environment names (else `.state/stack.env`, the local stack). Every export uses
  * its own run id under one model name, so the registry sees N concurrent versions of one model.
@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { uploadBundle } from '../client/bundle-upload';
 import { startExport } from '../client/export-starter';
-import { connectClient } from '../client/temporal-client';
+import { connectClient } from '../temporal/connect';
 import { TASK_QUEUES } from '../common/constants';
 import type { ExportRequest } from '../common/export-contract';
 import { findProjectRoot, loadConfig } from '../config/environment';

@@ -4,7 +4,7 @@
  * plain single-stream PUT of the same file (a presigned URL, no hashing on our side), in one run;
  * plus the bytes re-sent after an upload interrupted by a connection reset mid-part.
  *
- *   npx tsc -p tsconfig.build.json --outDir out/cli-build && node out/cli-build/storage/upload-throughput-bench.js [bytes]
+ *   npm run build:tools && node .state/tools-build/tools/upload-throughput-bench.js [bytes]
  *
  * Writes only under `bench/upload-throughput/` in the models bucket and removes what it wrote.
  */
@@ -15,10 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/environment';
 import { countingTransport } from '../test/integration/storage-counting-transport';
-import { createMinioClient } from './minio-client';
-import { ContentAddressedStore, hashFile } from './object-store';
-import { minioS3Operations } from './s3-operations';
-import type { UploadCheckpoint } from './upload-checkpoint';
+import { createMinioClient } from '../storage/minio-client';
+import { ContentAddressedStore, hashFile } from '../storage/object-store';
+import { minioS3Operations } from '../storage/s3-operations';
+import type { UploadCheckpoint } from '../storage/upload-checkpoint';
 
 const MiB = 1024 * 1024;
 

@@ -13,7 +13,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { TASK_QUEUES } from '../common/constants';
 import type { PipelineConfig } from '../config/environment';
 import { artifactResolver, createActivities } from '../activities';
-import { createBenchmarkActivities } from '../activities/benchmark';
+import { createBenchmarkLatencyActivity } from '../activities/benchmark-latency';
 import type { CudaProbeResult } from './cuda-probe';
 import { probeCuda } from './cuda-probe';
 
@@ -87,7 +87,7 @@ export async function createWorkerHost(config: PipelineConfig, options: WorkerHo
     const bench = await Worker.create({
       ...common,
       taskQueue: queues.bench,
-      activities: createBenchmarkActivities({ resolveModelPath: artifactResolver(config) }),
+      activities: createBenchmarkLatencyActivity({ resolveModelPath: artifactResolver(config) }),
       maxConcurrentActivityTaskExecutions: BENCHMARK_ACTIVITY_SLOTS,
     });
     const workers = [general, bench];
@@ -96,7 +96,7 @@ export async function createWorkerHost(config: PipelineConfig, options: WorkerHo
         await Worker.create({
           ...common,
           taskQueue: queues.gpu,
-          activities: createBenchmarkActivities({ gpuQueueUsesCpuForTests: testFlag, resolveModelPath: artifactResolver(config) }),
+          activities: createBenchmarkLatencyActivity({ gpuQueueUsesCpuForTests: testFlag, resolveModelPath: artifactResolver(config) }),
           maxConcurrentActivityTaskExecutions: BENCHMARK_ACTIVITY_SLOTS,
         }),
       );

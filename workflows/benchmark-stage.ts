@@ -10,7 +10,7 @@
 import { TimeoutType } from '@temporalio/common';
 import type { Duration } from '@temporalio/common';
 import { ActivityFailure, TimeoutFailure, proxyActivities } from '@temporalio/workflow';
-import type { BenchmarkActivityInput, BenchmarkModelRef } from '../activities/benchmark';
+import type { BenchmarkActivityInput, BenchmarkModelRef } from '../activities/benchmark-latency';
 import type { Activities } from '../activities';
 import type { LatencyReport } from '../bench/report-types';
 import { BENCHMARK_STAGE, TASK_QUEUES } from '../common/constants';

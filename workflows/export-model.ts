@@ -12,26 +12,30 @@
 import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
 import { defineQuery, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo, log } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { EmittedGraph, ValidationReport } from '../activities/export-stages';
 import type { ParityReport } from '../parity';
 import type { PublishedModel, RegistryEntry } from '../registry';
 import { REGISTRY_DEFAULTS } from '../common/constants';
+import { FAILURE_TYPES, FINAL_FAILURE_TYPES } from '../common/failure-types';
 import { searchAttributeKeys } from '../common/search-attributes';
 import {
+  DEFAULT_OPSET,
+  DEFAULT_TOLERANCES,
   EXPORT_STAGES,
   PROGRESS_QUERY,
   requestProblems,
+  type EmittedGraph,
   type ExportProgress,
   type ExportRequest,
   type ExportStage,
   type StageName,
+  type ValidationReport,
 } from '../common/export-contract';
 import { runBenchmarkStage, type BenchmarkStageResult } from './benchmark-stage';
 
 export const progressQuery = defineQuery<ExportProgress>(PROGRESS_QUERY);
 
 /** Failure types that end the export at once; activities raise them as non-retryable too. */
-const FINAL_FAILURES = ['InvalidInput', 'InvalidGraph', 'ParityFailed'];
+const FINAL_FAILURES = [...FINAL_FAILURE_TYPES];
 
 /**
  * Per-stage activity options. Heartbeat timeouts are short where the activity heartbeats while it
@@ -73,7 +77,7 @@ export async function exportModel(request: ExportRequest): Promise<ExportResult>
     progress.stage = 'failed';
     progress.failure = problems.join('; ');
     upsertSearchAttributes([{ key: searchAttributeKeys.exportStage, value: 'failed' }]);
-    throw ApplicationFailure.create({ message: `invalid export request: ${problems.join('; ')}`, type: 'InvalidInput', nonRetryable: true });
+    throw ApplicationFailure.create({ message: `invalid export request: ${problems.join('; ')}`, type: FAILURE_TYPES.invalidInput, nonRetryable: true });
   }
   const modelName = request.modelName ?? REGISTRY_DEFAULTS.modelName;
   const attributes: SearchAttributePair[] = [{ key: searchAttributeKeys.modelName, value: modelName }];
@@ -98,7 +102,7 @@ export async function exportModel(request: ExportRequest): Promise<ExportResult>
   }
 
   const emitted = await stage('emit', () =>
-    acts.emitGraph.executeWithOptions({ ...STAGE_OPTIONS.emit, summary: `Emit ONNX opset ${request.opset ?? 17} from ${request.checkpointUri}` }, [
+    acts.emitGraph.executeWithOptions({ ...STAGE_OPTIONS.emit, summary: `Emit ONNX opset ${request.opset ?? DEFAULT_OPSET} from ${request.checkpointUri}` }, [
       { checkpointUri: request.checkpointUri, ...(request.opset !== undefined ? { opset: request.opset } : {}), ...(request.runId ? { runId: request.runId } : {}) },
     ]),
   );
@@ -112,7 +116,7 @@ export async function exportModel(request: ExportRequest): Promise<ExportResult>
   );
 
   const parity = await stage('parity', () =>
-    acts.checkParity.executeWithOptions({ ...STAGE_OPTIONS.parity, summary: `Parity vs PyTorch reference (MAE ≤ ${request.parity?.mae ?? 1e-5})` }, [
+    acts.checkParity.executeWithOptions({ ...STAGE_OPTIONS.parity, summary: `Parity vs PyTorch reference (MAE ≤ ${request.parity?.mae ?? DEFAULT_TOLERANCES.mae})` }, [
       { onnx, checkpointUri: request.checkpointUri, ...(request.parity?.mae !== undefined ? { mae: request.parity.mae } : {}), ...(request.parity?.maxAbs !== undefined ? { maxAbs: request.parity.maxAbs } : {}) },
     ]),
   );
@@ -134,6 +138,7 @@ export async function exportModel(request: ExportRequest): Promise<ExportResult>
       {
         artifact: onnx,
         modelName,
+        signature: emission.signature,
         opset: emission.opset,
         ...(request.runId ? { runId: request.runId } : {}),
         workflowId,

@@ -12,14 +12,23 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@te
 import { executeChild, ParentClosePolicy, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { REGISTRY_DEFAULTS, TASK_QUEUES } from '../common/constants';
+import { FAILURE_TYPES } from '../common/failure-types';
 import { exportWorkflowId, type ExportRequest } from '../common/export-contract';
 import { searchAttributeKeys } from '../common/search-attributes';
 import { exportModel, type ExportResult } from './export-model';
 
-const { awaitExistingExport } = proxyActivities<Activities>({
+/**
+ * The activity forwards the existing export's result as it is; its type is the export workflow's,
+ * declared here so activities/ never imports workflows/ (the name is still checked against Activities).
+ */
+type AwaitExistingExport = {
+  [K in Extract<keyof Activities, 'awaitExistingExport'>]: (workflowId: string) => Promise<ExportResult>;
+};
+
+const { awaitExistingExport } = proxyActivities<AwaitExistingExport>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '1 minute',
-  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['ExportFailed'] },
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: [FAILURE_TYPES.exportFailed] },
 });
 
 export interface TrainingRunInput {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { EXPORT_WORKFLOW_TYPE } from '../../common/export-contract';
 import { searchAttributeKeys } from '../../common/search-attributes';
-import { withTemporalClient, workflowUiLink } from '../temporal-client';
+import { withTemporalClient, workflowUiLink } from '../../temporal/connect';
 
 /** Quotes a value for a Temporal visibility query. */
 function quote(v: string): string {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import { formatResult } from '../export-view';
 import type { exportModel } from '../../workflows/export-model';
-import { withTemporalClient, workflowUiLink } from '../temporal-client';
+import { withTemporalClient, workflowUiLink } from '../../temporal/connect';
 
 export function register(program: Command): void {
   program

@@ -1,10 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { ExportRequest } from '../../common/export-contract';
+import { DEFAULT_OPSET, MAX_EMIT_OPSET, MIN_EMIT_OPSET, type ExportRequest } from '../../common/export-contract';
 import { loadConfig } from '../../config/environment';
 import { uploadBundle } from '../bundle-upload';
 import { startExport } from '../export-starter';
-import { connectClient, workflowUiLink } from '../temporal-client';
+import { connectClient, workflowUiLink } from '../../temporal/connect';
 import { watchExport } from './watch';
 import { formatResult } from '../export-view';
 
@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .argument('<bundle>', 'bundle folder (config.json, model.safetensors, reference.safetensors) or s3://bucket/prefix/')
     .option('--model-name <name>', 'registered model name (default heimdall-localization-onnx)')
     .option('--run-id <id>', 'training run id: one export per run')
-    .option('--opset <n>', 'ONNX opset (14-21, default 17)')
+    .option('--opset <n>', `ONNX opset (${MIN_EMIT_OPSET}-${MAX_EMIT_OPSET}, default ${DEFAULT_OPSET})`)
     .option('--alias <alias>', "registry alias for the new version (default staging; '' for none)")
     .option('--batch <list>', 'benchmark batch sizes, e.g. 1,32')
     .option('--no-gpu', 'skip the GPU benchmark')

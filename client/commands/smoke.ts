@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { SMOKE_WORKFLOW_ID_PREFIX, TASK_QUEUES } from '../../common/constants';
 import { loadConfig } from '../../config/environment';
 import type { stackSmoke } from '../../workflows';
-import { connectClient, workflowUiLink } from '../temporal-client';
+import { connectClient, workflowUiLink } from '../../temporal/connect';
 
 /** `smoke`: runs the stackSmoke workflow (MinIO and MLflow round trips) on a running worker. */
 export function register(program: Command): void {

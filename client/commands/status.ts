@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { snapshot, stageLines } from '../export-view';
-import { withTemporalClient, workflowUiLink } from '../temporal-client';
+import { withTemporalClient, workflowUiLink } from '../../temporal/connect';
 
 export function register(program: Command): void {
   program

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { WorkflowHandle } from '@temporalio/client';
 import { plainLine, snapshot, stageLines } from '../export-view';
-import { withTemporalClient, workflowUiLink } from '../temporal-client';
+import { withTemporalClient, workflowUiLink } from '../../temporal/connect';
 
 const POLL_MS = 1_000;
 

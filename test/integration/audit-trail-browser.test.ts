@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { findProjectRoot, type PipelineConfig } from '../../config/environment';
-import { connectClient } from '../../client/temporal-client';
+import { connectClient } from '../../temporal/connect';
 import { uploadBundle } from '../../client/bundle-upload';
 import { startExport } from '../../client/export-starter';
 import type { ExportResult } from '../../workflows/export-model';

@@ -18,7 +18,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type PipelineConfig } from '../../config/environment';
-import { connectClient } from '../../client/temporal-client';
+import { connectClient } from '../../temporal/connect';
 import { uploadBundle } from '../../client/bundle-upload';
 import { startExport } from '../../client/export-starter';
 import { snapshot } from '../../client/export-view';

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TASK_QUEUES } from '../../common/constants';
 import type { PipelineConfig } from '../../config/environment';
-import { connectClient, workflowUiLink } from '../../client/temporal-client';
+import { connectClient, workflowUiLink } from '../../temporal/connect';
 import { MlflowClient } from '../../registry/mlflow-client';
 import { createMinioClient } from '../../storage/minio-client';
 import { createWorkerHost, type WorkerHost } from '../../worker/run-worker';

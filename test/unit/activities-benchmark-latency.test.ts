@@ -1,4 +1,4 @@
-/** activities/benchmark: heartbeats, the test-only CPU-for-CUDA flag, model resolution and error mapping. */
+/** activities/benchmark-latency: heartbeats, the test-only CPU-for-CUDA flag, model resolution; activities/failures: benchmark error mapping. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,8 +7,9 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBenchmarkActivities, mapBenchmarkError } from '../../activities/benchmark';
-import type { BenchmarkActivityInput } from '../../activities/benchmark';
+import { createBenchmarkLatencyActivity } from '../../activities/benchmark-latency';
+import { toActivityFailure } from '../../activities/failures';
+import type { BenchmarkActivityInput } from '../../activities/benchmark-latency';
 import type { LatencyReport } from '../../bench/report-types';
 import { BenchmarkError } from '../../bench/bench-error';
 import { makeProbeModel } from '../../bench/probe-model';
@@ -35,7 +36,7 @@ describe('benchmarkLatency activity', () => {
     const env = mockEnv({ taskQueue: 'bench-q' });
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
-    const { benchmarkLatency } = createBenchmarkActivities();
+    const { benchmarkLatency } = createBenchmarkLatencyActivity();
     const report = await run(env, benchmarkLatency, { model: { uri: pathToFileURL(modelPath).href, label: 'probe' }, executionProvider: 'cpu', ...QUICK });
     expect(report.model.label).toBe('probe');
     expect(report.ranOn?.taskQueue).toBe('bench-q');
@@ -44,7 +45,7 @@ describe('benchmarkLatency activity', () => {
   });
 
   it('runs a cuda request on the CPU only with the test-only flag, and says so in the report', async () => {
-    const { benchmarkLatency } = createBenchmarkActivities({ gpuQueueUsesCpuForTests: true });
+    const { benchmarkLatency } = createBenchmarkLatencyActivity({ gpuQueueUsesCpuForTests: true });
     const report = await run(mockEnv(), benchmarkLatency, { model: { uri: modelPath }, executionProvider: 'cuda', ...QUICK });
     expect(report.settings.requestedExecutionProvider).toBe('cuda');
     expect(report.settings.executionProvider).toBe('cpu');
@@ -52,7 +53,7 @@ describe('benchmarkLatency activity', () => {
   });
 
   it('without the flag a cuda request on this CPU-only host fails as a retryable provider failure', async () => {
-    const { benchmarkLatency } = createBenchmarkActivities();
+    const { benchmarkLatency } = createBenchmarkLatencyActivity();
     const err = await run(mockEnv(), benchmarkLatency, { model: { uri: modelPath }, executionProvider: 'cuda', ...QUICK }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).type).toBe('BenchmarkProviderUnavailable');
@@ -60,7 +61,7 @@ describe('benchmarkLatency activity', () => {
   });
 
   it('fails non-retryably on a sha256 mismatch and on a URI it cannot resolve', async () => {
-    const { benchmarkLatency } = createBenchmarkActivities();
+    const { benchmarkLatency } = createBenchmarkLatencyActivity();
     const env = mockEnv();
     const mismatch = await run(env, benchmarkLatency, { model: { uri: modelPath, sha256: '0'.repeat(64) }, executionProvider: 'cpu', ...QUICK }).catch((e: unknown) => e);
     expect(mismatch).toMatchObject({ type: 'BenchmarkModelMismatch', nonRetryable: true });
@@ -69,7 +70,7 @@ describe('benchmarkLatency activity', () => {
   });
 
   it('uses an injected resolver for non-local URIs', async () => {
-    const { benchmarkLatency } = createBenchmarkActivities({ resolveModelPath: async () => modelPath });
+    const { benchmarkLatency } = createBenchmarkLatencyActivity({ resolveModelPath: async () => modelPath });
     const report = await run(mockEnv(), benchmarkLatency, { model: { uri: 's3://b/k' }, executionProvider: 'cpu', ...QUICK });
     expect(report.model.path).toBe(modelPath);
   });
@@ -83,14 +84,14 @@ describe('error mapping', () => {
     ['run-failed', 'BenchmarkRunFailed', false],
     ['provider-unavailable', 'BenchmarkProviderUnavailable', false],
   ] as const)('%s → %s (non-retryable: %s)', (kind, type, nonRetryable) => {
-    const f = mapBenchmarkError(new BenchmarkError('x', { kind, model: 'm' }));
+    const f = toActivityFailure(new BenchmarkError('x', { kind, model: 'm' }));
     expect(f).toBeInstanceOf(ApplicationFailure);
     expect(f).toMatchObject({ type, nonRetryable });
   });
 
   it('maps an abort to a cancellation and passes other errors through', () => {
-    expect(mapBenchmarkError(new BenchmarkError('x', { kind: 'aborted' }))).toBeInstanceOf(CancelledFailure);
+    expect(toActivityFailure(new BenchmarkError('x', { kind: 'aborted' }))).toBeInstanceOf(CancelledFailure);
     const plain = new Error('plain');
-    expect(mapBenchmarkError(plain)).toBe(plain);
+    expect(toActivityFailure(plain)).toBe(plain);
   });
 });

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { adoptArtifact } from '../../activities/local-files';
-import { CACHE_DEFAULTS, evictCache, listCache, markUsed, workDirOf, type WorkDir } from '../../activities/work-cache';
+import { adoptArtifact } from '../../workspace/local-files';
+import { CACHE_DEFAULTS, evictCache, listCache, markUsed, workDirOf, type WorkDir } from '../../workspace/work-cache';
 import { loadConfig } from '../../config/environment';
 import { tempDir } from './checkpoint-safetensors-writer';
 

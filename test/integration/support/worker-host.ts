@@ -6,7 +6,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import type { Client } from '@temporalio/client';
 import type { PipelineConfig } from '../../../config/environment';
-import { connectClient } from '../../../client/temporal-client';
+import { connectClient } from '../../../temporal/connect';
 import { createWorkerHost, type WorkerHost, type WorkerHostOptions } from '../../../worker/run-worker';
 import { requireStack } from './stack';
 

@@ -1,0 +1,113 @@
+/**
+ * The one mapping from the libraries' errors to Temporal failures, used by every activity. What can
+ * never succeed (bad input, a bad graph, a parity miss, content that is not what its hash names, a
+ * 4xx) is non-retryable; a transient storage or registry failure is retried by the workflow's
+ * policy; an abort while the activity is cancelled becomes a cancellation. Messages stay whole, with
+ * worker-local paths (the bundle cache, the artifact cache) replaced by the s3:// URIs they mirror,
+ * because the caller knows the URI, not this worker's disk.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { BenchmarkError, type BenchmarkErrorKind } from '../bench/bench-error';
+import { CheckpointError } from '../checkpoint/checkpoint-error';
+import { benchmarkFailureType, FAILURE_TYPES } from '../common/failure-types';
+import { ModelError } from '../models/model-error';
+import { ModelReadError } from '../onnx/serialize-read';
+import { ParityError } from '../parity/parity-error';
+import { RegistrationError, RegistryInputError } from '../registry/registry-error';
+import { ContentMismatchError, StorageError, StorageInputError, UploadAbortedError } from '../storage/storage-error';
+import { MissingInputError } from '../workspace/local-files';
+
+/** A worker-local copy and the object it came from, so messages name what the caller knows. */
+export interface LocalCopy {
+  local: string;
+  uri: string;
+}
+
+/** Benchmark errors no retry can change: the model, its inputs or the options are wrong. */
+const FINAL_BENCHMARK_KINDS: ReadonlySet<BenchmarkErrorKind> = new Set([
+  'model-invalid',
+  'input-unsupported',
+  'bad-options',
+  'statistics',
+  'figure',
+]);
+
+type InputError = CheckpointError | ModelError | MissingInputError | StorageInputError | RegistryInputError | ParityError;
+
+function isInputError(err: unknown): err is InputError {
+  return (
+    err instanceof CheckpointError ||
+    err instanceof ModelError ||
+    err instanceof MissingInputError ||
+    err instanceof StorageInputError ||
+    err instanceof RegistryInputError ||
+    err instanceof ParityError
+  );
+}
+
+/** The local bundle folder as its checkpoint URI (`dir/model.safetensors` → `s3://…/model.safetensors`). */
+export function bundleCopy(dir: string | undefined, checkpointUri: string): LocalCopy[] {
+  return dir ? [{ local: `${dir}/`, uri: checkpointUri.endsWith('/') ? checkpointUri : `${checkpointUri}/` }] : [];
+}
+
+/** Maps `err` to the failure the workflow should see; `copies` are local paths to show as their URIs. */
+export function toActivityFailure(err: unknown, copies: readonly LocalCopy[] = []): Error {
+  if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
+  if (err instanceof BenchmarkError) return benchmarkFailure(err);
+  if (err instanceof UploadAbortedError) {
+    return activityCancelled() ? new CancelledFailure(err.message) : failure(err, FAILURE_TYPES.uploadInterrupted, false);
+  }
+  if (isInputError(err)) return inputFailure(err, copies);
+  if (err instanceof ModelReadError) return failure(err, FAILURE_TYPES.invalidGraph, true);
+  if (err instanceof ContentMismatchError) return failure(err, FAILURE_TYPES.contentMismatch, true, err.context);
+  if (err instanceof StorageError) return failure(err, FAILURE_TYPES.storageError, !err.retryable, err.context);
+  if (err instanceof RegistrationError) return failure(err, FAILURE_TYPES.registrationError, !err.retryable, err.context);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function failure(err: Error, type: string, nonRetryable: boolean, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({
+    message: err.message,
+    type,
+    nonRetryable,
+    cause: err,
+    ...(details ? { details: [details] } : {}),
+  });
+}
+
+function inputFailure(err: InputError, copies: readonly LocalCopy[]): ApplicationFailure {
+  const mirror = (text: string) => copies.reduce((m, c) => m.split(c.local).join(c.uri), text);
+  const message = mirror(err.message);
+  // The cause travels into history too: same class name and stack frames, paths mirrored as well.
+  const cause = Object.assign(new Error(message), { name: err.name });
+  cause.stack = mirror(err.stack ?? `${err.name}: ${err.message}`);
+  const named = err instanceof StorageInputError || err instanceof RegistryInputError;
+  return ApplicationFailure.create({
+    message,
+    type: FAILURE_TYPES.invalidInput,
+    nonRetryable: true,
+    cause,
+    ...(named ? { details: [{ field: err.field, expected: err.expected }] } : {}),
+  });
+}
+
+function benchmarkFailure(err: BenchmarkError): Error {
+  if (err.context.kind === 'aborted') return new CancelledFailure(err.message);
+  return ApplicationFailure.create({
+    message: err.message,
+    type: benchmarkFailureType(err.context.kind),
+    nonRetryable: FINAL_BENCHMARK_KINDS.has(err.context.kind),
+    details: [err.context],
+    cause: err,
+  });
+}
+
+/** True inside an activity whose cancellation was requested (false outside any activity). */
+function activityCancelled(): boolean {
+  try {
+    return Context.current().cancellationSignal.aborted;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,59 @@
+/** Unit: activities/failures maps each library error to the failure type and retry decision workflows rely on. */
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
+import { bundleCopy, toActivityFailure } from '../../activities/failures';
+import { CheckpointError } from '../../checkpoint/checkpoint-error';
+import { FAILURE_TYPES, FINAL_FAILURE_TYPES } from '../../common/failure-types';
+import { RegistrationError, RegistryInputError } from '../../registry/registry-error';
+import { ContentMismatchError, StorageError, StorageInputError, UploadAbortedError } from '../../storage/storage-error';
+
+function asFailure(err: Error): ApplicationFailure {
+  const f = toActivityFailure(err);
+  expect(f).toBeInstanceOf(ApplicationFailure);
+  return f as ApplicationFailure;
+}
+
+describe('toActivityFailure', () => {
+  it('bad input names the field, is InvalidInput and never retries', () => {
+    const f = asFailure(new StorageInputError('sha256', 'nope', '64 lowercase hex characters'));
+    expect(f).toMatchObject({ type: FAILURE_TYPES.invalidInput, nonRetryable: true });
+    expect(f.message).toMatch(/^sha256: expected 64 lowercase hex/);
+    expect(f.details).toEqual([{ field: 'sha256', expected: '64 lowercase hex characters' }]);
+    expect(asFailure(new RegistryInputError('alias', '42', 'a string')).type).toBe(FAILURE_TYPES.invalidInput);
+  });
+
+  it('shows worker-local bundle paths as the checkpoint URI they mirror, in the message and the cause', () => {
+    const err = new CheckpointError({ file: '/work/bundles/abc/model.safetensors', subject: 'tensor x', expected: 'F32', actual: 'F16' });
+    const f = toActivityFailure(err, bundleCopy('/work/bundles/abc', 's3://ckpt/run-1')) as ApplicationFailure;
+    expect(f.message).toBe('s3://ckpt/run-1/model.safetensors: tensor x: expected F32, got F16');
+    expect(f.cause?.message).toBe(f.message);
+    expect(f.cause?.stack).not.toContain('/work/bundles/abc');
+  });
+
+  it('content mismatches are final; storage and registry errors retry exactly when the library says so', () => {
+    const ctx = { bucket: 'b', key: 'k', expected: 'e', actual: 'a' };
+    expect(asFailure(new ContentMismatchError('mismatch', ctx))).toMatchObject({ type: FAILURE_TYPES.contentMismatch, nonRetryable: true });
+    const transient = new StorageError('reset', { operation: 'putObject', code: 'ECONNRESET', retryable: true });
+    const denied = new StorageError('403', { operation: 'putObject', code: 'AccessDenied', retryable: false });
+    expect(asFailure(transient)).toMatchObject({ type: FAILURE_TYPES.storageError, nonRetryable: !transient.retryable });
+    expect(asFailure(denied)).toMatchObject({ type: FAILURE_TYPES.storageError, nonRetryable: !denied.retryable });
+    const down = new RegistrationError('503', { modelName: 'm', sha256: 'a'.repeat(64), retryable: true, attempts: 5 });
+    expect(asFailure(down)).toMatchObject({ type: FAILURE_TYPES.registrationError, nonRetryable: !down.retryable });
+  });
+
+  it('an interrupted upload retries, unless the activity was cancelled', async () => {
+    expect(asFailure(new UploadAbortedError(2))).toMatchObject({ type: FAILURE_TYPES.uploadInterrupted, nonRetryable: false });
+    const env = new MockActivityEnvironment();
+    const mapped = env.run(async () => {
+      env.cancel();
+      await new Promise((r) => setTimeout(r, 10));
+      return toActivityFailure(new UploadAbortedError(2));
+    });
+    await expect(mapped).resolves.toBeInstanceOf(CancelledFailure);
+  });
+
+  it('failures the workflows treat as final are the three that no retry can change', () => {
+    expect([...FINAL_FAILURE_TYPES].sort()).toEqual(['InvalidGraph', 'InvalidInput', 'ParityFailed']);
+  });
+});

@@ -1,0 +1,29 @@
+/** Unit: the publish stage's activity refuses an artifact outside the models bucket, non-retryably. */
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
+import { createPublishModelActivity } from '../../activities/publish-model';
+import { ContentAddressedStore } from '../../storage/object-store';
+import { FakeS3 } from './storage-fake-s3';
+
+const sha256 = 'a'.repeat(64);
+const signature = {
+  inputs: [{ name: 'mel_spectrogram', dtype: 'float32', shape: [-1, 3, 128, 32] }],
+  outputs: [{ name: 'positions', dtype: 'float32', shape: [-1, 2] }],
+};
+
+describe('publishModel activity', () => {
+  it('publishModel refuses an artifact outside the models bucket', async () => {
+    const acts = createPublishModelActivity({ store: new ContentAddressedStore(new FakeS3(), { bucket: 'b' }) });
+    const err = await new MockActivityEnvironment()
+      .run(acts.publishModel, {
+        artifact: { uri: `s3://other/staging/${sha256}/model.onnx`, sha256, bytes: 1 },
+        modelName: 'm',
+        signature,
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+    expect((err as Error).message).toContain("an object in the models bucket 'b'");
+  });
+});
