@@ -1,16 +1,127 @@
-// Lint rules that protect the two invariants a reviewer can't see at a glance:
-// workflow code is deterministic (no Node built-ins, no I/O packages, no floating promises), and
-// only the ONNX serializer touches protobuf.
+// Lint rules that protect what a reviewer can't see at a glance:
+// - workflow code is deterministic (no Node built-ins, no I/O packages, no floating promises) and
+//   takes only types from the rooms that do I/O;
+// - the rooms form one direction of imports (docs/architecture.md): each may import only the rooms
+//   listed for it below, so no folder-level cycle can form; import-x/no-cycle catches file cycles;
+// - only the ONNX encoder touches protobuf; production code never imports test/.
 import { builtinModules } from 'node:module';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
-const ioPackages = ['minio', 'onnxruntime-node', 'onnx-proto', '@temporalio/worker', '@temporalio/client', '@temporalio/activity'];
+const ioPackages = [
+  'minio',
+  'onnxruntime-node',
+  'onnx-proto',
+  '@temporalio/worker',
+  '@temporalio/client',
+  '@temporalio/activity',
+];
+
+/** Each room and the rooms it may import (values and types). Keep in step with docs/architecture.md. */
+const ROOM_IMPORTS = {
+  common: [],
+  config: ['common'],
+  hashing: [],
+  checkpoint: ['common', 'hashing'],
+  onnx: ['common', 'hashing'],
+  models: ['common', 'hashing', 'checkpoint', 'onnx'],
+  parity: ['common', 'checkpoint', 'onnx'],
+  storage: ['common', 'config', 'hashing'],
+  registry: ['common', 'storage'],
+  bench: ['common', 'config', 'hashing', 'onnx'],
+  workspace: ['common', 'config', 'hashing', 'checkpoint', 'storage'],
+  temporal: ['common', 'config'],
+  activities: [
+    'common',
+    'config',
+    'hashing',
+    'checkpoint',
+    'onnx',
+    'models',
+    'parity',
+    'storage',
+    'registry',
+    'bench',
+    'workspace',
+    'temporal',
+  ],
+  // Workflow code: values from common/ only; types from the rooms below (see WORKFLOW_TYPE_ROOMS).
+  workflows: ['common'],
+  worker: ['common', 'config', 'onnx', 'bench', 'activities', 'temporal', 'workspace'],
+  client: [
+    'common',
+    'config',
+    'checkpoint',
+    'onnx',
+    'models',
+    'parity',
+    'storage',
+    'registry',
+    'bench',
+    'workspace',
+    'temporal',
+    'workflows',
+    'worker',
+  ],
+};
+/** Rooms whose types (never values) workflow code may import: the activities' inputs and results. */
+const WORKFLOW_TYPE_ROOMS = ['activities', 'parity', 'registry', 'bench'];
+const ROOMS = Object.keys(ROOM_IMPORTS);
+
+const onnxProto = { name: 'onnx-proto', message: 'Only the ONNX encoder (onnx/) may import onnx-proto.' };
+const roomPattern = (room, message, allowTypeImports = false) => ({
+  regex: `^(\\.\\./)+${room}(/|$)`,
+  message,
+  ...(allowTypeImports ? { allowTypeImports: true } : {}),
+});
+
+/** The import restrictions of one room: rooms it may not import, test/, and what its code may not use. */
+function roomRestrictions(room) {
+  const allowed = new Set([room, ...ROOM_IMPORTS[room]]);
+  const typeOnly = room === 'workflows' ? new Set(WORKFLOW_TYPE_ROOMS) : new Set();
+  const patterns = [
+    ...ROOMS.filter((r) => !allowed.has(r)).map((r) =>
+      typeOnly.has(r)
+        ? roomPattern(r, `workflows/ may import only types from ${r}/ (it does I/O).`, true)
+        : roomPattern(r, `${room}/ may not import ${r}/ (docs/architecture.md, "What each room may import").`),
+    ),
+    roomPattern('test', 'Production code never imports test/.'),
+  ];
+  const deterministic = room === 'workflows' || room === 'common';
+  const paths = deterministic
+    ? [...nodeBuiltins, ...ioPackages].map((name) => ({
+        name,
+        message: 'Workflow code must stay deterministic: no Node built-ins or I/O packages (use activities).',
+      }))
+    : room === 'onnx'
+      ? []
+      : [onnxProto];
+  return { '@typescript-eslint/no-restricted-imports': ['error', { paths, patterns }] };
+}
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.state*/**', 'test-artifacts/**', '.tmp-build/**', 'bin/**', '**/*.js', '**/*.mjs', '**/*.mts'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.state*/**',
+      'test-artifacts/**',
+      '.tmp-build/**',
+      'bin/**',
+      '**/*.js',
+      '**/*.mjs',
+      '**/*.mts',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js'] })],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/extensions': ['.ts', '.js'],
+    },
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
@@ -18,25 +129,14 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-imports': ['error', {
-        paths: [{ name: 'onnx-proto', message: 'Only onnx/serialize*.ts may import onnx-proto.' }],
-      }],
+      '@typescript-eslint/no-restricted-imports': ['error', { paths: [onnxProto] }],
+      'import-x/no-cycle': 'error',
     },
   },
+  ...ROOMS.map((room) => ({ files: [`${room}/**/*.ts`], rules: roomRestrictions(room) })),
   {
-    files: ['onnx/serialize*.ts', 'test/**/*.ts'],
-    rules: { 'no-restricted-imports': 'off' },
-  },
-  {
-    // Workflow code runs in Temporal's deterministic sandbox and is replayed from history.
-    files: ['workflows/**/*.ts', 'common/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        paths: [...nodeBuiltins, ...ioPackages].map((name) => ({
-          name,
-          message: 'Workflow code must stay deterministic: no Node built-ins or I/O packages (use activities).',
-        })),
-      }],
-    },
+    // Tests, stack scripts and hand-run tools sit outside the rooms and may reach into any of them.
+    files: ['test/**/*.ts', 'scripts/**/*.ts', 'tools/**/*.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': 'off' },
   },
 );
