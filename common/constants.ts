@@ -56,7 +56,7 @@ export const REGISTRY_DEFAULTS = {
 /** Workflow id of the foundation's smoke path through all three servers. */
 export const SMOKE_WORKFLOW_ID_PREFIX = 'stack-smoke-';
 
-/** Object-store uploads (storage/): sizes chosen by bench/upload-throughput.ts, see its note. */
+/** Object-store uploads (storage/): sizes chosen by tools/upload-throughput-bench.ts, see its note. */
 export const UPLOAD_DEFAULTS = {
   /** 16 MiB parts: ~50 parts for a 786 MB model; a retry re-sends at most this much per lost part. */
   partSizeBytes: 16 * 1024 * 1024,

@@ -27,9 +27,10 @@ unset MLFLOW_TRACKING_TOKEN AWS_ENDPOINT_URL MLFLOW_S3_ENDPOINT_URL
 ARTIFACTS="$PROJECT_ROOT/test-artifacts"
 rm -rf "$ARTIFACTS" && mkdir -p "$ARTIFACTS"
 
-log "typecheck and lint"
+log "typecheck, lint and formatting"
 npx tsc -p tsconfig.json --noEmit
 npx eslint .
+npx prettier --check .
 
 unit_rc=0
 log "unit tests"
