@@ -36,7 +36,7 @@ export function createActivities(config: PipelineConfig) {
     ...createValidateStructureActivity({ minio, work }),
     ...createCheckParityActivity({ minio, work }),
     ...createBenchmarkLatencyActivity({ resolveModelPath: artifactResolver(config) }),
-    ...createPublishModelActivity({ store }),
+    ...createPublishModelActivity({ store, minio, work }),
     ...createRegisterModelActivity({ mlflow }),
     ...createWorkflowUiLinkActivity(config),
     ...createAwaitExistingExportActivity(lazyClient(config)),

@@ -2,28 +2,37 @@
  * The publish stage: the staged ONNX is copied server-side to `models/<modelName>/<sha256>/` and the
  * MLflow model directory is written beside it (registry/model-directory.ts), with the signature the
  * emitter reported and the latency figure drawn here from the benchmark stage's reports. Thin:
- * resolve inputs, call registry/, map errors (failures.ts).
+ * resolve inputs, call registry/, map errors (failures.ts). An export emitted before the emit stage
+ * reported signatures has none in its history: its signature is read from the staged graph itself.
  */
 import { Context } from '@temporalio/activity';
+import type { Client as MinioClient } from 'minio';
 import { renderLatencySvg } from '../bench/latency-figure';
 import type { LatencyReport } from '../bench/report-types';
 import type { ArtifactRef, ModelSignature } from '../common/export-contract';
+import { graphSignature } from '../onnx/graph-signature';
+import { readModel } from '../onnx/serialize-read';
 import { publishModelDirectory, type PublishedModel } from '../registry/model-directory';
 import { parseS3Uri } from '../storage/object-keys';
 import type { ContentAddressedStore } from '../storage/object-store';
 import { StorageInputError } from '../storage/storage-error';
+import { localArtifact } from '../workspace/local-files';
+import type { WorkDir } from '../workspace/work-cache';
 import { toActivityFailure } from './failures';
 
 export interface PublishModelDeps {
   store: ContentAddressedStore;
+  /** Where a graph whose signature the workflow does not carry is read from. */
+  minio: MinioClient;
+  work: WorkDir;
 }
 
 export interface PublishModelInput {
   /** The staged artifact (`s3://<models bucket>/staging/<sha256>/model.onnx`). */
   artifact: ArtifactRef;
   modelName: string;
-  /** The emitted graph's inputs and outputs, recorded as the MLmodel signature. */
-  signature: ModelSignature;
+  /** The emitted graph's inputs and outputs, recorded as the MLmodel signature; read from the graph when absent. */
+  signature?: ModelSignature;
   runId?: string;
   workflowId?: string;
   opset?: number;
@@ -62,10 +71,12 @@ export function createPublishModelActivity(deps: PublishModelDeps) {
         const { artifact, ...rest } = input;
         const title = `${rest.modelName} @ ${artifact.sha256.slice(0, 12)}`;
         const latencySvg = rest.latencySvg ?? (await latencyFigureFor(rest.latencyReports, title));
+        const signature = rest.signature ?? graphSignature(await readModel(await localArtifact(deps.minio, deps.work, artifact)));
         return await publishModelDirectory(
           deps.store,
           {
             ...rest,
+            signature,
             ...(latencySvg !== undefined ? { latencySvg } : {}),
             sha256: artifact.sha256,
             bytes: artifact.bytes,

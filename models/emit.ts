@@ -7,6 +7,8 @@
  * written model (onnx/checker) nor run it (parity/).
  */
 import { openBundle } from '../checkpoint';
+import type { ModelSignature } from '../common/export-contract';
+import { graphSignature } from '../onnx/graph-signature';
 import type { WrittenModel } from '../onnx/serialize';
 import { writeModel } from '../onnx/serialize';
 import { buildLocalizationNet, type BuildOptions } from './localizationnet-graph';
@@ -28,6 +30,8 @@ export interface EmitResult {
   readonly checkpointSha256: string;
   readonly nodes: number;
   readonly initializers: number;
+  /** The graph's inputs and outputs (-1 for the batch axis), as the MLmodel records them. */
+  readonly signature: ModelSignature;
   readonly seconds: number;
 }
 
@@ -68,6 +72,7 @@ export async function emitLocalizationNet(bundleDir: string, outPath: string, op
     checkpointSha256,
     nodes: model.graph.nodes.length,
     initializers: model.graph.initializers.length,
+    signature: graphSignature(model),
     seconds: Number(process.hrtime.bigint() - start) / 1e9,
   };
 }

@@ -1,12 +1,16 @@
 /**
  * The MLflow model directory at `models/<modelName>/<sha256>/`: an `onnx` + `python_function`
- * flavored MLmodel with the tensor signature Heimdall's service loads, the environment files, our
- * metadata and the stage reports, next to `model.onnx` (server-side copied from staging).
+ * flavored MLmodel with the tensor signature of the graph itself (its inputs and outputs, as the
+ * emitter reported them), the environment files, our metadata and the stage reports, next to
+ * `model.onnx` (server-side copied from staging). YAML is written with the `yaml` library, quoting
+ * every string that YAML 1.1 (PyYAML, what MLflow reads it with) or 1.2 would take for another type.
  * Rendering is pure and deterministic (model_uuid derives from name + sha256; the creation time is
  * kept from an existing MLmodel), so a re-run rewrites nothing. MLmodel is written last: its
  * presence marks a complete directory. Must not talk to MLflow's tracking server.
  */
 import { createHash } from 'node:crypto';
+import { parse, Scalar, stringify } from 'yaml';
+import { DEFAULT_OPSET, MAX_EMIT_OPSET, MIN_EMIT_OPSET, type ModelSignature } from '../common/export-contract';
 import type { ContentAddressedStore } from '../storage/object-store';
 import { modelDirectoryPrefix, stagingKey, validateModelName, validateSha256 } from '../storage/object-keys';
 import { RegistryInputError } from './registry-error';
@@ -17,14 +21,12 @@ export const MLFLOW_FORMAT_VERSION = '3.17.2';
 export const MODEL_PYTHON_VERSION = '3.11';
 export const ONNX_PROVIDERS = ['CUDAExecutionProvider', 'CPUExecutionProvider'] as const;
 
-/** Signature of LocalizationNet's ONNX graph (DESIGN.md, "Contracts"). -1 is MLflow's variable batch. */
-export const LOCALIZATION_SIGNATURE = {
-  inputs: [{ name: 'mel_spectrogram', type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 3, 128, 32] } }],
-  outputs: [
-    { name: 'positions', type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 2] } },
-    { name: 'uncertainties', type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 2] } },
-  ],
-} as const;
+/** MLflow's tensor-spec JSON of one side of a signature (`mlflow.types.TensorSpec.to_dict`), in graph order. */
+export function mlflowTensorSpecs(specs: ModelSignature['inputs']): string {
+  return JSON.stringify(
+    specs.map((t) => ({ name: t.name, type: 'tensor', 'tensor-spec': { dtype: t.dtype, shape: t.shape } })),
+  );
+}
 
 /** First `onnx` Python release that reads a model of this opset (the MLmodel's `onnx_version`). */
 export function onnxVersionForOpset(opset: number): string {
@@ -36,6 +38,8 @@ export interface ModelDirectoryInput {
   modelName: string;
   sha256: string;
   bytes: number;
+  /** The graph's own inputs and outputs, recorded as the MLmodel signature. */
+  signature: ModelSignature;
   opset?: number;
   runId?: string;
   workflowId?: string;
@@ -61,7 +65,9 @@ export function formatUtcTimeCreated(d: Date): string {
 }
 
 export function parseUtcTimeCreated(mlmodel: string): Date | undefined {
-  const m = /^utc_time_created: '(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\.(\d{3})\d*'$/m.exec(mlmodel);
+  const doc: unknown = parse(mlmodel, { version: '1.1' });
+  const value = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>).utc_time_created : undefined;
+  const m = typeof value === 'string' ? /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\.(\d{3})\d*$/.exec(value) : null;
   return m ? new Date(`${m[1]}T${m[2]}.${m[3]}Z`) : undefined;
 }
 
@@ -70,17 +76,44 @@ export function modelUuid(modelName: string, sha256: string): string {
   return createHash('sha256').update(`${modelName}\0${sha256}`).digest('hex').slice(0, 32);
 }
 
-/** YAML scalar: JSON strings are valid double-quoted YAML; plain words stay plain. */
-function y(value: string): string {
-  return /^[A-Za-z0-9_.\-/]+$/.test(value) && !/^(true|false|null|yes|no|on|off|[-+.\d][\d.eE+-]*)$/i.test(value) ? value : JSON.stringify(value);
+/**
+ * A string as a YAML scalar: plain when every YAML reader takes it back as this string, else
+ * double-quoted. PyYAML (YAML 1.1) reads `yes` as true and `1.0` as a float; YAML 1.2 reads `1e5` as
+ * a number: both are asked.
+ */
+function str(value: string): Scalar<string> {
+  const scalar = new Scalar(value);
+  const readsBack = (version: '1.1' | '1.2') => {
+    try {
+      return parse(value, { version }) === value;
+    } catch {
+      return false;
+    }
+  };
+  if (!(readsBack('1.1') && readsBack('1.2'))) scalar.type = Scalar.QUOTE_DOUBLE;
+  return scalar;
+}
+
+/** A YAML document as PyYAML (MLflow) writes it: block style, unindented lists, no line folding. */
+function yamlText(value: unknown): string {
+  return stringify(value, { version: '1.1', indentSeq: false, lineWidth: 0 });
 }
 
 export function validateDirectoryInput(input: ModelDirectoryInput): void {
   validateModelName(input.modelName);
   validateSha256(input.sha256);
   if (!Number.isSafeInteger(input.bytes) || input.bytes <= 0) throw new RegistryInputError('bytes', String(input.bytes), 'a positive integer byte count');
-  if (input.opset !== undefined && !(Number.isInteger(input.opset) && input.opset >= 7 && input.opset <= 30)) {
-    throw new RegistryInputError('opset', String(input.opset), 'an integer ONNX opset in 7..30');
+  if (input.opset !== undefined && !(Number.isInteger(input.opset) && input.opset >= MIN_EMIT_OPSET && input.opset <= MAX_EMIT_OPSET)) {
+    throw new RegistryInputError('opset', String(input.opset), `an integer ONNX opset in ${MIN_EMIT_OPSET}..${MAX_EMIT_OPSET}`);
+  }
+  const sides = [...(input.signature?.inputs ?? []), ...(input.signature?.outputs ?? [])];
+  if (!input.signature?.inputs?.length || !input.signature.outputs?.length) {
+    throw new RegistryInputError('signature', JSON.stringify(input.signature), 'the graph\'s inputs and outputs (at least one of each)');
+  }
+  for (const t of sides) {
+    if (typeof t?.name !== 'string' || typeof t.dtype !== 'string' || !Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= -1)) {
+      throw new RegistryInputError('signature', JSON.stringify(t), '{ name, dtype, shape } with integer dims (-1 for a dynamic axis)');
+    }
   }
   for (const [k, v] of Object.entries(input.metadata ?? {})) {
     if (!/^[A-Za-z0-9_.-]{1,100}$/.test(k)) throw new RegistryInputError(`metadata key`, k, 'a key of [A-Za-z0-9_.-], at most 100 characters');
@@ -100,50 +133,67 @@ function recordedMetadata(input: ModelDirectoryInput): Record<string, string> {
 }
 
 export function renderMlmodel(input: ModelDirectoryInput, created: Date, modelSizeBytes: number): string {
-  const opset = input.opset ?? 17;
-  const lines = [
-    'flavors:',
-    '  onnx:',
-    '    code: null',
-    '    data: model.onnx',
-    '    onnx_session_options: null',
-    `    onnx_version: ${onnxVersionForOpset(opset)}`,
-    '    providers:',
-    ...ONNX_PROVIDERS.map((p) => `    - ${p}`),
-    '  python_function:',
-    '    data: model.onnx',
-    '    env:',
-    '      conda: conda.yaml',
-    '      virtualenv: python_env.yaml',
-    '    loader_module: mlflow.onnx',
-    `    python_version: ${y(MODEL_PYTHON_VERSION)}`,
-    'metadata:',
-    ...Object.entries(recordedMetadata(input)).map(([k, v]) => `  ${k}: ${y(v)}`),
-    `mlflow_version: ${MLFLOW_FORMAT_VERSION}`,
-    `model_size_bytes: ${modelSizeBytes}`,
-    `model_uuid: ${modelUuid(input.modelName, input.sha256)}`,
-    ...(input.runId ? [`run_id: ${y(input.runId)}`] : []),
-    'signature:',
-    `  inputs: ${JSON.stringify(JSON.stringify(LOCALIZATION_SIGNATURE.inputs))}`,
-    `  outputs: ${JSON.stringify(JSON.stringify(LOCALIZATION_SIGNATURE.outputs))}`,
-    '  params: null',
-    `utc_time_created: '${formatUtcTimeCreated(created)}'`,
-  ];
-  return `${lines.join('\n')}\n`;
+  const opset = input.opset ?? DEFAULT_OPSET;
+  const createdScalar = new Scalar(formatUtcTimeCreated(created));
+  createdScalar.type = Scalar.QUOTE_SINGLE; // as MLflow writes it: a string, never a YAML timestamp
+  return yamlText({
+    flavors: {
+      onnx: {
+        code: null,
+        data: 'model.onnx',
+        onnx_session_options: null,
+        onnx_version: str(onnxVersionForOpset(opset)),
+        providers: [...ONNX_PROVIDERS],
+      },
+      python_function: {
+        data: 'model.onnx',
+        env: { conda: 'conda.yaml', virtualenv: 'python_env.yaml' },
+        loader_module: 'mlflow.onnx',
+        python_version: str(MODEL_PYTHON_VERSION),
+      },
+    },
+    metadata: Object.fromEntries(Object.entries(recordedMetadata(input)).map(([k, v]) => [k, str(v)])),
+    mlflow_version: str(MLFLOW_FORMAT_VERSION),
+    model_size_bytes: modelSizeBytes,
+    model_uuid: str(modelUuid(input.modelName, input.sha256)),
+    ...(input.runId ? { run_id: str(input.runId) } : {}),
+    signature: {
+      inputs: str(mlflowTensorSpecs(input.signature.inputs)),
+      outputs: str(mlflowTensorSpecs(input.signature.outputs)),
+      params: null,
+    },
+    utc_time_created: createdScalar,
+  });
 }
 
 /** Everything but model.onnx and MLmodel, in write order. */
 export function renderSupportFiles(input: ModelDirectoryInput, created: Date): DirectoryFile[] {
-  const opset = input.opset ?? 17;
+  const opset = input.opset ?? DEFAULT_OPSET;
   const requirements = [`mlflow==${MLFLOW_FORMAT_VERSION}`, 'numpy', `onnx>=${onnxVersionForOpset(opset)}`, 'onnxruntime>=1.16'];
   const text = (s: string) => Buffer.from(s, 'utf8');
   const json = (v: unknown) => text(`${JSON.stringify(v, null, 2)}\n`);
   const files: DirectoryFile[] = [
     { name: 'requirements.txt', body: text(`${requirements.join('\n')}\n`), contentType: 'text/plain' },
-    { name: 'python_env.yaml', body: text(`python: ${y(MODEL_PYTHON_VERSION)}\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\ndependencies:\n- -r requirements.txt\n`), contentType: 'application/yaml' },
+    {
+      name: 'python_env.yaml',
+      body: text(
+        yamlText({
+          python: str(MODEL_PYTHON_VERSION),
+          build_dependencies: ['pip', 'setuptools', 'wheel'],
+          dependencies: ['-r requirements.txt'],
+        }),
+      ),
+      contentType: 'application/yaml',
+    },
     {
       name: 'conda.yaml',
-      body: text(`channels:\n- conda-forge\ndependencies:\n- python=${MODEL_PYTHON_VERSION}\n- pip\n- pip:\n${requirements.map((r) => `  - ${r}`).join('\n')}\nname: mlflow-env\n`),
+      body: text(
+        yamlText({
+          channels: ['conda-forge'],
+          dependencies: [`python=${MODEL_PYTHON_VERSION}`, 'pip', { pip: requirements }],
+          name: 'mlflow-env',
+        }),
+      ),
       contentType: 'application/yaml',
     },
     {

@@ -9,6 +9,8 @@ import { REGISTRY_DEFAULTS } from '../../common/constants';
 import { loadConfig } from '../../config/environment';
 import { MlflowClient } from '../../registry/mlflow-client';
 import { publishModelDirectory } from '../../registry/model-directory';
+import { graphSignature } from '../../onnx/graph-signature';
+import { readModel } from '../../onnx/serialize-read';
 import { registerModelVersion } from '../../registry/register-model-version';
 import { createMinioClient } from '../../storage/minio-client';
 import { ContentAddressedStore } from '../../storage/object-store';
@@ -50,8 +52,9 @@ export function register(program: Command): void {
         },
       });
       say(`staged   ${staged.uri} (${staged.method}, ${staged.bytesSent} bytes sent)`);
+      const signature = graphSignature(await readModel(modelPath));
       const published = await publishModelDirectory(store, {
-        modelName: opts.modelName, sha256: staged.sha256, bytes: staged.bytes,
+        modelName: opts.modelName, sha256: staged.sha256, bytes: staged.bytes, signature,
         ...(opts.opset !== undefined ? { opset: opts.opset } : {}),
         ...(opts.runId ? { runId: opts.runId } : {}),
       }, { stagedKey: staged.key });

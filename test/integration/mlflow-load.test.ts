@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/environment';
 import { MlflowClient } from '../../registry/mlflow-client';
 import { publishModelDirectory } from '../../registry/model-directory';
+import { graphSignature } from '../../onnx/graph-signature';
+import { readModel } from '../../onnx/serialize-read';
 import { registerModelVersion } from '../../registry/register-model-version';
 import { createMinioClient } from '../../storage/minio-client';
 import { ContentAddressedStore } from '../../storage/object-store';
@@ -54,12 +56,13 @@ afterAll(async () => {
 describe('MLflow loads the registered model', () => {
   it('pyfunc and onnx flavors load models:/<name>/<version> and match the PyTorch reference', async () => {
     const staged = await store.stageFile(join(dir, 'model.onnx'));
+    const signature = graphSignature(await readModel(join(dir, 'model.onnx')));
     const published = await publishModelDirectory(store, {
-      modelName, sha256: staged.sha256, bytes: staged.bytes, opset: 17, workflowId: 'test-mlflow-load',
+      modelName, sha256: staged.sha256, bytes: staged.bytes, signature, opset: 17, workflowId: 'test-mlflow-load',
       parityReport: { maxAbsError: 0, meanAbsError: 0, note: 'fixture' }, latencySvg: '<svg xmlns="http://www.w3.org/2000/svg"/>',
     }, { stagedKey: staged.key });
     expect(published.files).toContain('MLmodel');
-    const again = await publishModelDirectory(store, { modelName, sha256: staged.sha256, bytes: staged.bytes, opset: 17, workflowId: 'test-mlflow-load',
+    const again = await publishModelDirectory(store, { modelName, sha256: staged.sha256, bytes: staged.bytes, signature, opset: 17, workflowId: 'test-mlflow-load',
       parityReport: { maxAbsError: 0, meanAbsError: 0, note: 'fixture' }, latencySvg: '<svg xmlns="http://www.w3.org/2000/svg"/>' }, { stagedKey: staged.key });
     expect(again).toMatchObject({ written: false, modelUuid: published.modelUuid, createdUtc: published.createdUtc });
 

@@ -2,7 +2,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
+import type { Client as MinioClient } from 'minio';
 import { createPublishModelActivity } from '../../activities/publish-model';
+import { CACHE_DEFAULTS } from '../../workspace/work-cache';
 import { ContentAddressedStore } from '../../storage/object-store';
 import { FakeS3 } from './storage-fake-s3';
 
@@ -14,7 +16,9 @@ const signature = {
 
 describe('publishModel activity', () => {
   it('publishModel refuses an artifact outside the models bucket', async () => {
-    const acts = createPublishModelActivity({ store: new ContentAddressedStore(new FakeS3(), { bucket: 'b' }) });
+    const store = new ContentAddressedStore(new FakeS3(), { bucket: 'b' });
+    // Refused before any download: the MinIO client and the work folder are never touched.
+    const acts = createPublishModelActivity({ store, minio: {} as MinioClient, work: { root: '/nonexistent', limits: CACHE_DEFAULTS } });
     const err = await new MockActivityEnvironment()
       .run(acts.publishModel, {
         artifact: { uri: `s3://other/staging/${sha256}/model.onnx`, sha256, bytes: 1 },

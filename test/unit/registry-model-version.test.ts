@@ -1,15 +1,31 @@
 /** Unit: MLmodel text, version tags/filters, input validation and idempotent registration over a fake registry. */
 import { describe, expect, it } from 'vitest';
 import { MlflowApiError, MlflowTransportError, type CreateModelVersionRequest, type ModelVersion } from '../../registry/mlflow-client';
-import { formatUtcTimeCreated, modelUuid, parseUtcTimeCreated, renderMlmodel, renderSupportFiles } from '../../registry/model-directory';
+import { parse as parseYaml } from 'yaml';
+import {
+  formatUtcTimeCreated,
+  modelUuid,
+  parseUtcTimeCreated,
+  renderMlmodel,
+  renderSupportFiles,
+  validateDirectoryInput,
+} from '../../registry/model-directory';
 import { registerModelVersion, sha256Filter, versionTags, type ModelRegistryApi, type RegisterModelInput } from '../../registry/register-model-version';
 import { RegistrationError, RegistryInputError } from '../../registry/registry-error';
 
 const SHA = '0123456789abcdef'.repeat(4);
 const created = new Date('2026-11-28T17:54:06.957Z');
+/** LocalizationNet's graph signature at the default input shape, as the emitter reports it. */
+const SIGNATURE = {
+  inputs: [{ name: 'mel_spectrogram', dtype: 'float32', shape: [-1, 3, 128, 32] }],
+  outputs: [
+    { name: 'positions', dtype: 'float32', shape: [-1, 2] },
+    { name: 'uncertainties', dtype: 'float32', shape: [-1, 2] },
+  ],
+};
 
 describe('MLmodel', () => {
-  const text = renderMlmodel({ modelName: 'heimdall-localization-onnx', sha256: SHA, bytes: 100, opset: 17, runId: 'run1' }, created, 1234);
+  const text = renderMlmodel({ modelName: 'heimdall-localization-onnx', sha256: SHA, bytes: 100, opset: 17, runId: 'run1', signature: SIGNATURE }, created, 1234);
 
   it('has the onnx and python_function flavors, the signature and identity fields MLflow reads', () => {
     expect(text).toContain('flavors:\n  onnx:\n    code: null\n    data: model.onnx\n    onnx_session_options: null\n    onnx_version: 1.12.0\n    providers:\n    - CUDAExecutionProvider\n    - CPUExecutionProvider\n');
@@ -24,8 +40,32 @@ describe('MLmodel', () => {
     expect(text).toContain('run_id: run1\n');
   });
 
+  it('records the signature it is given, in graph order, as MLflow tensor specs a YAML reader gets back', () => {
+    const signature = {
+      inputs: [{ name: 'mel_spectrogram', dtype: 'float32', shape: [-1, 3, 64, 16] }],
+      outputs: [
+        { name: 'positions', dtype: 'float32', shape: [-1, 2] },
+        { name: 'uncertainties', dtype: 'float32', shape: [-1, 2] },
+      ],
+    };
+    const doc = parseYaml(renderMlmodel({ modelName: 'm', sha256: SHA, bytes: 1, signature }, created, 1)) as {
+      signature: { inputs: string; outputs: string };
+    };
+    expect(JSON.parse(doc.signature.inputs)).toEqual([
+      { name: 'mel_spectrogram', type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 3, 64, 16] } },
+    ]);
+    expect(JSON.parse(doc.signature.outputs).map((o: { name: string }) => o.name)).toEqual(['positions', 'uncertainties']);
+  });
+
+  it('refuses a signature without inputs or with a non-integer dimension', () => {
+    const bad = [{ inputs: [], outputs: SIGNATURE.outputs }, { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 'b'] }], outputs: SIGNATURE.outputs }];
+    for (const signature of bad) {
+      expect(() => validateDirectoryInput({ modelName: 'm', sha256: SHA, bytes: 1, signature } as never)).toThrow(/^signature: expected/);
+    }
+  });
+
   it('is deterministic and round-trips its creation time', () => {
-    expect(renderMlmodel({ modelName: 'heimdall-localization-onnx', sha256: SHA, bytes: 100, opset: 17, runId: 'run1' }, created, 1234)).toBe(text);
+    expect(renderMlmodel({ modelName: 'heimdall-localization-onnx', sha256: SHA, bytes: 100, opset: 17, runId: 'run1', signature: SIGNATURE }, created, 1234)).toBe(text);
     expect(parseUtcTimeCreated(text)?.toISOString()).toBe(created.toISOString());
     expect(formatUtcTimeCreated(created)).toBe('2026-11-28 17:54:06.957000');
     expect(modelUuid('a', SHA)).toMatch(/^[0-9a-f]{32}$/);
@@ -33,18 +73,18 @@ describe('MLmodel', () => {
   });
 
   it('quotes values YAML would otherwise misread', () => {
-    const t = renderMlmodel({ modelName: 'm', sha256: SHA, bytes: 1, metadata: { flag: 'yes', num: '1e5', text: 'a: b' } }, created, 1);
+    const t = renderMlmodel({ modelName: 'm', sha256: SHA, bytes: 1, signature: SIGNATURE, metadata: { flag: 'yes', num: '1e5', text: 'a: b' } }, created, 1);
     expect(t).toContain('  flag: "yes"\n');
     expect(t).toContain('  num: "1e5"\n');
     expect(t).toContain('  text: "a: b"\n');
   });
 
   it('support files: requirements, environments, metadata, and the reports only when given', () => {
-    const names = (extra = {}) => renderSupportFiles({ modelName: 'm', sha256: SHA, bytes: 1, ...extra }, created).map((f) => f.name);
+    const names = (extra = {}) => renderSupportFiles({ modelName: 'm', sha256: SHA, bytes: 1, signature: SIGNATURE, ...extra }, created).map((f) => f.name);
     expect(names()).toEqual(['requirements.txt', 'python_env.yaml', 'conda.yaml', 'metadata.json']);
     expect(names({ parityReport: {}, latencyReports: [], latencySvg: '<svg/>' })).toEqual(
       ['requirements.txt', 'python_env.yaml', 'conda.yaml', 'metadata.json', 'parity-report.json', 'latency-report.json', 'latency.svg']);
-    const req = renderSupportFiles({ modelName: 'm', sha256: SHA, bytes: 1, opset: 21 }, created)[0]?.body.toString();
+    const req = renderSupportFiles({ modelName: 'm', sha256: SHA, bytes: 1, signature: SIGNATURE, opset: 21 }, created)[0]?.body.toString();
     expect(req).toBe('mlflow==3.17.2\nnumpy\nonnx>=1.16.0\nonnxruntime>=1.16\n');
   });
 });

@@ -20,6 +20,8 @@ export interface FixtureOptions {
   samples?: number;
   /** Write this backbone name into config.json instead of the real one (mismatch tests). */
   configBackbone?: string;
+  /** One input's shape `[3, mel_bins, frames]` (config.json input_shape); default [3, 128, 32]. */
+  inputShape?: number[];
 }
 
 /** A small custom ConvNeXt: the fastest real LocalizationNet there is. */
@@ -40,6 +42,7 @@ export async function makeBundle(options: FixtureOptions = SMALL_CONVNEXT): Prom
   if (options.dims) args.push('--dims', options.dims.join(','));
   args.push('--seed', String(options.seed ?? 1), '--samples', String(options.samples ?? 8));
   if (options.configBackbone) args.push('--config-backbone', options.configBackbone);
+  if (options.inputShape) args.push('--input-shape', options.inputShape.join(','));
   await run('/usr/bin/python3', args, { timeout: 300_000 });
   return out;
 }
