@@ -6,6 +6,7 @@
  * not (a lost response to a create must be settled by a lookup, not by sending it again).
  */
 import { REGISTRY_RETRY } from '../common/constants';
+import { realSleep, retryWithBackoff, type RetryPolicy, type Sleep } from '../common/retry-backoff';
 
 export interface RegisteredModel {
   name: string;
@@ -84,14 +85,14 @@ export interface MlflowClientOptions {
 export class MlflowClient {
   private readonly base: string;
   private readonly timeoutMs: number;
-  private readonly retryPolicy: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly retryPolicy: RetryPolicy;
+  private readonly sleep: Sleep;
 
   constructor(trackingUri: string, private readonly token?: string, opts: MlflowClientOptions = {}) {
     this.base = trackingUri.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.retryPolicy = opts.retry ?? REGISTRY_RETRY;
-    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.sleep = opts.sleep ?? realSleep;
   }
 
   get trackingUri(): string {
@@ -150,11 +151,6 @@ export class MlflowClient {
     return out;
   }
 
-  async getModelVersion(name: string, version: string): Promise<ModelVersion> {
-    const out = await this.call<{ model_version: ModelVersion }>('GET', 'model-versions/get', { name, version });
-    return out.model_version;
-  }
-
   async deleteModelVersion(name: string, version: string): Promise<void> {
     await this.call('DELETE', 'model-versions/delete', { name, version });
   }
@@ -177,15 +173,10 @@ export class MlflowClient {
     }
     // Reads and idempotent writes (alias, delete) are retried; creates are not.
     const retryable = method !== 'POST' || endpoint === 'registered-models/alias';
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.once<T>(endpoint, url, init);
-      } catch (err) {
-        if (!retryable || !isRetryableMlflowError(err) || attempt >= this.retryPolicy.maxAttempts) throw err;
-        const cap = Math.min(this.retryPolicy.maxDelayMs, this.retryPolicy.baseDelayMs * 2 ** (attempt - 1));
-        await this.sleep(cap / 2 + (Math.random() * cap) / 2);
-      }
-    }
+    return retryWithBackoff(this.retryPolicy, () => this.once<T>(endpoint, url, init), {
+      isRetryable: (err) => retryable && isRetryableMlflowError(err),
+      sleep: this.sleep,
+    });
   }
 
   private async once<T>(endpoint: string, url: string, init: RequestInit): Promise<T> {

@@ -7,6 +7,7 @@
  * Knows nothing of Temporal; must not log or return the tracking token.
  */
 import { REGISTRY_RETRY } from '../common/constants';
+import { realSleep, retryWithBackoff } from '../common/retry-backoff';
 import { parseS3Uri, validateModelName, validateSha256 } from '../storage/object-keys';
 import { StorageInputError } from '../storage/storage-error';
 import { isRetryableMlflowError, type CreateModelVersionRequest, type ModelVersion, type RegisteredModel } from './mlflow-client';
@@ -130,7 +131,7 @@ function lowestVersion(versions: ModelVersion[]): ModelVersion | undefined {
 export async function registerModelVersion(api: ModelRegistryApi, input: RegisterModelInput, opts: RegisterOptions = {}): Promise<RegistryEntry> {
   validateRegisterInput(input);
   const policy = opts.retry ?? REGISTRY_RETRY;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = opts.sleep ?? realSleep;
   const { modelName, sha256 } = input;
   const filter = sha256Filter(modelName, sha256);
   const find = async () => lowestVersion(await api.searchModelVersions(filter));
@@ -143,45 +144,50 @@ export async function registerModelVersion(api: ModelRegistryApi, input: Registe
     );
   };
 
-  // Registered model: create-if-missing; a lost create answer is settled by creating again (ALREADY_EXISTS).
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await api.ensureRegisteredModel(modelName, 'ONNX exports of Heimdall LocalizationNet (onnx-export-pipeline)');
-      break;
-    } catch (err) {
-      if (!isRetryableMlflowError(err) || attempt >= policy.maxAttempts) throw fail('registered model', err, attempt);
-      await sleep(backoff(attempt, policy));
-    }
-  }
+  const retrying = (what: string) => ({
+    isRetryable: isRetryableMlflowError,
+    giveUp: (err: unknown, attempts: number) => fail(what, err, attempts),
+    sleep,
+  });
 
-  let version = await find().catch((err: unknown) => { throw fail('search before create', err, 1); });
-  let created = false;
-  for (let attempt = 1; !version; attempt++) {
-    const request: CreateModelVersionRequest = {
-      name: modelName,
-      source: input.source,
-      tags: versionTags(input),
-      ...(input.runId ? { run_id: input.runId } : {}),
-      ...(input.description ? { description: input.description } : {}),
-    };
+  // Registered model: create-if-missing; a lost create answer is settled by creating again (ALREADY_EXISTS).
+  await retryWithBackoff(
+    policy,
+    () => api.ensureRegisteredModel(modelName, 'ONNX exports of Heimdall LocalizationNet (onnx-export-pipeline)'),
+    retrying('registered model'),
+  );
+
+  const request: CreateModelVersionRequest = {
+    name: modelName,
+    source: input.source,
+    tags: versionTags(input),
+    ...(input.runId ? { run_id: input.runId } : {}),
+    ...(input.description ? { description: input.description } : {}),
+  };
+  const createOnce = async (): Promise<{ version: ModelVersion; created: boolean }> => {
     try {
       const mine = await api.createModelVersion(request);
-      created = true;
       // Converge with a racing attempt: the lowest version with this sha256 wins; ours goes if it is not it.
       const lowest = (await find()) ?? mine;
       if (lowest.version !== mine.version) {
         await api.deleteModelVersion(modelName, mine.version);
-        created = false;
+        return { version: lowest, created: false };
       }
-      version = lowest;
+      return { version: lowest, created: true };
     } catch (err) {
       // Whatever failed (lost answer, timeout, 5xx, 4xx), the version may exist: look before retrying.
       const found = await find().catch(() => undefined);
-      if (found) { version = found; created = true; break; }
-      if (!isRetryableMlflowError(err) || attempt >= policy.maxAttempts) throw fail('create model version', err, attempt);
-      await sleep(backoff(attempt, policy));
+      if (found) return { version: found, created: true };
+      throw err;
     }
-  }
+  };
+
+  const existing = await find().catch((err: unknown) => {
+    throw fail('search before create', err, 1);
+  });
+  const { version, created } = existing
+    ? { version: existing, created: false }
+    : await retryWithBackoff(policy, createOnce, retrying('create model version'));
 
   const alias = input.alias ?? undefined;
   if (alias) {
@@ -203,9 +209,4 @@ export async function registerModelVersion(api: ModelRegistryApi, input: Registe
     uiUrl: `${base}/#/models/${encodeURIComponent(modelName)}/versions/${version.version}`,
     created,
   };
-}
-
-function backoff(attempt: number, policy: { baseDelayMs: number; maxDelayMs: number }): number {
-  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return cap / 2 + (Math.random() * cap) / 2;
 }

@@ -1,21 +1,14 @@
 /**
- * Retry with exponential backoff and full jitter, plus the classification of object-store errors:
- * connection resets, timeouts, 5xx and throttling are transient; 4xx answers (missing bucket,
- * denied access, bad part, unknown upload) are not, and are raised at once with a clear message.
- * The minio client's own retry is switched off (see minio-client.ts) so this is the one policy.
- * Must not log or include credentials in errors.
+ * Which object-store errors are transient, and object-store calls retried on them (the loop and its
+ * equal-jitter backoff are common/retry-backoff.ts): connection resets, timeouts, 5xx and
+ * throttling are transient; 4xx answers (missing bucket, denied access, bad part, unknown upload)
+ * are not, and are raised at once with a clear message. The minio client's own retry is switched
+ * off (see minio-client.ts) so this is the one policy. Must not log or include credentials in errors.
  */
+import { backoffDelay, retryWithBackoff, type RetryPolicy, type Sleep } from '../common/retry-backoff';
 import { StorageError } from './storage-error';
 
-export interface RetryPolicy {
-  /** Total attempts, the first included. */
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-export type Sleep = (ms: number) => Promise<void>;
-export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+export { backoffDelay, type RetryPolicy, type Sleep };
 
 /** Node/undici network error codes that mean "the connection broke; the request may be sent again". */
 const RETRYABLE_NETWORK_CODES = new Set([
@@ -53,12 +46,6 @@ export function storageErrorCode(err: unknown): string | undefined {
   return errorCode(err);
 }
 
-/** Backoff before attempt `attempt + 1` (attempt counts from 1): full jitter up to base·2^(attempt-1). */
-export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(cap / 2 + (random() * cap) / 2);
-}
-
 /**
  * Runs `fn` until it succeeds, a non-retryable error occurs, or `maxAttempts` is used up. The error
  * raised is always a StorageError naming the operation, bucket and key, with the original as cause.
@@ -69,26 +56,23 @@ export async function withStorageRetry<T>(
   fn: () => Promise<T>,
   opts: { sleep?: Sleep; signal?: AbortSignal; isRetryable?: (err: unknown) => boolean } = {},
 ): Promise<T> {
-  const sleep = opts.sleep ?? realSleep;
   const isRetryable = opts.isRetryable ?? isRetryableStorageError;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof StorageError) throw err;
-      const retryable = isRetryable(err);
-      if (!retryable || attempt >= policy.maxAttempts || opts.signal?.aborted) {
-        const code = storageErrorCode(err);
-        const detail = err instanceof Error ? err.message : String(err);
-        const where = what.bucket ? ` s3://${what.bucket}/${what.key ?? ''}` : '';
-        throw new StorageError(
-          `${what.operation}${where}: ${code ? `${code}: ` : ''}${detail}` +
-            (retryable ? ` (gave up after ${attempt} attempt(s))` : ''),
-          { ...what, code, retryable, attempts: attempt },
-          { cause: err },
-        );
-      }
-      await sleep(backoffDelay(attempt, policy));
-    }
-  }
+  return retryWithBackoff(policy, fn, {
+    // A StorageError is already final: an inner call gave up on it.
+    isRetryable: (err) => !(err instanceof StorageError) && isRetryable(err),
+    giveUp: (err, attempts, retryable) => {
+      if (err instanceof StorageError) return err;
+      const code = storageErrorCode(err);
+      const detail = err instanceof Error ? err.message : String(err);
+      const where = what.bucket ? ` s3://${what.bucket}/${what.key ?? ''}` : '';
+      return new StorageError(
+        `${what.operation}${where}: ${code ? `${code}: ` : ''}${detail}` +
+          (retryable ? ` (gave up after ${attempts} attempt(s))` : ''),
+        { ...what, code, retryable, attempts },
+        { cause: err },
+      );
+    },
+    ...(opts.sleep ? { sleep: opts.sleep } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
 }

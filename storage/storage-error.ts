@@ -1,10 +1,11 @@
 /**
- * The typed errors of storage/: one class for a failed object-store operation (with the HTTP-level
- * facts that decide whether a retry can help) and one for bad input. Messages name the bucket, key
- * and offending value; they never carry credentials or request signatures.
+ * The typed errors of storage/: a failed object-store operation (with the facts that decided whether
+ * a retry can help), bad input, content that is not what its sha256 names, and an upload stopped
+ * part-way. Messages name the bucket, key and offending value; they never carry credentials or
+ * request signatures.
  */
 
-/** A failed object-store call. `retryable` is the classification `classifyStorageError` made. */
+/** A failed object-store call. `retryable` is what `isRetryableStorageError` (retry.ts) decided. */
 export class StorageError extends Error {
   constructor(
     message: string,
