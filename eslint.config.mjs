@@ -18,6 +18,9 @@ const ioPackages = [
   '@temporalio/activity',
 ];
 
+/** The libraries: they know nothing of Temporal. */
+const LIBRARIES = ['common', 'config', 'hashing', 'checkpoint', 'onnx', 'models', 'parity', 'storage', 'registry', 'bench'];
+
 /** Each room and the rooms it may import (values and types). Keep in step with docs/architecture.md. */
 const ROOM_IMPORTS = {
   common: [],
@@ -32,38 +35,11 @@ const ROOM_IMPORTS = {
   bench: ['common', 'config', 'hashing', 'onnx'],
   workspace: ['common', 'config', 'hashing', 'checkpoint', 'storage'],
   temporal: ['common', 'config'],
-  activities: [
-    'common',
-    'config',
-    'hashing',
-    'checkpoint',
-    'onnx',
-    'models',
-    'parity',
-    'storage',
-    'registry',
-    'bench',
-    'workspace',
-    'temporal',
-  ],
+  activities: [...LIBRARIES, 'workspace', 'temporal'],
   // Workflow code: values from common/ only; types from the rooms below (see WORKFLOW_TYPE_ROOMS).
   workflows: ['common'],
   worker: ['common', 'config', 'onnx', 'bench', 'activities', 'temporal', 'workspace'],
-  client: [
-    'common',
-    'config',
-    'checkpoint',
-    'onnx',
-    'models',
-    'parity',
-    'storage',
-    'registry',
-    'bench',
-    'workspace',
-    'temporal',
-    'workflows',
-    'worker',
-  ],
+  client: [...LIBRARIES, 'workspace', 'temporal', 'workflows', 'worker'],
 };
 /** Rooms whose types (never values) workflow code may import: the activities' inputs and results. */
 const WORKFLOW_TYPE_ROOMS = ['activities', 'parity', 'registry', 'bench'];

@@ -22,6 +22,7 @@ import { createMinioClient } from '../../storage/minio-client';
 import { ContentAddressedStore } from '../../storage/object-store';
 import { minioS3Operations } from '../../storage/s3-operations';
 import { requireMinio, requireMlflow } from './stack-reachability';
+import { runMlflowScript, venvPython } from './support/mlflow-python';
 
 /** The pipeline's parity tolerance (issue 5 / parity stage): float32 ONNX vs PyTorch eval outputs. */
 const PARITY = { maxAbs: 1e-4, mae: 1e-5 };
@@ -32,7 +33,7 @@ const store = new ContentAddressedStore(minioS3Operations(minio), { bucket: conf
 const mlflow = new MlflowClient(config.mlflow.trackingUri, config.mlflow.token);
 const modelName = `test-mlflow-load-${randomUUID().slice(0, 8)}`;
 let dir: string;
-let venvPython: string;
+let python: string;
 
 beforeAll(async () => {
   await requireMinio(config, () => minio.bucketExists(config.s3.modelsBucket));
@@ -42,7 +43,7 @@ beforeAll(async () => {
     join(config.projectRoot, 'scripts/fixtures/make_localizationnet.py'), '--out', dir, '--backbone', 'convnext',
     '--depths', '1,1,1,1', '--dims', '8,16,24,32', '-n', '4', '--torch-onnx', join(dir, 'model.onnx'), '--opset', '17',
   ], { stdio: 'pipe' });
-  venvPython = join(execFileSync('bash', [join(config.projectRoot, 'scripts/ensure-python-venv.sh')], { encoding: 'utf8' }).trim().split('\n').pop() ?? '', 'bin/python');
+  python = venvPython(config);
 });
 
 afterAll(async () => {
@@ -67,27 +68,15 @@ describe('MLflow loads the registered model', () => {
     expect(again).toMatchObject({ written: false, modelUuid: published.modelUuid, createdUtc: published.createdUtc });
 
     const entry = await registerModelVersion(mlflow, { modelName, sha256: staged.sha256, source: published.source, opset: 17, alias: 'staging' });
-    const out = execFileSync(venvPython, [
-      join(config.projectRoot, 'test/python/mlflow_load_check.py'), entry.modelUri, join(dir, 'reference.safetensors'), String(PARITY.maxAbs), String(PARITY.mae),
-    ], {
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        MLFLOW_TRACKING_URI: config.mlflow.trackingUri,
-        ...(config.mlflow.token ? { MLFLOW_TRACKING_TOKEN: config.mlflow.token } : {}),
-        MLFLOW_S3_ENDPOINT_URL: config.s3.endpoint,
-        AWS_ACCESS_KEY_ID: config.s3.accessKey,
-        AWS_SECRET_ACCESS_KEY: config.s3.secretKey,
-        AWS_DEFAULT_REGION: config.s3.region,
-      },
-    });
-    const report = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { ok: boolean; signature_inputs: string[]; pyfunc: Record<string, { max_abs: number }> };
+    const report = runMlflowScript<{ ok: boolean; signature_inputs: string[]; pyfunc: Record<string, { max_abs: number }> }>(
+      config, python, 'mlflow_load_check.py', [entry.modelUri, join(dir, 'reference.safetensors'), String(PARITY.maxAbs), String(PARITY.mae)],
+    );
     expect(report.signature_inputs).toEqual(['mel_spectrogram']);
     expect(report.pyfunc.positions?.max_abs).toBeLessThanOrEqual(PARITY.maxAbs);
     expect(report.ok).toBe(true);
 
     // The alias resolves too.
-    const byAlias = execFileSync(venvPython, ['-c', `import mlflow;print(mlflow.MlflowClient().get_model_version_by_alias(${JSON.stringify(modelName)}, "staging").version)`],
+    const byAlias = execFileSync(python, ['-c', `import mlflow;print(mlflow.MlflowClient().get_model_version_by_alias(${JSON.stringify(modelName)}, "staging").version)`],
       { encoding: 'utf8', env: { ...process.env, MLFLOW_TRACKING_URI: config.mlflow.trackingUri } });
     expect(byAlias.trim()).toBe(entry.version);
   });

@@ -1,0 +1,36 @@
+/**
+ * MLflow's own Python client, as a consumer runs it: the stack's virtualenv (mlflow, onnx,
+ * onnxruntime, boto3) with the tracking server and the object store's credentials in its
+ * environment. Tests call scripts under test/python/ through it and read their last JSON line.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { PipelineConfig } from '../../../config/environment';
+
+/** The virtualenv's python (scripts/ensure-python-venv.sh prints the venv's folder last). */
+export function venvPython(config: PipelineConfig): string {
+  const out = execFileSync('bash', [join(config.projectRoot, 'scripts/ensure-python-venv.sh')], { encoding: 'utf8' });
+  return join(out.trim().split('\n').pop() ?? '', 'bin/python');
+}
+
+/** What MLflow's client needs to reach this stack's registry and artifacts. */
+export function mlflowClientEnv(config: PipelineConfig): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    MLFLOW_TRACKING_URI: config.mlflow.trackingUri,
+    ...(config.mlflow.token ? { MLFLOW_TRACKING_TOKEN: config.mlflow.token } : {}),
+    MLFLOW_S3_ENDPOINT_URL: config.s3.endpoint,
+    AWS_ACCESS_KEY_ID: config.s3.accessKey,
+    AWS_SECRET_ACCESS_KEY: config.s3.secretKey,
+    AWS_DEFAULT_REGION: config.s3.region,
+  };
+}
+
+/** Runs `test/python/<script>` with `args` in the virtualenv and parses the JSON line it prints last. */
+export function runMlflowScript<T>(config: PipelineConfig, python: string, script: string, args: string[]): T {
+  const out = execFileSync(python, [join(config.projectRoot, 'test/python', script), ...args], {
+    encoding: 'utf8',
+    env: mlflowClientEnv(config),
+  });
+  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as T;
+}
