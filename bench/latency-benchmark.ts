@@ -10,11 +10,11 @@
  * It must not know about Temporal or the CLI: progress leaves through a callback, cancellation comes
  * in through an AbortSignal, and every failure is a BenchmarkError.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InferenceSession } from 'onnxruntime-node';
+import { sha256File } from '../hashing/file-sha256';
 import { BenchmarkError } from './bench-error';
 import { defaultThreadCount, hostInfo, loadAverage1m } from './host-info';
 import { randomFeeds } from './model-inputs';
@@ -168,12 +168,6 @@ export function sessionOptions(r: Pick<Resolved, 'executionProvider' | 'threads'
   };
 }
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 interface OpenModel {
   session: InferenceSession;
   identity: ModelIdentity;
@@ -188,7 +182,7 @@ async function openModel(source: ModelSource, r: Resolved): Promise<OpenModel> {
   } catch (cause) {
     throw new BenchmarkError(`model '${source.path}' cannot be read: ${(cause as Error).message}`, { kind: 'model-invalid', model: label }, { cause });
   }
-  const sha256 = await sha256File(source.path);
+  const { sha256 } = await sha256File(source.path);
   r.onProgress?.({ phase: 'session', model: label, done: 0, total: 1 });
   const start = performance.now();
   let session: InferenceSession;

@@ -6,7 +6,7 @@ export type { SafetensorsDtype } from './safetensors-dtypes';
 export { MAX_HEADER_BYTES, parseHeader, parseHeaderLength } from './safetensors-header';
 export type { SafetensorsHeader, TensorEntry } from './safetensors-header';
 export { SafetensorsFile, readFileRange } from './safetensors-file';
-export { hashFileInWorker, sha256FileInWorker } from './sha256-worker';
+export { hashFileInWorker } from './sha256-worker';
 export type { FiniteCheckRange, HashResult } from './sha256-worker';
 export type { FileRange, ScanOptions } from './safetensors-file';
 export { findNonFinite } from './finite-scan';

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PipelineConfig } from '../config/environment';
 import { BUNDLE_FILES } from '../workspace/local-files';
-import { ContentAddressedStore, createMinioClient, hashFile, minioS3Operations } from '../storage';
+import { sha256File } from '../hashing/file-sha256';
+import { ContentAddressedStore, createMinioClient, minioS3Operations } from '../storage';
 
 export interface UploadedBundle {
   uri: string;
@@ -20,7 +21,7 @@ export interface UploadedBundle {
 export async function uploadBundle(config: PipelineConfig, dir: string): Promise<UploadedBundle> {
   const missing = BUNDLE_FILES.filter((f) => !existsSync(join(dir, f)));
   if (missing.length > 0) throw new Error(`${dir}: not a checkpoint bundle, missing ${missing.join(', ')} (expected ${BUNDLE_FILES.join(', ')})`);
-  const hashes = await Promise.all(BUNDLE_FILES.map(async (f) => ({ file: f, ...(await hashFile(join(dir, f))) })));
+  const hashes = await Promise.all(BUNDLE_FILES.map(async (f) => ({ file: f, ...(await sha256File(join(dir, f))) })));
   const id = createHash('sha256').update(hashes.map((h) => `${h.file}:${h.sha256}`).join('\n')).digest('hex');
   const store = new ContentAddressedStore(minioS3Operations(createMinioClient(config.s3)), { bucket: config.s3.checkpointsBucket });
   let bytesSent = 0;

@@ -9,8 +9,8 @@
 import { openBundle } from '../checkpoint';
 import type { ModelSignature } from '../common/export-contract';
 import { graphSignature } from '../onnx/graph-signature';
-import type { WrittenModel } from '../onnx/serialize';
-import { writeModel } from '../onnx/serialize';
+import type { WrittenModel } from '../onnx/write-model';
+import { writeModel } from '../onnx/write-model';
 import { buildLocalizationNet, type BuildOptions } from './localizationnet-graph';
 
 export interface EmitOptions extends BuildOptions {

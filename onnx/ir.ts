@@ -1,9 +1,10 @@
 /**
  * The ONNX intermediate representation: plain, immutable data describing a model (values, nodes,
- * graph, tensors). Everything else in onnx/ (builder, serializer, checker, shape inference) works on
- * these types.
+ * graph, tensors). Everything else in onnx/ (builder, encoder, writer, reader, checker, shape
+ * inference) works on these types.
  *
- * Must not: import protobuf (the TensorProto enum mapping lives in serialize.ts), do I/O, or hold
+ * Must not: import protobuf (it holds the TensorProto element type codes as plain numbers; encode.ts and
+ * serialize-read.ts do the protobuf), do I/O, or hold
  * tensor bytes it was not given — tensor data is a reference (memory, file range, or lazy) so a graph
  * of a 786 MB model costs a few kilobytes until it is written.
  */

@@ -12,15 +12,12 @@ import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { onnx } from 'onnx-proto';
 import type { Attribute, Attributes, DataType, Graph, Model, Node, Tensor, TensorData, ValueInfo } from './ir';
 import { dataTypeFromOnnxCode, expectedByteLength } from './ir';
+import { GRAPH_INITIALIZER, MODEL_GRAPH, TENSOR_RAW_DATA, WIRE_LEN } from './protobuf-wire';
 
-// Protobuf wire types and the onnx.proto field numbers the streaming writer and this scanner use.
+// The other protobuf wire types the scanner skips over.
 const WIRE_VARINT = 0;
 const WIRE_I64 = 1;
-export const WIRE_LEN = 2;
 const WIRE_I32 = 5;
-export const MODEL_GRAPH = 7;
-export const GRAPH_INITIALIZER = 5;
-export const TENSOR_RAW_DATA = 9;
 
 function toNumber(v: number | { toNumber(): number } | null | undefined): number {
   if (v === null || v === undefined) return 0;

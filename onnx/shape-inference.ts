@@ -8,10 +8,10 @@
  * or read tensor data beyond small integer constants (Reshape shapes, axes inputs).
  * A dimension that cannot be known is '' (unknown); an op without a rule here infers nothing.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import type { Attribute, DataType, Dim, Model, Node, Shape, Tensor } from './ir';
 import { dataTypeFromOnnxCode, formatShape } from './ir';
 import { lookupSchema } from './op-schemas';
+import { readSmallTensorSync } from './tensor-bytes';
 
 export interface ValueType {
   readonly dtype?: DataType;
@@ -510,28 +510,13 @@ const RULES: Readonly<Record<string, Rule>> = {
 
 // ---- constants ------------------------------------------------------------------------------
 
-function readSmallSync(t: Tensor): Uint8Array | undefined {
-  const d = t.data;
-  if (d.kind === 'memory') return d.bytes;
-  if (d.kind !== 'file' || d.length > MAX_CONSTANT_BYTES) return undefined;
-  const fd = openSync(d.path, 'r');
-  try {
-    const out = new Uint8Array(d.length);
-    return readSync(fd, out, 0, d.length, d.offset) === d.length ? out : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function intsOf(t: Tensor): number[] | undefined {
   if (t.dtype !== 'int64' && t.dtype !== 'int32') return undefined;
   const bytes = t.dims.reduce((a, b) => a * b, 1) * (t.dtype === 'int64' ? 8 : 4);
   if (bytes > MAX_CONSTANT_BYTES) return undefined;
   let raw: Uint8Array | undefined;
   try {
-    raw = readSmallSync(t);
+    raw = readSmallTensorSync(t.data, MAX_CONSTANT_BYTES);
   } catch {
     return undefined;
   }

@@ -1,14 +1,16 @@
 /**
  * Structural validation of an .onnx file on disk: read it (external data included, payloads never
- * loaded), run every check, and summarize. What the `validate` CLI command and the pipeline's
- * validateStructure activity call; both only format or map the report.
+ * loaded), hash it, run every check, and summarize. Called by the `validate` CLI command
+ * (client/commands/validate.ts), which only formats the report; the pipeline's validateStructure
+ * activity does not use it (it reads and checks the model itself, with its own report shape).
  *
  * Must not: print, exit, or decide retry policy (callers do).
  */
 import type { Problem } from './checker';
 import { checkModel } from './checker';
 import type { Shape, ValueInfo } from './ir';
-import { readModel, sha256File } from './serialize';
+import { sha256File } from '../hashing/file-sha256';
+import { readModel } from './serialize-read';
 
 export interface ValidatedValue {
   readonly name: string;
@@ -47,7 +49,7 @@ function value(v: ValueInfo, inferred?: Shape): ValidatedValue {
 
 /** Validates one file; throws only if it does not exist or can't be opened (the error names it). */
 export async function validateModelFile(path: string): Promise<ValidationReport> {
-  const sha256 = await sha256File(path).catch((err: unknown) => {
+  const { sha256 } = await sha256File(path).catch((err: unknown) => {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(code === 'ENOENT' ? `${path}: no such file` : `${path}: ${err instanceof Error ? err.message : String(err)}`);
   });

@@ -1,5 +1,5 @@
 /** storage/: the content-addressed object store over MinIO/S3. Public API only; no logic here. */
-export { ContentAddressedStore, hashFile, SHA256_METADATA_KEY } from './object-store';
+export { ContentAddressedStore, SHA256_METADATA_KEY } from './object-store';
 export type { ArtifactRef, StoreOptions, UploadFileOptions, UploadOutcome } from './object-store';
 export { createMinioClient } from './minio-client';
 export { minioS3Operations } from './s3-operations';

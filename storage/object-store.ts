@@ -8,9 +8,9 @@
  * `concurrency + 1` parts in memory, and must not log or return credentials.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { UPLOAD_DEFAULTS } from '../common/constants';
+import { sha256File } from '../hashing/file-sha256';
 import type { ArtifactRef } from '../common/export-contract';
 import { s3Uri, stagingKey, validateSha256 } from './object-keys';
 import { uploadFileMultipart, type MultipartUploadResult } from './multipart-upload';
@@ -52,17 +52,6 @@ export interface UploadOutcome extends ArtifactRef {
 
 export const SHA256_METADATA_KEY = 'sha256';
 
-/** sha256 and size of a local file, streamed (constant memory). */
-export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), size };
-}
-
 export class ContentAddressedStore {
   readonly bucket: string;
   private readonly partSize: number;
@@ -91,7 +80,7 @@ export class ContentAddressedStore {
   /** Stages a local ONNX file at `staging/<sha256>/model.onnx`. */
   async stageFile(path: string, opts: UploadFileOptions = {}): Promise<UploadOutcome> {
     await fileSize(path); // a clear input error before anything is read
-    const known = opts.sha256 !== undefined ? { sha256: validateSha256(opts.sha256, 'sha256') } : await hashFile(path);
+    const known = opts.sha256 !== undefined ? { sha256: validateSha256(opts.sha256, 'sha256') } : await sha256File(path);
     return this.uploadFile(path, stagingKey(known.sha256), { ...opts, sha256: known.sha256 });
   }
 
@@ -101,7 +90,7 @@ export class ContentAddressedStore {
    */
   async uploadFile(path: string, key: string, opts: UploadFileOptions = {}): Promise<UploadOutcome> {
     const size = await fileSize(path);
-    const sha256 = opts.sha256 !== undefined ? validateSha256(opts.sha256, 'sha256') : (await hashFile(path)).sha256;
+    const sha256 = opts.sha256 !== undefined ? validateSha256(opts.sha256, 'sha256') : (await sha256File(path)).sha256;
     const ref = { uri: this.uri(key), sha256, bytes: size, key };
     const existing = await this.stat(key);
     if (existing && existing.metadata[SHA256_METADATA_KEY] === sha256 && existing.size === size) {

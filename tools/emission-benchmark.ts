@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { findProjectRoot } from '../config/environment';
-import { readModel } from '../onnx/serialize';
+import { readModel } from '../onnx/serialize-read';
 import { compareModels } from '../bench/latency-benchmark';
 import { median } from '../bench/statistics';
 

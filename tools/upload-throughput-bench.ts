@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../config/environment';
 import { countingTransport } from '../test/integration/storage-counting-transport';
 import { createMinioClient } from '../storage/minio-client';
-import { ContentAddressedStore, hashFile } from '../storage/object-store';
+import { sha256File } from '../hashing/file-sha256';
+import { ContentAddressedStore } from '../storage/object-store';
 import { minioS3Operations } from '../storage/s3-operations';
 import type { UploadCheckpoint } from '../storage/upload-checkpoint';
 
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
   const prefix = `bench/upload-throughput/${randomUUID()}/`;
   const path = join(tmpdir(), `upload-bench-${size}.bin`);
   await writeRandomFile(path, size);
-  const { sha256 } = await hashFile(path);
+  const { sha256 } = await sha256File(path);
   const mbps = (ms: number) => ((size / 1e6) / (ms / 1000)).toFixed(0);
   const rows: string[] = [];
   try {

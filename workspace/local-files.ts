@@ -10,7 +10,8 @@ import { mkdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client as MinioClient } from 'minio';
 import { BUNDLE_FILES as CHECKPOINT_BUNDLE_FILES } from '../checkpoint';
-import { hashFile, parseS3Uri } from '../storage';
+import { sha256File } from '../hashing/file-sha256';
+import { parseS3Uri } from '../storage';
 import { evictCache, markUsed, type WorkDir } from './work-cache';
 
 /** The files of a checkpoint bundle, as checkpoint/ names them; the reference is needed for parity. */
@@ -99,7 +100,7 @@ export async function localArtifact(minio: MinioClient, work: WorkDir, ref: { ur
       if (isNotFound(err)) throw new MissingInputError(ref.uri, 'the artifact does not exist');
       throw err;
     }
-    const { sha256: got } = await hashFile(tmp);
+    const { sha256: got } = await sha256File(tmp);
     if (ref.sha256 && got !== ref.sha256) throw new Error(`${ref.uri}: downloaded bytes have sha256 ${got}, expected ${ref.sha256}`);
     const dest = join(dir, `${got}.onnx`);
     await rename(tmp, dest);

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/environment';
 import { createMinioClient } from '../../storage/minio-client';
-import { ContentAddressedStore, hashFile } from '../../storage/object-store';
+import { sha256File } from '../../hashing/file-sha256';
+import { ContentAddressedStore } from '../../storage/object-store';
 import { minioS3Operations } from '../../storage/s3-operations';
 import { StorageError, UploadAbortedError } from '../../storage/storage-error';
 import type { UploadCheckpoint } from '../../storage/upload-checkpoint';
@@ -45,7 +46,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'storage-upload-'));
   bigSize = 4 * PART + 3 * MiB + 17; // 5 parts, the last one short
   bigFile = makeFile('big.bin', bigSize);
-  bigSha = (await hashFile(bigFile)).sha256;
+  bigSha = (await sha256File(bigFile)).sha256;
 });
 
 afterAll(async () => {
@@ -62,7 +63,7 @@ async function incompleteUploads(key: string) {
 describe('content-addressed staging', () => {
   it('stages a file once: the second upload stats, finds the same sha256 and sends nothing', async () => {
     const path = makeFile('small.onnx', 300_000);
-    const { sha256 } = await hashFile(path);
+    const { sha256 } = await sha256File(path);
     counter.reset();
     const first = await store().stageFile(path);
     expect(first).toMatchObject({ method: 'put', sha256, bytes: 300_000, key: `staging/${sha256}/model.onnx`, bytesSent: 300_000 });

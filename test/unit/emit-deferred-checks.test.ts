@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CheckpointError, loadBundle } from '../../checkpoint';
 import { buildLocalizationNet, emitLocalizationNet } from '../../models';
-import { encodeWithOnnxProto, sha256Bytes } from '../../onnx/serialize';
+import { sha256Bytes } from '../../hashing/file-sha256';
+import { encodeWithOnnxProto } from './onnx-reference-encoder';
 import { tempDir } from './checkpoint-safetensors-writer';
 import { bundleWith, SMALL_BUNDLE, smallEntries } from './models-fixtures';
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadBundle } from '../../checkpoint';
 import { buildLocalizationNet, emitLocalizationNet } from '../../models';
 import { STACK_BATCH_MAX_PIXELS } from '../../models/localizationnet-graph';
-import { readModel } from '../../onnx/serialize';
+import { readModel } from '../../onnx/serialize-read';
 import { inferShapes } from '../../onnx/shape-inference';
 import { runParity } from '../../parity';
 import { tempDir } from './checkpoint-safetensors-writer';

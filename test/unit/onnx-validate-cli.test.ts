@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { register } from '../../client/commands/validate';
-import { serializeModel, writeModel } from '../../onnx/serialize';
+import { serializeModel } from '../../onnx/encode';
+import { writeModel } from '../../onnx/write-model';
 import { brokenCases, tinyModel } from './onnx-test-models';
 
 const dir = mkdtempSync(join(tmpdir(), 'onnx-validate-'));

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { emitLocalizationNet } from '../../models';
 import { GraphBuilder } from '../../onnx/builder';
 import { float32Tensor } from '../../onnx/ir';
-import { writeModel } from '../../onnx/serialize';
+import { writeModel } from '../../onnx/write-model';
 import { ErrorAccumulator, ParityError, runParity } from '../../parity';
 import { tempDir } from './checkpoint-safetensors-writer';
 import { SMALL_BUNDLE, writeSafetensors, type Entry } from './models-fixtures';

@@ -1,0 +1,204 @@
+/**
+ * Writes a model to disk: the encoder's bytes (encode.ts) go through a hashing, buffered file writer
+ * into `<path>.partial`, renamed into place when complete, with the external data sidecar when the
+ * model has one. Returns each file's size and sha256, hashed while writing.
+ *
+ * Must not: encode protobuf itself (encode.ts) or read tensor sources (tensor-bytes.ts).
+ */
+import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { FileTailHasher, TAIL_HASH_MIN_BYTES } from '../hashing/worker-sha256';
+import type { Sink } from './encode';
+import { emit, encodeModelTail, plan, PROTOBUF_LIMIT_BYTES, WRITE_BUFFER_BYTES } from './encode';
+import type { Model } from './ir';
+
+/**
+ * A hashing, buffered output file. Small protobuf pieces are coalesced; big payloads go straight
+ * through. A large file is hashed by a FileTailHasher on another thread, which follows the writes.
+ */
+class HashingFileWriter implements Sink {
+  /** The inline hash, for files below TAIL_HASH_MIN_BYTES. */
+  private readonly hash: Hash | undefined;
+  private readonly buffer = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
+  private buffered = 0;
+  /** The detached write in flight, if any; every other operation waits for it first. */
+  private pending: Promise<void> = Promise.resolve();
+  /** Bytes handed to write()/writeDetached(). */
+  bytes = 0;
+  /** Bytes whose write has completed (what the tail hasher may read). */
+  private written = 0;
+
+  private constructor(private readonly fh: FileHandle, private readonly tail: FileTailHasher | undefined) {
+    this.hash = tail === undefined ? createHash('sha256') : undefined;
+  }
+
+  /** Opens `path` for writing; `expectedBytes` (the plan) picks the inline or the tail hash. */
+  static async create(path: string, expectedBytes: number): Promise<HashingFileWriter> {
+    const fh = await open(path, 'w');
+    return new HashingFileWriter(fh, expectedBytes >= TAIL_HASH_MIN_BYTES ? FileTailHasher.start(path) : undefined);
+  }
+
+  /** Writes `bytes` at the end of the file, then tells the tail hasher they are there. */
+  private async put(bytes: Uint8Array): Promise<void> {
+    await writeAll(this.fh, bytes);
+    this.written += bytes.byteLength;
+    this.tail?.advance(this.written);
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.hash?.update(chunk);
+    this.bytes += chunk.byteLength;
+    if (chunk.byteLength <= this.buffer.length - this.buffered) {
+      this.buffer.set(chunk, this.buffered);
+      this.buffered += chunk.byteLength;
+      return;
+    }
+    await this.flush();
+    if (chunk.byteLength < this.buffer.length) {
+      this.buffer.set(chunk, 0);
+      this.buffered = chunk.byteLength;
+    } else {
+      await this.put(chunk);
+    }
+  }
+
+  async writeDetached(chunk: Uint8Array): Promise<void> {
+    this.hash?.update(chunk);
+    this.bytes += chunk.byteLength;
+    await this.flush();
+    this.pending = this.put(chunk);
+    // Handled here so a failure is not "unhandled" in the meantime; it is rethrown by the next flush.
+    this.pending.catch(() => undefined);
+  }
+
+  async drain(): Promise<void> {
+    await this.pending;
+  }
+
+  async flush(): Promise<void> {
+    await this.pending;
+    if (this.buffered > 0) await this.put(this.buffer.subarray(0, this.buffered));
+    this.buffered = 0;
+  }
+
+  async close(): Promise<string> {
+    await this.flush();
+    // No fsync: it would double the time of a large write, and durability comes from the artifact's
+    // sha256 being checked again after upload (a torn local file is caught there and re-emitted).
+    await this.fh.close();
+    return this.tail !== undefined ? this.tail.digest(this.written) : (this.hash as Hash).digest('hex');
+  }
+
+  async abort(): Promise<void> {
+    await this.pending.catch(() => undefined);
+    await this.tail?.cancel();
+    await this.fh.close().catch(() => undefined);
+  }
+}
+
+async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.byteLength - done);
+    done += bytesWritten;
+  }
+}
+
+export interface WriteOptions {
+  /**
+   * 'auto' (default): self-contained unless the file would pass the 2 GiB protobuf limit;
+   * 'always': initializers of 1 KiB or more go to a sidecar file; 'never': fail above the limit.
+   */
+  readonly externalData?: 'auto' | 'always' | 'never';
+  /** Sidecar file name, next to the model (default `<model file name>.data`). */
+  readonly externalDataFileName?: string;
+  /**
+   * metadata_props entries known only later (e.g. an input hash still being computed): they override
+   * or add to `model.metadataProps` and are awaited only when the model's tail is written, after the
+   * graph (canonical field order puts metadata_props, field 14, after graph, field 7). If it rejects,
+   * the write is aborted (nothing is renamed into place) with its error, as soon as it is noticed.
+   */
+  readonly metadata?: Promise<Readonly<Record<string, string>>>;
+}
+
+export interface WrittenFile {
+  readonly path: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+export interface WrittenModel extends WrittenFile {
+  /** The external data sidecar, when the model has one. */
+  readonly externalData?: WrittenFile;
+}
+
+/**
+ * Writes `model` to `path` (via `<path>.partial` and a rename, so a crash never leaves a truncated
+ * model under the final name; missing parent folders are made) and returns the sha256 of the
+ * file(s), hashed while writing.
+ */
+export async function writeModel(model: Model, path: string, options: WriteOptions = {}): Promise<WrittenModel> {
+  const mode = options.externalData ?? 'auto';
+  const location = options.externalDataFileName ?? `${basename(path)}.data`;
+  if (location.includes('/') || location.includes('\\') || location === basename(path)) {
+    throw new Error(`external data file name '${location}' must be a plain file name, different from the model's`);
+  }
+  let p = await plan(model, mode === 'always', location);
+  if (mode === 'auto' && p.totalLength > PROTOBUF_LIMIT_BYTES) p = await plan(model, true, location);
+  if (p.totalLength > PROTOBUF_LIMIT_BYTES) {
+    throw new Error(
+      `${path}: the model would be ${p.totalLength} bytes, over protobuf's 2 GiB limit; write it with external data`,
+    );
+  }
+  const external = p.tensors.some((t) => !t.inline);
+  const externalPath = join(dirname(path), location);
+  const partial = `${path}.partial`;
+  const externalPartial = `${externalPath}.partial`;
+  // Late metadata: a rejection aborts the write at the next tensor; the value is awaited only for the tail.
+  let failed: { readonly reason: unknown } | undefined;
+  options.metadata?.catch((reason: unknown) => {
+    failed = { reason };
+  });
+  const alive = (): void => {
+    if (failed !== undefined) throw failed.reason;
+  };
+  let totalLength = p.totalLength;
+  const tail = async (): Promise<Uint8Array> => {
+    if (options.metadata === undefined) return p.modelTail;
+    const late = await options.metadata;
+    const modelTail = encodeModelTail(model, { ...model.metadataProps, ...late });
+    totalLength = p.totalLength - p.modelTail.length + modelTail.length;
+    if (totalLength > PROTOBUF_LIMIT_BYTES) {
+      throw new Error(`${path}: the model would be ${totalLength} bytes, over protobuf's 2 GiB limit; write it with external data`);
+    }
+    return modelTail;
+  };
+  await mkdir(dirname(path), { recursive: true });
+  const writer = await HashingFileWriter.create(partial, p.totalLength);
+  const externalWriter = external ? await HashingFileWriter.create(externalPartial, p.externalLength) : undefined;
+  try {
+    await emit(p, writer, externalWriter, tail, alive);
+  } catch (err) {
+    await writer.abort();
+    await externalWriter?.abort();
+    await rm(partial, { force: true });
+    await rm(externalPartial, { force: true });
+    throw err;
+  }
+  const sha256 = await writer.close();
+  if (writer.bytes !== totalLength) throw new Error(`internal: wrote ${writer.bytes} bytes, planned ${totalLength}`);
+  let externalData: WrittenFile | undefined;
+  if (externalWriter !== undefined) {
+    const externalSha = await externalWriter.close();
+    await rename(externalPartial, externalPath);
+    externalData = { path: externalPath, bytes: externalWriter.bytes, sha256: externalSha };
+  } else {
+    // A previous write of this path may have left a sidecar that no longer belongs to the model.
+    await rm(externalPath, { force: true });
+  }
+  await rename(partial, path);
+  return { path, bytes: writer.bytes, sha256, ...(externalData ? { externalData } : {}) };
+}
