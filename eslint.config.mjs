@@ -19,7 +19,18 @@ const ioPackages = [
 ];
 
 /** The libraries: they know nothing of Temporal. */
-const LIBRARIES = ['common', 'config', 'hashing', 'checkpoint', 'onnx', 'models', 'parity', 'storage', 'registry', 'bench'];
+const LIBRARIES = [
+  'common',
+  'config',
+  'hashing',
+  'checkpoint',
+  'onnx',
+  'models',
+  'parity',
+  'storage',
+  'registry',
+  'bench',
+];
 
 /** Each room and the rooms it may import (values and types). Keep in step with docs/architecture.md. */
 const ROOM_IMPORTS = {
@@ -45,7 +56,10 @@ const ROOM_IMPORTS = {
 const WORKFLOW_TYPE_ROOMS = ['activities', 'parity', 'registry', 'bench'];
 const ROOMS = Object.keys(ROOM_IMPORTS);
 
-const onnxProto = { name: 'onnx-proto', message: 'Only the ONNX encoder and reader (onnx/encode.ts, onnx/serialize-read.ts) may import onnx-proto.' };
+const onnxProto = {
+  name: 'onnx-proto',
+  message: 'Only the ONNX encoder and reader (onnx/encode.ts, onnx/serialize-read.ts) may import onnx-proto.',
+};
 /** The files that may import onnx-proto. */
 const ONNX_PROTO_FILES = ['onnx/encode.ts', 'onnx/serialize-read.ts'];
 const roomPattern = (room, message, allowTypeImports = false) => ({

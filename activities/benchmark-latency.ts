@@ -69,7 +69,9 @@ export function createBenchmarkLatencyActivity(deps: BenchmarkActivityDeps = {})
           {
             executionProvider: cpuForCuda ? 'cpu' : input.executionProvider,
             requestedExecutionProvider: input.executionProvider,
-            ...(cpuForCuda ? { testOnlyNote: 'gpuQueueUsesCpuForTests: the GPU queue ran this on the CPU provider' } : {}),
+            ...(cpuForCuda
+              ? { testOnlyNote: 'gpuQueueUsesCpuForTests: the GPU queue ran this on the CPU provider' }
+              : {}),
             ...(input.batchSizes ? { batchSizes: input.batchSizes } : {}),
             ...(input.threads !== undefined ? { threads: input.threads } : {}),
             ...(input.maxRuns !== undefined ? { maxRuns: input.maxRuns } : {}),
@@ -98,4 +100,3 @@ export function createBenchmarkLatencyActivity(deps: BenchmarkActivityDeps = {})
     },
   };
 }
-

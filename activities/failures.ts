@@ -33,7 +33,8 @@ const FINAL_BENCHMARK_KINDS: ReadonlySet<BenchmarkErrorKind> = new Set([
   'figure',
 ]);
 
-type InputError = CheckpointError | ModelError | MissingInputError | StorageInputError | RegistryInputError | ParityError;
+type InputError =
+  CheckpointError | ModelError | MissingInputError | StorageInputError | RegistryInputError | ParityError;
 
 function isInputError(err: unknown): err is InputError {
   return (
@@ -56,13 +57,16 @@ export function toActivityFailure(err: unknown, copies: readonly LocalCopy[] = [
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   if (err instanceof BenchmarkError) return benchmarkFailure(err);
   if (err instanceof UploadAbortedError) {
-    return activityCancelled() ? new CancelledFailure(err.message) : failure(err, FAILURE_TYPES.uploadInterrupted, false);
+    return activityCancelled()
+      ? new CancelledFailure(err.message)
+      : failure(err, FAILURE_TYPES.uploadInterrupted, false);
   }
   if (isInputError(err)) return inputFailure(err, copies);
   if (err instanceof ModelReadError) return failure(err, FAILURE_TYPES.invalidGraph, true);
   if (err instanceof ContentMismatchError) return failure(err, FAILURE_TYPES.contentMismatch, true, err.context);
   if (err instanceof StorageError) return failure(err, FAILURE_TYPES.storageError, !err.retryable, err.context);
-  if (err instanceof RegistrationError) return failure(err, FAILURE_TYPES.registrationError, !err.retryable, err.context);
+  if (err instanceof RegistrationError)
+    return failure(err, FAILURE_TYPES.registrationError, !err.retryable, err.context);
   return err instanceof Error ? err : new Error(String(err));
 }
 

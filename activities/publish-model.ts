@@ -71,7 +71,8 @@ export function createPublishModelActivity(deps: PublishModelDeps) {
         const { artifact, ...rest } = input;
         const title = `${rest.modelName} @ ${artifact.sha256.slice(0, 12)}`;
         const latencySvg = rest.latencySvg ?? (await latencyFigureFor(rest.latencyReports, title));
-        const signature = rest.signature ?? graphSignature(await readModel(await localArtifact(deps.minio, deps.work, artifact)));
+        const signature =
+          rest.signature ?? graphSignature(await readModel(await localArtifact(deps.minio, deps.work, artifact)));
         return await publishModelDirectory(
           deps.store,
           {

@@ -4,7 +4,12 @@
  */
 import { Context } from '@temporalio/activity';
 import type { PublishedModel } from '../registry/model-directory';
-import { registerModelVersion, type ModelRegistryApi, type RegisterModelInput, type RegistryEntry } from '../registry/register-model-version';
+import {
+  registerModelVersion,
+  type ModelRegistryApi,
+  type RegisterModelInput,
+  type RegistryEntry,
+} from '../registry/register-model-version';
 import { toActivityFailure } from './failures';
 
 export interface RegisterModelDeps {
@@ -36,4 +41,3 @@ export function createRegisterModelActivity(deps: RegisterModelDeps) {
     },
   };
 }
-

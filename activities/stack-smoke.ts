@@ -53,7 +53,11 @@ export function createStackSmokeActivities(deps: SmokeDeps) {
       await deps.mlflow.ensureRegisteredModel(name, 'Created by onnx-export stack smoke check');
       const model = await deps.mlflow.getRegisteredModel(name);
       if (!model) throw new Error(`MLflow registered model '${name}' was created but cannot be read back`);
-      return { name: model.name, createdAt: model.creation_timestamp, serverVersion: await deps.mlflow.serverVersion() };
+      return {
+        name: model.name,
+        createdAt: model.creation_timestamp,
+        serverVersion: await deps.mlflow.serverVersion(),
+      };
     },
   };
 }

@@ -1,7 +1,13 @@
 /** The benchmark library's public surface: measure, compare, summarise, draw, format. */
 export { BenchmarkError } from './bench-error';
 export type { BenchmarkErrorContext, BenchmarkErrorKind } from './bench-error';
-export { BENCHMARK_LIBRARY_DEFAULTS, COMPARISON_BIAS_CONTROLS, benchmarkModel, compareModels, sessionOptions } from './latency-benchmark';
+export {
+  BENCHMARK_LIBRARY_DEFAULTS,
+  COMPARISON_BIAS_CONTROLS,
+  benchmarkModel,
+  compareModels,
+  sessionOptions,
+} from './latency-benchmark';
 export type { BenchmarkOptions, ModelSource } from './latency-benchmark';
 export { latencyFigureSpec, renderLatencySvg } from './latency-figure';
 export type { FigureInput } from './latency-figure';

@@ -97,7 +97,9 @@ export interface ModelSource {
   label?: string;
 }
 
-type Resolved = Required<Omit<BenchmarkOptions, 'signal' | 'onProgress' | 'testOnlyNote' | 'requestedExecutionProvider'>> &
+type Resolved = Required<
+  Omit<BenchmarkOptions, 'signal' | 'onProgress' | 'testOnlyNote' | 'requestedExecutionProvider'>
+> &
   Pick<BenchmarkOptions, 'signal' | 'onProgress' | 'testOnlyNote' | 'requestedExecutionProvider'>;
 
 function resolveOptions(options: BenchmarkOptions): Resolved {
@@ -131,7 +133,8 @@ function resolveOptions(options: BenchmarkOptions): Resolved {
   for (const b of r.batchSizes) if (!Number.isInteger(b) || b < 1) bad(`batch size ${b} is not a positive integer`);
   if (!Number.isInteger(r.threads) || r.threads < 1) bad(`threads ${r.threads} is not a positive integer`);
   if (!Number.isInteger(r.maxRuns) || r.maxRuns < 1) bad(`maxRuns ${r.maxRuns} is not a positive integer`);
-  if (!Number.isInteger(r.minRuns) || r.minRuns < 1 || r.minRuns > r.maxRuns) bad(`minRuns ${r.minRuns} must be in [1, maxRuns=${r.maxRuns}]`);
+  if (!Number.isInteger(r.minRuns) || r.minRuns < 1 || r.minRuns > r.maxRuns)
+    bad(`minRuns ${r.minRuns} must be in [1, maxRuns=${r.maxRuns}]`);
   if (!(r.timeBudgetMs >= 0)) bad(`timeBudgetMs ${r.timeBudgetMs} is negative`);
   if (!(r.warmupWindowMs > 0)) bad(`warmupWindowMs ${r.warmupWindowMs} is not positive`);
   if (!Number.isInteger(r.inputSets) || r.inputSets < 1) bad(`inputSets ${r.inputSets} is not a positive integer`);
@@ -155,7 +158,9 @@ function settingsOf(r: Resolved): BenchmarkSettings {
   };
 }
 
-export function sessionOptions(r: Pick<Resolved, 'executionProvider' | 'threads' | 'allowSpinning' | 'deviceId'>): InferenceSession.SessionOptions {
+export function sessionOptions(
+  r: Pick<Resolved, 'executionProvider' | 'threads' | 'allowSpinning' | 'deviceId'>,
+): InferenceSession.SessionOptions {
   const spinning = r.allowSpinning ? '1' : '0';
   return {
     executionProviders: r.executionProvider === 'cuda' ? [{ name: 'cuda', deviceId: r.deviceId }] : ['cpu'],
@@ -180,7 +185,11 @@ async function openModel(source: ModelSource, r: Resolved): Promise<OpenModel> {
   try {
     bytes = statSync(source.path).size;
   } catch (cause) {
-    throw new BenchmarkError(`model '${source.path}' cannot be read: ${(cause as Error).message}`, { kind: 'model-invalid', model: label }, { cause });
+    throw new BenchmarkError(
+      `model '${source.path}' cannot be read: ${(cause as Error).message}`,
+      { kind: 'model-invalid', model: label },
+      { cause },
+    );
   }
   const { sha256 } = await sha256File(source.path);
   r.onProgress?.({ phase: 'session', model: label, done: 0, total: 1 });
@@ -193,7 +202,11 @@ async function openModel(source: ModelSource, r: Resolved): Promise<OpenModel> {
     const providerProblem = r.executionProvider !== 'cpu' && /provider|cuda|shared library|unsupported/i.test(message);
     throw new BenchmarkError(
       `${label}: onnxruntime could not open a ${r.executionProvider} session: ${message}`,
-      { kind: providerProblem ? 'provider-unavailable' : 'model-invalid', model: label, executionProvider: r.executionProvider },
+      {
+        kind: providerProblem ? 'provider-unavailable' : 'model-invalid',
+        model: label,
+        executionProvider: r.executionProvider,
+      },
       { cause },
     );
   }
@@ -205,7 +218,14 @@ async function openModel(source: ModelSource, r: Resolved): Promise<OpenModel> {
   return {
     session,
     sessionCreationMs,
-    identity: { label, path: source.path, bytes, sha256, inputName: session.inputNames.join(','), outputNames: [...session.outputNames] },
+    identity: {
+      label,
+      path: source.path,
+      bytes,
+      sha256,
+      inputName: session.inputNames.join(','),
+      outputNames: [...session.outputNames],
+    },
   };
 }
 
@@ -218,11 +238,15 @@ async function timedRun(m: OpenModel, feeds: InferenceSession.FeedsType, batchSi
   try {
     await m.session.run(feeds);
   } catch (cause) {
-    throw new BenchmarkError(`${m.identity.label}: run at batch size ${batchSize} failed: ${(cause as Error).message}`, {
-      kind: 'run-failed',
-      model: m.identity.label,
-      batchSize,
-    }, { cause });
+    throw new BenchmarkError(
+      `${m.identity.label}: run at batch size ${batchSize} failed: ${(cause as Error).message}`,
+      {
+        kind: 'run-failed',
+        model: m.identity.label,
+        batchSize,
+      },
+      { cause },
+    );
   }
   return performance.now() - start;
 }
@@ -242,7 +266,12 @@ export function warmupWindowRuns(runMs: number, windowMs: number): number {
   return Math.min(50, Math.max(3, Math.round(windowMs / Math.max(runMs, 1e-3))));
 }
 
-async function warmUp(step: Step, models: number, r: Resolved, progress: (done: number) => void): Promise<WarmupSummary> {
+async function warmUp(
+  step: Step,
+  models: number,
+  r: Resolved,
+  progress: (done: number) => void,
+): Promise<WarmupSummary> {
   const start = performance.now();
   const series: number[][] = Array.from({ length: models }, () => []);
   let runs = 0;
@@ -342,7 +371,7 @@ export async function benchmarkModel(source: ModelSource, options: BenchmarkOpti
 
 export const COMPARISON_BIAS_CONTROLS: readonly string[] = [
   'both sessions in one process with the same intra-op thread count',
-  'intra-op and inter-op spinning off unless asked for: an idle pool blocks instead of burning the next run\'s cores',
+  "intra-op and inter-op spinning off unless asked for: an idle pool blocks instead of burning the next run's cores",
   'order alternates per pair (candidate first, then baseline first) so neither side always runs on caches the other warmed',
   'the same random input sets, rotated identically, for both models',
   'warm-up of both models, interleaved, until both are stable',
@@ -352,7 +381,11 @@ export const COMPARISON_BIAS_CONTROLS: readonly string[] = [
  * Benchmarks `candidate` against `baseline` interleaved in one process; the per-pair ratio
  * candidate/baseline cancels whatever the machine does slowly over time.
  */
-export async function compareModels(candidate: ModelSource, baseline: ModelSource, options: BenchmarkOptions = {}): Promise<ComparisonReport> {
+export async function compareModels(
+  candidate: ModelSource,
+  baseline: ModelSource,
+  options: BenchmarkOptions = {},
+): Promise<ComparisonReport> {
   const r = resolveOptions(options);
   const loadStart = loadAverage1m();
   const startedAt = new Date().toISOString();
@@ -394,11 +427,17 @@ export async function compareModels(candidate: ModelSource, baseline: ModelSourc
         const ta = await timedRun(a, pick(feedsA, i + 1), batchSize);
         return [ta, tb];
       };
-      const warmup = await warmUp((i) => pair(i, false), 2, r, (done) =>
-        r.onProgress?.({ phase: 'warmup', model: label, batchSize, done, total: r.warmupMaxRuns }),
+      const warmup = await warmUp(
+        (i) => pair(i, false),
+        2,
+        r,
+        (done) => r.onProgress?.({ phase: 'warmup', model: label, batchSize, done, total: r.warmupMaxRuns }),
       );
-      const [samplesA = [], samplesB = []] = await measure((i) => pair(i, true), 2, r, (done) =>
-        r.onProgress?.({ phase: 'measure', model: label, batchSize, done, total: r.maxRuns }),
+      const [samplesA = [], samplesB = []] = await measure(
+        (i) => pair(i, true),
+        2,
+        r,
+        (done) => r.onProgress?.({ phase: 'measure', model: label, batchSize, done, total: r.maxRuns }),
       );
       batchesA.push(batchLatency(batchSize, firstA, warmup, samplesA));
       batchesB.push(batchLatency(batchSize, firstB, warmup, samplesB));

@@ -25,7 +25,8 @@ const AXIS_END_OVER_P99 = 1.25;
 /** Use a log axis when one batch size's slowest series is this many times its fastest (e.g. CPU vs CUDA). */
 const LOG_AXIS_SPREAD = 15;
 
-const fmtMs = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3));
+const fmtMs = (ms: number): string =>
+  ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3);
 const fmtRate = (r: number): string => (r >= 100 ? Math.round(r).toLocaleString('en-US') : r.toFixed(1));
 
 function seriesName(report: LatencyReport, many: boolean): string {
@@ -53,8 +54,10 @@ export function latencyFigureSpec(input: FigureInput): TopLevelSpec {
   const series = reports.map((r) => seriesName(r, many));
   const batchSizes = [...new Set(reports.flatMap((r) => r.batches.map((b) => b.batchSize)))].sort((a, b) => a - b);
 
-  const axisEnd = batchSizes.map((batch) =>
-    AXIS_END_OVER_P99 * Math.max(...reports.flatMap((r) => r.batches.filter((b) => b.batchSize === batch).map((b) => b.stats.p99))),
+  const axisEnd = batchSizes.map(
+    (batch) =>
+      AXIS_END_OVER_P99 *
+      Math.max(...reports.flatMap((r) => r.batches.filter((b) => b.batchSize === batch).map((b) => b.stats.p99))),
   );
   const samples: { series: string; ms: number }[][] = batchSizes.map(() => []);
   const summaries: Record<string, unknown>[][] = batchSizes.map(() => []);
@@ -76,7 +79,8 @@ export function latencyFigureSpec(input: FigureInput): TopLevelSpec {
         hi: s.p50Ci95[1],
         text: `p50 ${fmtMs(s.p50)} ms [${fmtMs(s.p50Ci95[0])}–${fmtMs(s.p50Ci95[1])}] · p99 ${fmtMs(s.p99)} · max ${fmtMs(s.max)}${beyond ? ` (${beyond} off axis)` : ''} · CV ${(s.cv * 100).toFixed(0)}% · ${fmtRate(b.throughputPerSecond)} samples/s · n=${s.count}${separateRuns ? ` · load ${r.host.loadAverageStart.toFixed(1)}→${r.host.loadAverageEnd.toFixed(1)}` : ''}`,
       });
-      if (!b.warmup.stable) warnings.push(`${name} batch ${b.batchSize}: warm-up did not settle (${b.warmup.runs} runs)`);
+      if (!b.warmup.stable)
+        warnings.push(`${name} batch ${b.batchSize}: warm-up did not settle (${b.warmup.runs} runs)`);
     }
   });
 
@@ -87,17 +91,39 @@ export function latencyFigureSpec(input: FigureInput): TopLevelSpec {
     const lo = Math.min(...ms);
     const hi = Math.max(...ms);
     const log = lo > 0 && hi / lo > LOG_AXIS_SPREAD;
-    const x = { field: 'ms', type: 'quantitative', title: `latency at batch ${batch} (ms${log ? ', log scale' : ''})`, scale: log ? { type: 'log', nice: false, padding: 8 } : { zero: false, nice: false, padding: 8 } } as const;
-    const y = { field: 'series', type: 'nominal', title: null, sort: series, axis: { labelLimit: 400, labelFontSize: 11 } } as const;
+    const x = {
+      field: 'ms',
+      type: 'quantitative',
+      title: `latency at batch ${batch} (ms${log ? ', log scale' : ''})`,
+      scale: log ? { type: 'log', nice: false, padding: 8 } : { zero: false, nice: false, padding: 8 },
+    } as const;
+    const y = {
+      field: 'series',
+      type: 'nominal',
+      title: null,
+      sort: series,
+      axis: { labelLimit: 400, labelFontSize: 11 },
+    } as const;
     return {
       title: { text: `batch ${batch}`, anchor: 'start', fontSize: 13 },
       width: PLOT_WIDTH,
       height: { step: 42 },
       layer: [
-        { data: { values: samples[k] }, mark: { type: 'tick', opacity: 0.3, thickness: 1, size: 22 }, encoding: { x, y, color } },
         {
           data: { values: samples[k] },
-          mark: { type: 'boxplot', extent: 'min-max', size: 10, opacity: 0.55, median: { color: 'black' }, ticks: false },
+          mark: { type: 'tick', opacity: 0.3, thickness: 1, size: 22 },
+          encoding: { x, y, color },
+        },
+        {
+          data: { values: samples[k] },
+          mark: {
+            type: 'boxplot',
+            extent: 'min-max',
+            size: 10,
+            opacity: 0.55,
+            median: { color: 'black' },
+            ticks: false,
+          },
           encoding: { x, y, color },
         },
         {
@@ -129,7 +155,12 @@ export function latencyFigureSpec(input: FigureInput): TopLevelSpec {
         if (base && base > 0) ratioRows.push({ batch, ratio: ms / base });
       });
       const r = p.ratio;
-      const verdict = r.verdict === 'same' ? 'no difference' : r.verdict === 'candidate-faster' ? `${cmp.candidate.model.label} faster` : `${cmp.baseline.model.label} faster`;
+      const verdict =
+        r.verdict === 'same'
+          ? 'no difference'
+          : r.verdict === 'candidate-faster'
+            ? `${cmp.candidate.model.label} faster`
+            : `${cmp.baseline.model.label} faster`;
       ratioSummary.push({
         batch,
         median: r.median,
@@ -139,17 +170,42 @@ export function latencyFigureSpec(input: FigureInput): TopLevelSpec {
       });
     }
     const y = { field: 'batch', type: 'nominal', title: null, sort: batchSizes.map((b) => `batch ${b}`) } as const;
-    const x = { field: 'ratio', type: 'quantitative', title: `${cmp.candidate.model.label} ÷ ${cmp.baseline.model.label} per interleaved pair (below 1: candidate faster; log scale)`, scale: { type: 'log', nice: false, padding: 8 } } as const;
+    const x = {
+      field: 'ratio',
+      type: 'quantitative',
+      title: `${cmp.candidate.model.label} ÷ ${cmp.baseline.model.label} per interleaved pair (below 1: candidate faster; log scale)`,
+      scale: { type: 'log', nice: false, padding: 8 },
+    } as const;
     rows.push({
       title: { text: 'per-pair ratio', anchor: 'start', fontSize: 13 },
       width: PLOT_WIDTH,
       height: { step: 42 },
       layer: [
-        { data: { values: ratioRows }, mark: { type: 'tick', opacity: 0.3, thickness: 1, size: 22, color: '#7b4fa0' }, encoding: { x, y } },
-        { data: { values: [{ one: 1 }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#444' }, encoding: { x: { field: 'one', type: 'quantitative' } } },
-        { data: { values: ratioSummary }, mark: { type: 'rule', strokeWidth: 3, color: 'black', yOffset: 15 }, encoding: { x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' }, y } },
-        { data: { values: ratioSummary }, mark: { type: 'point', filled: true, color: 'black', size: 40, yOffset: 15 }, encoding: { x: { field: 'median', type: 'quantitative' }, y } },
-        { data: { values: ratioSummary }, mark: { type: 'text', align: 'left', baseline: 'middle', dx: 8, fontSize: 11 }, encoding: { x: { value: PLOT_WIDTH }, y, text: { field: 'text' } } },
+        {
+          data: { values: ratioRows },
+          mark: { type: 'tick', opacity: 0.3, thickness: 1, size: 22, color: '#7b4fa0' },
+          encoding: { x, y },
+        },
+        {
+          data: { values: [{ one: 1 }] },
+          mark: { type: 'rule', strokeDash: [4, 3], color: '#444' },
+          encoding: { x: { field: 'one', type: 'quantitative' } },
+        },
+        {
+          data: { values: ratioSummary },
+          mark: { type: 'rule', strokeWidth: 3, color: 'black', yOffset: 15 },
+          encoding: { x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' }, y },
+        },
+        {
+          data: { values: ratioSummary },
+          mark: { type: 'point', filled: true, color: 'black', size: 40, yOffset: 15 },
+          encoding: { x: { field: 'median', type: 'quantitative' }, y },
+        },
+        {
+          data: { values: ratioSummary },
+          mark: { type: 'text', align: 'left', baseline: 'middle', dx: 8, fontSize: 11 },
+          encoding: { x: { value: PLOT_WIDTH }, y, text: { field: 'text' } },
+        },
       ],
     });
   }
@@ -160,13 +216,19 @@ export function latencyFigureSpec(input: FigureInput): TopLevelSpec {
     ...(cmp ? ['candidate and baseline interleaved in one process, order alternating per pair'] : []),
     ...warnings,
   ];
-  const title = input.title ?? (cmp ? `${cmp.candidate.model.label} vs ${cmp.baseline.model.label}` : `Latency · ${[...labels].join(', ')}`);
+  const title =
+    input.title ??
+    (cmp ? `${cmp.candidate.model.label} vs ${cmp.baseline.model.label}` : `Latency · ${[...labels].join(', ')}`);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: title, subtitle, anchor: 'start', fontSize: 16, subtitleFontSize: 11, subtitleColor: '#444' },
     background: 'white',
     padding: 12,
-    config: { view: { stroke: '#ddd' }, axis: { labelFontSize: 11, titleFontSize: 11 }, range: { category: { scheme: 'tableau10' } } },
+    config: {
+      view: { stroke: '#ddd' },
+      axis: { labelFontSize: 11, titleFontSize: 11 },
+      range: { category: { scheme: 'tableau10' } },
+    },
     spacing: 26,
     vconcat: rows,
   } as TopLevelSpec;
@@ -184,6 +246,10 @@ export async function renderLatencySvg(input: FigureInput): Promise<string> {
     view.finalize();
     return svg;
   } catch (cause) {
-    throw new BenchmarkError(`the latency figure could not be rendered: ${(cause as Error).message}`, { kind: 'figure' }, { cause });
+    throw new BenchmarkError(
+      `the latency figure could not be rendered: ${(cause as Error).message}`,
+      { kind: 'figure' },
+      { cause },
+    );
   }
 }

@@ -40,10 +40,16 @@ export function concreteShape(input: InferenceSession.ValueMetadata, batchSize: 
     throw new BenchmarkError(`${model}: input '${input.name}' is not a tensor`, { kind: 'input-unsupported', model });
   }
   if (input.type !== 'float32') {
-    throw new BenchmarkError(`${model}: input '${input.name}' is ${input.type}; the benchmark fills float32 inputs only`, { kind: 'input-unsupported', model });
+    throw new BenchmarkError(
+      `${model}: input '${input.name}' is ${input.type}; the benchmark fills float32 inputs only`,
+      { kind: 'input-unsupported', model },
+    );
   }
   if (input.shape.length === 0) {
-    throw new BenchmarkError(`${model}: input '${input.name}' has no shape in the model`, { kind: 'input-unsupported', model });
+    throw new BenchmarkError(`${model}: input '${input.name}' has no shape in the model`, {
+      kind: 'input-unsupported',
+      model,
+    });
   }
   return input.shape.map((d, i) => {
     if (i === 0) {
@@ -56,18 +62,27 @@ export function concreteShape(input: InferenceSession.ValueMetadata, batchSize: 
       return batchSize;
     }
     if (typeof d !== 'number' || d <= 0) {
-      throw new BenchmarkError(`${model}: input '${input.name}' dimension ${i} is '${String(d)}'; only the batch dimension may be symbolic`, {
-        kind: 'input-unsupported',
-        model,
-        batchSize,
-      });
+      throw new BenchmarkError(
+        `${model}: input '${input.name}' dimension ${i} is '${String(d)}'; only the batch dimension may be symbolic`,
+        {
+          kind: 'input-unsupported',
+          model,
+          batchSize,
+        },
+      );
     }
     return d;
   });
 }
 
 /** `sets` distinct feeds for `session` at `batchSize`, the same for any session with the same inputs and seed. */
-export function randomFeeds(session: InferenceSession, batchSize: number, sets: number, seed: number, model: string): InferenceSession.FeedsType[] {
+export function randomFeeds(
+  session: InferenceSession,
+  batchSize: number,
+  sets: number,
+  seed: number,
+  model: string,
+): InferenceSession.FeedsType[] {
   const feeds: InferenceSession.FeedsType[] = [];
   for (let s = 0; s < sets; s++) {
     const feed: Record<string, Tensor> = {};

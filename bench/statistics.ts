@@ -117,13 +117,17 @@ export function throughputPerSecond(batchSize: number, samplesMs: readonly numbe
 /** Ratios candidate[i] / baseline[i] of interleaved pairs, summarised. */
 export function summarizeRatios(candidateMs: readonly number[], baselineMs: readonly number[]): RatioStats {
   if (candidateMs.length !== baselineMs.length) {
-    throw new BenchmarkError(`paired samples differ in length: candidate ${candidateMs.length}, baseline ${baselineMs.length}`, { kind: 'statistics' });
+    throw new BenchmarkError(
+      `paired samples differ in length: candidate ${candidateMs.length}, baseline ${baselineMs.length}`,
+      { kind: 'statistics' },
+    );
   }
   requireSamples(candidateMs, 'ratio candidate');
   requireSamples(baselineMs, 'ratio baseline');
   const ratios = candidateMs.map((c, i) => {
     const b = baselineMs[i] as number;
-    if (!(b > 0)) throw new BenchmarkError(`baseline sample ${i} is ${b}: ratios need positive times`, { kind: 'statistics' });
+    if (!(b > 0))
+      throw new BenchmarkError(`baseline sample ${i} is ${b}: ratios need positive times`, { kind: 'statistics' });
     return c / b;
   });
   const sorted = sortedCopy(ratios);
@@ -146,7 +150,11 @@ export function summarizeRatios(candidateMs: readonly number[], baselineMs: read
  * enough (allocator growth, lazy kernels, caches, CPU frequency), and a trend still shows as
  * non-overlapping intervals.
  */
-export function warmupWindowsAgree(previous: readonly number[], latest: readonly number[], tolerance: number): { agree: boolean; relativeChange: number } {
+export function warmupWindowsAgree(
+  previous: readonly number[],
+  latest: readonly number[],
+  tolerance: number,
+): { agree: boolean; relativeChange: number } {
   if (previous.length === 0 || latest.length === 0) return { agree: false, relativeChange: Number.NaN };
   const a = sortedCopy(previous);
   const b = sortedCopy(latest);

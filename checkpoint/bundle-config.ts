@@ -33,7 +33,16 @@ export interface BundleConfig {
   readonly runId?: string;
 }
 
-const KNOWN_FIELDS = ['architecture', 'backbone', 'depths', 'dims', 'input_shape', 'uncertainty_min', 'uncertainty_max', 'run_id'];
+const KNOWN_FIELDS = [
+  'architecture',
+  'backbone',
+  'depths',
+  'dims',
+  'input_shape',
+  'uncertainty_min',
+  'uncertainty_max',
+  'run_id',
+];
 
 export function parseBundleConfig(json: unknown, file: string): BundleConfig {
   const fail = (subject: string, expected: string, actual: unknown): never => {
@@ -54,10 +63,12 @@ export function parseBundleConfig(json: unknown, file: string): BundleConfig {
   if (backbone === 'convnext') {
     depths = c.depths === undefined ? undefined : positiveInts(c.depths, 'depths', fail);
     dims = c.dims === undefined ? undefined : positiveInts(c.dims, 'dims', fail);
-    if (depths && dims && depths.length !== dims.length) fail('dims', `${depths.length} entries (one per stage, as depths)`, c.dims);
+    if (depths && dims && depths.length !== dims.length)
+      fail('dims', `${depths.length} entries (one per stage, as depths)`, c.dims);
   } else {
     const preset = CONVNEXT_PRESETS[backbone as PresetName];
-    if (c.dims !== undefined) fail('dims', `absent (only with backbone "convnext"; ${backbone} has ${JSON.stringify(preset.dims)})`, c.dims);
+    if (c.dims !== undefined)
+      fail('dims', `absent (only with backbone "convnext"; ${backbone} has ${JSON.stringify(preset.dims)})`, c.dims);
     if (c.depths !== undefined && JSON.stringify(c.depths) !== JSON.stringify(preset.depths)) {
       fail('depths', `${JSON.stringify(preset.depths)} (the ${backbone} preset) or absent`, c.depths);
     }

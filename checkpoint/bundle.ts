@@ -87,13 +87,21 @@ export async function readConfig(path: string): Promise<BundleConfig> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new CheckpointError({ file: path, subject: 'file', expected: 'a readable config.json', actual: (err as NodeJS.ErrnoException).code ?? String(err) });
+    throw new CheckpointError({
+      file: path,
+      subject: 'file',
+      expected: 'a readable config.json',
+      actual: (err as NodeJS.ErrnoException).code ?? String(err),
+    });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new CheckpointError({ file: path, subject: 'config', expected: 'JSON', actual: 'invalid JSON' }, (err as Error).message);
+    throw new CheckpointError(
+      { file: path, subject: 'config', expected: 'JSON', actual: 'invalid JSON' },
+      (err as Error).message,
+    );
   }
   return parseBundleConfig(json, path);
 }

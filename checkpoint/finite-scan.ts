@@ -12,16 +12,23 @@ import type { SafetensorsDtype } from './safetensors-dtypes';
 export function findNonFinite(bytes: Uint8Array, dtype: SafetensorsDtype): number {
   switch (dtype) {
     case 'F32':
-      if (bytes.byteOffset % 4 === 0 && allFinite(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2))) return -1;
+      if (bytes.byteOffset % 4 === 0 && allFinite(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2)))
+        return -1;
       return scanWords32(bytes, 4, 0, 0x7f800000);
     case 'F64':
-      if (bytes.byteOffset % 8 === 0 && allFinite(new Float64Array(bytes.buffer, bytes.byteOffset, bytes.length >> 3))) return -1;
+      if (bytes.byteOffset % 8 === 0 && allFinite(new Float64Array(bytes.buffer, bytes.byteOffset, bytes.length >> 3)))
+        return -1;
       return scanWords32(bytes, 8, 1, 0x7ff00000);
-    case 'F16': return scanHalf(bytes, 0x7c00);
-    case 'BF16': return scanHalf(bytes, 0x7f80);
-    case 'F8_E5M2': return scanBytes(bytes, (b) => (b & 0x7c) === 0x7c);
-    case 'F8_E4M3': return scanBytes(bytes, (b) => (b & 0x7f) === 0x7f);
-    default: return -1;
+    case 'F16':
+      return scanHalf(bytes, 0x7c00);
+    case 'BF16':
+      return scanHalf(bytes, 0x7f80);
+    case 'F8_E5M2':
+      return scanBytes(bytes, (b) => (b & 0x7c) === 0x7c);
+    case 'F8_E4M3':
+      return scanBytes(bytes, (b) => (b & 0x7f) === 0x7f);
+    default:
+      return -1;
   }
 }
 

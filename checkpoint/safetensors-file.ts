@@ -8,7 +8,13 @@ import { open, stat } from 'node:fs/promises';
 import { CheckpointError } from './checkpoint-error';
 import { findNonFinite } from './finite-scan';
 import { SAFETENSORS_DTYPES } from './safetensors-dtypes';
-import { HEADER_LENGTH_BYTES, parseHeader, parseHeaderLength, type SafetensorsHeader, type TensorEntry } from './safetensors-header';
+import {
+  HEADER_LENGTH_BYTES,
+  parseHeader,
+  parseHeaderLength,
+  type SafetensorsHeader,
+  type TensorEntry,
+} from './safetensors-header';
 
 /** A byte range of a file: what ONNX external data and our IR's `file` tensors point at. */
 export interface FileRange {
@@ -71,7 +77,13 @@ export class SafetensorsFile {
   /** The tensor, or an error naming it and this file. */
   require(name: string): TensorEntry {
     const entry = this.byName.get(name);
-    if (!entry) throw new CheckpointError({ file: this.path, subject: `tensor '${name}'`, expected: 'present', actual: 'missing' });
+    if (!entry)
+      throw new CheckpointError({
+        file: this.path,
+        subject: `tensor '${name}'`,
+        expected: 'present',
+        actual: 'missing',
+      });
     return entry;
   }
 
@@ -89,7 +101,13 @@ export class SafetensorsFile {
   /** Reads one F32 tensor as a Float32Array. */
   async readFloat32(name: string): Promise<Float32Array> {
     const t = this.require(name);
-    if (t.dtype !== 'F32') throw new CheckpointError({ file: this.path, subject: `tensor '${name}'.dtype`, expected: 'F32', actual: t.dtype });
+    if (t.dtype !== 'F32')
+      throw new CheckpointError({
+        file: this.path,
+        subject: `tensor '${name}'.dtype`,
+        expected: 'F32',
+        actual: t.dtype,
+      });
     const bytes = await this.read(name);
     return new Float32Array(bytes.buffer, bytes.byteOffset, t.length / 4);
   }
@@ -103,7 +121,8 @@ export class SafetensorsFile {
     const handle = await open(this.path, 'r');
     try {
       const buffers = [Buffer.allocUnsafeSlow(SCAN_CHUNK_BYTES), Buffer.allocUnsafeSlow(SCAN_CHUNK_BYTES)] as const;
-      if (hash !== undefined && options.only !== undefined) throw new Error('scan: `only` cannot be combined with `sha256`');
+      if (hash !== undefined && options.only !== undefined)
+        throw new Error('scan: `only` cannot be combined with `sha256`');
       const chunks = this.chunkPlan(hash !== undefined, options.only);
       let flip = 0;
       let pending = chunks.length > 0 ? readChunk(handle, buffers[0], chunks[0]!, this.path) : undefined;
@@ -119,7 +138,12 @@ export class SafetensorsFile {
           if (bad >= 0) {
             await pending?.catch(() => undefined);
             const element = chunk.elementOffset + bad;
-            throw new CheckpointError({ file: this.path, subject: `tensor '${chunk.tensor.name}'`, expected: 'finite values', actual: `NaN or Inf at element ${element}` });
+            throw new CheckpointError({
+              file: this.path,
+              subject: `tensor '${chunk.tensor.name}'`,
+              expected: 'finite values',
+              actual: `NaN or Inf at element ${element}`,
+            });
           }
         }
       }
@@ -169,19 +193,34 @@ export async function readFileRange(range: FileRange): Promise<Buffer> {
   const buffer = Buffer.allocUnsafeSlow(range.length);
   const handle = await open(range.path, 'r');
   try {
-    await readExactly(handle, buffer, range.offset, range.path, `bytes [${range.offset}, ${range.offset + range.length})`);
+    await readExactly(
+      handle,
+      buffer,
+      range.offset,
+      range.path,
+      `bytes [${range.offset}, ${range.offset + range.length})`,
+    );
   } finally {
     await handle.close();
   }
   return buffer;
 }
 
-async function readExactly(handle: Handle, buffer: Buffer, position: number, path: string, subject: string): Promise<void> {
+async function readExactly(
+  handle: Handle,
+  buffer: Buffer,
+  position: number,
+  path: string,
+  subject: string,
+): Promise<void> {
   let done = 0;
   while (done < buffer.length) {
     const { bytesRead } = await handle.read(buffer, done, buffer.length - done, position + done);
     if (bytesRead === 0) {
-      throw new CheckpointError({ file: path, subject, expected: `${buffer.length} bytes at offset ${position}`, actual: `${done} bytes` }, 'file is truncated');
+      throw new CheckpointError(
+        { file: path, subject, expected: `${buffer.length} bytes at offset ${position}`, actual: `${done} bytes` },
+        'file is truncated',
+      );
     }
     done += bytesRead;
   }
@@ -191,6 +230,11 @@ async function fileSize(path: string): Promise<number> {
   try {
     return (await stat(path)).size;
   } catch (err) {
-    throw new CheckpointError({ file: path, subject: 'file', expected: 'a readable file', actual: (err as NodeJS.ErrnoException).code ?? String(err) });
+    throw new CheckpointError({
+      file: path,
+      subject: 'file',
+      expected: 'a readable file',
+      actual: (err as NodeJS.ErrnoException).code ?? String(err),
+    });
   }
 }

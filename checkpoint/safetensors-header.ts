@@ -35,18 +35,44 @@ export interface SafetensorsHeader {
 /** Reads and bounds-checks the header length prefix; refuses sizes before anything is allocated. */
 export function parseHeaderLength(prefix: Buffer, file: string, fileSize: number): number {
   if (fileSize < HEADER_LENGTH_BYTES || prefix.length < HEADER_LENGTH_BYTES) {
-    throw new CheckpointError({ file, subject: 'header length', expected: `at least ${HEADER_LENGTH_BYTES} bytes of file`, actual: `${fileSize} bytes` }, 'file is truncated');
+    throw new CheckpointError(
+      {
+        file,
+        subject: 'header length',
+        expected: `at least ${HEADER_LENGTH_BYTES} bytes of file`,
+        actual: `${fileSize} bytes`,
+      },
+      'file is truncated',
+    );
   }
   const length = prefix.readBigUInt64LE(0);
   if (length > BigInt(MAX_HEADER_BYTES)) {
-    throw new CheckpointError({ file, subject: 'header length', expected: `at most ${MAX_HEADER_BYTES} bytes`, actual: `${length} bytes` });
+    throw new CheckpointError({
+      file,
+      subject: 'header length',
+      expected: `at most ${MAX_HEADER_BYTES} bytes`,
+      actual: `${length} bytes`,
+    });
   }
   const n = Number(length);
   if (n > fileSize - HEADER_LENGTH_BYTES) {
-    throw new CheckpointError({ file, subject: 'header length', expected: `at most ${fileSize - HEADER_LENGTH_BYTES} bytes (file size ${fileSize})`, actual: `${n} bytes` }, 'header runs past the end of the file');
+    throw new CheckpointError(
+      {
+        file,
+        subject: 'header length',
+        expected: `at most ${fileSize - HEADER_LENGTH_BYTES} bytes (file size ${fileSize})`,
+        actual: `${n} bytes`,
+      },
+      'header runs past the end of the file',
+    );
   }
   if (n < 2) {
-    throw new CheckpointError({ file, subject: 'header length', expected: 'at least 2 bytes ("{}")', actual: `${n} bytes` });
+    throw new CheckpointError({
+      file,
+      subject: 'header length',
+      expected: 'at least 2 bytes ("{}")',
+      actual: `${n} bytes`,
+    });
   }
   return n;
 }
@@ -58,7 +84,10 @@ export function parseHeader(json: Buffer, file: string, fileSize: number): Safet
   try {
     parsed = JSON.parse(json.toString('utf8'));
   } catch (err) {
-    throw new CheckpointError({ file, subject: 'header', expected: 'a JSON object', actual: 'invalid JSON' }, (err as Error).message);
+    throw new CheckpointError(
+      { file, subject: 'header', expected: 'a JSON object', actual: 'invalid JSON' },
+      (err as Error).message,
+    );
   }
   if (!isPlainObject(parsed)) {
     throw new CheckpointError({ file, subject: 'header', expected: 'a JSON object', actual: describe(parsed) });
@@ -75,7 +104,12 @@ export function parseHeader(json: Buffer, file: string, fileSize: number): Safet
 
 function parseMetadata(value: unknown, file: string): Record<string, string> {
   if (!isPlainObject(value)) {
-    throw new CheckpointError({ file, subject: '__metadata__', expected: 'an object of strings', actual: describe(value) });
+    throw new CheckpointError({
+      file,
+      subject: '__metadata__',
+      expected: 'an object of strings',
+      actual: describe(value),
+    });
   }
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
@@ -92,28 +126,66 @@ const ENTRY_FIELDS = new Set(['dtype', 'shape', 'data_offsets']);
 function parseEntry(name: string, value: unknown, file: string, dataStart: number): TensorEntry {
   const subject = `tensor '${name}'`;
   if (!isPlainObject(value)) {
-    throw new CheckpointError({ file, subject, expected: 'an object {dtype, shape, data_offsets}', actual: describe(value) });
+    throw new CheckpointError({
+      file,
+      subject,
+      expected: 'an object {dtype, shape, data_offsets}',
+      actual: describe(value),
+    });
   }
   for (const key of Object.keys(value)) {
     if (!ENTRY_FIELDS.has(key)) {
-      throw new CheckpointError({ file, subject: `${subject}.${key}`, expected: 'only dtype, shape, data_offsets', actual: `unknown field '${key}'` });
+      throw new CheckpointError({
+        file,
+        subject: `${subject}.${key}`,
+        expected: 'only dtype, shape, data_offsets',
+        actual: `unknown field '${key}'`,
+      });
     }
   }
   const { dtype, shape, data_offsets: offsets } = value;
   if (typeof dtype !== 'string' || !isSafetensorsDtype(dtype)) {
-    throw new CheckpointError({ file, subject: `${subject}.dtype`, expected: `one of ${Object.keys(SAFETENSORS_DTYPES).join(', ')}`, actual: JSON.stringify(dtype) });
+    throw new CheckpointError({
+      file,
+      subject: `${subject}.dtype`,
+      expected: `one of ${Object.keys(SAFETENSORS_DTYPES).join(', ')}`,
+      actual: JSON.stringify(dtype),
+    });
   }
   if (!Array.isArray(shape) || !shape.every(isIndex)) {
-    throw new CheckpointError({ file, subject: `${subject}.shape`, expected: 'an array of non-negative integers', actual: JSON.stringify(shape) });
+    throw new CheckpointError({
+      file,
+      subject: `${subject}.shape`,
+      expected: 'an array of non-negative integers',
+      actual: JSON.stringify(shape),
+    });
   }
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex) || (offsets[0] as number) > (offsets[1] as number)) {
-    throw new CheckpointError({ file, subject: `${subject}.data_offsets`, expected: '[begin, end] with 0 <= begin <= end', actual: JSON.stringify(offsets) });
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every(isIndex) ||
+    (offsets[0] as number) > (offsets[1] as number)
+  ) {
+    throw new CheckpointError({
+      file,
+      subject: `${subject}.data_offsets`,
+      expected: '[begin, end] with 0 <= begin <= end',
+      actual: JSON.stringify(offsets),
+    });
   }
   const [begin, end] = offsets as [number, number];
   const elements = shape.reduce((a: number, b: number) => a * b, 1);
   const expectedBytes = elements * SAFETENSORS_DTYPES[dtype].bytes;
   if (!Number.isSafeInteger(expectedBytes) || expectedBytes !== end - begin) {
-    throw new CheckpointError({ file, subject: `${subject}.data_offsets`, expected: `${expectedBytes} bytes (${dtype} ${formatShape(shape)})`, actual: `${end - begin} bytes [${begin}, ${end}]` }, 'byte range does not match shape × dtype');
+    throw new CheckpointError(
+      {
+        file,
+        subject: `${subject}.data_offsets`,
+        expected: `${expectedBytes} bytes (${dtype} ${formatShape(shape)})`,
+        actual: `${end - begin} bytes [${begin}, ${end}]`,
+      },
+      'byte range does not match shape × dtype',
+    );
   }
   return { name, dtype, shape: [...shape], offset: dataStart + begin, length: end - begin };
 }
@@ -126,19 +198,51 @@ function checkLayout(tensors: TensorEntry[], file: string, fileSize: number, dat
   for (const t of tensors) {
     const rel = (n: number) => n - dataStart;
     if (t.offset + t.length > fileSize) {
-      throw new CheckpointError({ file, subject: `tensor '${t.name}'.data_offsets`, expected: `end <= ${fileSize - dataStart} (data section size)`, actual: `end ${rel(t.offset + t.length)}` }, 'range runs past the end of the file');
+      throw new CheckpointError(
+        {
+          file,
+          subject: `tensor '${t.name}'.data_offsets`,
+          expected: `end <= ${fileSize - dataStart} (data section size)`,
+          actual: `end ${rel(t.offset + t.length)}`,
+        },
+        'range runs past the end of the file',
+      );
     }
     if (t.offset < cursor) {
-      throw new CheckpointError({ file, subject: `tensor '${t.name}'.data_offsets`, expected: `begin >= ${rel(cursor)} (end of '${previous?.name ?? ''}')`, actual: `begin ${rel(t.offset)}` }, `overlaps tensor '${previous?.name ?? ''}'`);
+      throw new CheckpointError(
+        {
+          file,
+          subject: `tensor '${t.name}'.data_offsets`,
+          expected: `begin >= ${rel(cursor)} (end of '${previous?.name ?? ''}')`,
+          actual: `begin ${rel(t.offset)}`,
+        },
+        `overlaps tensor '${previous?.name ?? ''}'`,
+      );
     }
     if (t.offset > cursor) {
-      throw new CheckpointError({ file, subject: `tensor '${t.name}'.data_offsets`, expected: `begin ${rel(cursor)}`, actual: `begin ${rel(t.offset)}` }, `hole of ${t.offset - cursor} bytes before this tensor`);
+      throw new CheckpointError(
+        {
+          file,
+          subject: `tensor '${t.name}'.data_offsets`,
+          expected: `begin ${rel(cursor)}`,
+          actual: `begin ${rel(t.offset)}`,
+        },
+        `hole of ${t.offset - cursor} bytes before this tensor`,
+      );
     }
     cursor = t.offset + t.length;
     previous = t;
   }
   if (cursor !== fileSize) {
-    throw new CheckpointError({ file, subject: 'data section', expected: `${cursor - dataStart} bytes (sum of tensors)`, actual: `${fileSize - dataStart} bytes` }, 'trailing bytes after the last tensor');
+    throw new CheckpointError(
+      {
+        file,
+        subject: 'data section',
+        expected: `${cursor - dataStart} bytes (sum of tensors)`,
+        actual: `${fileSize - dataStart} bytes`,
+      },
+      'trailing bytes after the last tensor',
+    );
   }
 }
 

@@ -31,7 +31,17 @@ export async function hashFileInWorker(path: string, ranges: readonly FiniteChec
     if (!(err instanceof WorkerHashError)) throw err;
     const f = err.failure;
     throw f.kind === 'error'
-      ? new CheckpointError({ file: path, subject: 'file', expected: 'a readable file to hash', actual: f.cause.code ?? f.cause.message })
-      : new CheckpointError({ file: path, subject: 'file', expected: 'sha256 worker to finish', actual: `exit code ${f.code}` });
+      ? new CheckpointError({
+          file: path,
+          subject: 'file',
+          expected: 'a readable file to hash',
+          actual: f.cause.code ?? f.cause.message,
+        })
+      : new CheckpointError({
+          file: path,
+          subject: 'file',
+          expected: 'sha256 worker to finish',
+          actual: `exit code ${f.code}`,
+        });
   }
 }

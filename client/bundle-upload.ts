@@ -20,10 +20,17 @@ export interface UploadedBundle {
 
 export async function uploadBundle(config: PipelineConfig, dir: string): Promise<UploadedBundle> {
   const missing = BUNDLE_FILES.filter((f) => !existsSync(join(dir, f)));
-  if (missing.length > 0) throw new Error(`${dir}: not a checkpoint bundle, missing ${missing.join(', ')} (expected ${BUNDLE_FILES.join(', ')})`);
+  if (missing.length > 0)
+    throw new Error(
+      `${dir}: not a checkpoint bundle, missing ${missing.join(', ')} (expected ${BUNDLE_FILES.join(', ')})`,
+    );
   const hashes = await Promise.all(BUNDLE_FILES.map(async (f) => ({ file: f, ...(await sha256File(join(dir, f))) })));
-  const id = createHash('sha256').update(hashes.map((h) => `${h.file}:${h.sha256}`).join('\n')).digest('hex');
-  const store = new ContentAddressedStore(minioS3Operations(createMinioClient(config.s3)), { bucket: config.s3.checkpointsBucket });
+  const id = createHash('sha256')
+    .update(hashes.map((h) => `${h.file}:${h.sha256}`).join('\n'))
+    .digest('hex');
+  const store = new ContentAddressedStore(minioS3Operations(createMinioClient(config.s3)), {
+    bucket: config.s3.checkpointsBucket,
+  });
   let bytesSent = 0;
   for (const h of hashes) {
     const out = await store.uploadFile(join(dir, h.file), `bundles/${id}/${h.file}`, { sha256: h.sha256 });

@@ -47,7 +47,13 @@ function describe(err: unknown): string {
 }
 
 async function checkTemporal(config: PipelineConfig): Promise<ServiceReport> {
-  const report: ServiceReport = { service: 'temporal', endpoint: config.temporal.address, reachable: false, version: undefined, missing: [] };
+  const report: ServiceReport = {
+    service: 'temporal',
+    endpoint: config.temporal.address,
+    reachable: false,
+    version: undefined,
+    missing: [],
+  };
   let connection: Connection | undefined;
   try {
     connection = await Connection.connect({ address: config.temporal.address, connectTimeout: PROBE_TIMEOUT_MS });
@@ -58,7 +64,8 @@ async function checkTemporal(config: PipelineConfig): Promise<ServiceReport> {
     try {
       const attrs = await connection.operatorService.listSearchAttributes({ namespace });
       const have = new Set(Object.keys(attrs.customAttributes ?? {}));
-      for (const name of SEARCH_ATTRIBUTE_NAMES) if (!have.has(name)) report.missing.push(`search attribute ${name} (Keyword) in namespace ${namespace}`);
+      for (const name of SEARCH_ATTRIBUTE_NAMES)
+        if (!have.has(name)) report.missing.push(`search attribute ${name} (Keyword) in namespace ${namespace}`);
     } catch (err) {
       report.missing.push(`namespace ${namespace} (${describe(err)})`);
     }
@@ -74,7 +81,9 @@ async function checkMinio(config: PipelineConfig): Promise<ServiceReport> {
   const endpoint = config.s3.endpoint;
   const report: ServiceReport = { service: 'minio', endpoint, reachable: false, version: undefined, missing: [] };
   try {
-    const res = await fetch(`${endpoint.replace(/\/+$/, '')}/minio/health/live`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    const res = await fetch(`${endpoint.replace(/\/+$/, '')}/minio/health/live`, {
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    });
     report.reachable = true;
     // MinIO names itself in the Server header; another S3 server may not answer this path at all.
     report.version = res.headers.get('server') ?? undefined;
@@ -93,7 +102,9 @@ async function checkMlflow(config: PipelineConfig): Promise<ServiceReport> {
   const endpoint = config.mlflow.trackingUri;
   const report: ServiceReport = { service: 'mlflow', endpoint, reachable: false, version: undefined, missing: [] };
   try {
-    const res = await fetch(`${endpoint.replace(/\/+$/, '')}/health`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    const res = await fetch(`${endpoint.replace(/\/+$/, '')}/health`, {
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    });
     report.reachable = res.ok;
     if (!res.ok) report.error = `/health answered HTTP ${res.status}`;
     report.version = await new MlflowClient(endpoint, config.mlflow.token).serverVersion();
@@ -134,7 +145,9 @@ export function formatDoctorReport(report: DoctorReport): string {
     return `${s.service.padEnd(9)}${s.endpoint.padEnd(28)}${state}${version}${problems.map((p) => `\n         - ${p}`).join('')}`;
   });
   const c = report.workCache;
-  lines.push(`work     ${c.root}\n         ${(c.cachedBytes / GIB).toFixed(2)} GiB cached of ${(c.maxBytes / GIB).toFixed(2)} GiB (${c.entries} models and bundles, ${c.leftovers} leftovers)`);
+  lines.push(
+    `work     ${c.root}\n         ${(c.cachedBytes / GIB).toFixed(2)} GiB cached of ${(c.maxBytes / GIB).toFixed(2)} GiB (${c.entries} models and bundles, ${c.leftovers} leftovers)`,
+  );
   lines.push(report.ok ? 'all services ready' : 'some services are not ready (see above)');
   return lines.join('\n');
 }

@@ -4,9 +4,21 @@
  * export joins the running (or finished) one instead of starting another.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { TASK_QUEUES, REGISTRY_DEFAULTS } from '../common/constants';
-import { DEFAULT_OPSET, EXPORT_WORKFLOW_TYPE, exportWorkflowId, requestProblems, type ExportRequest } from '../common/export-contract';
+import {
+  DEFAULT_OPSET,
+  EXPORT_WORKFLOW_TYPE,
+  exportWorkflowId,
+  requestProblems,
+  type ExportRequest,
+} from '../common/export-contract';
 import type { exportModel } from '../workflows/export-model';
 import { searchAttributeKeys } from '../common/search-attributes';
 
@@ -28,7 +40,11 @@ export function runKey(request: ExportRequest): string {
   return request.runId ?? `ckpt-${createHash('sha256').update(request.checkpointUri).digest('hex').slice(0, 16)}`;
 }
 
-export async function startExport(client: Client, request: ExportRequest, opts: { taskQueue?: string } = {}): Promise<StartedExport> {
+export async function startExport(
+  client: Client,
+  request: ExportRequest,
+  opts: { taskQueue?: string } = {},
+): Promise<StartedExport> {
   const problems = requestProblems(request);
   if (problems.length > 0) throw new Error(`invalid export request: ${problems.join('; ')}`);
   const modelName = request.modelName ?? REGISTRY_DEFAULTS.modelName;
@@ -61,6 +77,10 @@ export async function startExport(client: Client, request: ExportRequest, opts: 
     return { handle, workflowId, outcome: run.memo?.[START_ID_MEMO] === startId ? 'started' : 'joined-running' };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    return { handle: client.workflow.getHandle<typeof exportModel>(workflowId), workflowId, outcome: 'found-completed' };
+    return {
+      handle: client.workflow.getHandle<typeof exportModel>(workflowId),
+      workflowId,
+      outcome: 'found-completed',
+    };
   }
 }

@@ -56,7 +56,14 @@ export async function snapshot(handle: WorkflowHandle): Promise<ExportSnapshot> 
     const payload = pending.heartbeatDetails?.payloads?.[0];
     if (payload) upload = uploadFromHeartbeat(defaultPayloadConverter.fromPayload(payload)) ?? upload;
   }
-  return { workflowId: described.workflowId, runId: described.runId, status: described.status.name, progress, upload, runningActivity };
+  return {
+    workflowId: described.workflowId,
+    runId: described.runId,
+    status: described.status.name,
+    progress,
+    upload,
+    runningActivity,
+  };
 }
 
 const BAR_WIDTH = 30;

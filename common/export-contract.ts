@@ -81,7 +81,8 @@ export interface NameRule {
  */
 export const MODEL_NAME_RULE: NameRule = {
   pattern: /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
-  expected: "1-100 characters of letters, digits, '.', '_' or '-', starting with a letter or digit (no '..', '/' or control characters)",
+  expected:
+    "1-100 characters of letters, digits, '.', '_' or '-', starting with a letter or digit (no '..', '/' or control characters)",
 };
 export const RUN_ID_RULE: NameRule = {
   pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
@@ -146,15 +147,23 @@ export function requestProblems(request: ExportRequest): string[] {
   }
   const opset = request.opset;
   if (opset !== undefined && !(Number.isInteger(opset) && opset >= MIN_EMIT_OPSET && opset <= MAX_EMIT_OPSET)) {
-    problems.push(`opset: expected an integer from ${MIN_EMIT_OPSET} to ${MAX_EMIT_OPSET}, got ${JSON.stringify(opset)}`);
+    problems.push(
+      `opset: expected an integer from ${MIN_EMIT_OPSET} to ${MAX_EMIT_OPSET}, got ${JSON.stringify(opset)}`,
+    );
   }
   for (const key of ['mae', 'maxAbs'] as const) {
     const v = request.parity?.[key];
-    if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) problems.push(`parity.${key}: expected a positive number, got ${JSON.stringify(v)}`);
+    if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v)))
+      problems.push(`parity.${key}: expected a positive number, got ${JSON.stringify(v)}`);
   }
   const batches = request.benchmark?.batchSizes;
-  if (batches !== undefined && !(Array.isArray(batches) && batches.length > 0 && batches.every((b) => Number.isInteger(b) && b >= 1 && b <= 1024))) {
-    problems.push(`benchmark.batchSizes: expected a non-empty list of integers from 1 to 1024, got ${JSON.stringify(batches)}`);
+  if (
+    batches !== undefined &&
+    !(Array.isArray(batches) && batches.length > 0 && batches.every((b) => Number.isInteger(b) && b >= 1 && b <= 1024))
+  ) {
+    problems.push(
+      `benchmark.batchSizes: expected a non-empty list of integers from 1 to 1024, got ${JSON.stringify(batches)}`,
+    );
   }
   return problems;
 }

@@ -29,7 +29,11 @@ export const FAILURE_TYPES = {
 export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];
 
 /** Failures that end an export at once: no retry can change bad input, a bad graph or a parity miss. */
-export const FINAL_FAILURE_TYPES: readonly FailureType[] = [FAILURE_TYPES.invalidInput, FAILURE_TYPES.invalidGraph, FAILURE_TYPES.parityFailed];
+export const FINAL_FAILURE_TYPES: readonly FailureType[] = [
+  FAILURE_TYPES.invalidInput,
+  FAILURE_TYPES.invalidGraph,
+  FAILURE_TYPES.parityFailed,
+];
 
 /** A benchmark failure's type, from its error kind: `model-invalid` → `BenchmarkModelInvalid`. */
 export function benchmarkFailureType(kind: string): string {

@@ -73,11 +73,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PipelineConfig
     const key = keys[0] ?? '';
     for (const k of keys) {
       const v = env[k];
-      if (v) { sources[key] = 'environment'; return v; }
+      if (v) {
+        sources[key] = 'environment';
+        return v;
+      }
     }
     for (const k of keys) {
       const v = stackEnv[k];
-      if (v) { sources[key] = 'stack.env'; return v; }
+      if (v) {
+        sources[key] = 'stack.env';
+        return v;
+      }
     }
     sources[key] = 'default';
     return fallback;
@@ -96,7 +102,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PipelineConfig
     },
     s3: {
       // AWS_ENDPOINT_URL_S3 is the AWS SDKs' own name; MLflow's name is accepted as well.
-      endpoint: pick(['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'MLFLOW_S3_ENDPOINT_URL'], `http://${d.minioHost}:${d.minioPort}`),
+      endpoint: pick(
+        ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'MLFLOW_S3_ENDPOINT_URL'],
+        `http://${d.minioHost}:${d.minioPort}`,
+      ),
       accessKey: env.AWS_ACCESS_KEY_ID ?? d.minioAccessKey,
       secretKey: env.AWS_SECRET_ACCESS_KEY ?? d.minioSecretKey,
       region: pick(['AWS_REGION', 'AWS_DEFAULT_REGION'], 'us-east-1'),
@@ -117,7 +126,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PipelineConfig
 function cacheMaxBytes(raw: string | undefined): number | undefined {
   if (!raw) return undefined;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`ONNX_EXPORT_CACHE_MAX_BYTES=${raw}: expected a whole number of bytes, 0 or more`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new Error(`ONNX_EXPORT_CACHE_MAX_BYTES=${raw}: expected a whole number of bytes, 0 or more`);
   return n;
 }
 
@@ -126,7 +136,9 @@ function uploadPartBytes(raw: string | undefined): number | undefined {
   if (!raw) return undefined;
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 5 * 1024 * 1024 || n > 5 * 1024 ** 3) {
-    throw new Error(`ONNX_EXPORT_UPLOAD_PART_BYTES=${raw}: expected a whole number of bytes between 5242880 (5 MiB) and 5368709120 (5 GiB)`);
+    throw new Error(
+      `ONNX_EXPORT_UPLOAD_PART_BYTES=${raw}: expected a whole number of bytes between 5242880 (5 MiB) and 5368709120 (5 GiB)`,
+    );
   }
   return n;
 }

@@ -44,9 +44,15 @@ export interface WorkerHashResult {
 export class WorkerHashError extends Error {
   constructor(
     readonly path: string,
-    readonly failure: { readonly kind: 'error'; readonly cause: NodeJS.ErrnoException } | { readonly kind: 'exit'; readonly code: number },
+    readonly failure:
+      | { readonly kind: 'error'; readonly cause: NodeJS.ErrnoException }
+      | { readonly kind: 'exit'; readonly code: number },
   ) {
-    super(failure.kind === 'error' ? failure.cause.message : `${path}: the hashing thread exited (code ${failure.code}) before its digest`);
+    super(
+      failure.kind === 'error'
+        ? failure.cause.message
+        : `${path}: the hashing thread exited (code ${failure.code}) before its digest`,
+    );
     this.name = 'WorkerHashError';
   }
 }
@@ -111,8 +117,16 @@ if (follow) {
 `;
 }
 
-function startWorker(path: string, follow: boolean, ranges: readonly FiniteCheckRange[], finiteCheck?: FiniteCheck): Worker {
-  return new Worker(workerSource(finiteCheck), { eval: true, workerData: { path, chunk: READ_CHUNK_BYTES, ranges, follow } });
+function startWorker(
+  path: string,
+  follow: boolean,
+  ranges: readonly FiniteCheckRange[],
+  finiteCheck?: FiniteCheck,
+): Worker {
+  return new Worker(workerSource(finiteCheck), {
+    eval: true,
+    workerData: { path, chunk: READ_CHUNK_BYTES, ranges, follow },
+  });
 }
 
 /** Settles with the worker's one message, or a WorkerHashError if it fails or exits without one. */
@@ -140,7 +154,10 @@ export function hashFileInWorker(
 export class FileTailHasher {
   private readonly result: Promise<WorkerHashResult>;
 
-  private constructor(private readonly worker: Worker, path: string) {
+  private constructor(
+    private readonly worker: Worker,
+    path: string,
+  ) {
     this.result = workerResult(worker, path);
     // Until digest() is awaited, a failure is only remembered (and rethrown there).
     this.result.catch(() => undefined);

@@ -39,7 +39,11 @@ export interface EmitResult {
 const CHECKPOINT_SHA256_KEY = 'checkpoint_sha256';
 const PENDING_SHA256 = '0'.repeat(64);
 
-export async function emitLocalizationNet(bundleDir: string, outPath: string, options: EmitOptions = {}): Promise<EmitResult> {
+export async function emitLocalizationNet(
+  bundleDir: string,
+  outPath: string,
+  options: EmitOptions = {},
+): Promise<EmitResult> {
   const start = process.hrtime.bigint();
   const { bundle: opened, weightsSha256 } = await openBundle(bundleDir);
   // The graph records the checkpoint hash in metadata; the serializer fills in its value once known.
@@ -52,7 +56,10 @@ export async function emitLocalizationNet(bundleDir: string, outPath: string, op
       throw new Error(`internal: the graph does not record '${CHECKPOINT_SHA256_KEY}'`);
     }
     const metadata = weightsSha256.then((sha256) => ({ [CHECKPOINT_SHA256_KEY]: sha256 }));
-    written = await writeModel(built.model, outPath, { externalData: options.externalData ? 'always' : 'auto', metadata });
+    written = await writeModel(built.model, outPath, {
+      externalData: options.externalData ? 'always' : 'auto',
+      metadata,
+    });
   } catch (err) {
     // A bad checkpoint (unreadable, NaN/Inf) is the error to report, as when it was checked first.
     await weightsSha256;

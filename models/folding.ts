@@ -16,7 +16,11 @@ const bytesOf = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byte
  * `rows × cols` row-major `w` with row i multiplied by `scale[i]`, into `out` (a new array unless
  * given; the folds pass `w` itself, a buffer they own, which saves a model-sized allocation).
  */
-export function scaleRows(w: Float32Array, scale: ArrayLike<number>, out: Float32Array = new Float32Array(w.length)): Float32Array {
+export function scaleRows(
+  w: Float32Array,
+  scale: ArrayLike<number>,
+  out: Float32Array = new Float32Array(w.length),
+): Float32Array {
   const rows = scale.length;
   const cols = w.length / rows;
   for (let i = 0; i < rows; i++) {
@@ -28,7 +32,13 @@ export function scaleRows(w: Float32Array, scale: ArrayLike<number>, out: Float3
 }
 
 /** `weight[i,...] * layer_scale[i]`, as a tensor named `name` with `dims`. */
-export function layerScaled(weights: SafetensorsFile, name: string, key: string, layerScaleKey: string, dims: readonly number[]): Tensor {
+export function layerScaled(
+  weights: SafetensorsFile,
+  name: string,
+  key: string,
+  layerScaleKey: string,
+  dims: readonly number[],
+): Tensor {
   return lazyTensor(name, 'float32', dims, async () => {
     const [w, ls] = await Promise.all([weights.readFloat32(key), weights.readFloat32(layerScaleKey)]);
     return bytesOf(scaleRows(w, ls, w));
@@ -36,12 +46,16 @@ export function layerScaled(weights: SafetensorsFile, name: string, key: string,
 }
 
 /** BatchNorm1d `bn` (state_dict prefix) folded into Linear `linear`: returns the folded weight and bias. */
-export function batchNormFolded(weights: SafetensorsFile, linear: string, bn: string): { weight: Tensor; bias: Tensor } {
+export function batchNormFolded(
+  weights: SafetensorsFile,
+  linear: string,
+  bn: string,
+): { weight: Tensor; bias: Tensor } {
   const rows = weights.require(`${linear}.weight`).shape;
   const stats = async () => {
-    const [gamma, beta, mean, variance] = await Promise.all(
+    const [gamma, beta, mean, variance] = (await Promise.all(
       ['weight', 'bias', 'running_mean', 'running_var'].map((p) => weights.readFloat32(`${bn}.${p}`)),
-    ) as [Float32Array, Float32Array, Float32Array, Float32Array];
+    )) as [Float32Array, Float32Array, Float32Array, Float32Array];
     const scale = Float64Array.from(gamma, (g, i) => g / Math.sqrt((variance[i] as number) + BATCH_NORM_EPSILON));
     return { scale, beta, mean };
   };
@@ -51,7 +65,9 @@ export function batchNormFolded(weights: SafetensorsFile, linear: string, bn: st
   });
   const bias = lazyTensor(`${linear}.bias+${bn}`, 'float32', [rows[0] ?? 0], async () => {
     const [{ scale, beta, mean }, b] = await Promise.all([stats(), weights.readFloat32(`${linear}.bias`)]);
-    return bytesOf(Float32Array.from(b, (v, i) => (v - (mean[i] as number)) * (scale[i] as number) + (beta[i] as number)));
+    return bytesOf(
+      Float32Array.from(b, (v, i) => (v - (mean[i] as number)) * (scale[i] as number) + (beta[i] as number)),
+    );
   });
   return { weight, bias };
 }

@@ -19,7 +19,14 @@ export function scalar(b: GraphBuilder, name: string, value: number): string {
 }
 
 /** LayerNorm over the last axis with affine `scale`/`bias` (initializer names). */
-export function layerNormLastAxis(b: GraphBuilder, scope: string, x: string, scale: string, bias: string, epsilon: number): string {
+export function layerNormLastAxis(
+  b: GraphBuilder,
+  scope: string,
+  x: string,
+  scale: string,
+  bias: string,
+  epsilon: number,
+): string {
   if (b.opset >= LAYER_NORM_OPSET) return b.layerNormalization(scope, x, scale, bias, { axis: -1, epsilon });
   const mean = b.reduceMean(scope, x, [-1]);
   const centred = b.sub(scope, x, mean);
@@ -30,12 +37,26 @@ export function layerNormLastAxis(b: GraphBuilder, scope: string, x: string, sca
 }
 
 /** LayerNorm over the channels of NCHW `x`, left in NHWC (the two layouts below transpose it back). */
-function layerNormToNhwc(b: GraphBuilder, scope: string, x: string, scale: string, bias: string, epsilon: number): string {
+function layerNormToNhwc(
+  b: GraphBuilder,
+  scope: string,
+  x: string,
+  scale: string,
+  bias: string,
+  epsilon: number,
+): string {
   return layerNormLastAxis(b, scope, b.transpose(scope, x, [0, 2, 3, 1]), scale, bias, epsilon);
 }
 
 /** LayerNorm over the channel axis of NCHW (torchvision's LayerNorm2d and the block's norm): NHWC round trip. */
-export function layerNormChannels(b: GraphBuilder, scope: string, x: string, scale: string, bias: string, epsilon: number): string {
+export function layerNormChannels(
+  b: GraphBuilder,
+  scope: string,
+  x: string,
+  scale: string,
+  bias: string,
+  epsilon: number,
+): string {
   return b.transpose(scope, layerNormToNhwc(b, scope, x, scale, bias, epsilon), [0, 3, 1, 2]);
 }
 
@@ -53,13 +74,27 @@ export function gelu(b: GraphBuilder, scope: string, x: string): string {
  * ConvNeXt's blocks in localizationnet-graph.ts). `unstackBatch` restores `[N, C, H, W]`.
  */
 export function layerNormChannelsBatchStacked(
-  b: GraphBuilder, scope: string, x: string, scale: string, bias: string, epsilon: number, channels: number, width: number,
+  b: GraphBuilder,
+  scope: string,
+  x: string,
+  scale: string,
+  bias: string,
+  epsilon: number,
+  channels: number,
+  width: number,
 ): string {
   const cnhw = b.transpose(scope, layerNormToNhwc(b, scope, x, scale, bias, epsilon), [3, 0, 1, 2]);
   return b.reshape(scope, cnhw, [1, channels, -1, width]);
 }
 
 /** `[1, C, N·H, W]` (layerNormChannelsBatchStacked) back to `[N, C, H, W]`. */
-export function unstackBatch(b: GraphBuilder, scope: string, x: string, channels: number, height: number, width: number): string {
+export function unstackBatch(
+  b: GraphBuilder,
+  scope: string,
+  x: string,
+  channels: number,
+  height: number,
+  width: number,
+): string {
   return b.transpose(scope, b.reshape(scope, x, [channels, -1, height, width]), [1, 0, 2, 3]);
 }

@@ -18,7 +18,14 @@ import { fileTensor, float32Tensor, type Model } from '../onnx/ir';
 import { batchNormFolded, layerScaled } from './folding';
 import { gelu, layerNormChannels, layerNormChannelsBatchStacked, unstackBatch } from './graph-ops';
 import {
-  checkWeights, downsampleIndex, FEATURES, HEAD_LINEARS, HEAD_NORMS, resolveLayout, stageIndex, type ConvNextLayout,
+  checkWeights,
+  downsampleIndex,
+  FEATURES,
+  HEAD_LINEARS,
+  HEAD_NORMS,
+  resolveLayout,
+  stageIndex,
+  type ConvNextLayout,
 } from './localizationnet-spec';
 import { ModelError } from './model-error';
 
@@ -75,15 +82,30 @@ export function buildLocalizationNet(bundle: Bundle, options: BuildOptions = {})
     const stacked = h * w <= STACK_BATCH_MAX_PIXELS;
     for (let j = 0; j < depth; j++) {
       const p = `${f}.${stageIndex(s)}.${j}`;
-      let y = b.conv(`${p}.block.0`, x, file(`${p}.block.0.weight`), file(`${p}.block.0.bias`), { kernelShape: [7, 7], pads: [3, 3, 3, 3], group: d });
+      let y = b.conv(`${p}.block.0`, x, file(`${p}.block.0.weight`), file(`${p}.block.0.bias`), {
+        kernelShape: [7, 7],
+        pads: [3, 3, 3, 3],
+        group: d,
+      });
       const [lnScale, lnBias] = [file(`${p}.block.2.weight`), file(`${p}.block.2.bias`)];
       y = stacked
         ? layerNormChannelsBatchStacked(b, `${p}.block.2`, y, lnScale, lnBias, eps, d, w)
         : layerNormChannels(b, `${p}.block.2`, y, lnScale, lnBias, eps);
-      y = b.conv(`${p}.block.3`, y, file(`${p}.block.3.weight`, [4 * d, d, 1, 1]), file(`${p}.block.3.bias`), { kernelShape: [1, 1] });
+      y = b.conv(`${p}.block.3`, y, file(`${p}.block.3.weight`, [4 * d, d, 1, 1]), file(`${p}.block.3.bias`), {
+        kernelShape: [1, 1],
+      });
       y = gelu(b, `${p}.block.4`, y);
-      const w2 = b.initializer(layerScaled(weights, `${p}.block.5.weight*layer_scale`, `${p}.block.5.weight`, `${p}.layer_scale`, [d, 4 * d, 1, 1]));
-      const b2 = b.initializer(layerScaled(weights, `${p}.block.5.bias*layer_scale`, `${p}.block.5.bias`, `${p}.layer_scale`, [d]));
+      const w2 = b.initializer(
+        layerScaled(weights, `${p}.block.5.weight*layer_scale`, `${p}.block.5.weight`, `${p}.layer_scale`, [
+          d,
+          4 * d,
+          1,
+          1,
+        ]),
+      );
+      const b2 = b.initializer(
+        layerScaled(weights, `${p}.block.5.bias*layer_scale`, `${p}.block.5.bias`, `${p}.layer_scale`, [d]),
+      );
       y = b.conv(`${p}.block.5`, y, w2, b2, { kernelShape: [1, 1] });
       if (stacked) y = unstackBatch(b, `${p}.block.5`, y, d, h, w);
       x = b.add(p, x, y);
@@ -103,7 +125,10 @@ export function buildLocalizationNet(bundle: Bundle, options: BuildOptions = {})
       const scope = `${name}.${li}`;
       const last = bn === undefined;
       if (last) {
-        h = b.gemm(scope, h, file(`${scope}.weight`), file(`${scope}.bias`), { transB: 1, ...(output ? { output } : {}) });
+        h = b.gemm(scope, h, file(`${scope}.weight`), file(`${scope}.bias`), {
+          transB: 1,
+          ...(output ? { output } : {}),
+        });
       } else {
         const folded = batchNormFolded(weights, scope, `${name}.${bn}`);
         h = b.gemm(scope, h, b.initializer(folded.weight), b.initializer(folded.bias), { transB: 1 });
@@ -116,7 +141,9 @@ export function buildLocalizationNet(bundle: Bundle, options: BuildOptions = {})
   const logits = head('uncertainty_head');
   const umin = b.initializer(float32Tensor('uncertainty_min', [], [config.uncertaintyMin]));
   const umax = b.initializer(float32Tensor('uncertainty_max', [], [config.uncertaintyMax]));
-  const uncertainties = b.clip('uncertainty_clamp', b.softplus('uncertainty_softplus', logits), umin, umax, { output: OUTPUT_NAMES.uncertainties });
+  const uncertainties = b.clip('uncertainty_clamp', b.softplus('uncertainty_softplus', logits), umin, umax, {
+    output: OUTPUT_NAMES.uncertainties,
+  });
   b.output(positions, 'float32', [BATCH_DIM, 2]);
   b.output(uncertainties, 'float32', [BATCH_DIM, 2]);
 
@@ -147,7 +174,11 @@ function stageSizes(height: number, width: number, layout: ConvNextLayout, file:
   }
   const last = sizes[sizes.length - 1] as StageSize;
   if (!(last.height >= 1 && last.width >= 1)) {
-    throw new ModelError({ file, against, detail: `input_shape [3, ${height}, ${width}] is too small for ${layout.depths.length} stages (last stage would be ${last.height}x${last.width})` });
+    throw new ModelError({
+      file,
+      against,
+      detail: `input_shape [3, ${height}, ${width}] is too small for ${layout.depths.length} stages (last stage would be ${last.height}x${last.width})`,
+    });
   }
   return sizes;
 }

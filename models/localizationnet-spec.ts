@@ -41,7 +41,10 @@ export function inferLayout(weights: SafetensorsFile): ConvNextLayout | undefine
 }
 
 /** The layout the config promises (preset or explicit), or the weights' own when the config leaves it open. */
-export function resolveLayout(config: BundleConfig, weights: SafetensorsFile): { layout: ConvNextLayout; against: string } {
+export function resolveLayout(
+  config: BundleConfig,
+  weights: SafetensorsFile,
+): { layout: ConvNextLayout; against: string } {
   if (config.backbone !== 'convnext') {
     return { layout: CONVNEXT_PRESETS[config.backbone], against: config.backbone };
   }
@@ -49,9 +52,17 @@ export function resolveLayout(config: BundleConfig, weights: SafetensorsFile): {
   const depths = config.depths ?? inferred?.depths;
   const dims = config.dims ?? inferred?.dims;
   if (!depths || !dims) {
-    throw new ModelError({ file: weights.path, against: 'a ConvNeXt backbone', missing: [`${FEATURES}.1.0.block.0.weight`], detail: 'no ConvNeXt stage found under backbone.0.*' });
+    throw new ModelError({
+      file: weights.path,
+      against: 'a ConvNeXt backbone',
+      missing: [`${FEATURES}.1.0.block.0.weight`],
+      detail: 'no ConvNeXt stage found under backbone.0.*',
+    });
   }
-  return { layout: { depths, dims }, against: `convnext depths ${JSON.stringify(depths)} dims ${JSON.stringify(dims)}` };
+  return {
+    layout: { depths, dims },
+    against: `convnext depths ${JSON.stringify(depths)} dims ${JSON.stringify(dims)}`,
+  };
 }
 
 /** Every tensor LocalizationNet with this layout has, with its shape (num_batches_tracked excluded). */
@@ -113,8 +124,14 @@ export function checkWeights(weights: SafetensorsFile, layout: ConvNextLayout, a
   for (const [name, shape] of expected) {
     const t = weights.get(name);
     if (!t) missing.push(name);
-    else if (t.dtype !== 'F32') mismatches.push({ tensor: name, expected: `F32 ${formatShape(shape)}`, actual: `${t.dtype} ${formatShape(t.shape)}` });
-    else if (formatShape(t.shape) !== formatShape(shape)) mismatches.push({ tensor: name, expected: formatShape(shape), actual: formatShape(t.shape) });
+    else if (t.dtype !== 'F32')
+      mismatches.push({
+        tensor: name,
+        expected: `F32 ${formatShape(shape)}`,
+        actual: `${t.dtype} ${formatShape(t.shape)}`,
+      });
+    else if (formatShape(t.shape) !== formatShape(shape))
+      mismatches.push({ tensor: name, expected: formatShape(shape), actual: formatShape(t.shape) });
   }
   const unexpected = weights.tensors.map((t) => t.name).filter((n) => !expected.has(n) && !isIgnored(n));
   if (missing.length || unexpected.length || mismatches.length) {

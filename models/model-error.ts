@@ -46,8 +46,10 @@ const MESSAGE_LIST_LIMIT = 12;
 function formatMessage(c: ModelErrorContext): string {
   const parts: string[] = [];
   if (c.detail) parts.push(c.detail);
-  for (const m of (c.mismatches ?? []).slice(0, MESSAGE_LIST_LIMIT)) parts.push(`${m.tensor}: expected ${m.expected}, got ${m.actual}`);
-  if ((c.mismatches?.length ?? 0) > MESSAGE_LIST_LIMIT) parts.push(`and ${(c.mismatches?.length ?? 0) - MESSAGE_LIST_LIMIT} more mismatches`);
+  for (const m of (c.mismatches ?? []).slice(0, MESSAGE_LIST_LIMIT))
+    parts.push(`${m.tensor}: expected ${m.expected}, got ${m.actual}`);
+  if ((c.mismatches?.length ?? 0) > MESSAGE_LIST_LIMIT)
+    parts.push(`and ${(c.mismatches?.length ?? 0) - MESSAGE_LIST_LIMIT} more mismatches`);
   if (c.missing?.length) parts.push(`missing tensors: ${list(c.missing)}`);
   if (c.unexpected?.length) parts.push(`unexpected tensors: ${list(c.unexpected)}`);
   return `${c.file}: weights do not match ${c.against}: ${parts.join('; ')}`;

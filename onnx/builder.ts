@@ -50,7 +50,8 @@ function defined(attrs: Readonly<Record<string, Attribute | undefined>>): Attrib
 
 const optInt = (v: number | undefined): Attribute | undefined => (v === undefined ? undefined : attr.int(v));
 const optFloat = (v: number | undefined): Attribute | undefined => (v === undefined ? undefined : attr.float(v));
-const optInts = (v: readonly number[] | undefined): Attribute | undefined => (v === undefined ? undefined : attr.ints(v));
+const optInts = (v: readonly number[] | undefined): Attribute | undefined =>
+  v === undefined ? undefined : attr.ints(v);
 
 export class GraphBuilder {
   readonly opset: number;
@@ -100,7 +101,9 @@ export class GraphBuilder {
     const by = `node '${name}' (${opType})`;
     inputs.forEach((input, i) => {
       if (input !== '' && !this.defined.has(input)) {
-        throw new Error(`${by}: input ${i} '${input}' is not defined (not a graph input, initializer or earlier output)`);
+        throw new Error(
+          `${by}: input ${i} '${input}' is not defined (not a graph input, initializer or earlier output)`,
+        );
       }
     });
     const outputs =
@@ -114,7 +117,8 @@ export class GraphBuilder {
 
   /** Marks an already-defined value as a graph output with its declared type and shape. */
   output(name: string, dtype: DataType, shape: Shape): void {
-    if (!this.defined.has(name)) throw new Error(`graph output '${name}' is not defined by any node, input or initializer`);
+    if (!this.defined.has(name))
+      throw new Error(`graph output '${name}' is not defined by any node, input or initializer`);
     if (this.outputs.some((o) => o.name === name)) throw new Error(`graph output '${name}' is declared twice`);
     this.outputs.push({ name, dtype, shape: [...shape] });
   }
@@ -151,7 +155,8 @@ export class GraphBuilder {
   }
 
   private requireOpset(opType: string, since: number): void {
-    if (this.opset < since) throw new Error(`${opType} needs opset ${since} or later; this graph is opset ${this.opset}`);
+    if (this.opset < since)
+      throw new Error(`${opType} needs opset ${since} or later; this graph is opset ${this.opset}`);
   }
 
   /** One-output node named `scope/opType`. */
@@ -168,7 +173,13 @@ export class GraphBuilder {
     x: string,
     w: string,
     b: string | undefined,
-    a: { strides?: readonly number[]; pads?: readonly number[]; dilations?: readonly number[]; group?: number; kernelShape?: readonly number[] } & OutputOption = {},
+    a: {
+      strides?: readonly number[];
+      pads?: readonly number[];
+      dilations?: readonly number[];
+      group?: number;
+      kernelShape?: readonly number[];
+    } & OutputOption = {},
   ): string {
     const attrs = defined({
       dilations: optInts(a.dilations),
@@ -181,7 +192,13 @@ export class GraphBuilder {
   }
 
   /** LayerNormalization (opset 17+); below 17 models/ decomposes it. */
-  layerNormalization(scope: string, x: string, scale: string, bias: string | undefined, a: { axis?: number; epsilon?: number } & OutputOption = {}): string {
+  layerNormalization(
+    scope: string,
+    x: string,
+    scale: string,
+    bias: string | undefined,
+    a: { axis?: number; epsilon?: number } & OutputOption = {},
+  ): string {
     this.requireOpset('LayerNormalization', 17);
     const attrs = defined({ axis: optInt(a.axis), epsilon: optFloat(a.epsilon) });
     return this.op('LayerNormalization', scope, bias === undefined ? [x, scale] : [x, scale, bias], attrs, a);
@@ -196,20 +213,48 @@ export class GraphBuilder {
     return this.op('ReduceMean', scope, [x], defined({ axes: attr.ints(axes), keepdims: optInt(a.keepdims) }), a);
   }
 
-  add(scope: string, x: string, y: string, o: OutputOption = {}): string { return this.op('Add', scope, [x, y], {}, o); }
-  sub(scope: string, x: string, y: string, o: OutputOption = {}): string { return this.op('Sub', scope, [x, y], {}, o); }
-  mul(scope: string, x: string, y: string, o: OutputOption = {}): string { return this.op('Mul', scope, [x, y], {}, o); }
-  div(scope: string, x: string, y: string, o: OutputOption = {}): string { return this.op('Div', scope, [x, y], {}, o); }
-  pow(scope: string, x: string, y: string, o: OutputOption = {}): string { return this.op('Pow', scope, [x, y], {}, o); }
-  matMul(scope: string, x: string, y: string, o: OutputOption = {}): string { return this.op('MatMul', scope, [x, y], {}, o); }
-  sqrt(scope: string, x: string, o: OutputOption = {}): string { return this.op('Sqrt', scope, [x], {}, o); }
-  erf(scope: string, x: string, o: OutputOption = {}): string { return this.op('Erf', scope, [x], {}, o); }
-  relu(scope: string, x: string, o: OutputOption = {}): string { return this.op('Relu', scope, [x], {}, o); }
-  softplus(scope: string, x: string, o: OutputOption = {}): string { return this.op('Softplus', scope, [x], {}, o); }
-  identity(scope: string, x: string, o: OutputOption = {}): string { return this.op('Identity', scope, [x], {}, o); }
-  globalAveragePool(scope: string, x: string, o: OutputOption = {}): string { return this.op('GlobalAveragePool', scope, [x], {}, o); }
-  min(scope: string, xs: readonly string[], o: OutputOption = {}): string { return this.op('Min', scope, xs, {}, o); }
-  max(scope: string, xs: readonly string[], o: OutputOption = {}): string { return this.op('Max', scope, xs, {}, o); }
+  add(scope: string, x: string, y: string, o: OutputOption = {}): string {
+    return this.op('Add', scope, [x, y], {}, o);
+  }
+  sub(scope: string, x: string, y: string, o: OutputOption = {}): string {
+    return this.op('Sub', scope, [x, y], {}, o);
+  }
+  mul(scope: string, x: string, y: string, o: OutputOption = {}): string {
+    return this.op('Mul', scope, [x, y], {}, o);
+  }
+  div(scope: string, x: string, y: string, o: OutputOption = {}): string {
+    return this.op('Div', scope, [x, y], {}, o);
+  }
+  pow(scope: string, x: string, y: string, o: OutputOption = {}): string {
+    return this.op('Pow', scope, [x, y], {}, o);
+  }
+  matMul(scope: string, x: string, y: string, o: OutputOption = {}): string {
+    return this.op('MatMul', scope, [x, y], {}, o);
+  }
+  sqrt(scope: string, x: string, o: OutputOption = {}): string {
+    return this.op('Sqrt', scope, [x], {}, o);
+  }
+  erf(scope: string, x: string, o: OutputOption = {}): string {
+    return this.op('Erf', scope, [x], {}, o);
+  }
+  relu(scope: string, x: string, o: OutputOption = {}): string {
+    return this.op('Relu', scope, [x], {}, o);
+  }
+  softplus(scope: string, x: string, o: OutputOption = {}): string {
+    return this.op('Softplus', scope, [x], {}, o);
+  }
+  identity(scope: string, x: string, o: OutputOption = {}): string {
+    return this.op('Identity', scope, [x], {}, o);
+  }
+  globalAveragePool(scope: string, x: string, o: OutputOption = {}): string {
+    return this.op('GlobalAveragePool', scope, [x], {}, o);
+  }
+  min(scope: string, xs: readonly string[], o: OutputOption = {}): string {
+    return this.op('Min', scope, xs, {}, o);
+  }
+  max(scope: string, xs: readonly string[], o: OutputOption = {}): string {
+    return this.op('Max', scope, xs, {}, o);
+  }
 
   /** Gelu (opset 20+); `approximate` 'none' (default, erf) or 'tanh'. */
   gelu(scope: string, x: string, a: { approximate?: 'none' | 'tanh' } & OutputOption = {}): string {
@@ -229,7 +274,12 @@ export class GraphBuilder {
     c: string | undefined,
     g: { alpha?: number; beta?: number; transA?: number; transB?: number } & OutputOption = {},
   ): string {
-    const attrs = defined({ alpha: optFloat(g.alpha), beta: optFloat(g.beta), transA: optInt(g.transA), transB: optInt(g.transB) });
+    const attrs = defined({
+      alpha: optFloat(g.alpha),
+      beta: optFloat(g.beta),
+      transA: optInt(g.transA),
+      transB: optInt(g.transB),
+    });
     return this.op('Gemm', scope, c === undefined ? [a, b] : [a, b, c], attrs, g);
   }
 
@@ -262,4 +312,3 @@ export class GraphBuilder {
     return this.op('Constant', scope, [], { value: attr.tensor(value) }, o);
   }
 }
-

@@ -46,8 +46,13 @@ export interface CheckReport {
 
 /** A model with problems; `problems` lists all of them, the message shows them one per line. */
 export class ModelCheckError extends Error {
-  constructor(readonly problems: readonly Problem[], readonly file?: string) {
-    super(`${file ?? 'model'}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`);
+  constructor(
+    readonly problems: readonly Problem[],
+    readonly file?: string,
+  ) {
+    super(
+      `${file ?? 'model'}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`,
+    );
     this.name = 'ModelCheckError';
   }
 }
@@ -57,7 +62,13 @@ function nodeLabel(n: Node, index: number): string {
 }
 
 function nodeProblem(kind: ProblemKind, n: Node, index: number, detail: string, value?: string): Problem {
-  return { kind, message: `${nodeLabel(n, index)}: ${detail}`, node: n.name, opType: n.opType, ...(value !== undefined ? { value } : {}) };
+  return {
+    kind,
+    message: `${nodeLabel(n, index)}: ${detail}`,
+    node: n.name,
+    opType: n.opType,
+    ...(value !== undefined ? { value } : {}),
+  };
 }
 
 /** The default-domain opset is one we have tables for. */
@@ -65,7 +76,12 @@ export function checkOpset(model: Model): Problem[] {
   const known = Object.keys(IR_VERSION_BY_OPSET).map(Number);
   const [lo, hi] = [Math.min(...known), Math.max(...known)];
   if (IR_VERSION_BY_OPSET[model.opset] === undefined) {
-    return [{ kind: 'opset', message: `opset ${model.opset} (ai.onnx) is not supported: this tool knows opsets ${lo} to ${hi}` }];
+    return [
+      {
+        kind: 'opset',
+        message: `opset ${model.opset} (ai.onnx) is not supported: this tool knows opsets ${lo} to ${hi}`,
+      },
+    ];
   }
   return [];
 }
@@ -73,17 +89,31 @@ export function checkOpset(model: Model): Problem[] {
 /** Graph inputs and outputs have unique names and an element type; outputs are produced by something. */
 export function checkGraphIO(graph: Graph): Problem[] {
   const problems: Problem[] = [];
-  const produced = new Set([...graph.inputs.map((v) => v.name), ...graph.initializers.map((t) => t.name), ...graph.nodes.flatMap((n) => n.outputs)]);
-  for (const [what, list] of [['input', graph.inputs], ['output', graph.outputs]] as const) {
+  const produced = new Set([
+    ...graph.inputs.map((v) => v.name),
+    ...graph.initializers.map((t) => t.name),
+    ...graph.nodes.flatMap((n) => n.outputs),
+  ]);
+  for (const [what, list] of [
+    ['input', graph.inputs],
+    ['output', graph.outputs],
+  ] as const) {
     const seen = new Set<string>();
     for (const v of list) {
-      if (seen.has(v.name)) problems.push({ kind: 'graph-io', message: `graph ${what} '${v.name}' is declared twice`, value: v.name });
+      if (seen.has(v.name))
+        problems.push({ kind: 'graph-io', message: `graph ${what} '${v.name}' is declared twice`, value: v.name });
       seen.add(v.name);
-      if (v.dtype === undefined) problems.push({ kind: 'graph-io', message: `graph ${what} '${v.name}' has no type`, value: v.name });
+      if (v.dtype === undefined)
+        problems.push({ kind: 'graph-io', message: `graph ${what} '${v.name}' has no type`, value: v.name });
     }
   }
   for (const v of graph.outputs) {
-    if (!produced.has(v.name)) problems.push({ kind: 'graph-io', message: `graph output '${v.name}' is not produced by any node, input or initializer`, value: v.name });
+    if (!produced.has(v.name))
+      problems.push({
+        kind: 'graph-io',
+        message: `graph output '${v.name}' is not produced by any node, input or initializer`,
+        value: v.name,
+      });
   }
   return problems;
 }
@@ -96,31 +126,49 @@ export function checkInitializers(graph: Graph): Problem[] {
     const expected = elementCount(t.dims) * dtypeByteSize(t.dtype);
     const actual = dataByteLength(t.data);
     if (expected !== actual) {
-      problems.push({ kind: 'initializer', message: `${where} '${t.name}': ${t.dtype} ${formatShape(t.dims)} needs ${expected} bytes, its data has ${actual}`, value: t.name });
+      problems.push({
+        kind: 'initializer',
+        message: `${where} '${t.name}': ${t.dtype} ${formatShape(t.dims)} needs ${expected} bytes, its data has ${actual}`,
+        value: t.name,
+      });
     }
     if (t.dims.some((d) => !Number.isInteger(d) || d < 0)) {
-      problems.push({ kind: 'initializer', message: `${where} '${t.name}': dims ${formatShape(t.dims)} must be non-negative integers`, value: t.name });
+      problems.push({
+        kind: 'initializer',
+        message: `${where} '${t.name}': dims ${formatShape(t.dims)} must be non-negative integers`,
+        value: t.name,
+      });
     }
     if (t.data.kind === 'file') {
       let size: number;
       try {
         size = statSync(t.data.path).size;
       } catch {
-        problems.push({ kind: 'initializer', message: `${where} '${t.name}': data file ${t.data.path} does not exist`, value: t.name });
+        problems.push({
+          kind: 'initializer',
+          message: `${where} '${t.name}': data file ${t.data.path} does not exist`,
+          value: t.name,
+        });
         return;
       }
       if (t.data.offset + t.data.length > size) {
-        problems.push({ kind: 'initializer', message: `${where} '${t.name}': bytes ${t.data.offset}..${t.data.offset + t.data.length} are past the end of ${t.data.path} (${size} bytes)`, value: t.name });
+        problems.push({
+          kind: 'initializer',
+          message: `${where} '${t.name}': bytes ${t.data.offset}..${t.data.offset + t.data.length} are past the end of ${t.data.path} (${size} bytes)`,
+          value: t.name,
+        });
       }
     }
   };
   for (const t of graph.initializers) {
-    if (seen.has(t.name)) problems.push({ kind: 'ssa', message: `initializer '${t.name}' is defined twice`, value: t.name });
+    if (seen.has(t.name))
+      problems.push({ kind: 'ssa', message: `initializer '${t.name}' is defined twice`, value: t.name });
     seen.add(t.name);
     check(t, 'initializer');
   }
   graph.nodes.forEach((n, i) => {
-    for (const [name, a] of Object.entries(n.attributes)) if (a.type === 'tensor') check(a.value, `${nodeLabel(n, i)}: attribute '${name}' tensor`);
+    for (const [name, a] of Object.entries(n.attributes))
+      if (a.type === 'tensor') check(a.value, `${nodeLabel(n, i)}: attribute '${name}' tensor`);
   });
   return problems;
 }
@@ -132,7 +180,11 @@ export function checkInitializers(graph: Graph): Problem[] {
 export function checkTopology(graph: Graph): Problem[] {
   const problems: Problem[] = [];
   const producerIndex = new Map<string, number>();
-  graph.nodes.forEach((n, i) => n.outputs.forEach((o) => { if (o !== '' && !producerIndex.has(o)) producerIndex.set(o, i); }));
+  graph.nodes.forEach((n, i) =>
+    n.outputs.forEach((o) => {
+      if (o !== '' && !producerIndex.has(o)) producerIndex.set(o, i);
+    }),
+  );
   const defined = new Map<string, string>();
   for (const v of graph.inputs) defined.set(v.name, `graph input '${v.name}'`);
   for (const t of graph.initializers) if (!defined.has(t.name)) defined.set(t.name, `initializer '${t.name}'`);
@@ -142,15 +194,40 @@ export function checkTopology(graph: Graph): Problem[] {
       const later = producerIndex.get(input);
       if (later !== undefined && later >= i) {
         const p = graph.nodes[later] as Node;
-        problems.push(nodeProblem('topological-order', n, i, `input ${k} '${input}' is produced by ${nodeLabel(p, later)}, which comes later: nodes are not topologically sorted`, input));
+        problems.push(
+          nodeProblem(
+            'topological-order',
+            n,
+            i,
+            `input ${k} '${input}' is produced by ${nodeLabel(p, later)}, which comes later: nodes are not topologically sorted`,
+            input,
+          ),
+        );
       } else {
-        problems.push(nodeProblem('undefined-input', n, i, `input ${k} '${input}' is not a graph input, an initializer or an output of an earlier node`, input));
+        problems.push(
+          nodeProblem(
+            'undefined-input',
+            n,
+            i,
+            `input ${k} '${input}' is not a graph input, an initializer or an output of an earlier node`,
+            input,
+          ),
+        );
       }
     });
     for (const out of n.outputs) {
       if (out === '') continue;
       const previous = defined.get(out);
-      if (previous !== undefined) problems.push(nodeProblem('ssa', n, i, `output '${out}' is already defined by ${previous}: every name must be assigned once`, out));
+      if (previous !== undefined)
+        problems.push(
+          nodeProblem(
+            'ssa',
+            n,
+            i,
+            `output '${out}' is already defined by ${previous}: every name must be assigned once`,
+            out,
+          ),
+        );
       else defined.set(out, nodeLabel(n, i));
     }
   });
@@ -158,7 +235,12 @@ export function checkTopology(graph: Graph): Problem[] {
 }
 
 const ATTRIBUTE_TYPE_NAMES: Readonly<Record<Attribute['type'], string>> = {
-  int: 'INT', float: 'FLOAT', string: 'STRING', ints: 'INTS', floats: 'FLOATS', tensor: 'TENSOR',
+  int: 'INT',
+  float: 'FLOAT',
+  string: 'STRING',
+  ints: 'INTS',
+  floats: 'FLOATS',
+  tensor: 'TENSOR',
 };
 
 /** Every op exists at the model's opset, with a valid number of inputs/outputs and its attributes. */
@@ -166,14 +248,17 @@ export function checkOperators(model: Model): Problem[] {
   const problems: Problem[] = [];
   model.graph.nodes.forEach((n, i) => {
     if (n.domain !== '' && n.domain !== 'ai.onnx') {
-      problems.push(nodeProblem('unknown-op', n, i, `domain '${n.domain}' is not supported: only ai.onnx operators are checked`));
+      problems.push(
+        nodeProblem('unknown-op', n, i, `domain '${n.domain}' is not supported: only ai.onnx operators are checked`),
+      );
       return;
     }
     const found = lookupSchema(n.opType, model.opset);
     if ('problem' in found) {
-      const detail = found.problem === 'not-in-opset'
-        ? `${n.opType} exists from opset ${found.since}; this model is opset ${model.opset}`
-        : `no operator ${n.opType} is known for opset ${model.opset}`;
+      const detail =
+        found.problem === 'not-in-opset'
+          ? `${n.opType} exists from opset ${found.since}; this model is opset ${model.opset}`
+          : `no operator ${n.opType} is known for opset ${model.opset}`;
       problems.push(nodeProblem('unknown-op', n, i, detail));
       return;
     }
@@ -183,30 +268,74 @@ export function checkOperators(model: Model): Problem[] {
     let inputs = n.inputs.length;
     while (inputs > 0 && n.inputs[inputs - 1] === '') inputs--;
     if (inputs < minIn || inputs > maxIn) {
-      problems.push(nodeProblem('arity', n, i, `has ${inputs} input${inputs === 1 ? '' : 's'}, ${n.opType}-${s.since} takes ${minIn === maxIn ? minIn : `${minIn} to ${maxIn === Infinity ? 'any number' : maxIn}`}`));
+      problems.push(
+        nodeProblem(
+          'arity',
+          n,
+          i,
+          `has ${inputs} input${inputs === 1 ? '' : 's'}, ${n.opType}-${s.since} takes ${minIn === maxIn ? minIn : `${minIn} to ${maxIn === Infinity ? 'any number' : maxIn}`}`,
+        ),
+      );
     }
     for (let k = 0; k < minIn && k < n.inputs.length; k++) {
       if (n.inputs[k] === '') problems.push(nodeProblem('arity', n, i, `required input ${k} is empty`));
     }
     const [minOut, maxOut] = s.outputs;
     if (n.outputs.length < minOut || n.outputs.length > maxOut) {
-      problems.push(nodeProblem('arity', n, i, `has ${n.outputs.length} outputs, ${n.opType}-${s.since} produces ${minOut === maxOut ? minOut : `${minOut} to ${maxOut}`}`));
+      problems.push(
+        nodeProblem(
+          'arity',
+          n,
+          i,
+          `has ${n.outputs.length} outputs, ${n.opType}-${s.since} produces ${minOut === maxOut ? minOut : `${minOut} to ${maxOut}`}`,
+        ),
+      );
     }
     for (const [name, a] of Object.entries(n.attributes)) {
       const want = s.attributes[name];
       if (want === undefined) {
         const known = Object.keys(s.attributes);
-        problems.push(nodeProblem('attribute', n, i, `unknown attribute '${name}' for ${n.opType}-${s.since} (known: ${known.length ? known.join(', ') : 'none'})`));
+        problems.push(
+          nodeProblem(
+            'attribute',
+            n,
+            i,
+            `unknown attribute '${name}' for ${n.opType}-${s.since} (known: ${known.length ? known.join(', ') : 'none'})`,
+          ),
+        );
       } else if (want.type !== a.type) {
-        problems.push(nodeProblem('attribute', n, i, `attribute '${name}' must be ${ATTRIBUTE_TYPE_NAMES[want.type]}, got ${ATTRIBUTE_TYPE_NAMES[a.type]}`));
+        problems.push(
+          nodeProblem(
+            'attribute',
+            n,
+            i,
+            `attribute '${name}' must be ${ATTRIBUTE_TYPE_NAMES[want.type]}, got ${ATTRIBUTE_TYPE_NAMES[a.type]}`,
+          ),
+        );
       }
     }
     for (const [name, want] of Object.entries(s.attributes)) {
-      if (want.required && n.attributes[name] === undefined) problems.push(nodeProblem('attribute', n, i, `required attribute '${name}' (${ATTRIBUTE_TYPE_NAMES[want.type]}) is missing`));
+      if (want.required && n.attributes[name] === undefined)
+        problems.push(
+          nodeProblem(
+            'attribute',
+            n,
+            i,
+            `required attribute '${name}' (${ATTRIBUTE_TYPE_NAMES[want.type]}) is missing`,
+          ),
+        );
     }
     if (n.opType === 'Constant') {
       const set = Object.keys(n.attributes).filter((k) => k.startsWith('value') || k === 'sparse_value');
-      if (set.length !== 1) problems.push(nodeProblem('attribute', n, i, `needs exactly one of its value attributes, has ${set.length ? set.join(', ') : 'none'}`));
+      if (set.length !== 1)
+        problems.push(
+          nodeProblem(
+            'attribute',
+            n,
+            i,
+            `needs exactly one of its value attributes, has ${set.length ? set.join(', ') : 'none'}`,
+          ),
+        );
     }
   });
   return problems;
@@ -218,9 +347,7 @@ export function checkShapes(model: Model): { problems: Problem[]; inferred: Read
   const problems: Problem[] = inference.map((p) => {
     const index = model.graph.nodes.findIndex((n) => n.name === p.node);
     const n = model.graph.nodes[index];
-    return n === undefined
-      ? { kind: 'shape', message: p.message }
-      : nodeProblem('shape', n, index, p.message, p.input);
+    return n === undefined ? { kind: 'shape', message: p.message } : nodeProblem('shape', n, index, p.message, p.input);
   });
   const producer = new Map<string, { n: Node; i: number }>();
   model.graph.nodes.forEach((n, i) => n.outputs.forEach((o) => producer.set(o, { n, i })));
@@ -229,9 +356,11 @@ export function checkShapes(model: Model): { problems: Problem[]; inferred: Read
     if (inferred === undefined) return;
     const by = producer.get(name);
     const push = (detail: string): void => {
-      problems.push(by === undefined
-        ? { kind: 'shape', message: `${what} '${name}': ${detail}`, value: name }
-        : nodeProblem('shape', by.n, by.i, `${what} '${name}': ${detail}`, name));
+      problems.push(
+        by === undefined
+          ? { kind: 'shape', message: `${what} '${name}': ${detail}`, value: name }
+          : nodeProblem('shape', by.n, by.i, `${what} '${name}': ${detail}`, name),
+      );
     };
     if (declared.dtype !== undefined && inferred.dtype !== undefined && declared.dtype !== inferred.dtype) {
       push(`declared ${declared.dtype}, inferred ${inferred.dtype}`);

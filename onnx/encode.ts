@@ -63,11 +63,16 @@ export async function loadedTensorProto(t: Tensor): Promise<onnx.ITensorProto> {
  * read (loadedTensorProto), so they are refused here.
  */
 function inMemoryTensorProto(t: Tensor): onnx.ITensorProto {
-  if (t.data.kind !== 'memory') throw new Error(`tensor '${t.name}': encoding in one piece needs its bytes in memory, it has ${t.data.kind} data`);
+  if (t.data.kind !== 'memory')
+    throw new Error(`tensor '${t.name}': encoding in one piece needs its bytes in memory, it has ${t.data.kind} data`);
   return { ...tensorHeaderProto(t), rawData: t.data.bytes };
 }
 
-function attributeProto(name: string, a: Attribute, tensorProto: (t: Tensor) => onnx.ITensorProto): onnx.IAttributeProto {
+function attributeProto(
+  name: string,
+  a: Attribute,
+  tensorProto: (t: Tensor) => onnx.ITensorProto,
+): onnx.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.type) {
     case 'int':
@@ -90,7 +95,13 @@ function nodeProtoWith(n: Node, tensorProto: (t: Tensor) => onnx.ITensorProto): 
   // Sorted by name: the same graph always gives the same bytes, whatever order attrs were built in.
   const names = Object.keys(n.attributes).sort();
   const attribute = names.map((name) => attributeProto(name, n.attributes[name] as Attribute, tensorProto));
-  const proto: onnx.INodeProto = { input: [...n.inputs], output: [...n.outputs], name: n.name, opType: n.opType, attribute };
+  const proto: onnx.INodeProto = {
+    input: [...n.inputs],
+    output: [...n.outputs],
+    name: n.name,
+    opType: n.opType,
+    attribute,
+  };
   if (n.domain !== '') proto.domain = n.domain;
   return proto;
 }
@@ -98,7 +109,8 @@ function nodeProtoWith(n: Node, tensorProto: (t: Tensor) => onnx.ITensorProto): 
 /** A node, with the bytes of its attribute tensors loaded from wherever they are. */
 export async function nodeProto(n: Node): Promise<onnx.INodeProto> {
   const loaded = new Map<Tensor, onnx.ITensorProto>();
-  for (const a of Object.values(n.attributes)) if (a.type === 'tensor') loaded.set(a.value, await loadedTensorProto(a.value));
+  for (const a of Object.values(n.attributes))
+    if (a.type === 'tensor') loaded.set(a.value, await loadedTensorProto(a.value));
   return nodeProtoWith(n, (t) => loaded.get(t) as onnx.ITensorProto);
 }
 
@@ -143,7 +155,12 @@ class CopyBuffers {
 }
 
 /** Streams one tensor's bytes into `sink`, checking the source really has the declared length. */
-async function copyTensorData(t: Tensor, sink: Sink, files: Map<string, FileHandle>, buffers: CopyBuffers): Promise<void> {
+async function copyTensorData(
+  t: Tensor,
+  sink: Sink,
+  files: Map<string, FileHandle>,
+  buffers: CopyBuffers,
+): Promise<void> {
   const data = t.data;
   if (data.kind !== 'file') {
     const bytes = await readTensorData(data);
@@ -161,7 +178,9 @@ async function copyTensorData(t: Tensor, sink: Sink, files: Map<string, FileHand
     const buf = buffers.take();
     const bytesRead = await readTensorChunk(source, data, at, buf);
     if (bytesRead === 0) {
-      throw new Error(`initializer '${t.name}': ${data.path} ends before byte ${data.offset + data.length} (range ${data.offset}+${data.length})`);
+      throw new Error(
+        `initializer '${t.name}': ${data.path} ends before byte ${data.offset + data.length} (range ${data.offset}+${data.length})`,
+      );
     }
     return buf.subarray(0, bytesRead);
   };
@@ -203,7 +222,9 @@ function checkDataLength(t: Tensor): void {
   const actual = dataByteLength(t.data);
   if (expected !== actual) {
     // Writing it would make the length prefixes lie; the checker reports the same as a model problem.
-    throw new Error(`initializer '${t.name}': ${t.dtype} [${t.dims.join(', ')}] needs ${expected} bytes, its data has ${actual}`);
+    throw new Error(
+      `initializer '${t.name}': ${t.dtype} [${t.dims.join(', ')}] needs ${expected} bytes, its data has ${actual}`,
+    );
   }
 }
 
@@ -260,7 +281,10 @@ export async function plan(model: Model, external: boolean, location: string): P
 
 /** The fields after the graph: opset_import (8) and metadata_props (14). */
 export function encodeModelTail(model: Model, props: Readonly<Record<string, string>>): Uint8Array {
-  return onnx.ModelProto.encode({ opsetImport: opsetImports(model), metadataProps: metadataProps({ ...model, metadataProps: props }) }).finish();
+  return onnx.ModelProto.encode({
+    opsetImport: opsetImports(model),
+    metadataProps: metadataProps({ ...model, metadataProps: props }),
+  }).finish();
 }
 
 /**
@@ -321,7 +345,8 @@ export async function emit(
 /** Serializes a self-contained model into memory (small models: tests, onnxruntime sessions from bytes). */
 export async function serializeModel(model: Model): Promise<Uint8Array> {
   const p = await plan(model, false, '');
-  if (p.totalLength > PROTOBUF_LIMIT_BYTES) throw new Error(`model is ${p.totalLength} bytes, over protobuf's 2 GiB limit`);
+  if (p.totalLength > PROTOBUF_LIMIT_BYTES)
+    throw new Error(`model is ${p.totalLength} bytes, over protobuf's 2 GiB limit`);
   const out = new Uint8Array(p.totalLength);
   let at = 0;
   const write = async (chunk: Uint8Array): Promise<void> => {
@@ -354,6 +379,7 @@ export function encodeInMemoryModel(model: Model): Uint8Array {
     },
     metadataProps: metadataProps(model),
   }).finish();
-  if (bytes.length > PROTOBUF_LIMIT_BYTES) throw new Error(`model is ${bytes.length} bytes, over protobuf's 2 GiB limit`);
+  if (bytes.length > PROTOBUF_LIMIT_BYTES)
+    throw new Error(`model is ${bytes.length} bytes, over protobuf's 2 GiB limit`);
   return bytes;
 }

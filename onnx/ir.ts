@@ -10,16 +10,7 @@
  */
 
 /** Element types we read and write. Byte order of raw data is always little-endian (ONNX raw_data). */
-export type DataType =
-  | 'float32'
-  | 'float16'
-  | 'bfloat16'
-  | 'float64'
-  | 'int64'
-  | 'int32'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
+export type DataType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
 
 const DTYPE_BYTES: Readonly<Record<DataType, number>> = {
   float32: 4,

@@ -31,7 +31,13 @@ const float: AttributeSchema = { type: 'float' };
 const ints: AttributeSchema = { type: 'ints' };
 const str: AttributeSchema = { type: 'string' };
 const convAttrs = { auto_pad: str, dilations: ints, group: int, kernel_shape: ints, pads: ints, strides: ints };
-const poolAttrs = { auto_pad: str, ceil_mode: int, kernel_shape: { type: 'ints', required: true }, pads: ints, strides: ints } as const;
+const poolAttrs = {
+  auto_pad: str,
+  ceil_mode: int,
+  kernel_shape: { type: 'ints', required: true },
+  pads: ints,
+  strides: ints,
+} as const;
 
 function op(
   opType: string,
@@ -124,7 +130,10 @@ for (const s of SCHEMAS) {
 }
 
 /** The schema of `opType` at `opset` (ai.onnx), or why there is none. */
-export function lookupSchema(opType: string, opset: number): { schema: OpSchema } | { problem: 'unknown-op' | 'not-in-opset'; since?: number } {
+export function lookupSchema(
+  opType: string,
+  opset: number,
+): { schema: OpSchema } | { problem: 'unknown-op' | 'not-in-opset'; since?: number } {
   const entries = BY_OP.get(opType);
   if (entries === undefined) return { problem: 'unknown-op' };
   let found: OpSchema | undefined;

@@ -26,7 +26,10 @@ function toNumber(v: number | { toNumber(): number } | null | undefined): number
 
 /** A model file this tool cannot represent or that is not a well-formed ONNX protobuf. */
 export class ModelReadError extends Error {
-  constructor(readonly file: string, detail: string) {
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
     super(`${file}: ${detail}`);
     this.name = 'ModelReadError';
   }
@@ -43,7 +46,10 @@ const SCAN_WINDOW_BYTES = 1024 * 1024;
 class FileSource implements ByteSource {
   private window = Buffer.alloc(0);
   private windowStart = 0;
-  constructor(private readonly fh: FileHandle, readonly size: number) {}
+  constructor(
+    private readonly fh: FileHandle,
+    readonly size: number,
+  ) {}
 
   async bytesAt(pos: number, length: number): Promise<Uint8Array> {
     if (pos >= this.windowStart && pos + length <= this.windowStart + this.window.length) {
@@ -119,7 +125,8 @@ async function scanFields(src: ByteSource, start: number, end: number, what: str
     } else {
       throw new Error(`unsupported protobuf wire type ${wire} (field ${field}) in ${what} at byte ${pos}`);
     }
-    if (field === 0 || next > end) throw new Error(`truncated or corrupt ${what}: field ${field} at byte ${pos} runs past byte ${end}`);
+    if (field === 0 || next > end)
+      throw new Error(`truncated or corrupt ${what}: field ${field} at byte ${pos} runs past byte ${end}`);
     fields.push({ field, wire, start: pos, end: next, payload });
     pos = next;
   }
@@ -141,20 +148,37 @@ interface ScannedTensor {
 async function scanModel(src: ByteSource): Promise<{ model: onnx.ModelProto; initializers: ScannedTensor[] }> {
   const top = await scanFields(src, 0, src.size, 'ModelProto');
   const graphs = top.filter((f) => f.field === MODEL_GRAPH && f.wire === WIRE_LEN);
-  const model = onnx.ModelProto.decode(await concatFields(src, top.filter((f) => !graphs.includes(f))));
+  const model = onnx.ModelProto.decode(
+    await concatFields(
+      src,
+      top.filter((f) => !graphs.includes(f)),
+    ),
+  );
   if (graphs.length !== 1) throw new Error(`expected one ModelProto.graph, found ${graphs.length}`);
   const g = graphs[0] as WireField;
   const graphFields = await scanFields(src, g.payload, g.end, 'GraphProto');
   const inits = graphFields.filter((f) => f.field === GRAPH_INITIALIZER && f.wire === WIRE_LEN);
-  model.graph = onnx.GraphProto.decode(await concatFields(src, graphFields.filter((f) => !inits.includes(f))));
+  model.graph = onnx.GraphProto.decode(
+    await concatFields(
+      src,
+      graphFields.filter((f) => !inits.includes(f)),
+    ),
+  );
   const initializers: ScannedTensor[] = [];
   for (const init of inits) {
     const tf = await scanFields(src, init.payload, init.end, 'TensorProto');
     const raws = tf.filter((f) => f.field === TENSOR_RAW_DATA && f.wire === WIRE_LEN);
-    const proto = onnx.TensorProto.decode(await concatFields(src, tf.filter((f) => !raws.includes(f))));
+    const proto = onnx.TensorProto.decode(
+      await concatFields(
+        src,
+        tf.filter((f) => !raws.includes(f)),
+      ),
+    );
     // Protobuf semantics: the last occurrence of a non-repeated field wins.
     const raw = raws[raws.length - 1];
-    initializers.push(raw === undefined ? { proto } : { proto, raw: { offset: raw.payload, length: raw.end - raw.payload } });
+    initializers.push(
+      raw === undefined ? { proto } : { proto, raw: { offset: raw.payload, length: raw.end - raw.payload } },
+    );
   }
   return { model, initializers };
 }
@@ -175,7 +199,9 @@ function valueInfoFromProto(v: onnx.IValueInfoProto): ValueInfo {
   if (!tt || !tt.elemType) return { name };
   const dtype = dtypeOf(tt.elemType, `value '${name}'`);
   if (!tt.shape) return { name, dtype };
-  const shape = (tt.shape.dim ?? []).map((d) => (d.dimParam ? d.dimParam : d.dimValue != null ? toNumber(d.dimValue) : ''));
+  const shape = (tt.shape.dim ?? []).map((d) =>
+    d.dimParam ? d.dimParam : d.dimValue != null ? toNumber(d.dimValue) : '',
+  );
   return { name, dtype, shape };
 }
 
@@ -206,7 +232,13 @@ function typedFieldBytes(p: onnx.ITensorProto, dtype: DataType): Uint8Array | un
   return undefined;
 }
 
-function tensorFromProto(p: onnx.ITensorProto, raw: ScannedTensor['raw'], rawSource: 'file' | Uint8Array, file: string, baseDir: string): Tensor {
+function tensorFromProto(
+  p: onnx.ITensorProto,
+  raw: ScannedTensor['raw'],
+  rawSource: 'file' | Uint8Array,
+  file: string,
+  baseDir: string,
+): Tensor {
   const name = p.name ?? '';
   const dtype = dtypeOf(p.dataType ?? 0, `tensor '${name}'`);
   const dims = (p.dims ?? []).map(toNumber);
@@ -216,15 +248,18 @@ function tensorFromProto(p: onnx.ITensorProto, raw: ScannedTensor['raw'], rawSou
     const location = entries.get('location');
     if (!location) throw new Error(`tensor '${name}': external data without a location`);
     if (isAbsolute(location) || normalize(location).startsWith('..')) {
-      throw new Error(`tensor '${name}': external data location '${location}' must be relative and inside the model's directory`);
+      throw new Error(
+        `tensor '${name}': external data location '${location}' must be relative and inside the model's directory`,
+      );
     }
     const offset = Number(entries.get('offset') ?? '0');
     const length = entries.has('length') ? Number(entries.get('length')) : expectedByteLength(dtype, dims);
     data = { kind: 'file', path: join(baseDir, location), offset, length };
   } else if (raw !== undefined) {
-    data = rawSource === 'file'
-      ? { kind: 'file', path: file, offset: raw.offset, length: raw.length }
-      : { kind: 'memory', bytes: rawSource.subarray(raw.offset, raw.offset + raw.length) };
+    data =
+      rawSource === 'file'
+        ? { kind: 'file', path: file, offset: raw.offset, length: raw.length }
+        : { kind: 'memory', bytes: rawSource.subarray(raw.offset, raw.offset + raw.length) };
   } else if (p.rawData && p.rawData.length > 0) {
     data = { kind: 'memory', bytes: p.rawData };
   } else {
@@ -257,7 +292,12 @@ function attributeFromProto(a: onnx.IAttributeProto, where: string, file: string
   }
 }
 
-function modelFromProto(m: onnx.ModelProto, initializers: ScannedTensor[], rawSource: 'file' | Uint8Array, file: string): Model {
+function modelFromProto(
+  m: onnx.ModelProto,
+  initializers: ScannedTensor[],
+  rawSource: 'file' | Uint8Array,
+  file: string,
+): Model {
   const baseDir = dirname(file);
   const g = m.graph;
   if (!g) throw new Error('the model has no graph');
@@ -340,6 +380,9 @@ export async function deserializeModel(bytes: Uint8Array, file = 'model.onnx'): 
 
 /** Decodes with onnx-proto alone (the reference decoder), as plain JSON-able objects; for tests and debugging. */
 export function decodeWithOnnxProto(bytes: Uint8Array): Record<string, unknown> {
-  return onnx.ModelProto.toObject(onnx.ModelProto.decode(bytes), { longs: Number, bytes: Array, defaults: false }) as Record<string, unknown>;
+  return onnx.ModelProto.toObject(onnx.ModelProto.decode(bytes), {
+    longs: Number,
+    bytes: Array,
+    defaults: false,
+  }) as Record<string, unknown>;
 }
-

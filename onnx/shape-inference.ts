@@ -37,7 +37,10 @@ const MAX_CONSTANT_BYTES = 64 * 1024;
 
 /** Thrown inside an op rule; becomes an InferenceProblem naming the node. */
 class RuleError extends Error {
-  constructor(message: string, readonly input?: string) {
+  constructor(
+    message: string,
+    readonly input?: string,
+  ) {
     super(message);
   }
 }
@@ -59,7 +62,8 @@ function broadcastDim(a: Dim, b: Dim, where: () => string): Dim {
   if (a === b) return a;
   if (a === 1) return b;
   if (b === 1) return a;
-  if (typeof a === 'number' && typeof b === 'number') throw new RuleError(`${where()}: dimensions ${a} and ${b} do not broadcast`);
+  if (typeof a === 'number' && typeof b === 'number')
+    throw new RuleError(`${where()}: dimensions ${a} and ${b} do not broadcast`);
   if (typeof a === 'number') return a; // a symbol broadcast against n must be n (or 1)
   if (typeof b === 'number') return b;
   return UNKNOWN;
@@ -72,7 +76,12 @@ function broadcastShapes(shapes: readonly Shape[], names: readonly string[]): Sh
     let d: Dim = 1;
     for (const s of shapes) {
       const k = i - (rank - s.length);
-      if (k >= 0) d = broadcastDim(d, s[k] as Dim, () => `inputs ${names.map((n, j) => `'${n}' ${formatShape(shapes[j])}`).join(' and ')} at axis ${i}`);
+      if (k >= 0)
+        d = broadcastDim(
+          d,
+          s[k] as Dim,
+          () => `inputs ${names.map((n, j) => `'${n}' ${formatShape(shapes[j])}`).join(' and ')} at axis ${i}`,
+        );
     }
     out.push(d);
   }
@@ -171,7 +180,15 @@ function elementwise(ctx: Ctx): ValueType[] {
   const present = ctx.node.inputs.map((_, i) => i).filter((i) => name(ctx, i) !== '');
   const dtype = sameType(ctx, present);
   const shapes = present.map((i) => input(ctx, i).shape);
-  return [{ dtype, shape: broadcastShapes(shapes, present.map((i) => name(ctx, i))) }];
+  return [
+    {
+      dtype,
+      shape: broadcastShapes(
+        shapes,
+        present.map((i) => name(ctx, i)),
+      ),
+    },
+  ];
 }
 
 function sameAsInput(ctx: Ctx): ValueType[] {
@@ -182,23 +199,38 @@ function sameAsInput(ctx: Ctx): ValueType[] {
 function conv(ctx: Ctx): ValueType[] {
   const x = input(ctx, 0);
   const w = input(ctx, 1);
-  const dtype = sameType(ctx, [0, 1, 2].filter((i) => name(ctx, i) !== ''));
+  const dtype = sameType(
+    ctx,
+    [0, 1, 2].filter((i) => name(ctx, i) !== ''),
+  );
   const spatial = x.shape.length - 2;
-  if (spatial < 1) throw new RuleError(`input 0 '${name(ctx, 0)}' ${formatShape(x.shape)} needs rank 3 or more`, name(ctx, 0));
+  if (spatial < 1)
+    throw new RuleError(`input 0 '${name(ctx, 0)}' ${formatShape(x.shape)} needs rank 3 or more`, name(ctx, 0));
   if (w.shape.length !== x.shape.length) {
-    throw new RuleError(`weight '${name(ctx, 1)}' ${formatShape(w.shape)} must have the rank of input ${formatShape(x.shape)}`, name(ctx, 1));
+    throw new RuleError(
+      `weight '${name(ctx, 1)}' ${formatShape(w.shape)} must have the rank of input ${formatShape(x.shape)}`,
+      name(ctx, 1),
+    );
   }
   const group = attrInt(ctx.node, 'group', 1);
   const [c, wc] = [x.shape[1] as Dim, w.shape[1] as Dim];
   if (typeof c === 'number' && typeof wc === 'number' && c !== wc * group) {
-    throw new RuleError(`input has ${c} channels, weight '${name(ctx, 1)}' ${formatShape(w.shape)} with group ${group} expects ${wc * group}`, name(ctx, 1));
+    throw new RuleError(
+      `input has ${c} channels, weight '${name(ctx, 1)}' ${formatShape(w.shape)} with group ${group} expects ${wc * group}`,
+      name(ctx, 1),
+    );
   }
   const kernel = attrInts(ctx.node, 'kernel_shape') ?? w.shape.slice(2);
   const strides = attrInts(ctx.node, 'strides') ?? Array<number>(spatial).fill(1);
   const dilations = attrInts(ctx.node, 'dilations') ?? Array<number>(spatial).fill(1);
   const pads = attrInts(ctx.node, 'pads') ?? Array<number>(2 * spatial).fill(0);
   const autoPad = attrString(ctx.node, 'auto_pad', 'NOTSET');
-  for (const [what, v, n] of [['kernel_shape', kernel, spatial], ['strides', strides, spatial], ['dilations', dilations, spatial], ['pads', pads, 2 * spatial]] as const) {
+  for (const [what, v, n] of [
+    ['kernel_shape', kernel, spatial],
+    ['strides', strides, spatial],
+    ['dilations', dilations, spatial],
+    ['pads', pads, 2 * spatial],
+  ] as const) {
     if (v.length !== n) throw new RuleError(`attribute '${what}' has ${v.length} values, expected ${n}`);
   }
   const out: Dim[] = [x.shape[0] as Dim, w.shape[0] as Dim];
@@ -226,7 +258,10 @@ function conv(ctx: Ctx): ValueType[] {
 
 function layerNormalization(ctx: Ctx): ValueType[] {
   const x = input(ctx, 0);
-  const dtype = sameType(ctx, [0, 1, 2].filter((i) => name(ctx, i) !== ''));
+  const dtype = sameType(
+    ctx,
+    [0, 1, 2].filter((i) => name(ctx, i) !== ''),
+  );
   const axis = normAxis(attrInt(ctx.node, 'axis', -1), x.shape.length, "attribute 'axis'");
   const normalized = x.shape.slice(axis);
   for (const i of [1, 2]) {
@@ -236,7 +271,11 @@ function layerNormalization(ctx: Ctx): ValueType[] {
     broadcastShapes([normalized, s], ['normalized dims of the input', name(ctx, i)]);
   }
   const stats: Dim[] = x.shape.map((d, i) => (i < axis ? d : 1));
-  return [{ dtype, shape: x.shape }, { dtype: 'float32', shape: stats }, { dtype: 'float32', shape: stats }];
+  return [
+    { dtype, shape: x.shape },
+    { dtype: 'float32', shape: stats },
+    { dtype: 'float32', shape: stats },
+  ];
 }
 
 function reduce(ctx: Ctx): ValueType[] {
@@ -252,7 +291,9 @@ function reduce(ctx: Ctx): ValueType[] {
   const keep = attrInt(ctx.node, 'keepdims', 1) === 1;
   const all = axes === undefined || (axes.length === 0 && attrInt(ctx.node, 'noop_with_empty_axes', 0) === 0);
   if (axes !== undefined && axes.length === 0 && !all) return [{ dtype: x.dtype, shape: x.shape }];
-  const reduced = new Set(all ? x.shape.map((_, i) => i) : (axes ?? []).map((a) => normAxis(a, x.shape.length, 'axis')));
+  const reduced = new Set(
+    all ? x.shape.map((_, i) => i) : (axes ?? []).map((a) => normAxis(a, x.shape.length, 'axis')),
+  );
   const shape = x.shape.flatMap((d, i) => (reduced.has(i) ? (keep ? [1] : []) : [d]));
   return [{ dtype: x.dtype, shape }];
 }
@@ -263,7 +304,9 @@ function transpose(ctx: Ctx): ValueType[] {
   const perm = attrInts(ctx.node, 'perm') ?? x.shape.map((_, i) => rank - 1 - i);
   const sorted = [...perm].sort((a, b) => a - b);
   if (perm.length !== rank || sorted.some((p, i) => p !== i)) {
-    throw new RuleError(`attribute 'perm' [${perm.join(', ')}] is not a permutation of the ${rank} axes of '${name(ctx, 0)}' ${formatShape(x.shape)}`);
+    throw new RuleError(
+      `attribute 'perm' [${perm.join(', ')}] is not a permutation of the ${rank} axes of '${name(ctx, 0)}' ${formatShape(x.shape)}`,
+    );
   }
   return [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p] as Dim) }];
 }
@@ -278,7 +321,10 @@ function matMul(ctx: Ctx): ValueType[] {
   const k1 = a2[a2.length - 1] as Dim;
   const k2 = b2[b2.length - 2] as Dim;
   if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) {
-    throw new RuleError(`inner dimensions differ: '${name(ctx, 0)}' ${formatShape(a)} × '${name(ctx, 1)}' ${formatShape(b)}`, name(ctx, 1));
+    throw new RuleError(
+      `inner dimensions differ: '${name(ctx, 0)}' ${formatShape(a)} × '${name(ctx, 1)}' ${formatShape(b)}`,
+      name(ctx, 1),
+    );
   }
   const batch = broadcastShapes([a2.slice(0, -2), b2.slice(0, -2)], [name(ctx, 0), name(ctx, 1)]);
   const out: Dim[] = [...batch];
@@ -288,14 +334,21 @@ function matMul(ctx: Ctx): ValueType[] {
 }
 
 function gemm(ctx: Ctx): ValueType[] {
-  const dtype = sameType(ctx, [0, 1, 2].filter((i) => name(ctx, i) !== ''));
+  const dtype = sameType(
+    ctx,
+    [0, 1, 2].filter((i) => name(ctx, i) !== ''),
+  );
   const a = input(ctx, 0).shape;
   const b = input(ctx, 1).shape;
-  if (a.length !== 2 || b.length !== 2) throw new RuleError(`Gemm needs 2-D inputs, got ${formatShape(a)} and ${formatShape(b)}`);
+  if (a.length !== 2 || b.length !== 2)
+    throw new RuleError(`Gemm needs 2-D inputs, got ${formatShape(a)} and ${formatShape(b)}`);
   const [m, k1] = attrInt(ctx.node, 'transA', 0) ? [a[1], a[0]] : [a[0], a[1]];
   const [k2, n] = attrInt(ctx.node, 'transB', 0) ? [b[1], b[0]] : [b[0], b[1]];
   if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) {
-    throw new RuleError(`inner dimensions differ: '${name(ctx, 0)}' ${formatShape(a)} × '${name(ctx, 1)}' ${formatShape(b)} (transA ${attrInt(ctx.node, 'transA', 0)}, transB ${attrInt(ctx.node, 'transB', 0)}): ${k1} vs ${k2}`, name(ctx, 1));
+    throw new RuleError(
+      `inner dimensions differ: '${name(ctx, 0)}' ${formatShape(a)} × '${name(ctx, 1)}' ${formatShape(b)} (transA ${attrInt(ctx.node, 'transA', 0)}, transB ${attrInt(ctx.node, 'transB', 0)}): ${k1} vs ${k2}`,
+      name(ctx, 1),
+    );
   }
   const out: Shape = [m as Dim, n as Dim];
   const c = name(ctx, 2) !== '' ? ctx.inputs[2]?.shape : undefined;
@@ -303,7 +356,10 @@ function gemm(ctx: Ctx): ValueType[] {
     // C must broadcast to [M, N] without growing it (unidirectional).
     const bc = broadcastShapes([out, c], ['the product', name(ctx, 2)]);
     if (bc.length !== 2 || bc.some((d, i) => typeof d === 'number' && typeof out[i] === 'number' && d !== out[i])) {
-      throw new RuleError(`bias '${name(ctx, 2)}' ${formatShape(c)} does not broadcast to ${formatShape(out)}`, name(ctx, 2));
+      throw new RuleError(
+        `bias '${name(ctx, 2)}' ${formatShape(c)} does not broadcast to ${formatShape(out)}`,
+        name(ctx, 2),
+      );
     }
   }
   return [{ dtype, shape: out }];
@@ -319,7 +375,8 @@ function flatten(ctx: Ctx): ValueType[] {
   const rank = x.shape.length;
   let axis = attrInt(ctx.node, 'axis', 1);
   if (axis < 0) axis += rank;
-  if (axis < 0 || axis > rank) throw new RuleError(`attribute 'axis' ${attrInt(ctx.node, 'axis', 1)} is out of range for rank ${rank}`);
+  if (axis < 0 || axis > rank)
+    throw new RuleError(`attribute 'axis' ${attrInt(ctx.node, 'axis', 1)} is out of range for rank ${rank}`);
   return [{ dtype: x.dtype, shape: [product(x.shape.slice(0, axis)), product(x.shape.slice(axis))] }];
 }
 
@@ -330,7 +387,8 @@ function reshape(ctx: Ctx): ValueType[] {
   const allowzero = attrInt(ctx.node, 'allowzero', 0) === 1;
   const out: Dim[] = target.map((t, i) => (t === 0 && !allowzero ? (x.shape[i] ?? UNKNOWN) : t));
   const minusOne = out.indexOf(-1);
-  if (out.filter((d) => d === -1).length > 1) throw new RuleError(`shape [${target.join(', ')}] has more than one -1`, name(ctx, 1));
+  if (out.filter((d) => d === -1).length > 1)
+    throw new RuleError(`shape [${target.join(', ')}] has more than one -1`, name(ctx, 1));
   if (minusOne >= 0) {
     // Solve for -1: numbers divide, symbols cancel (batch_size × 768 → [-1, 768] gives batch_size;
     // [C, batch_size, H, W] → [1, C, -1, W] gives the multiple `batch_size*H`, and back again).
@@ -344,7 +402,8 @@ function reshape(ctx: Ctx): ValueType[] {
     }
     const ratio = source.factor / rest.factor;
     if (left.length === 0) {
-      if (!Number.isInteger(ratio)) throw new RuleError(`cannot reshape ${formatShape(x.shape)} to [${target.join(', ')}]`, name(ctx, 1));
+      if (!Number.isInteger(ratio))
+        throw new RuleError(`cannot reshape ${formatShape(x.shape)} to [${target.join(', ')}]`, name(ctx, 1));
       out[minusOne] = ratio;
     } else {
       const symbol = left[0] as string;
@@ -354,7 +413,11 @@ function reshape(ctx: Ctx): ValueType[] {
   } else if (x.shape.every((d) => typeof d === 'number') && out.every((d) => typeof d === 'number')) {
     const a = product(x.shape);
     const b = product(out);
-    if (a !== b) throw new RuleError(`cannot reshape ${formatShape(x.shape)} (${a} elements) to ${formatShape(out)} (${b} elements)`, name(ctx, 1));
+    if (a !== b)
+      throw new RuleError(
+        `cannot reshape ${formatShape(x.shape)} (${a} elements) to ${formatShape(out)} (${b} elements)`,
+        name(ctx, 1),
+      );
   }
   return [{ dtype: x.dtype, shape: out }];
 }
@@ -386,13 +449,20 @@ function cast(ctx: Ctx): ValueType[] {
 
 function concat(ctx: Ctx): ValueType[] {
   const shapes = ctx.node.inputs.map((_, i) => input(ctx, i).shape);
-  const dtype = sameType(ctx, ctx.node.inputs.map((_, i) => i));
+  const dtype = sameType(
+    ctx,
+    ctx.node.inputs.map((_, i) => i),
+  );
   const rank = (shapes[0] as Shape).length;
   const axis = normAxis(attrInt(ctx.node, 'axis', 0), rank, "attribute 'axis'");
   const out: Dim[] = [...(shapes[0] as Shape)];
   let sum: Dim = 0;
   shapes.forEach((s, i) => {
-    if (s.length !== rank) throw new RuleError(`input ${i} '${name(ctx, i)}' ${formatShape(s)} has rank ${s.length}, input 0 has ${rank}`, name(ctx, i));
+    if (s.length !== rank)
+      throw new RuleError(
+        `input ${i} '${name(ctx, i)}' ${formatShape(s)} has rank ${s.length}, input 0 has ${rank}`,
+        name(ctx, i),
+      );
     const d = s[axis] as Dim;
     sum = typeof sum === 'number' && typeof d === 'number' ? sum + d : UNKNOWN;
     s.forEach((di, j) => {
@@ -405,7 +475,8 @@ function concat(ctx: Ctx): ValueType[] {
 
 /** Two dims that must be equal (no broadcasting). */
 function broadcastDimStrict(a: Dim, b: Dim, where: () => string): Dim {
-  if (typeof a === 'number' && typeof b === 'number' && a !== b) throw new RuleError(`${where()}: ${b} differs from ${a}`);
+  if (typeof a === 'number' && typeof b === 'number' && a !== b)
+    throw new RuleError(`${where()}: ${b} differs from ${a}`);
   return typeof a === 'number' ? a : b;
 }
 
@@ -456,7 +527,10 @@ function batchNormalization(ctx: Ctx): ValueType[] {
 
 function dropout(ctx: Ctx): ValueType[] {
   const x = ctx.inputs[0];
-  return [{ dtype: x?.dtype, shape: x?.shape }, { dtype: 'bool', shape: x?.shape }];
+  return [
+    { dtype: x?.dtype, shape: x?.shape },
+    { dtype: 'bool', shape: x?.shape },
+  ];
 }
 
 function comparison(ctx: Ctx): ValueType[] {
@@ -467,32 +541,69 @@ function comparison(ctx: Ctx): ValueType[] {
 function where(ctx: Ctx): ValueType[] {
   const dtype = sameType(ctx, [1, 2]);
   const shapes = [0, 1, 2].map((i) => input(ctx, i).shape);
-  return [{ dtype, shape: broadcastShapes(shapes, [0, 1, 2].map((i) => name(ctx, i))) }];
+  return [
+    {
+      dtype,
+      shape: broadcastShapes(
+        shapes,
+        [0, 1, 2].map((i) => name(ctx, i)),
+      ),
+    },
+  ];
 }
 
 function clip(ctx: Ctx): ValueType[] {
-  sameType(ctx, [0, 1, 2].filter((i) => name(ctx, i) !== ''));
+  sameType(
+    ctx,
+    [0, 1, 2].filter((i) => name(ctx, i) !== ''),
+  );
   for (const i of [1, 2]) {
     const s = name(ctx, i) !== '' ? ctx.inputs[i]?.shape : undefined;
-    if (s !== undefined && s.length !== 0) throw new RuleError(`input ${i} '${name(ctx, i)}' must be a scalar, got ${formatShape(s)}`, name(ctx, i));
+    if (s !== undefined && s.length !== 0)
+      throw new RuleError(`input ${i} '${name(ctx, i)}' must be a scalar, got ${formatShape(s)}`, name(ctx, i));
   }
   return sameAsInput(ctx);
 }
 
 const RULES: Readonly<Record<string, Rule>> = {
-  Add: elementwise, Sub: elementwise, Mul: elementwise, Div: elementwise, Pow: (ctx) => [{ dtype: ctx.inputs[0]?.dtype, shape: broadcastShapes([input(ctx, 0).shape, input(ctx, 1).shape], [name(ctx, 0), name(ctx, 1)]) }],
-  Min: elementwise, Max: elementwise,
-  Sqrt: sameAsInput, Erf: sameAsInput, Gelu: sameAsInput, Relu: sameAsInput, Softplus: sameAsInput, Identity: sameAsInput,
-  Sigmoid: sameAsInput, Tanh: sameAsInput, Exp: sameAsInput, Log: sameAsInput, Neg: sameAsInput, Abs: sameAsInput,
-  Reciprocal: sameAsInput, LeakyRelu: sameAsInput, HardSigmoid: sameAsInput, Softmax: sameAsInput,
+  Add: elementwise,
+  Sub: elementwise,
+  Mul: elementwise,
+  Div: elementwise,
+  Pow: (ctx) => [
+    {
+      dtype: ctx.inputs[0]?.dtype,
+      shape: broadcastShapes([input(ctx, 0).shape, input(ctx, 1).shape], [name(ctx, 0), name(ctx, 1)]),
+    },
+  ],
+  Min: elementwise,
+  Max: elementwise,
+  Sqrt: sameAsInput,
+  Erf: sameAsInput,
+  Gelu: sameAsInput,
+  Relu: sameAsInput,
+  Softplus: sameAsInput,
+  Identity: sameAsInput,
+  Sigmoid: sameAsInput,
+  Tanh: sameAsInput,
+  Exp: sameAsInput,
+  Log: sameAsInput,
+  Neg: sameAsInput,
+  Abs: sameAsInput,
+  Reciprocal: sameAsInput,
+  LeakyRelu: sameAsInput,
+  HardSigmoid: sameAsInput,
+  Softmax: sameAsInput,
   Clip: clip,
   Conv: conv,
   LayerNormalization: layerNormalization,
-  ReduceMean: reduce, ReduceSum: reduce,
+  ReduceMean: reduce,
+  ReduceSum: reduce,
   Transpose: transpose,
   MatMul: matMul,
   Gemm: gemm,
-  GlobalAveragePool: globalPool, GlobalMaxPool: globalPool,
+  GlobalAveragePool: globalPool,
+  GlobalMaxPool: globalPool,
   Flatten: flatten,
   Reshape: reshape,
   Constant: constant,
@@ -573,7 +684,12 @@ export function inferShapes(model: Model): InferenceResult {
     } catch (err) {
       if (err instanceof Unknown) continue;
       if (err instanceof RuleError) {
-        problems.push({ node: node.name, opType: node.opType, message: err.message, ...(err.input ? { input: err.input } : {}) });
+        problems.push({
+          node: node.name,
+          opType: node.opType,
+          message: err.message,
+          ...(err.input ? { input: err.input } : {}),
+        });
         continue;
       }
       throw err;

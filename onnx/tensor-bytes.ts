@@ -32,7 +32,10 @@ export async function readTensorData(data: TensorData): Promise<Uint8Array> {
         let done = 0;
         while (done < data.length) {
           const { bytesRead } = await fh.read(out, done, data.length - done, data.offset + done);
-          if (bytesRead === 0) throw new Error(`${data.path}: file ends before byte ${data.offset + data.length} (tensor range ${data.offset}+${data.length})`);
+          if (bytesRead === 0)
+            throw new Error(
+              `${data.path}: file ends before byte ${data.offset + data.length} (tensor range ${data.offset}+${data.length})`,
+            );
           done += bytesRead;
         }
         return out;
@@ -47,7 +50,12 @@ export async function readTensorData(data: TensorData): Promise<Uint8Array> {
  * Reads the next chunk of a file-backed tensor: up to `buffer.length` bytes from `at` bytes into the
  * range, into `buffer`'s start; resolves with how many were read (0: the file ends early).
  */
-export async function readTensorChunk(source: FileHandle, data: FileTensorData, at: number, buffer: Uint8Array): Promise<number> {
+export async function readTensorChunk(
+  source: FileHandle,
+  data: FileTensorData,
+  at: number,
+  buffer: Uint8Array,
+): Promise<number> {
   const want = Math.min(buffer.length, data.length - at);
   const { bytesRead } = await source.read(buffer, 0, want, data.offset + at);
   return bytesRead;

@@ -51,13 +51,20 @@ function value(v: ValueInfo, inferred?: Shape): ValidatedValue {
 export async function validateModelFile(path: string): Promise<ValidationReport> {
   const { sha256 } = await sha256File(path).catch((err: unknown) => {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${path}: no such file` : `${path}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(
+      code === 'ENOENT' ? `${path}: no such file` : `${path}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   });
   let model;
   try {
     model = await readModel(path);
   } catch (err) {
-    return { path, ok: false, sha256, problems: [{ kind: 'read', message: err instanceof Error ? err.message : String(err) }] };
+    return {
+      path,
+      ok: false,
+      sha256,
+      problems: [{ kind: 'read', message: err instanceof Error ? err.message : String(err) }],
+    };
   }
   const report = checkModel(model);
   const g = model.graph;

@@ -31,7 +31,10 @@ class HashingFileWriter implements Sink {
   /** Bytes whose write has completed (what the tail hasher may read). */
   private written = 0;
 
-  private constructor(private readonly fh: FileHandle, private readonly tail: FileTailHasher | undefined) {
+  private constructor(
+    private readonly fh: FileHandle,
+    private readonly tail: FileTailHasher | undefined,
+  ) {
     this.hash = tail === undefined ? createHash('sha256') : undefined;
   }
 
@@ -172,7 +175,9 @@ export async function writeModel(model: Model, path: string, options: WriteOptio
     const modelTail = encodeModelTail(model, { ...model.metadataProps, ...late });
     totalLength = p.totalLength - p.modelTail.length + modelTail.length;
     if (totalLength > PROTOBUF_LIMIT_BYTES) {
-      throw new Error(`${path}: the model would be ${totalLength} bytes, over protobuf's 2 GiB limit; write it with external data`);
+      throw new Error(
+        `${path}: the model would be ${totalLength} bytes, over protobuf's 2 GiB limit; write it with external data`,
+      );
     }
     return modelTail;
   };

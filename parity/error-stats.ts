@@ -36,7 +36,8 @@ export class ErrorAccumulator {
 
   /** Adds one batch; `got` and `want` are the same elements in the same order. */
   add(got: ArrayLike<number>, want: ArrayLike<number>): void {
-    if (got.length !== want.length) throw new Error(`internal: batch of ${got.length} outputs against ${want.length} reference values`);
+    if (got.length !== want.length)
+      throw new Error(`internal: batch of ${got.length} outputs against ${want.length} reference values`);
     for (let i = 0; i < got.length; i++) {
       const g = got[i] as number;
       const w = want[i] as number;

@@ -26,14 +26,18 @@ export async function openReference(path: string): Promise<Reference> {
   const fail = (subject: string, expected: string, actual: string): never => {
     throw new ParityError({ file: path, subject, expected, actual });
   };
-  const input = file.get(REFERENCE_INPUT) ?? fail(`tensor '${REFERENCE_INPUT}'`, 'present (F32 [N, 3, mel_bins, frames])', 'missing');
+  const input =
+    file.get(REFERENCE_INPUT) ??
+    fail(`tensor '${REFERENCE_INPUT}'`, 'present (F32 [N, 3, mel_bins, frames])', 'missing');
   if (input.dtype !== 'F32') fail(`tensor '${REFERENCE_INPUT}'.dtype`, 'F32', input.dtype);
-  if (input.shape.length !== 4 || input.shape[0] === 0) fail(`tensor '${REFERENCE_INPUT}'.shape`, '[N, 3, mel_bins, frames] with N >= 1', formatShape(input.shape));
+  if (input.shape.length !== 4 || input.shape[0] === 0)
+    fail(`tensor '${REFERENCE_INPUT}'.shape`, '[N, 3, mel_bins, frames] with N >= 1', formatShape(input.shape));
   const samples = input.shape[0] as number;
   for (const name of REFERENCE_OUTPUTS) {
     const t = file.get(name) ?? fail(`tensor '${name}'`, `present (F32 [${samples}, ${OUTPUT_WIDTH}])`, 'missing');
     if (t.dtype !== 'F32') fail(`tensor '${name}'.dtype`, 'F32', t.dtype);
-    if (formatShape(t.shape) !== formatShape([samples, OUTPUT_WIDTH])) fail(`tensor '${name}'.shape`, formatShape([samples, OUTPUT_WIDTH]), formatShape(t.shape));
+    if (formatShape(t.shape) !== formatShape([samples, OUTPUT_WIDTH]))
+      fail(`tensor '${name}'.shape`, formatShape([samples, OUTPUT_WIDTH]), formatShape(t.shape));
   }
   return {
     path,

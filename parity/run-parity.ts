@@ -10,7 +10,6 @@ import { ParityError } from './parity-error';
 import { DEFAULT_PARITY_BATCH, DEFAULT_TOLERANCES } from './tolerances';
 import { openReference, REFERENCE_INPUT, REFERENCE_OUTPUTS, type ReferenceOutput } from './reference';
 
-
 export interface ParityOptions {
   readonly mae?: number;
   readonly maxAbs?: number;
@@ -32,9 +31,16 @@ export interface ParityReport {
   readonly seconds: number;
 }
 
-export async function runParity(modelPath: string, referencePath: string, options: ParityOptions = {}): Promise<ParityReport> {
+export async function runParity(
+  modelPath: string,
+  referencePath: string,
+  options: ParityOptions = {},
+): Promise<ParityReport> {
   const start = process.hrtime.bigint();
-  const tolerances = { mae: options.mae ?? DEFAULT_TOLERANCES.mae, maxAbs: options.maxAbs ?? DEFAULT_TOLERANCES.maxAbs };
+  const tolerances = {
+    mae: options.mae ?? DEFAULT_TOLERANCES.mae,
+    maxAbs: options.maxAbs ?? DEFAULT_TOLERANCES.maxAbs,
+  };
   const batchSize = options.batchSize ?? DEFAULT_PARITY_BATCH;
   const reference = await openReference(referencePath);
   const session = await ort.InferenceSession.create(modelPath, {
@@ -50,7 +56,12 @@ export async function runParity(modelPath: string, referencePath: string, option
       for (const name of REFERENCE_OUTPUTS) {
         const got = out[name];
         if (!got || got.type !== 'float32' || formatShape(got.dims) !== formatShape([n, 2])) {
-          throw new ParityError({ file: modelPath, subject: `output '${name}'`, expected: `float32 [${n}, 2]`, actual: got ? `${got.type} ${formatShape(got.dims)}` : 'missing' });
+          throw new ParityError({
+            file: modelPath,
+            subject: `output '${name}'`,
+            expected: `float32 [${n}, 2]`,
+            actual: got ? `${got.type} ${formatShape(got.dims)}` : 'missing',
+          });
         }
         acc[name].add(got.data as Float32Array, await reference.rows(name, first, n));
       }
@@ -78,7 +89,8 @@ function judge(name: string, e: OutputErrors, t: { mae: number; maxAbs: number }
   if (e.nonFiniteOutputs > 0) f.push(`${name}: ${e.nonFiniteOutputs} NaN/Inf values in the model's output`);
   if (e.nonFiniteReference > 0) f.push(`${name}: ${e.nonFiniteReference} NaN/Inf values in the reference`);
   if (!(e.mae <= t.mae)) f.push(`${name}: MAE ${e.mae.toExponential(3)} > ${t.mae}`);
-  if (!(e.maxAbs <= t.maxAbs)) f.push(`${name}: max abs error ${e.maxAbs.toExponential(3)} > ${t.maxAbs} (at element ${e.maxAbsIndex})`);
+  if (!(e.maxAbs <= t.maxAbs))
+    f.push(`${name}: max abs error ${e.maxAbs.toExponential(3)} > ${t.maxAbs} (at element ${e.maxAbsIndex})`);
   return f;
 }
 
@@ -86,18 +98,35 @@ function judge(name: string, e: OutputErrors, t: { mae: number; maxAbs: number }
 function checkSession(session: ort.InferenceSession, modelPath: string, inputShape: readonly number[]): void {
   const input = session.inputMetadata.find((m) => m.name === REFERENCE_INPUT);
   if (!input) {
-    throw new ParityError({ file: modelPath, subject: `input '${REFERENCE_INPUT}'`, expected: 'present', actual: `inputs ${JSON.stringify(session.inputNames)}` });
+    throw new ParityError({
+      file: modelPath,
+      subject: `input '${REFERENCE_INPUT}'`,
+      expected: 'present',
+      actual: `inputs ${JSON.stringify(session.inputNames)}`,
+    });
   }
   if (input.isTensor && input.shape.length > 0) {
     const modelShape = input.shape.slice(1);
-    const fits = modelShape.length === inputShape.length && modelShape.every((d, i) => typeof d !== 'number' || d === inputShape[i]);
+    const fits =
+      modelShape.length === inputShape.length &&
+      modelShape.every((d, i) => typeof d !== 'number' || d === inputShape[i]);
     if (!fits) {
-      throw new ParityError({ file: modelPath, subject: `input '${REFERENCE_INPUT}'`, expected: `[N, ${inputShape.join(', ')}] (the reference's)`, actual: formatShape(input.shape.map(String) as unknown as number[]) });
+      throw new ParityError({
+        file: modelPath,
+        subject: `input '${REFERENCE_INPUT}'`,
+        expected: `[N, ${inputShape.join(', ')}] (the reference's)`,
+        actual: formatShape(input.shape.map(String) as unknown as number[]),
+      });
     }
   }
   for (const name of REFERENCE_OUTPUTS) {
     if (!session.outputNames.includes(name)) {
-      throw new ParityError({ file: modelPath, subject: `output '${name}'`, expected: 'present', actual: `outputs ${JSON.stringify(session.outputNames)}` });
+      throw new ParityError({
+        file: modelPath,
+        subject: `output '${name}'`,
+        expected: 'present',
+        actual: `outputs ${JSON.stringify(session.outputNames)}`,
+      });
     }
   }
 }

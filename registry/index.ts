@@ -1,7 +1,13 @@
 /** registry/: MLflow REST client, MLflow model directory writer, idempotent version registration. Public API only. */
 export { MlflowApiError, MlflowClient, MlflowTransportError, isRetryableMlflowError } from './mlflow-client';
 export type { ModelVersion, RegisteredModel, CreateModelVersionRequest } from './mlflow-client';
-export { publishModelDirectory, renderMlmodel, renderSupportFiles, mlflowTensorSpecs, MLFLOW_FORMAT_VERSION } from './model-directory';
+export {
+  publishModelDirectory,
+  renderMlmodel,
+  renderSupportFiles,
+  mlflowTensorSpecs,
+  MLFLOW_FORMAT_VERSION,
+} from './model-directory';
 export type { ModelDirectoryInput, PublishedModel } from './model-directory';
 export { registerModelVersion, sha256Filter, versionTags, VERSION_TAGS } from './register-model-version';
 export type { ModelRegistryApi, RegisterModelInput, RegistryEntry } from './register-model-version';

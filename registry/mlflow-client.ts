@@ -88,7 +88,11 @@ export class MlflowClient {
   private readonly retryPolicy: RetryPolicy;
   private readonly sleep: Sleep;
 
-  constructor(trackingUri: string, private readonly token?: string, opts: MlflowClientOptions = {}) {
+  constructor(
+    trackingUri: string,
+    private readonly token?: string,
+    opts: MlflowClientOptions = {},
+  ) {
     this.base = trackingUri.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.retryPolicy = opts.retry ?? REGISTRY_RETRY;
@@ -144,7 +148,10 @@ export class MlflowClient {
     let pageToken: string | undefined;
     do {
       const page = await this.call<{ model_versions?: ModelVersion[]; next_page_token?: string }>(
-        'GET', 'model-versions/search', { filter, max_results: 200, page_token: pageToken });
+        'GET',
+        'model-versions/search',
+        { filter, max_results: 200, page_token: pageToken },
+      );
       out.push(...(page.model_versions ?? []));
       pageToken = page.next_page_token || undefined;
     } while (pageToken);
@@ -161,7 +168,11 @@ export class MlflowClient {
   }
 
   /** One REST call; `GET` sends the body as a query string, as MLflow expects. */
-  async call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', endpoint: string, body: Record<string, unknown>): Promise<T> {
+  async call<T>(
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    endpoint: string,
+    body: Record<string, unknown>,
+  ): Promise<T> {
     let url = `${this.base}/api/2.0/mlflow/${endpoint}`;
     const init: RequestInit = { method, headers: this.headers() };
     if (method === 'GET') {

@@ -102,21 +102,43 @@ function yamlText(value: unknown): string {
 export function validateDirectoryInput(input: ModelDirectoryInput): void {
   validateModelName(input.modelName);
   validateSha256(input.sha256);
-  if (!Number.isSafeInteger(input.bytes) || input.bytes <= 0) throw new RegistryInputError('bytes', String(input.bytes), 'a positive integer byte count');
-  if (input.opset !== undefined && !(Number.isInteger(input.opset) && input.opset >= MIN_EMIT_OPSET && input.opset <= MAX_EMIT_OPSET)) {
-    throw new RegistryInputError('opset', String(input.opset), `an integer ONNX opset in ${MIN_EMIT_OPSET}..${MAX_EMIT_OPSET}`);
+  if (!Number.isSafeInteger(input.bytes) || input.bytes <= 0)
+    throw new RegistryInputError('bytes', String(input.bytes), 'a positive integer byte count');
+  if (
+    input.opset !== undefined &&
+    !(Number.isInteger(input.opset) && input.opset >= MIN_EMIT_OPSET && input.opset <= MAX_EMIT_OPSET)
+  ) {
+    throw new RegistryInputError(
+      'opset',
+      String(input.opset),
+      `an integer ONNX opset in ${MIN_EMIT_OPSET}..${MAX_EMIT_OPSET}`,
+    );
   }
   const sides = [...(input.signature?.inputs ?? []), ...(input.signature?.outputs ?? [])];
   if (!input.signature?.inputs?.length || !input.signature.outputs?.length) {
-    throw new RegistryInputError('signature', JSON.stringify(input.signature), 'the graph\'s inputs and outputs (at least one of each)');
+    throw new RegistryInputError(
+      'signature',
+      JSON.stringify(input.signature),
+      "the graph's inputs and outputs (at least one of each)",
+    );
   }
   for (const t of sides) {
-    if (typeof t?.name !== 'string' || typeof t.dtype !== 'string' || !Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= -1)) {
-      throw new RegistryInputError('signature', JSON.stringify(t), '{ name, dtype, shape } with integer dims (-1 for a dynamic axis)');
+    if (
+      typeof t?.name !== 'string' ||
+      typeof t.dtype !== 'string' ||
+      !Array.isArray(t.shape) ||
+      !t.shape.every((d) => Number.isInteger(d) && d >= -1)
+    ) {
+      throw new RegistryInputError(
+        'signature',
+        JSON.stringify(t),
+        '{ name, dtype, shape } with integer dims (-1 for a dynamic axis)',
+      );
     }
   }
   for (const [k, v] of Object.entries(input.metadata ?? {})) {
-    if (!/^[A-Za-z0-9_.-]{1,100}$/.test(k)) throw new RegistryInputError(`metadata key`, k, 'a key of [A-Za-z0-9_.-], at most 100 characters');
+    if (!/^[A-Za-z0-9_.-]{1,100}$/.test(k))
+      throw new RegistryInputError(`metadata key`, k, 'a key of [A-Za-z0-9_.-], at most 100 characters');
     if (typeof v !== 'string') throw new RegistryInputError(`metadata.${k}`, String(v), 'a string');
   }
 }
@@ -169,7 +191,12 @@ export function renderMlmodel(input: ModelDirectoryInput, created: Date, modelSi
 /** Everything but model.onnx and MLmodel, in write order. */
 export function renderSupportFiles(input: ModelDirectoryInput, created: Date): DirectoryFile[] {
   const opset = input.opset ?? DEFAULT_OPSET;
-  const requirements = [`mlflow==${MLFLOW_FORMAT_VERSION}`, 'numpy', `onnx>=${onnxVersionForOpset(opset)}`, 'onnxruntime>=1.16'];
+  const requirements = [
+    `mlflow==${MLFLOW_FORMAT_VERSION}`,
+    'numpy',
+    `onnx>=${onnxVersionForOpset(opset)}`,
+    'onnxruntime>=1.16',
+  ];
   const text = (s: string) => Buffer.from(s, 'utf8');
   const json = (v: unknown) => text(`${JSON.stringify(v, null, 2)}\n`);
   const files: DirectoryFile[] = [
@@ -198,13 +225,21 @@ export function renderSupportFiles(input: ModelDirectoryInput, created: Date): D
     },
     {
       name: 'metadata.json',
-      body: json({ ...recordedMetadata(input), bytes: input.bytes, created_utc: created.toISOString(), mlflow_format_version: MLFLOW_FORMAT_VERSION }),
+      body: json({
+        ...recordedMetadata(input),
+        bytes: input.bytes,
+        created_utc: created.toISOString(),
+        mlflow_format_version: MLFLOW_FORMAT_VERSION,
+      }),
       contentType: 'application/json',
     },
   ];
-  if (input.parityReport !== undefined) files.push({ name: 'parity-report.json', body: json(input.parityReport), contentType: 'application/json' });
-  if (input.latencyReports !== undefined) files.push({ name: 'latency-report.json', body: json(input.latencyReports), contentType: 'application/json' });
-  if (input.latencySvg !== undefined) files.push({ name: 'latency.svg', body: text(input.latencySvg), contentType: 'image/svg+xml' });
+  if (input.parityReport !== undefined)
+    files.push({ name: 'parity-report.json', body: json(input.parityReport), contentType: 'application/json' });
+  if (input.latencyReports !== undefined)
+    files.push({ name: 'latency-report.json', body: json(input.latencyReports), contentType: 'application/json' });
+  if (input.latencySvg !== undefined)
+    files.push({ name: 'latency.svg', body: text(input.latencySvg), contentType: 'image/svg+xml' });
   return files;
 }
 
@@ -234,7 +269,9 @@ export async function publishModelDirectory(
   const prefix = modelDirectoryPrefix(input.modelName, input.sha256);
   const mlmodelKey = `${prefix}MLmodel`;
   const existing = await store.stat(mlmodelKey);
-  const created = (existing ? parseUtcTimeCreated((await store.readSmall(mlmodelKey)).toString('utf8')) : undefined) ?? (opts.now ?? (() => new Date()))();
+  const created =
+    (existing ? parseUtcTimeCreated((await store.readSmall(mlmodelKey)).toString('utf8')) : undefined) ??
+    (opts.now ?? (() => new Date()))();
 
   const copy = await store.copyObject(opts.stagedKey ?? stagingKey(input.sha256), `${prefix}model.onnx`, input.sha256);
   if (copy.bytes !== input.bytes) {
@@ -242,7 +279,8 @@ export async function publishModelDirectory(
   }
   let written = copy.copied;
   const support = renderSupportFiles(input, created);
-  for (const f of support) written = (await store.putBytes(`${prefix}${f.name}`, f.body, f.contentType)).written || written;
+  for (const f of support)
+    written = (await store.putBytes(`${prefix}${f.name}`, f.body, f.contentType)).written || written;
   const sizeBytes = input.bytes + support.reduce((n, f) => n + f.body.length, 0);
   const mlmodel = Buffer.from(renderMlmodel(input, created, sizeBytes), 'utf8');
   written = (await store.putBytes(mlmodelKey, mlmodel, 'application/yaml')).written || written;

@@ -10,7 +10,12 @@ import { REGISTRY_RETRY } from '../common/constants';
 import { realSleep, retryWithBackoff } from '../common/retry-backoff';
 import { parseS3Uri, validateModelName, validateSha256 } from '../storage/object-keys';
 import { StorageInputError } from '../storage/storage-error';
-import { isRetryableMlflowError, type CreateModelVersionRequest, type ModelVersion, type RegisteredModel } from './mlflow-client';
+import {
+  isRetryableMlflowError,
+  type CreateModelVersionRequest,
+  type ModelVersion,
+  type RegisteredModel,
+} from './mlflow-client';
 import { RegistrationError, RegistryInputError } from './registry-error';
 
 /** The subset of MlflowClient this module needs (unit tests supply a fake). */
@@ -85,16 +90,30 @@ export function validateRegisterInput(input: RegisterModelInput): void {
   if (!input.source.includes(input.sha256)) {
     throw new RegistryInputError('source', input.source, `the model directory of sha256 ${input.sha256}`);
   }
-  if (input.alias != null && (!ALIAS_RE.test(input.alias) || /^v\d+$/i.test(input.alias) || input.alias.toLowerCase() === 'latest')) {
-    throw new RegistryInputError('alias', input.alias, "an MLflow alias of [A-Za-z0-9_-], not 'latest' and not v<number>");
+  if (
+    input.alias != null &&
+    (!ALIAS_RE.test(input.alias) || /^v\d+$/i.test(input.alias) || input.alias.toLowerCase() === 'latest')
+  ) {
+    throw new RegistryInputError(
+      'alias',
+      input.alias,
+      "an MLflow alias of [A-Za-z0-9_-], not 'latest' and not v<number>",
+    );
   }
   if (input.runId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(input.runId)) {
-    throw new RegistryInputError('runId', input.runId, "1-128 characters of letters, digits, '.', '_' or '-' (an MLflow run id)");
+    throw new RegistryInputError(
+      'runId',
+      input.runId,
+      "1-128 characters of letters, digits, '.', '_' or '-' (an MLflow run id)",
+    );
   }
   for (const [k, v] of Object.entries(input.tags ?? {})) {
-    if ((Object.values(VERSION_TAGS) as string[]).includes(k)) throw new RegistryInputError('tags key', k, 'a key not reserved by the registry stage');
-    if (!/^[A-Za-z0-9_.\-/ ]{1,250}$/.test(k)) throw new RegistryInputError('tags key', k, 'an MLflow tag key of at most 250 characters');
-    if (typeof v !== 'string' || v.length > 5000) throw new RegistryInputError(`tags.${k}`, String(v).slice(0, 80), 'a string of at most 5000 characters');
+    if ((Object.values(VERSION_TAGS) as string[]).includes(k))
+      throw new RegistryInputError('tags key', k, 'a key not reserved by the registry stage');
+    if (!/^[A-Za-z0-9_.\-/ ]{1,250}$/.test(k))
+      throw new RegistryInputError('tags key', k, 'an MLflow tag key of at most 250 characters');
+    if (typeof v !== 'string' || v.length > 5000)
+      throw new RegistryInputError(`tags.${k}`, String(v).slice(0, 80), 'a string of at most 5000 characters');
   }
   const finite = (field: string, v: number | undefined) => {
     if (v !== undefined && !Number.isFinite(v)) throw new RegistryInputError(field, String(v), 'a finite number');
@@ -128,7 +147,11 @@ function lowestVersion(versions: ModelVersion[]): ModelVersion | undefined {
   return [...versions].sort((a, b) => Number(a.version) - Number(b.version))[0];
 }
 
-export async function registerModelVersion(api: ModelRegistryApi, input: RegisterModelInput, opts: RegisterOptions = {}): Promise<RegistryEntry> {
+export async function registerModelVersion(
+  api: ModelRegistryApi,
+  input: RegisterModelInput,
+  opts: RegisterOptions = {},
+): Promise<RegistryEntry> {
   validateRegisterInput(input);
   const policy = opts.retry ?? REGISTRY_RETRY;
   const sleep = opts.sleep ?? realSleep;

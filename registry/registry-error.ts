@@ -19,7 +19,12 @@ export class RegistryInputError extends Error {
 export class RegistrationError extends Error {
   constructor(
     message: string,
-    readonly context: { readonly modelName: string; readonly sha256: string; readonly retryable: boolean; readonly attempts: number },
+    readonly context: {
+      readonly modelName: string;
+      readonly sha256: string;
+      readonly retryable: boolean;
+      readonly attempts: number;
+    },
     options?: { cause?: unknown },
   ) {
     super(message, options);

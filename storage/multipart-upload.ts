@@ -16,7 +16,11 @@ import { withStorageRetry, type RetryPolicy, type Sleep } from './retry';
 import type { S3Operations, ServerPart } from './s3-operations';
 import { ContentMismatchError, StorageError, UploadAbortedError } from './storage-error';
 import {
-  judgeCheckpoint, UPLOAD_CHECKPOINT_VERSION, type FinishedPart, type UploadCheckpoint, type UploadTarget,
+  judgeCheckpoint,
+  UPLOAD_CHECKPOINT_VERSION,
+  type FinishedPart,
+  type UploadCheckpoint,
+  type UploadTarget,
 } from './upload-checkpoint';
 
 export interface MultipartUploadOptions {
@@ -124,7 +128,9 @@ export async function uploadFileMultipart(
   }
   const id = uploadId;
   const checkpoint = (): UploadCheckpoint => ({
-    version: UPLOAD_CHECKPOINT_VERSION, ...target, uploadId: id,
+    version: UPLOAD_CHECKPOINT_VERSION,
+    ...target,
+    uploadId: id,
     parts: [...finished.values()].sort((a, b) => a.number - b.number),
   });
   opts.onProgress?.(checkpoint());
@@ -145,22 +151,36 @@ export async function uploadFileMultipart(
       fileHash.update(body);
       const partSha = createHash('sha256').update(body).digest('hex');
       const done = finished.get(planned.number);
-      if (done && done.sha256 === partSha) { bytesReused += planned.size; continue; }
+      if (done && done.sha256 === partSha) {
+        bytesReused += planned.size;
+        continue;
+      }
       const server = adoptable.get(planned.number);
       if (server && server.etag === md5Hex(body)) {
-        finished.set(planned.number, { number: planned.number, etag: server.etag, size: planned.size, sha256: partSha });
+        finished.set(planned.number, {
+          number: planned.number,
+          etag: server.etag,
+          size: planned.size,
+          sha256: partSha,
+        });
         bytesReused += planned.size;
         opts.onProgress?.(checkpoint());
         continue;
       }
-      const task = retry(`UploadPart ${planned.number}/${plan.length}`, () => ops.uploadPart(bucket, key, id, planned.number, body, partSha))
+      const task = retry(`UploadPart ${planned.number}/${plan.length}`, () =>
+        ops.uploadPart(bucket, key, id, planned.number, body, partSha),
+      )
         .then((res) => {
           finished.set(planned.number, { number: planned.number, etag: res.etag, size: planned.size, sha256: partSha });
           bytesSent += planned.size;
           opts.onProgress?.(checkpoint());
         })
-        .catch((err: unknown) => { failure ??= err; })
-        .finally(() => { inFlight.delete(task); });
+        .catch((err: unknown) => {
+          failure ??= err;
+        })
+        .finally(() => {
+          inFlight.delete(task);
+        });
       inFlight.add(task);
     }
     await Promise.all(inFlight);
@@ -194,11 +214,18 @@ export async function uploadFileMultipart(
   if (!stat) problems.push('object missing after CompleteMultipartUpload');
   else {
     if (stat.size !== file.size) problems.push(`size: expected ${file.size}, got ${stat.size}`);
-    if (stat.metadata.sha256 !== file.sha256) problems.push(`metadata sha256: expected ${file.sha256}, got ${stat.metadata.sha256 ?? '(none)'}`);
-    if (expectedEtag && stat.etag !== expectedEtag) problems.push(`ETag: expected ${expectedEtag} from ${parts.length} parts, got ${stat.etag}`);
+    if (stat.metadata.sha256 !== file.sha256)
+      problems.push(`metadata sha256: expected ${file.sha256}, got ${stat.metadata.sha256 ?? '(none)'}`);
+    if (expectedEtag && stat.etag !== expectedEtag)
+      problems.push(`ETag: expected ${expectedEtag} from ${parts.length} parts, got ${stat.etag}`);
   }
   if (problems.length > 0) {
-    throw new StorageError(`verify s3://${bucket}/${key}: ${problems.join('; ')}`, { operation: 'Verify', bucket, key, retryable: false });
+    throw new StorageError(`verify s3://${bucket}/${key}: ${problems.join('; ')}`, {
+      operation: 'Verify',
+      bucket,
+      key,
+      retryable: false,
+    });
   }
   return { etag: etag ?? stat?.etag ?? '', uploadId: id, parts: parts.length, bytesSent, bytesReused, abortedUploads };
 }
@@ -209,8 +236,10 @@ async function readPart(handle: FileHandle, part: PlannedPart, path: string): Pr
   while (filled < part.size) {
     const { bytesRead } = await handle.read(buf, filled, part.size - filled, part.offset + filled);
     if (bytesRead === 0) {
-      throw new ContentMismatchError(`${path}: ended at byte ${part.offset + filled}, expected part ${part.number} to reach ${part.offset + part.size}`,
-        { bucket: '', key: '', expected: String(part.offset + part.size), actual: String(part.offset + filled) });
+      throw new ContentMismatchError(
+        `${path}: ended at byte ${part.offset + filled}, expected part ${part.number} to reach ${part.offset + part.size}`,
+        { bucket: '', key: '', expected: String(part.offset + part.size), actual: String(part.offset + filled) },
+      );
     }
     filled += bytesRead;
   }
@@ -218,7 +247,10 @@ async function readPart(handle: FileHandle, part: PlannedPart, path: string): Pr
 }
 
 async function abortQuietly(
-  ops: S3Operations, bucket: string, key: string, uploadId: string,
+  ops: S3Operations,
+  bucket: string,
+  key: string,
+  uploadId: string,
   retry: <T>(operation: string, fn: () => Promise<T>) => Promise<T>,
 ): Promise<void> {
   try {

@@ -40,6 +40,7 @@ export function s3Uri(bucket: string, key: string): string {
 /** Splits `s3://bucket/key` into its parts (key '' for `s3://bucket/`); refuses anything else. */
 export function parseS3Uri(uri: string, field = 'uri'): { bucket: string; key: string } {
   const m = typeof uri === 'string' ? /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri) : null;
-  if (!m || !m[1] || /[\u0000-\u001f]/.test(m[2] ?? '')) throw new StorageInputError(field, String(uri), 's3://<bucket>/<key>');
+  if (!m || !m[1] || /[\u0000-\u001f]/.test(m[2] ?? ''))
+    throw new StorageInputError(field, String(uri), 's3://<bucket>/<key>');
   return { bucket: m[1], key: m[2] ?? '' };
 }

@@ -60,7 +60,10 @@ export class ContentAddressedStore {
   private readonly staleUploadAgeMs: number;
   private readonly sleep: Sleep | undefined;
 
-  constructor(private readonly ops: S3Operations, opts: StoreOptions) {
+  constructor(
+    private readonly ops: S3Operations,
+    opts: StoreOptions,
+  ) {
     this.bucket = opts.bucket;
     this.partSize = opts.partSize ?? UPLOAD_DEFAULTS.partSizeBytes;
     this.concurrency = opts.concurrency ?? UPLOAD_DEFAULTS.concurrency;
@@ -80,7 +83,8 @@ export class ContentAddressedStore {
   /** Stages a local ONNX file at `staging/<sha256>/model.onnx`. */
   async stageFile(path: string, opts: UploadFileOptions = {}): Promise<UploadOutcome> {
     await fileSize(path); // a clear input error before anything is read
-    const known = opts.sha256 !== undefined ? { sha256: validateSha256(opts.sha256, 'sha256') } : await sha256File(path);
+    const known =
+      opts.sha256 !== undefined ? { sha256: validateSha256(opts.sha256, 'sha256') } : await sha256File(path);
     return this.uploadFile(path, stagingKey(known.sha256), { ...opts, sha256: known.sha256 });
   }
 
@@ -102,28 +106,45 @@ export class ContentAddressedStore {
       await this.putVerified(key, body, sha256, opts.contentType);
       return { ...ref, method: 'put', bytesSent: size, bytesReused: 0, parts: 1, abortedUploads: [] };
     }
-    const res: MultipartUploadResult = await uploadFileMultipart(this.ops, { path, size, sha256 }, { bucket: this.bucket, key }, {
-      partSize,
-      concurrency: this.concurrency,
-      retry: this.retryPolicy,
-      staleUploadAgeMs: this.staleUploadAgeMs,
-      resumeFrom: opts.resumeFrom,
-      onProgress: opts.onProgress,
-      signal: opts.signal,
-      metadata: opts.contentType ? { 'Content-Type': opts.contentType } : {},
-      sleep: this.sleep,
-    });
-    return { ...ref, method: 'multipart', bytesSent: res.bytesSent, bytesReused: res.bytesReused, parts: res.parts, abortedUploads: res.abortedUploads };
+    const res: MultipartUploadResult = await uploadFileMultipart(
+      this.ops,
+      { path, size, sha256 },
+      { bucket: this.bucket, key },
+      {
+        partSize,
+        concurrency: this.concurrency,
+        retry: this.retryPolicy,
+        staleUploadAgeMs: this.staleUploadAgeMs,
+        resumeFrom: opts.resumeFrom,
+        onProgress: opts.onProgress,
+        signal: opts.signal,
+        metadata: opts.contentType ? { 'Content-Type': opts.contentType } : {},
+        sleep: this.sleep,
+      },
+    );
+    return {
+      ...ref,
+      method: 'multipart',
+      bytesSent: res.bytesSent,
+      bytesReused: res.bytesReused,
+      parts: res.parts,
+      abortedUploads: res.abortedUploads,
+    };
   }
 
   /** Writes a small object (a report, MLmodel) unless the same bytes are already there. */
   async putBytes(key: string, body: Buffer, contentType?: string): Promise<{ sha256: string; written: boolean }> {
     if (body.length > this.partSize) {
-      throw new StorageInputError(`putBytes(${key}).length`, String(body.length), `at most ${this.partSize} bytes (use uploadFile for large objects)`);
+      throw new StorageInputError(
+        `putBytes(${key}).length`,
+        String(body.length),
+        `at most ${this.partSize} bytes (use uploadFile for large objects)`,
+      );
     }
     const sha256 = createHash('sha256').update(body).digest('hex');
     const existing = await this.stat(key);
-    if (existing && existing.metadata[SHA256_METADATA_KEY] === sha256 && existing.size === body.length) return { sha256, written: false };
+    if (existing && existing.metadata[SHA256_METADATA_KEY] === sha256 && existing.size === body.length)
+      return { sha256, written: false };
     await this.putVerified(key, body, sha256, contentType);
     return { sha256, written: true };
   }
@@ -132,26 +153,46 @@ export class ContentAddressedStore {
    * Server-side copy of `srcKey` to `dstKey`, both in this bucket; the source must carry
    * `expectedSha256`. Skipped when the destination already holds it.
    */
-  async copyObject(srcKey: string, dstKey: string, expectedSha256: string): Promise<{ copied: boolean; bytes: number }> {
+  async copyObject(
+    srcKey: string,
+    dstKey: string,
+    expectedSha256: string,
+  ): Promise<{ copied: boolean; bytes: number }> {
     validateSha256(expectedSha256, 'expectedSha256');
     const dst = await this.stat(dstKey);
     if (dst && dst.metadata[SHA256_METADATA_KEY] === expectedSha256) return { copied: false, bytes: dst.size };
     const src = await this.stat(srcKey);
     if (!src) {
-      throw new StorageError(`copy ${this.uri(srcKey)}: source object does not exist`, { operation: 'CopyObject', bucket: this.bucket, key: srcKey, code: 'NoSuchKey', retryable: false });
+      throw new StorageError(`copy ${this.uri(srcKey)}: source object does not exist`, {
+        operation: 'CopyObject',
+        bucket: this.bucket,
+        key: srcKey,
+        code: 'NoSuchKey',
+        retryable: false,
+      });
     }
     if (src.metadata[SHA256_METADATA_KEY] !== expectedSha256) {
-      throw new ContentMismatchError(`copy ${this.uri(srcKey)}: metadata sha256 is ${src.metadata[SHA256_METADATA_KEY] ?? '(none)'}, expected ${expectedSha256}`,
-        { bucket: this.bucket, key: srcKey, expected: expectedSha256, actual: src.metadata[SHA256_METADATA_KEY] ?? '' });
+      throw new ContentMismatchError(
+        `copy ${this.uri(srcKey)}: metadata sha256 is ${src.metadata[SHA256_METADATA_KEY] ?? '(none)'}, expected ${expectedSha256}`,
+        { bucket: this.bucket, key: srcKey, expected: expectedSha256, actual: src.metadata[SHA256_METADATA_KEY] ?? '' },
+      );
     }
     if (src.size > S3_LIMITS.maxSingleCopySize) {
-      throw new StorageInputError(`${this.uri(srcKey)} size`, String(src.size), `at most ${S3_LIMITS.maxSingleCopySize} bytes for a single server-side copy (multipart copy not implemented)`);
+      throw new StorageInputError(
+        `${this.uri(srcKey)} size`,
+        String(src.size),
+        `at most ${S3_LIMITS.maxSingleCopySize} bytes for a single server-side copy (multipart copy not implemented)`,
+      );
     }
-    await this.retry('CopyObject', dstKey, () => this.ops.copy({ bucket: this.bucket, key: srcKey, matchEtag: src.etag }, { bucket: this.bucket, key: dstKey }));
+    await this.retry('CopyObject', dstKey, () =>
+      this.ops.copy({ bucket: this.bucket, key: srcKey, matchEtag: src.etag }, { bucket: this.bucket, key: dstKey }),
+    );
     const after = await this.stat(dstKey);
     if (!after || after.size !== src.size || after.metadata[SHA256_METADATA_KEY] !== expectedSha256) {
-      throw new StorageError(`verify copy ${this.uri(dstKey)}: expected size ${src.size} and sha256 ${expectedSha256}, got ${after ? `size ${after.size}, sha256 ${after.metadata[SHA256_METADATA_KEY] ?? '(none)'}` : 'no object'}`,
-        { operation: 'Verify', bucket: this.bucket, key: dstKey, retryable: false });
+      throw new StorageError(
+        `verify copy ${this.uri(dstKey)}: expected size ${src.size} and sha256 ${expectedSha256}, got ${after ? `size ${after.size}, sha256 ${after.metadata[SHA256_METADATA_KEY] ?? '(none)'}` : 'no object'}`,
+        { operation: 'Verify', bucket: this.bucket, key: dstKey, retryable: false },
+      );
     }
     return { copied: true, bytes: src.size };
   }
@@ -167,7 +208,8 @@ export class ContentAddressedStore {
       let total = 0;
       for await (const chunk of await this.ops.get(this.bucket, key)) {
         total += (chunk as Buffer).length;
-        if (total > maxBytes) throw new StorageInputError(`${this.uri(key)} size`, String(total), `at most ${maxBytes} bytes`);
+        if (total > maxBytes)
+          throw new StorageInputError(`${this.uri(key)} size`, String(total), `at most ${maxBytes} bytes`);
         chunks.push(chunk as Buffer);
       }
       return Buffer.concat(chunks);
@@ -190,7 +232,12 @@ export class ContentAddressedStore {
   private async putVerified(key: string, body: Buffer, sha256: string, contentType?: string): Promise<void> {
     const actual = createHash('sha256').update(body).digest('hex');
     if (actual !== sha256) {
-      throw new ContentMismatchError(`${this.uri(key)}: content sha256 is ${actual}, expected ${sha256}`, { bucket: this.bucket, key, expected: sha256, actual });
+      throw new ContentMismatchError(`${this.uri(key)}: content sha256 is ${actual}, expected ${sha256}`, {
+        bucket: this.bucket,
+        key,
+        expected: sha256,
+        actual,
+      });
     }
     const metadata: Record<string, string> = { [SHA256_METADATA_KEY]: sha256 };
     if (contentType) metadata['Content-Type'] = contentType;
@@ -209,6 +256,10 @@ async function fileSize(path: string): Promise<number> {
     return s.size;
   } catch (err) {
     if (err instanceof StorageInputError) throw err;
-    throw new StorageInputError('path', path, `a readable file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new StorageInputError(
+      'path',
+      path,
+      `a readable file (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
   }
 }

@@ -30,10 +30,18 @@ export function choosePartSize(totalSize: number, preferred: number): number {
     throw new StorageInputError('size', String(totalSize), 'a non-negative integer byte count');
   }
   if (totalSize > S3_LIMITS.maxObjectSize) {
-    throw new StorageInputError('size', String(totalSize), `at most ${S3_LIMITS.maxObjectSize} bytes (S3's object size limit)`);
+    throw new StorageInputError(
+      'size',
+      String(totalSize),
+      `at most ${S3_LIMITS.maxObjectSize} bytes (S3's object size limit)`,
+    );
   }
   if (!Number.isSafeInteger(preferred) || preferred < S3_LIMITS.minPartSize || preferred > S3_LIMITS.maxPartSize) {
-    throw new StorageInputError('partSize', String(preferred), `an integer between ${S3_LIMITS.minPartSize} and ${S3_LIMITS.maxPartSize}`);
+    throw new StorageInputError(
+      'partSize',
+      String(preferred),
+      `an integer between ${S3_LIMITS.minPartSize} and ${S3_LIMITS.maxPartSize}`,
+    );
   }
   const mib = 1024 * 1024;
   const needed = Math.ceil(totalSize / S3_LIMITS.maxParts / mib) * mib;
@@ -47,7 +55,11 @@ export function planParts(totalSize: number, partSize: number): PlannedPart[] {
   }
   const count = Math.max(1, Math.ceil(totalSize / partSize));
   if (count > S3_LIMITS.maxParts) {
-    throw new StorageInputError('partSize', String(partSize), `a size that cuts ${totalSize} bytes into at most ${S3_LIMITS.maxParts} parts`);
+    throw new StorageInputError(
+      'partSize',
+      String(partSize),
+      `a size that cuts ${totalSize} bytes into at most ${S3_LIMITS.maxParts} parts`,
+    );
   }
   const parts: PlannedPart[] = [];
   for (let i = 0; i < count; i++) {

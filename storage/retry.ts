@@ -12,16 +12,35 @@ export { backoffDelay, type RetryPolicy, type Sleep };
 
 /** Node/undici network error codes that mean "the connection broke; the request may be sent again". */
 const RETRYABLE_NETWORK_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH',
-  'ENETUNREACH', 'ENETDOWN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
 /** S3 error codes of 5xx/throttling answers (the minio client maps 503 to `SlowDown`). */
 const RETRYABLE_S3_CODES = new Set([
-  'InternalError', 'ServiceUnavailable', 'SlowDown', 'RequestTimeout', 'RequestTimeTooSkewed',
-  'OperationTimedOut', 'XMinioServerNotInitialized', 'XMinioReadQuorum', 'XMinioWriteQuorum',
-  'BadGateway', 'GatewayTimeout',
+  'InternalError',
+  'ServiceUnavailable',
+  'SlowDown',
+  'RequestTimeout',
+  'RequestTimeTooSkewed',
+  'OperationTimedOut',
+  'XMinioServerNotInitialized',
+  'XMinioReadQuorum',
+  'XMinioWriteQuorum',
+  'BadGateway',
+  'GatewayTimeout',
 ]);
 
 function errorCode(err: unknown): string | undefined {
@@ -39,7 +58,9 @@ export function isRetryableStorageError(err: unknown): boolean {
   if (code && (RETRYABLE_NETWORK_CODES.has(code) || RETRYABLE_S3_CODES.has(code))) return true;
   const message = err instanceof Error ? err.message : String(err);
   // The minio client's own retry wrapper (disabled by us, but kept safe) and bare socket errors.
-  return /socket hang up|Retryable HTTP status: 5\d\d|Request failed after \d+ retries|other side closed/i.test(message);
+  return /socket hang up|Retryable HTTP status: 5\d\d|Request failed after \d+ retries|other side closed/i.test(
+    message,
+  );
 }
 
 export function storageErrorCode(err: unknown): string | undefined {

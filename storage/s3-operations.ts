@@ -32,20 +32,36 @@ export interface S3Operations {
   get(bucket: string, key: string): Promise<Readable>;
   initiateMultipart(bucket: string, key: string, metadata: Record<string, string>): Promise<string>;
   /** `sha256` (hex of `body`), when given, signs the request without hashing the part again. */
-  uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Buffer, sha256?: string): Promise<{ etag: string }>;
+  uploadPart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Buffer,
+    sha256?: string,
+  ): Promise<{ etag: string }>;
   /** Rejects with code `NoSuchUpload` when the upload id is unknown (completed, aborted, expired). */
   listParts(bucket: string, key: string, uploadId: string): Promise<ServerPart[]>;
-  completeMultipart(bucket: string, key: string, uploadId: string, parts: { number: number; etag: string }[]): Promise<{ etag: string }>;
+  completeMultipart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    parts: { number: number; etag: string }[],
+  ): Promise<{ etag: string }>;
   abortMultipart(bucket: string, key: string, uploadId: string): Promise<void>;
   listIncompleteUploads(bucket: string, key: string): Promise<IncompleteUpload[]>;
   /** Server-side copy preserving the source's metadata; `matchEtag` guards against a concurrent overwrite. */
-  copy(src: { bucket: string; key: string; matchEtag?: string }, dst: { bucket: string; key: string }): Promise<{ etag: string }>;
+  copy(
+    src: { bucket: string; key: string; matchEtag?: string },
+    dst: { bucket: string; key: string },
+  ): Promise<{ etag: string }>;
 }
 
 /** User metadata keys as the `x-amz-meta-` headers S3 expects. */
 function metaHeaders(metadata: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(metadata)) out[k.toLowerCase().startsWith('x-amz-meta-') || k.toLowerCase() === 'content-type' ? k : `x-amz-meta-${k}`] = v;
+  for (const [k, v] of Object.entries(metadata))
+    out[k.toLowerCase().startsWith('x-amz-meta-') || k.toLowerCase() === 'content-type' ? k : `x-amz-meta-${k}`] = v;
   return out;
 }
 
@@ -53,7 +69,9 @@ function stripQuotes(etag: string): string {
   return etag.replace(/^"+|"+$/g, '');
 }
 
-type ListPartsCapable = { listParts(bucket: string, key: string, uploadId: string): Promise<{ part: number; etag: string; size: number }[]> };
+type ListPartsCapable = {
+  listParts(bucket: string, key: string, uploadId: string): Promise<{ part: number; etag: string; size: number }[]>;
+};
 
 export function minioS3Operations(client: Minio.Client): S3Operations {
   return {
@@ -77,16 +95,30 @@ export function minioS3Operations(client: Minio.Client): S3Operations {
     initiateMultipart: (bucket, key, metadata) => client.initiateNewMultipartUpload(bucket, key, metaHeaders(metadata)),
     async uploadPart(bucket, key, uploadId, partNumber, body, sha256) {
       if (!sha256) {
-        const res = await client.uploadPart({ bucketName: bucket, objectName: key, uploadID: uploadId, partNumber, headers: {} }, body);
+        const res = await client.uploadPart(
+          { bucketName: bucket, objectName: key, uploadID: uploadId, partNumber, headers: {} },
+          body,
+        );
         return { etag: stripQuotes(res.etag) };
       }
       // uploadPart() hashes the payload again to sign it; the caller already has the hash.
       const res = await client.makeRequestStreamAsync(
-        { method: 'PUT', bucketName: bucket, objectName: key, query: `uploadId=${encodeURIComponent(uploadId)}&partNumber=${partNumber}`, headers: { 'content-length': String(body.length) } },
-        body, client.enableSHA256 ? sha256 : '', [200], '');
+        {
+          method: 'PUT',
+          bucketName: bucket,
+          objectName: key,
+          query: `uploadId=${encodeURIComponent(uploadId)}&partNumber=${partNumber}`,
+          headers: { 'content-length': String(body.length) },
+        },
+        body,
+        client.enableSHA256 ? sha256 : '',
+        [200],
+        '',
+      );
       res.resume();
       const etag = res.headers.etag;
-      if (!etag) throw Object.assign(new Error(`UploadPart ${partNumber}: no ETag in the answer`), { code: 'MissingETag' });
+      if (!etag)
+        throw Object.assign(new Error(`UploadPart ${partNumber}: no ETag in the answer`), { code: 'MissingETag' });
       return { etag: stripQuotes(etag) };
     },
     async listParts(bucket, key, uploadId) {
@@ -95,7 +127,12 @@ export function minioS3Operations(client: Minio.Client): S3Operations {
       return parts.map((p) => ({ number: p.part, etag: stripQuotes(p.etag), size: p.size }));
     },
     async completeMultipart(bucket, key, uploadId, parts) {
-      const res = await client.completeMultipartUpload(bucket, key, uploadId, parts.map((p) => ({ part: p.number, etag: p.etag })));
+      const res = await client.completeMultipartUpload(
+        bucket,
+        key,
+        uploadId,
+        parts.map((p) => ({ part: p.number, etag: p.etag })),
+      );
       return { etag: stripQuotes(res.etag) };
     },
     abortMultipart: (bucket, key, uploadId) => client.abortMultipartUpload(bucket, key, uploadId),
@@ -115,7 +152,11 @@ export function minioS3Operations(client: Minio.Client): S3Operations {
       }
     },
     async copy(src, dst) {
-      const source = new Minio.CopySourceOptions({ Bucket: src.bucket, Object: src.key, ...(src.matchEtag ? { MatchETag: src.matchEtag } : {}) });
+      const source = new Minio.CopySourceOptions({
+        Bucket: src.bucket,
+        Object: src.key,
+        ...(src.matchEtag ? { MatchETag: src.matchEtag } : {}),
+      });
       const dest = new Minio.CopyDestinationOptions({ Bucket: dst.bucket, Object: dst.key, MetadataDirective: 'COPY' });
       const res = await client.copyObject(source, dest);
       const etag = (res as { Etag?: string; etag?: string }).Etag ?? (res as { etag?: string }).etag ?? '';

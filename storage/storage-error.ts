@@ -37,7 +37,9 @@ export class StorageInputError extends Error {
     readonly value: string,
     readonly expected: string,
   ) {
-    super(`${field}: expected ${expected}, got ${JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value)}`);
+    super(
+      `${field}: expected ${expected}, got ${JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value)}`,
+    );
     this.name = 'StorageInputError';
   }
 }
@@ -47,7 +49,12 @@ export class ContentMismatchError extends Error {
   readonly retryable = false;
   constructor(
     message: string,
-    readonly context: { readonly bucket: string; readonly key: string; readonly expected: string; readonly actual: string },
+    readonly context: {
+      readonly bucket: string;
+      readonly key: string;
+      readonly expected: string;
+      readonly actual: string;
+    },
   ) {
     super(message);
     this.name = 'ContentMismatchError';

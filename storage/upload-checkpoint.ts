@@ -58,24 +58,43 @@ export function judgeCheckpoint(value: unknown, target: UploadTarget, plan: read
   if (value === undefined || value === null) return { kind: 'none' };
   if (!isObject(value)) return { kind: 'malformed', reason: `checkpoint: expected an object, got ${typeof value}` };
   if (value.version !== UPLOAD_CHECKPOINT_VERSION) {
-    return { kind: 'malformed', reason: `checkpoint.version: expected ${UPLOAD_CHECKPOINT_VERSION}, got ${JSON.stringify(value.version)}` };
+    return {
+      kind: 'malformed',
+      reason: `checkpoint.version: expected ${UPLOAD_CHECKPOINT_VERSION}, got ${JSON.stringify(value.version)}`,
+    };
   }
   for (const field of ['bucket', 'key', 'sha256', 'uploadId'] as const) {
     if (typeof value[field] !== 'string' || !value[field]) {
-      return { kind: 'malformed', reason: `checkpoint.${field}: expected a non-empty string, got ${JSON.stringify(value[field])}` };
+      return {
+        kind: 'malformed',
+        reason: `checkpoint.${field}: expected a non-empty string, got ${JSON.stringify(value[field])}`,
+      };
     }
   }
   for (const field of ['size', 'partSize'] as const) {
     if (!Number.isSafeInteger(value[field]) || (value[field] as number) < 0) {
-      return { kind: 'malformed', reason: `checkpoint.${field}: expected a non-negative integer, got ${JSON.stringify(value[field])}` };
+      return {
+        kind: 'malformed',
+        reason: `checkpoint.${field}: expected a non-negative integer, got ${JSON.stringify(value[field])}`,
+      };
     }
   }
   if (!Array.isArray(value.parts)) return { kind: 'malformed', reason: 'checkpoint.parts: expected an array' };
   const parts: FinishedPart[] = [];
   for (const [i, p] of value.parts.entries()) {
-    if (!isObject(p) || !Number.isSafeInteger(p.number) || typeof p.etag !== 'string' || !p.etag ||
-        !Number.isSafeInteger(p.size) || typeof p.sha256 !== 'string' || !HEX64.test(p.sha256)) {
-      return { kind: 'malformed', reason: `checkpoint.parts[${i}]: expected {number, etag, size, sha256 (64 hex)}, got ${JSON.stringify(p)}` };
+    if (
+      !isObject(p) ||
+      !Number.isSafeInteger(p.number) ||
+      typeof p.etag !== 'string' ||
+      !p.etag ||
+      !Number.isSafeInteger(p.size) ||
+      typeof p.sha256 !== 'string' ||
+      !HEX64.test(p.sha256)
+    ) {
+      return {
+        kind: 'malformed',
+        reason: `checkpoint.parts[${i}]: expected {number, etag, size, sha256 (64 hex)}, got ${JSON.stringify(p)}`,
+      };
     }
     parts.push({ number: p.number as number, etag: p.etag, size: p.size as number, sha256: p.sha256 });
   }

@@ -11,11 +11,16 @@ export function workflowUiLink(config: PipelineConfig, workflowId: string, runId
   const base = config.temporal.uiUrl.replace(/\/+$/, '');
   const ns = encodeURIComponent(config.temporal.namespace);
   const id = encodeURIComponent(workflowId);
-  return runId ? `${base}/namespaces/${ns}/workflows/${id}/${encodeURIComponent(runId)}/history` : `${base}/namespaces/${ns}/workflows/${id}`;
+  return runId
+    ? `${base}/namespaces/${ns}/workflows/${id}/${encodeURIComponent(runId)}/history`
+    : `${base}/namespaces/${ns}/workflows/${id}`;
 }
 
 /** Runs `fn` with the configured Temporal client and closes its connection afterwards, also on error. */
-export async function withTemporalClient<T>(fn: (client: Client, config: PipelineConfig) => Promise<T>, config: PipelineConfig = loadConfig()): Promise<T> {
+export async function withTemporalClient<T>(
+  fn: (client: Client, config: PipelineConfig) => Promise<T>,
+  config: PipelineConfig = loadConfig(),
+): Promise<T> {
   const client = await connectClient(config);
   try {
     return await fn(client, config);

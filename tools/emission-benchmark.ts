@@ -34,13 +34,22 @@ const OPSET = 17;
 /** Emissions per tool; the medians are reported (a single run swings ±20% with page-cache writeback). */
 const REPEATS = { ours: 5, torch: 3 } as const;
 
-interface ProcessStats { readonly wallSeconds: number; readonly peakRssMb: number; readonly stdout: string }
+interface ProcessStats {
+  readonly wallSeconds: number;
+  readonly peakRssMb: number;
+  readonly stdout: string;
+}
 
 /**
  * Emits `repeats` times into a fresh file (the previous output removed and the page cache flushed
  * first, so no run pays for another's writeback or for truncating an old file); returns every run.
  */
-async function measuredEmissions(repeats: number, out: string, cmd: string, args: readonly string[]): Promise<ProcessStats[]> {
+async function measuredEmissions(
+  repeats: number,
+  out: string,
+  cmd: string,
+  args: readonly string[],
+): Promise<ProcessStats[]> {
   const runs: ProcessStats[] = [];
   for (let i = 0; i < repeats; i++) {
     await rm(out, { force: true });
@@ -64,9 +73,16 @@ async function measured(cmd: string, args: readonly string[]): Promise<ProcessSt
  * intra-op spinning off: the controls bench/MEASUREMENTS.md shows are needed for an unbiased ratio).
  */
 async function latency(ours: string, torch: string) {
-  const report = await compareModels({ path: ours, label: 'ours' }, { path: torch, label: 'torch.onnx.export' }, {
-    batchSizes: BATCHES, threads: THREADS, timeBudgetMs: LATENCY_BUDGET_MS, maxRuns: LATENCY_MAX_PAIRS,
-  });
+  const report = await compareModels(
+    { path: ours, label: 'ours' },
+    { path: torch, label: 'torch.onnx.export' },
+    {
+      batchSizes: BATCHES,
+      threads: THREADS,
+      timeBudgetMs: LATENCY_BUDGET_MS,
+      maxRuns: LATENCY_MAX_PAIRS,
+    },
+  );
   return report.pairs.map((pair, i) => ({
     batch: pair.batchSize,
     ours: report.candidate.batches[i]?.stats,
@@ -79,16 +95,36 @@ async function benchPreset(preset: string, work: string) {
   const dir = join(work, preset);
   if (!existsSync(join(dir, 'model.safetensors'))) {
     process.stderr.write(`making ${preset} bundle in ${dir}\n`);
-    await run(PYTHON, [join(ROOT, 'scripts/fixtures/make_localizationnet.py'), '--out', dir, '--backbone', preset, '-n', '8'], { maxBuffer: 1 << 24 });
+    await run(
+      PYTHON,
+      [join(ROOT, 'scripts/fixtures/make_localizationnet.py'), '--out', dir, '--backbone', preset, '-n', '8'],
+      { maxBuffer: 1 << 24 },
+    );
   }
   const modelBytes = (await stat(join(dir, 'model.safetensors'))).size;
   const oursPath = join(dir, 'ours.onnx');
   const torchPath = join(dir, 'torch.onnx');
   process.stderr.write(`${preset}: torch.onnx.export ×${REPEATS.torch}\n`);
-  const torchRuns = await measuredEmissions(REPEATS.torch, torchPath, PYTHON, [join(ROOT, 'tools/emission-benchmark-torch.py'), dir, torchPath, '--opset', String(OPSET)]);
-  const exportCall = (r: ProcessStats) => (JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { export_seconds?: number }).export_seconds ?? Number.NaN;
+  const torchRuns = await measuredEmissions(REPEATS.torch, torchPath, PYTHON, [
+    join(ROOT, 'tools/emission-benchmark-torch.py'),
+    dir,
+    torchPath,
+    '--opset',
+    String(OPSET),
+  ]);
+  const exportCall = (r: ProcessStats) =>
+    (JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { export_seconds?: number }).export_seconds ?? Number.NaN;
   process.stderr.write(`${preset}: our emitter ×${REPEATS.ours}\n`);
-  const oursRuns = await measuredEmissions(REPEATS.ours, oursPath, process.execPath, [join(ROOT, 'bin/onnx-export.js'), 'emit', dir, '-o', oursPath, '--opset', String(OPSET), '--json']);
+  const oursRuns = await measuredEmissions(REPEATS.ours, oursPath, process.execPath, [
+    join(ROOT, 'bin/onnx-export.js'),
+    'emit',
+    dir,
+    '-o',
+    oursPath,
+    '--opset',
+    String(OPSET),
+    '--json',
+  ]);
   const emitCall = (r: ProcessStats) => (JSON.parse(r.stdout) as { seconds: number }).seconds;
   // The floor for any emitter that writes a self-contained file: copying the checkpoint's bytes (cp).
   const copyPath = join(dir, 'copy.bin');
@@ -140,12 +176,20 @@ function table(results: readonly PresetResult[]): string {
   ];
   for (const r of results) {
     const e = r.emission;
-    lines.push(`| ${r.preset} (${f(r.modelMb, 0)} MB) | ${f(e.ours.processSeconds)} s / ${f(e.ours.emitSeconds)} s | ${f(e.torch.processSeconds)} s / ${f(e.torch.exportSeconds)} s | ${f(e.speedupProcess, 1)}× | ${f(e.speedupVsExportCall, 1)}× | ${f(e.ours.peakRssMb, 0)} / ${f(e.torch.peakRssMb, 0)} | ${f(e.oursPeakRssOverModel)} | ${r.nodes.ours} / ${r.nodes.torch} | ${f(e.copyCheckpointSeconds)} s |`);
+    lines.push(
+      `| ${r.preset} (${f(r.modelMb, 0)} MB) | ${f(e.ours.processSeconds)} s / ${f(e.ours.emitSeconds)} s | ${f(e.torch.processSeconds)} s / ${f(e.torch.exportSeconds)} s | ${f(e.speedupProcess, 1)}× | ${f(e.speedupVsExportCall, 1)}× | ${f(e.ours.peakRssMb, 0)} / ${f(e.torch.peakRssMb, 0)} | ${f(e.oursPeakRssOverModel)} | ${r.nodes.ours} / ${r.nodes.torch} | ${f(e.copyCheckpointSeconds)} s |`,
+    );
   }
-  lines.push('', '| model | batch | ours p50 (ms) | torch p50 (ms) | ratio ours/torch median [p10, p90] (95% CI) |', '|---|---|---|---|---|');
+  lines.push(
+    '',
+    '| model | batch | ours p50 (ms) | torch p50 (ms) | ratio ours/torch median [p10, p90] (95% CI) |',
+    '|---|---|---|---|---|',
+  );
   for (const r of results) {
     for (const l of r.latency) {
-      lines.push(`| ${r.preset} | ${l.batch} | ${f(l.ours?.p50 ?? Number.NaN)} | ${f(l.torch?.p50 ?? Number.NaN)} | ${f(l.ratio.median, 3)} [${f(l.ratio.p10, 3)}, ${f(l.ratio.p90, 3)}] (${f(l.ratio.medianCi95[0], 3)}–${f(l.ratio.medianCi95[1], 3)}) |`);
+      lines.push(
+        `| ${r.preset} | ${l.batch} | ${f(l.ours?.p50 ?? Number.NaN)} | ${f(l.torch?.p50 ?? Number.NaN)} | ${f(l.ratio.median, 3)} [${f(l.ratio.p10, 3)}, ${f(l.ratio.p90, 3)}] (${f(l.ratio.medianCi95[0], 3)}–${f(l.ratio.medianCi95[1], 3)}) |`,
+      );
     }
   }
   return lines.join('\n');
@@ -168,7 +212,7 @@ async function main(argv: readonly string[]): Promise<void> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`emission-benchmark: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`emission-benchmark: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   });
 }

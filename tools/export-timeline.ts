@@ -32,9 +32,17 @@ async function main(): Promise<void> {
   for (const e of events) {
     const id = String(e.eventId);
     const at = ms(e.eventTime);
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, { name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at });
-    if (e.activityTaskStartedEventAttributes) started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), { at, attempt: e.activityTaskStartedEventAttributes.attempt ?? 1 });
-    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+    if (e.activityTaskScheduledEventAttributes)
+      scheduled.set(id, { name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at });
+    if (e.activityTaskStartedEventAttributes)
+      started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), {
+        at,
+        attempt: e.activityTaskStartedEventAttributes.attempt ?? 1,
+      });
+    const done =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.activityTaskTimedOutEventAttributes;
     if (done) {
       const s = scheduled.get(String(done.scheduledEventId));
       const st = started.get(String(done.scheduledEventId));
@@ -46,13 +54,25 @@ async function main(): Promise<void> {
   const wallMs = ms(events[events.length - 1]?.eventTime) - ms(events[0]?.eventTime);
   const workMs = spans.reduce((n, s) => n + s.runMs, 0);
   const queuedMs = spans.reduce((n, s) => n + s.queuedMs, 0);
-  const summary = { workflowId, wallMs, activityWorkMs: workMs, activityQueueMs: queuedMs, orchestrationMs: wallMs - workMs - queuedMs, spans };
+  const summary = {
+    workflowId,
+    wallMs,
+    activityWorkMs: workMs,
+    activityQueueMs: queuedMs,
+    orchestrationMs: wallMs - workMs - queuedMs,
+    spans,
+  };
   if (flag === '--json') {
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     return;
   }
-  for (const s of spans) process.stdout.write(`${s.activity.padEnd(22)} attempt ${s.attempt}  queued ${s.queuedMs.toFixed(0).padStart(6)} ms  ran ${s.runMs.toFixed(0).padStart(7)} ms\n`);
-  process.stdout.write(`wall ${wallMs.toFixed(0)} ms = activities ${workMs.toFixed(0)} ms + queue waits ${queuedMs.toFixed(0)} ms + orchestration ${(wallMs - workMs - queuedMs).toFixed(0)} ms\n`);
+  for (const s of spans)
+    process.stdout.write(
+      `${s.activity.padEnd(22)} attempt ${s.attempt}  queued ${s.queuedMs.toFixed(0).padStart(6)} ms  ran ${s.runMs.toFixed(0).padStart(7)} ms\n`,
+    );
+  process.stdout.write(
+    `wall ${wallMs.toFixed(0)} ms = activities ${workMs.toFixed(0)} ms + queue waits ${queuedMs.toFixed(0)} ms + orchestration ${(wallMs - workMs - queuedMs).toFixed(0)} ms\n`,
+  );
 }
 
 main().catch((err: unknown) => {

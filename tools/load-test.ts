@@ -26,7 +26,11 @@ import { findProjectRoot, loadConfig } from '../config/environment';
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-interface Args { exports: number; timeoutMin: number; json: boolean }
+interface Args {
+  exports: number;
+  timeoutMin: number;
+  json: boolean;
+}
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { exports: 20, timeoutMin: 30, json: false };
@@ -61,30 +65,66 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const root = findProjectRoot();
   const config = loadConfig();
-  const say = (line: string) => { if (!args.json) process.stderr.write(`${line}\n`); };
+  const say = (line: string) => {
+    if (!args.json) process.stderr.write(`${line}\n`);
+  };
 
   // 1. One small ConvNeXt bundle, written by PyTorch through the fixture script, uploaded once.
   const bundleDir = mkdtempSync(join(tmpdir(), 'onnx-export-load-bundle-'));
   const workDir = mkdtempSync(join(tmpdir(), 'onnx-export-load-worker-'));
-  await run('/usr/bin/python3', [join(root, 'scripts', 'fixtures', 'make_localizationnet.py'), '--out', bundleDir,
-    '--backbone', 'convnext', '--depths', '1,1,2,1', '--dims', '8,16,24,32', '--seed', '7', '--samples', '8'], { timeout: 300_000 });
+  await run(
+    '/usr/bin/python3',
+    [
+      join(root, 'scripts', 'fixtures', 'make_localizationnet.py'),
+      '--out',
+      bundleDir,
+      '--backbone',
+      'convnext',
+      '--depths',
+      '1,1,2,1',
+      '--dims',
+      '8,16,24,32',
+      '--seed',
+      '7',
+      '--samples',
+      '8',
+    ],
+    { timeout: 300_000 },
+  );
   const checkpointUri = (await uploadBundle(config, bundleDir)).uri;
   say(`bundle ${checkpointUri}`);
 
   // 2. One worker host, its own process and work folder.
   const worker = spawn(process.execPath, [join(root, 'bin', 'onnx-export.js'), 'worker'], {
-    cwd: root, env: { ...process.env, ONNX_EXPORT_WORK_DIR: workDir }, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root,
+    env: { ...process.env, ONNX_EXPORT_WORK_DIR: workDir },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let workerOut = '';
-  worker.stdout?.on('data', (d: Buffer) => { workerOut = (workerOut + d.toString()).slice(-20_000); });
-  worker.stderr?.on('data', (d: Buffer) => { workerOut = (workerOut + d.toString()).slice(-20_000); });
+  worker.stdout?.on('data', (d: Buffer) => {
+    workerOut = (workerOut + d.toString()).slice(-20_000);
+  });
+  worker.stderr?.on('data', (d: Buffer) => {
+    workerOut = (workerOut + d.toString()).slice(-20_000);
+  });
   const pid = worker.pid;
   if (pid === undefined) throw new Error('worker did not start');
   const stopWorker = async () => {
     if (worker.exitCode !== null || worker.signalCode !== null) return;
-    try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ }
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
     for (let i = 0; i < 100 && worker.exitCode === null && worker.signalCode === null; i++) await sleep(100);
-    if (worker.exitCode === null && worker.signalCode === null) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
+    if (worker.exitCode === null && worker.signalCode === null) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   };
   const client = await connectClient(config);
   let peak = { hwm: 0, rss: 0 };
@@ -104,7 +144,11 @@ async function main(): Promise<void> {
     const pollers = new Set<string>();
     for (const queue of [TASK_QUEUES.export, TASK_QUEUES.bench]) {
       for (const taskQueueType of [1, 2]) {
-        const r = await client.workflowService.describeTaskQueue({ namespace: config.temporal.namespace, taskQueue: { name: queue }, taskQueueType });
+        const r = await client.workflowService.describeTaskQueue({
+          namespace: config.temporal.namespace,
+          taskQueue: { name: queue },
+          taskQueueType,
+        });
         for (const p of r.pollers ?? []) if (p.identity) pollers.add(p.identity);
       }
     }
@@ -114,31 +158,42 @@ async function main(): Promise<void> {
     const modelName = `load-test-${stamp}`;
     const started = Date.now();
     const deadline = started + args.timeoutMin * 60_000;
-    const outcomes = await Promise.all(Array.from({ length: args.exports }, async (_, i) => {
-      const request: ExportRequest = {
-        checkpointUri, modelName, runId: `load-${stamp}-${i}`,
-        benchmark: { gpu: false, batchSizes: [1], maxRuns: 10, timeBudgetMs: 500 },
-      };
-      const t0 = Date.now();
-      try {
-        const { handle } = await startExport(client, request);
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('timed out')), deadline - Date.now()); });
-        const result = await Promise.race([handle.result(), timeout]).finally(() => clearTimeout(timer));
-        const history = await handle.fetchHistory();
-        const identities = (history.events ?? []).flatMap((e) => {
-          const id = e.activityTaskStartedEventAttributes?.identity ?? e.workflowTaskStartedEventAttributes?.identity;
-          return id ? [id] : [];
-        });
-        say(`  ${request.runId}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s, version ${result.registry.version}`);
-        return { ok: true as const, seconds: (Date.now() - t0) / 1000, version: result.registry.version, identities };
-      } catch (err) {
-        const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
-        const message = err instanceof WorkflowFailedError ? `${err.message}: ${cause?.message ?? ''} ${cause?.cause instanceof Error ? cause.cause.message : ''}` : String(err);
-        say(`  ${request.runId}: FAILED ${message}`);
-        return { ok: false as const, seconds: (Date.now() - t0) / 1000, error: message };
-      }
-    }));
+    const outcomes = await Promise.all(
+      Array.from({ length: args.exports }, async (_, i) => {
+        const request: ExportRequest = {
+          checkpointUri,
+          modelName,
+          runId: `load-${stamp}-${i}`,
+          benchmark: { gpu: false, batchSizes: [1], maxRuns: 10, timeBudgetMs: 500 },
+        };
+        const t0 = Date.now();
+        try {
+          const { handle } = await startExport(client, request);
+          let timer: NodeJS.Timeout | undefined;
+          const timeout = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('timed out')), deadline - Date.now());
+          });
+          const result = await Promise.race([handle.result(), timeout]).finally(() => clearTimeout(timer));
+          const history = await handle.fetchHistory();
+          const identities = (history.events ?? []).flatMap((e) => {
+            const id = e.activityTaskStartedEventAttributes?.identity ?? e.workflowTaskStartedEventAttributes?.identity;
+            return id ? [id] : [];
+          });
+          say(
+            `  ${request.runId}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s, version ${result.registry.version}`,
+          );
+          return { ok: true as const, seconds: (Date.now() - t0) / 1000, version: result.registry.version, identities };
+        } catch (err) {
+          const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
+          const message =
+            err instanceof WorkflowFailedError
+              ? `${err.message}: ${cause?.message ?? ''} ${cause?.cause instanceof Error ? cause.cause.message : ''}`
+              : String(err);
+          say(`  ${request.runId}: FAILED ${message}`);
+          return { ok: false as const, seconds: (Date.now() - t0) / 1000, error: message };
+        }
+      }),
+    );
     const wallSeconds = (Date.now() - started) / 1000;
     const last = memoryOf(pid);
     if (last) peak = { hwm: Math.max(peak.hwm, last.hwm), rss: Math.max(peak.rss, last.rss) };
@@ -155,22 +210,35 @@ async function main(): Promise<void> {
       failed: failed.length,
       failures: failed.map((f) => f.error),
       wallSeconds,
-      perExportSeconds: { min: seconds[0], p50: seconds[Math.floor(seconds.length / 2)], max: seconds[seconds.length - 1] },
+      perExportSeconds: {
+        min: seconds[0],
+        p50: seconds[Math.floor(seconds.length / 2)],
+        max: seconds[seconds.length - 1],
+      },
       distinctVersions: new Set(done.map((o) => o.version)).size,
       worker: { pid, peakRssBytes: peak.hwm, peakRss: mib(peak.hwm), idleRss: idle ? mib(idle.rss) : undefined },
       tasksByWorker: byIdentity,
-      tasksOnThisWorker: Object.entries(byIdentity).filter(([id]) => id.startsWith(ours)).reduce((n, [, c]) => n + c, 0),
+      tasksOnThisWorker: Object.entries(byIdentity)
+        .filter(([id]) => id.startsWith(ours))
+        .reduce((n, [, c]) => n + c, 0),
       otherRecentPollers: [...pollers].filter((p) => !p.startsWith(ours)),
       modelName,
       temporal: config.temporal.address,
     };
     if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else {
-      say(`\n${report.completed}/${report.exports} completed, ${report.failed} failed, wall ${wallSeconds.toFixed(1)} s ` +
-        `(per export p50 ${report.perExportSeconds.p50?.toFixed(1)} s, max ${report.perExportSeconds.max?.toFixed(1)} s); ` +
-        `worker peak RSS ${report.worker.peakRss} (idle ${report.worker.idleRss}); ${report.distinctVersions} registry versions of ${modelName}`);
-      say(`activity and workflow tasks on this worker: ${report.tasksOnThisWorker}; by worker: ${JSON.stringify(byIdentity)}`);
-      if (report.otherRecentPollers.length) say(`note: the server saw other pollers on these queues in the last minutes (they may be gone; the line above says who ran the tasks): ${report.otherRecentPollers.join(', ')}`);
+      say(
+        `\n${report.completed}/${report.exports} completed, ${report.failed} failed, wall ${wallSeconds.toFixed(1)} s ` +
+          `(per export p50 ${report.perExportSeconds.p50?.toFixed(1)} s, max ${report.perExportSeconds.max?.toFixed(1)} s); ` +
+          `worker peak RSS ${report.worker.peakRss} (idle ${report.worker.idleRss}); ${report.distinctVersions} registry versions of ${modelName}`,
+      );
+      say(
+        `activity and workflow tasks on this worker: ${report.tasksOnThisWorker}; by worker: ${JSON.stringify(byIdentity)}`,
+      );
+      if (report.otherRecentPollers.length)
+        say(
+          `note: the server saw other pollers on these queues in the last minutes (they may be gone; the line above says who ran the tasks): ${report.otherRecentPollers.join(', ')}`,
+        );
     }
     process.exitCode = failed.length > 0 ? 1 : 0;
   } finally {
@@ -183,6 +251,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`load-test: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`load-test: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

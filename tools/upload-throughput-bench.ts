@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const path = join(tmpdir(), `upload-bench-${size}.bin`);
   await writeRandomFile(path, size);
   const { sha256 } = await sha256File(path);
-  const mbps = (ms: number) => ((size / 1e6) / (ms / 1000)).toFixed(0);
+  const mbps = (ms: number) => (size / 1e6 / (ms / 1000)).toFixed(0);
   const rows: string[] = [];
   try {
     const settings = [
@@ -70,27 +70,49 @@ async function main(): Promise<void> {
       const t = Date.now();
       await store.uploadFile(path, `${prefix}mp-${s.partSize / MiB}-${s.concurrency}`, { sha256 });
       const ms = Date.now() - t;
-      rows.push(`multipart ${s.partSize / MiB} MiB x${s.concurrency}: ${ms} ms, ${mbps(ms)} MB/s, ratio vs plain ${(plainMs / ms).toFixed(2)}`);
+      rows.push(
+        `multipart ${s.partSize / MiB} MiB x${s.concurrency}: ${ms} ms, ${mbps(ms)} MB/s, ratio vs plain ${(plainMs / ms).toFixed(2)}`,
+      );
     }
     // Interrupted: the connection is cut half-way through part 20; no in-process retry; then resume.
-    const store = new ContentAddressedStore(ops, { bucket, partSize: 16 * MiB, concurrency: 4, retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } });
+    const store = new ContentAddressedStore(ops, {
+      bucket,
+      partSize: 16 * MiB,
+      concurrency: 4,
+      retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+    });
     const key = `${prefix}interrupted`;
     let last: UploadCheckpoint | undefined;
     counter.reset();
     counter.breakPart(20);
-    await store.uploadFile(path, key, { sha256, onProgress: (cp) => { last = cp; } }).catch(() => undefined);
+    await store
+      .uploadFile(path, key, {
+        sha256,
+        onProgress: (cp) => {
+          last = cp;
+        },
+      })
+      .catch(() => undefined);
     const firstBytes = counter.counts.dataBytes;
     counter.reset();
-    const resumed = await new ContentAddressedStore(ops, { bucket, partSize: 16 * MiB, concurrency: 4 }).uploadFile(path, key, { sha256, resumeFrom: last });
+    const resumed = await new ContentAddressedStore(ops, { bucket, partSize: 16 * MiB, concurrency: 4 }).uploadFile(
+      path,
+      key,
+      { sha256, resumeFrom: last },
+    );
     const total = firstBytes + counter.counts.dataBytes;
-    rows.push(`interrupted at part 20 (16 MiB x4): attempt 1 sent ${firstBytes} B (${last?.parts.length} parts finished), resume sent ${counter.counts.dataBytes} B, reused ${resumed.bytesReused} B; re-sent ${total - size} B (${((total - size) / MiB).toFixed(1)} MiB) of ${size}`);
+    rows.push(
+      `interrupted at part 20 (16 MiB x4): attempt 1 sent ${firstBytes} B (${last?.parts.length} parts finished), resume sent ${counter.counts.dataBytes} B, reused ${resumed.bytesReused} B; re-sent ${total - size} B (${((total - size) / MiB).toFixed(1)} MiB) of ${size}`,
+    );
   } finally {
     rmSync(path, { force: true });
     const keys: string[] = [];
     for await (const o of client.listObjects(bucket, prefix, true)) if (o.name) keys.push(o.name);
     if (keys.length) await client.removeObjects(bucket, keys);
   }
-  process.stdout.write(`upload throughput, ${size} bytes, ${config.s3.endpoint}\n${rows.map((r) => `  ${r}`).join('\n')}\n`);
+  process.stdout.write(
+    `upload throughput, ${size} bytes, ${config.s3.endpoint}\n${rows.map((r) => `  ${r}`).join('\n')}\n`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -50,10 +50,12 @@ export async function probeCuda(options: CudaProbeOptions = {}): Promise<CudaPro
     const x = Float32Array.from({ length: batch * model.width }, (_, i) => Math.sin(i + 1));
     const out = await session.run({ [model.inputName]: new Tensor('float32', x, [batch, model.width]) });
     const y = out[model.outputName]?.data;
-    if (!(y instanceof Float32Array)) return done(false, `CUDA session ran but returned no float32 '${model.outputName}'`);
+    if (!(y instanceof Float32Array))
+      return done(false, `CUDA session ran but returned no float32 '${model.outputName}'`);
     const expected = model.forward(x, batch);
     const worst = expected.reduce((m, v, i) => Math.max(m, Math.abs(v - (y[i] ?? Number.NaN))), 0);
-    if (!(worst <= PROBE_TOLERANCE)) return done(false, `CUDA session answered wrongly: max |error| ${worst} > ${PROBE_TOLERANCE}`);
+    if (!(worst <= PROBE_TOLERANCE))
+      return done(false, `CUDA session answered wrongly: max |error| ${worst} > ${PROBE_TOLERANCE}`);
     return done(true, `CUDA session on device ${options.deviceId ?? 0} opened and answered within ${PROBE_TOLERANCE}`);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

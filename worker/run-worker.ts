@@ -52,7 +52,11 @@ export interface GpuQueueDecision {
 /** Whether this host polls the GPU queue, and on which provider its benchmarks run. */
 export function decideGpuQueue(probe: CudaProbeResult | undefined, gpuQueueUsesCpuForTests: boolean): GpuQueueDecision {
   if (gpuQueueUsesCpuForTests) {
-    return { serve: true, executionProvider: 'cpu', reason: 'test-only flag gpuQueueUsesCpuForTests: GPU queue served on the CPU provider' };
+    return {
+      serve: true,
+      executionProvider: 'cpu',
+      reason: 'test-only flag gpuQueueUsesCpuForTests: GPU queue served on the CPU provider',
+    };
   }
   if (probe?.available) return { serve: true, executionProvider: 'cuda', reason: probe.reason };
   return { serve: false, executionProvider: 'cuda', reason: probe?.reason ?? 'CUDA probe not run' };
@@ -76,7 +80,11 @@ export async function createWorkerHost(config: PipelineConfig, options: WorkerHo
   const gpuQueue = decideGpuQueue(cudaProbe, testFlag);
 
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const common = { connection, namespace: config.temporal.namespace, maxHeartbeatThrottleInterval: HEARTBEAT_FLUSH_INTERVAL };
+  const common = {
+    connection,
+    namespace: config.temporal.namespace,
+    maxHeartbeatThrottleInterval: HEARTBEAT_FLUSH_INTERVAL,
+  };
   try {
     const general = await Worker.create({
       ...common,
@@ -96,7 +104,10 @@ export async function createWorkerHost(config: PipelineConfig, options: WorkerHo
         await Worker.create({
           ...common,
           taskQueue: queues.gpu,
-          activities: createBenchmarkLatencyActivity({ gpuQueueUsesCpuForTests: testFlag, resolveModelPath: artifactResolver(config) }),
+          activities: createBenchmarkLatencyActivity({
+            gpuQueueUsesCpuForTests: testFlag,
+            resolveModelPath: artifactResolver(config),
+          }),
           maxConcurrentActivityTaskExecutions: BENCHMARK_ACTIVITY_SLOTS,
         }),
       );

@@ -31,8 +31,7 @@ export interface BenchmarkStageInput {
 }
 
 export type GpuBenchmarkOutcome =
-  | { status: 'completed'; report: LatencyReport }
-  | { status: 'skipped'; reason: string };
+  { status: 'completed'; report: LatencyReport } | { status: 'skipped'; reason: string };
 
 export interface BenchmarkStageResult {
   cpu: LatencyReport;
@@ -47,7 +46,11 @@ const commonOptions = {
 
 /** True when `err` is an activity that no worker started within its scheduleToStartTimeout. */
 export function isScheduleToStartTimeout(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START
+  );
 }
 
 export async function runBenchmarkStage(input: BenchmarkStageInput): Promise<BenchmarkStageResult> {

@@ -10,7 +10,14 @@
  * to the order or kind of commands; replay tests of committed histories catch the rest).
  */
 import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
-import { defineQuery, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo, log } from '@temporalio/workflow';
+import {
+  defineQuery,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  log,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ParityReport } from '../parity';
 import type { PublishedModel, RegistryEntry } from '../registry';
@@ -42,11 +49,58 @@ const FINAL_FAILURES = [...FINAL_FAILURE_TYPES];
  * streams (emit, publish), so a killed worker's attempt is retried within a minute, not an hour.
  */
 const STAGE_OPTIONS = {
-  emit: { startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute', retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: FINAL_FAILURES } },
-  validate: { startToCloseTimeout: '10 minutes', retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: FINAL_FAILURES } },
-  parity: { startToCloseTimeout: '20 minutes', retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: FINAL_FAILURES } },
-  publish: { startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute', retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: FINAL_FAILURES } },
-  register: { startToCloseTimeout: '5 minutes', retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: FINAL_FAILURES } },
+  emit: {
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '1 minute',
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: 10,
+      nonRetryableErrorTypes: FINAL_FAILURES,
+    },
+  },
+  validate: {
+    startToCloseTimeout: '10 minutes',
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: 10,
+      nonRetryableErrorTypes: FINAL_FAILURES,
+    },
+  },
+  parity: {
+    startToCloseTimeout: '20 minutes',
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: 10,
+      nonRetryableErrorTypes: FINAL_FAILURES,
+    },
+  },
+  publish: {
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '1 minute',
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '2 minutes',
+      maximumAttempts: 20,
+      nonRetryableErrorTypes: FINAL_FAILURES,
+    },
+  },
+  register: {
+    startToCloseTimeout: '5 minutes',
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '2 minutes',
+      maximumAttempts: 20,
+      nonRetryableErrorTypes: FINAL_FAILURES,
+    },
+  },
 } as const;
 
 const acts = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes' });
@@ -77,7 +131,11 @@ export async function exportModel(request: ExportRequest): Promise<ExportResult>
     progress.stage = 'failed';
     progress.failure = problems.join('; ');
     upsertSearchAttributes([{ key: searchAttributeKeys.exportStage, value: 'failed' }]);
-    throw ApplicationFailure.create({ message: `invalid export request: ${problems.join('; ')}`, type: FAILURE_TYPES.invalidInput, nonRetryable: true });
+    throw ApplicationFailure.create({
+      message: `invalid export request: ${problems.join('; ')}`,
+      type: FAILURE_TYPES.invalidInput,
+      nonRetryable: true,
+    });
   }
   const modelName = request.modelName ?? REGISTRY_DEFAULTS.modelName;
   const attributes: SearchAttributePair[] = [{ key: searchAttributeKeys.modelName, value: modelName }];
@@ -102,9 +160,19 @@ export async function exportModel(request: ExportRequest): Promise<ExportResult>
   }
 
   const emitted = await stage('emit', () =>
-    acts.emitGraph.executeWithOptions({ ...STAGE_OPTIONS.emit, summary: `Emit ONNX opset ${request.opset ?? DEFAULT_OPSET} from ${request.checkpointUri}` }, [
-      { checkpointUri: request.checkpointUri, ...(request.opset !== undefined ? { opset: request.opset } : {}), ...(request.runId ? { runId: request.runId } : {}) },
-    ]),
+    acts.emitGraph.executeWithOptions(
+      {
+        ...STAGE_OPTIONS.emit,
+        summary: `Emit ONNX opset ${request.opset ?? DEFAULT_OPSET} from ${request.checkpointUri}`,
+      },
+      [
+        {
+          checkpointUri: request.checkpointUri,
+          ...(request.opset !== undefined ? { opset: request.opset } : {}),
+          ...(request.runId ? { runId: request.runId } : {}),
+        },
+      ],
+    ),
   );
   const { onnx, ...emission } = emitted;
   progress.bytesUploaded = onnx.bytes;
@@ -112,13 +180,30 @@ export async function exportModel(request: ExportRequest): Promise<ExportResult>
   upsertSearchAttributes([{ key: searchAttributeKeys.onnxSha256, value: onnx.sha256 }]);
 
   const validation = await stage('validate', () =>
-    acts.validateStructure.executeWithOptions({ ...STAGE_OPTIONS.validate, summary: `Check structure of ${onnx.sha256.slice(0, 12)} (${emission.nodes} nodes)` }, [onnx]),
+    acts.validateStructure.executeWithOptions(
+      {
+        ...STAGE_OPTIONS.validate,
+        summary: `Check structure of ${onnx.sha256.slice(0, 12)} (${emission.nodes} nodes)`,
+      },
+      [onnx],
+    ),
   );
 
   const parity = await stage('parity', () =>
-    acts.checkParity.executeWithOptions({ ...STAGE_OPTIONS.parity, summary: `Parity vs PyTorch reference (MAE ≤ ${request.parity?.mae ?? DEFAULT_TOLERANCES.mae})` }, [
-      { onnx, checkpointUri: request.checkpointUri, ...(request.parity?.mae !== undefined ? { mae: request.parity.mae } : {}), ...(request.parity?.maxAbs !== undefined ? { maxAbs: request.parity.maxAbs } : {}) },
-    ]),
+    acts.checkParity.executeWithOptions(
+      {
+        ...STAGE_OPTIONS.parity,
+        summary: `Parity vs PyTorch reference (MAE ≤ ${request.parity?.mae ?? DEFAULT_TOLERANCES.mae})`,
+      },
+      [
+        {
+          onnx,
+          checkpointUri: request.checkpointUri,
+          ...(request.parity?.mae !== undefined ? { mae: request.parity.mae } : {}),
+          ...(request.parity?.maxAbs !== undefined ? { maxAbs: request.parity.maxAbs } : {}),
+        },
+      ],
+    ),
   );
 
   const latency = await stage('benchmark', () =>
@@ -129,47 +214,78 @@ export async function exportModel(request: ExportRequest): Promise<ExportResult>
       ...(request.benchmark?.maxRuns !== undefined ? { maxRuns: request.benchmark.maxRuns } : {}),
       ...(request.benchmark?.timeBudgetMs !== undefined ? { timeBudgetMs: request.benchmark.timeBudgetMs } : {}),
       ...(request.benchmark?.gpu !== undefined ? { gpu: request.benchmark.gpu } : {}),
-      ...(request.benchmark?.gpuScheduleToStartTimeout ? { gpuScheduleToStartTimeout: request.benchmark.gpuScheduleToStartTimeout as '10 minutes' } : {}),
+      ...(request.benchmark?.gpuScheduleToStartTimeout
+        ? { gpuScheduleToStartTimeout: request.benchmark.gpuScheduleToStartTimeout as '10 minutes' }
+        : {}),
     }),
   );
 
   const published = await stage('publish', () =>
-    acts.publishModel.executeWithOptions({ ...STAGE_OPTIONS.publish, summary: `Publish models/${modelName}/${onnx.sha256.slice(0, 12)}…/ (MLflow model directory)` }, [
+    acts.publishModel.executeWithOptions(
       {
-        artifact: onnx,
-        modelName,
-        signature: emission.signature,
-        opset: emission.opset,
-        ...(request.runId ? { runId: request.runId } : {}),
-        workflowId,
-        checkpointSha256: emission.checkpointSha256,
-        parityReport: parity,
-        latencyReports: latency,
+        ...STAGE_OPTIONS.publish,
+        summary: `Publish models/${modelName}/${onnx.sha256.slice(0, 12)}…/ (MLflow model directory)`,
       },
-    ]),
+      [
+        {
+          artifact: onnx,
+          modelName,
+          signature: emission.signature,
+          opset: emission.opset,
+          ...(request.runId ? { runId: request.runId } : {}),
+          workflowId,
+          checkpointSha256: emission.checkpointSha256,
+          parityReport: parity,
+          latencyReports: latency,
+        },
+      ],
+    ),
   );
 
   const cpuP50 = latency.cpu.batches[0]?.stats.p50;
   const alias = request.alias === undefined ? REGISTRY_DEFAULTS.alias : request.alias === '' ? null : request.alias;
   const registry = await stage('register', () =>
-    acts.registerModel.executeWithOptions({ ...STAGE_OPTIONS.register, summary: `Register ${modelName} version for ${onnx.sha256.slice(0, 12)}${alias ? ` as @${alias}` : ''}` }, [
+    acts.registerModel.executeWithOptions(
       {
-        published,
-        ...(request.runId ? { runId: request.runId } : {}),
-        workflowId,
-        opset: emission.opset,
-        parity: summariseParity(parity),
-        ...(cpuP50 !== undefined ? { cpuP50Ms: cpuP50 } : {}),
-        ...(request.description ? { description: request.description } : {}),
-        alias,
+        ...STAGE_OPTIONS.register,
+        summary: `Register ${modelName} version for ${onnx.sha256.slice(0, 12)}${alias ? ` as @${alias}` : ''}`,
       },
-    ]),
+      [
+        {
+          published,
+          ...(request.runId ? { runId: request.runId } : {}),
+          workflowId,
+          opset: emission.opset,
+          parity: summariseParity(parity),
+          ...(cpuP50 !== undefined ? { cpuP50Ms: cpuP50 } : {}),
+          ...(request.description ? { description: request.description } : {}),
+          alias,
+        },
+      ],
+    ),
   );
 
   progress.stage = 'done';
   upsertSearchAttributes([{ key: searchAttributeKeys.exportStage, value: 'done' }]);
-  const uiLink = await acts.workflowUiLink.executeWithOptions({ startToCloseTimeout: '1 minute', summary: 'Web UI link of this export for its result' }, [workflowId, temporalRunId]);
-  return { workflowId, modelName, runId: request.runId, checkpointUri: request.checkpointUri, sha256: onnx.sha256, onnx, emission, validation, parity, latency, published, registry, uiLink };
+  const uiLink = await acts.workflowUiLink.executeWithOptions(
+    { startToCloseTimeout: '1 minute', summary: 'Web UI link of this export for its result' },
+    [workflowId, temporalRunId],
+  );
+  return {
+    workflowId,
+    modelName,
+    runId: request.runId,
+    checkpointUri: request.checkpointUri,
+    sha256: onnx.sha256,
+    onnx,
+    emission,
+    validation,
+    parity,
+    latency,
+    published,
+    registry,
+    uiLink,
+  };
 }
 
 /** The worst errors over both outputs, for the registry's tags. */

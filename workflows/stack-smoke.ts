@@ -21,7 +21,10 @@ export interface StackSmokeResult {
 
 export async function stackSmoke(input: StackSmokeInput): Promise<StackSmokeResult> {
   const { workflowId } = workflowInfo();
-  const object = await writeAndReadBackObject(`smoke/${workflowId}.txt`, `stack smoke check from workflow ${workflowId}\n`);
+  const object = await writeAndReadBackObject(
+    `smoke/${workflowId}.txt`,
+    `stack smoke check from workflow ${workflowId}\n`,
+  );
   const registeredModel = await createAndReadRegisteredModel(input.registeredModelName);
   return { object, registeredModel };
 }

@@ -63,7 +63,11 @@ export async function trainingWithExport(input: TrainingRunInput): Promise<Expor
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     return await awaitExistingExport.executeWithOptions(
-      { startToCloseTimeout: '2 hours', heartbeatTimeout: '1 minute', summary: `Wait for the existing export ${workflowId}` },
+      {
+        startToCloseTimeout: '2 hours',
+        heartbeatTimeout: '1 minute',
+        summary: `Wait for the existing export ${workflowId}`,
+      },
       [workflowId],
     );
   }

@@ -18,14 +18,20 @@ import { evictCache, markUsed, type WorkDir } from './work-cache';
 export const BUNDLE_FILES = Object.values(CHECKPOINT_BUNDLE_FILES);
 
 export class MissingInputError extends Error {
-  constructor(readonly uri: string, detail: string) {
+  constructor(
+    readonly uri: string,
+    detail: string,
+  ) {
     super(`${uri}: ${detail}`);
     this.name = 'MissingInputError';
   }
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function isNotFound(err: unknown): boolean {
@@ -47,7 +53,12 @@ async function downloadTo(minio: MinioClient, bucket: string, key: string, dest:
  * Downloads a bundle (`s3://bucket/prefix/`) into `workDir/bundles/<hash of uri and etags>/` and
  * returns that folder. Files are matched to their S3 ETags, so a re-run finds them in place.
  */
-export async function fetchBundle(minio: MinioClient, work: WorkDir, checkpointUri: string, onFile?: (name: string) => void): Promise<string> {
+export async function fetchBundle(
+  minio: MinioClient,
+  work: WorkDir,
+  checkpointUri: string,
+  onFile?: (name: string) => void,
+): Promise<string> {
   const { bucket, key } = parseS3Uri(checkpointUri, 'checkpointUri');
   const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
   const etags: string[] = [];
@@ -56,11 +67,18 @@ export async function fetchBundle(minio: MinioClient, work: WorkDir, checkpointU
       const st = await minio.statObject(bucket, `${prefix}${name}`);
       etags.push(`${name}:${st.etag}:${st.size}`);
     } catch (err) {
-      if (isNotFound(err)) throw new MissingInputError(`s3://${bucket}/${prefix}${name}`, `the checkpoint bundle has no ${name} (a bundle needs ${BUNDLE_FILES.join(', ')})`);
+      if (isNotFound(err))
+        throw new MissingInputError(
+          `s3://${bucket}/${prefix}${name}`,
+          `the checkpoint bundle has no ${name} (a bundle needs ${BUNDLE_FILES.join(', ')})`,
+        );
       throw err;
     }
   }
-  const id = createHash('sha256').update(`${checkpointUri}\n${etags.join('\n')}`).digest('hex').slice(0, 32);
+  const id = createHash('sha256')
+    .update(`${checkpointUri}\n${etags.join('\n')}`)
+    .digest('hex')
+    .slice(0, 32);
   const dir = join(work.root, 'bundles', id);
   await mkdir(dir, { recursive: true });
   await markUsed(dir, 'bundle');
@@ -80,7 +98,11 @@ export async function fetchBundle(minio: MinioClient, work: WorkDir, checkpointU
  * The local path of an artifact, downloaded (and its sha256 checked) unless already cached. Without
  * a sha256 the object is downloaded and named by the hash of what arrived.
  */
-export async function localArtifact(minio: MinioClient, work: WorkDir, ref: { uri: string; sha256?: string }): Promise<string> {
+export async function localArtifact(
+  minio: MinioClient,
+  work: WorkDir,
+  ref: { uri: string; sha256?: string },
+): Promise<string> {
   const dir = join(work.root, 'artifacts');
   if (ref.sha256) {
     const cached = join(dir, `${ref.sha256}.onnx`);
@@ -101,7 +123,8 @@ export async function localArtifact(minio: MinioClient, work: WorkDir, ref: { ur
       throw err;
     }
     const { sha256: got } = await sha256File(tmp);
-    if (ref.sha256 && got !== ref.sha256) throw new Error(`${ref.uri}: downloaded bytes have sha256 ${got}, expected ${ref.sha256}`);
+    if (ref.sha256 && got !== ref.sha256)
+      throw new Error(`${ref.uri}: downloaded bytes have sha256 ${got}, expected ${ref.sha256}`);
     const dest = join(dir, `${got}.onnx`);
     await rename(tmp, dest);
     await writeFile(`${dest}.verified`, got);

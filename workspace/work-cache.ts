@@ -35,7 +35,10 @@ export interface WorkDir {
 
 /** The worker's work folder with its cache bounds (ONNX_EXPORT_CACHE_MAX_BYTES, else the default). */
 export function workDirOf(config: Pick<PipelineConfig, 'workDir' | 'cache'>): WorkDir {
-  return { root: config.workDir, limits: { ...CACHE_DEFAULTS, ...(config.cache.maxBytes !== undefined ? { maxBytes: config.cache.maxBytes } : {}) } };
+  return {
+    root: config.workDir,
+    limits: { ...CACHE_DEFAULTS, ...(config.cache.maxBytes !== undefined ? { maxBytes: config.cache.maxBytes } : {}) },
+  };
 }
 
 export type EntryKind = 'artifact' | 'bundle' | 'scratch' | 'partial';
@@ -106,7 +109,13 @@ export async function listCache(root: string): Promise<CacheEntry[]> {
       if (m) entries.push({ kind: 'partial', paths: [path], bytes: m.bytes, lastUsedMs: m.mtimeMs });
     } else if (!name.endsWith(VERIFIED_SUFFIX)) {
       const [m, marker] = await Promise.all([measure(path), measure(`${path}${VERIFIED_SUFFIX}`)]);
-      if (m) entries.push({ kind: 'artifact', paths: [`${path}${VERIFIED_SUFFIX}`, path], bytes: m.bytes, lastUsedMs: Math.max(m.mtimeMs, marker?.mtimeMs ?? 0) });
+      if (m)
+        entries.push({
+          kind: 'artifact',
+          paths: [`${path}${VERIFIED_SUFFIX}`, path],
+          bytes: m.bytes,
+          lastUsedMs: Math.max(m.mtimeMs, marker?.mtimeMs ?? 0),
+        });
     } else if (!names.includes(name.slice(0, -VERIFIED_SUFFIX.length))) {
       const m = await measure(path); // a marker whose artifact is gone
       if (m) entries.push({ kind: 'partial', paths: [path], bytes: m.bytes, lastUsedMs: m.mtimeMs });

@@ -6,13 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import {
-  benchmarkModel,
-  compareModels,
-  formatComparison,
-  formatLatencyReport,
-  renderLatencySvg,
-} from '../../bench';
+import { benchmarkModel, compareModels, formatComparison, formatLatencyReport, renderLatencySvg } from '../../bench';
 import type { BenchmarkOptions, BenchmarkProgress, ComparisonReport, LatencyReport } from '../../bench';
 
 interface BenchOpts {
@@ -64,7 +58,9 @@ export function progressReporter(stream: NodeJS.WriteStream): { update(p: Benchm
       if (stream.isTTY) {
         const width = 24;
         const filled = p.total > 0 ? Math.min(width, Math.round((p.done / p.total) * width)) : 0;
-        stream.write(`\r\x1b[2K${p.model}${where} ${p.phase.padEnd(7)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total}`);
+        stream.write(
+          `\r\x1b[2K${p.model}${where} ${p.phase.padEnd(7)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total}`,
+        );
         drawn = true;
       } else if (key !== lastKey) {
         stream.write(`${key}\n`);
@@ -80,7 +76,9 @@ export function progressReporter(stream: NodeJS.WriteStream): { update(p: Benchm
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('measure an ONNX model with onnxruntime-node (latency percentiles, throughput, memory); --baseline compares two interleaved')
+    .description(
+      'measure an ONNX model with onnxruntime-node (latency percentiles, throughput, memory); --baseline compares two interleaved',
+    )
     .argument('<model.onnx>', 'model to measure (the candidate with --baseline)')
     .option('--batch <list>', 'batch sizes, comma-separated', batchList, [1, 32])
     .option('--threads <n>', 'intra-op threads (default: available cores)', positiveInt)
@@ -113,7 +111,11 @@ export function register(program: Command): void {
       let report: LatencyReport | ComparisonReport;
       try {
         report = opts.baseline
-          ? await compareModels(candidate, { path: opts.baseline, ...(opts.baselineLabel ? { label: opts.baselineLabel } : {}) }, options)
+          ? await compareModels(
+              candidate,
+              { path: opts.baseline, ...(opts.baselineLabel ? { label: opts.baselineLabel } : {}) },
+              options,
+            )
           : await benchmarkModel(candidate, options);
       } finally {
         progress.end();
@@ -121,7 +123,10 @@ export function register(program: Command): void {
       const json = `${JSON.stringify(report, null, 2)}\n`;
       if (opts.out) writeFileSync(opts.out, json);
       if (opts.svg) {
-        writeFileSync(opts.svg, await renderLatencySvg(report.kind === 'comparison' ? { comparison: report } : { reports: [report] }));
+        writeFileSync(
+          opts.svg,
+          await renderLatencySvg(report.kind === 'comparison' ? { comparison: report } : { reports: [report] }),
+        );
       }
       if (opts.json) process.stdout.write(json);
       else process.stdout.write(report.kind === 'comparison' ? formatComparison(report) : formatLatencyReport(report));

@@ -17,14 +17,19 @@ export function register(program: Command): void {
     .option('--external-data', 'write initializers to <model.onnx>.data even under 2 GB')
     .option('--run-id <id>', 'training run id recorded in metadata (default: config.json run_id)')
     .option('--json', 'print the result as JSON')
-    .action(async (bundleDir: string, opts: { output: string; opset: number; externalData?: boolean; runId?: string; json?: boolean }) => {
-      const result = await emitLocalizationNet(bundleDir, opts.output, {
-        opset: opts.opset,
-        ...(opts.externalData ? { externalData: true } : {}),
-        ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
-      });
-      process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatEmit(result));
-    });
+    .action(
+      async (
+        bundleDir: string,
+        opts: { output: string; opset: number; externalData?: boolean; runId?: string; json?: boolean },
+      ) => {
+        const result = await emitLocalizationNet(bundleDir, opts.output, {
+          opset: opts.opset,
+          ...(opts.externalData ? { externalData: true } : {}),
+          ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
+        });
+        process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatEmit(result));
+      },
+    );
 }
 
 function parseOpset(value: string): number {
@@ -38,7 +43,9 @@ function parseOpset(value: string): number {
 function formatEmit(r: EmitResult): string {
   const lines = [
     `wrote ${r.path} (${r.bytes} bytes, sha256 ${r.sha256})`,
-    ...(r.externalData ? [`  external data ${r.externalData.path} (${r.externalData.bytes} bytes, sha256 ${r.externalData.sha256})`] : []),
+    ...(r.externalData
+      ? [`  external data ${r.externalData.path} (${r.externalData.bytes} bytes, sha256 ${r.externalData.sha256})`]
+      : []),
     `  ${r.backbone} depths ${JSON.stringify(r.depths)} dims ${JSON.stringify(r.dims)}, opset ${r.opset}, ${r.nodes} nodes, ${r.initializers} initializers`,
     `  checkpoint sha256 ${r.checkpointSha256}, ${r.seconds.toFixed(2)} s`,
   ];

@@ -31,7 +31,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
  */
 export async function registerCommands(program: Command, argv: readonly string[] = []): Promise<void> {
   const name = argv[2];
-  const names = name !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, name) ? [name] : Object.keys(COMMANDS);
+  const names =
+    name !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, name) ? [name] : Object.keys(COMMANDS);
   const registers = await Promise.all(names.map((n) => (COMMANDS[n] as () => Promise<Register>)()));
   for (const register of registers) register(program);
 }

@@ -17,8 +17,19 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { model?: string; limit: string; json?: boolean }) => {
       await withTemporalClient(async (client, config) => {
-        const query = [`WorkflowType = ${quote(EXPORT_WORKFLOW_TYPE)}`, ...(opts.model ? [`ModelName = ${quote(opts.model)}`] : [])].join(' AND ');
-        const rows: { workflowId: string; status: string; stage: string | undefined; model: string | undefined; sha256: string | undefined; started: string; link: string }[] = [];
+        const query = [
+          `WorkflowType = ${quote(EXPORT_WORKFLOW_TYPE)}`,
+          ...(opts.model ? [`ModelName = ${quote(opts.model)}`] : []),
+        ].join(' AND ');
+        const rows: {
+          workflowId: string;
+          status: string;
+          stage: string | undefined;
+          model: string | undefined;
+          sha256: string | undefined;
+          started: string;
+          link: string;
+        }[] = [];
         for await (const wf of client.workflow.list({ query })) {
           rows.push({
             workflowId: wf.workflowId,
@@ -37,7 +48,9 @@ export function register(program: Command): void {
         }
         if (rows.length === 0) process.stdout.write('no exports\n');
         for (const r of rows) {
-          process.stdout.write(`${r.started}  ${r.status.padEnd(10)} ${(r.stage ?? '').padEnd(16)} ${r.workflowId}${r.sha256 ? `  ${r.sha256.slice(0, 12)}` : ''}\n    ${r.link}\n`);
+          process.stdout.write(
+            `${r.started}  ${r.status.padEnd(10)} ${(r.stage ?? '').padEnd(16)} ${r.workflowId}${r.sha256 ? `  ${r.sha256.slice(0, 12)}` : ''}\n    ${r.link}\n`,
+          );
         }
       });
     });

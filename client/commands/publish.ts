@@ -29,9 +29,16 @@ interface PublishOptions {
 export function register(program: Command): void {
   program
     .command('publish')
-    .description('upload an ONNX file, publish it as an MLflow model directory and register a model version (no Temporal)')
+    .description(
+      'upload an ONNX file, publish it as an MLflow model directory and register a model version (no Temporal)',
+    )
     .argument('<model.onnx>', 'the ONNX file')
-    .option('--model-name <name>', 'registered model name (also the object prefix)', parseModelName, REGISTRY_DEFAULTS.modelName)
+    .option(
+      '--model-name <name>',
+      'registered model name (also the object prefix)',
+      parseModelName,
+      REGISTRY_DEFAULTS.modelName,
+    )
     .option('--run-id <id>', 'MLflow run id of the training run')
     .option('--alias <alias>', 'alias to point at the version', REGISTRY_DEFAULTS.alias)
     .option('--no-alias', 'set no alias')
@@ -40,27 +47,43 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (modelPath: string, opts: PublishOptions) => {
       const config = loadConfig();
-      const store = new ContentAddressedStore(minioS3Operations(createMinioClient(config.s3)), { bucket: config.s3.modelsBucket });
+      const store = new ContentAddressedStore(minioS3Operations(createMinioClient(config.s3)), {
+        bucket: config.s3.modelsBucket,
+      });
       const mlflow = new MlflowClient(config.mlflow.trackingUri, config.mlflow.token);
-      const say = (line: string) => { if (!opts.json) process.stderr.write(`${line}\n`); };
+      const say = (line: string) => {
+        if (!opts.json) process.stderr.write(`${line}\n`);
+      };
 
       let lastPct = -1;
       const staged = await store.stageFile(modelPath, {
         onProgress: (cp) => {
           const pct = Math.floor((100 * cp.parts.reduce((n, p) => n + p.size, 0)) / Math.max(1, cp.size));
-          if (pct >= lastPct + 10) { lastPct = pct; say(`  uploading ${pct}%`); }
+          if (pct >= lastPct + 10) {
+            lastPct = pct;
+            say(`  uploading ${pct}%`);
+          }
         },
       });
       say(`staged   ${staged.uri} (${staged.method}, ${staged.bytesSent} bytes sent)`);
       const signature = graphSignature(await readModel(modelPath));
-      const published = await publishModelDirectory(store, {
-        modelName: opts.modelName, sha256: staged.sha256, bytes: staged.bytes, signature,
-        ...(opts.opset !== undefined ? { opset: opts.opset } : {}),
-        ...(opts.runId ? { runId: opts.runId } : {}),
-      }, { stagedKey: staged.key });
+      const published = await publishModelDirectory(
+        store,
+        {
+          modelName: opts.modelName,
+          sha256: staged.sha256,
+          bytes: staged.bytes,
+          signature,
+          ...(opts.opset !== undefined ? { opset: opts.opset } : {}),
+          ...(opts.runId ? { runId: opts.runId } : {}),
+        },
+        { stagedKey: staged.key },
+      );
       say(`published ${published.source}/ (${published.written ? 'written' : 'already complete'})`);
       const entry = await registerModelVersion(mlflow, {
-        modelName: opts.modelName, sha256: staged.sha256, source: published.source,
+        modelName: opts.modelName,
+        sha256: staged.sha256,
+        source: published.source,
         ...(opts.runId ? { runId: opts.runId } : {}),
         ...(opts.opset !== undefined ? { opset: opts.opset } : {}),
         ...(opts.description ? { description: opts.description } : {}),
@@ -87,6 +110,7 @@ function parseModelName(value: string): string {
 
 function parseOpset(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 7 || n > 30) throw new InvalidArgumentError(`expected an integer opset from 7 to 30, got '${value}'`);
+  if (!Number.isInteger(n) || n < 7 || n > 30)
+    throw new InvalidArgumentError(`expected an integer opset from 7 to 30, got '${value}'`);
   return n;
 }

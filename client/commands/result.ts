@@ -18,7 +18,9 @@ export function register(program: Command): void {
         } catch (err) {
           if (!(err instanceof WorkflowFailedError)) throw err;
           const cause: Error | undefined = (err.cause as (Error & { cause?: Error }) | undefined)?.cause ?? err.cause;
-          process.stderr.write(`export ${id} failed: ${cause?.message ?? err.message}\nWeb UI: ${workflowUiLink(config, id)}\n`);
+          process.stderr.write(
+            `export ${id} failed: ${cause?.message ?? err.message}\nWeb UI: ${workflowUiLink(config, id)}\n`,
+          );
           process.exitCode = 1;
         }
       });

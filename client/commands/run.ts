@@ -25,7 +25,10 @@ export function register(program: Command): void {
   program
     .command('run')
     .description('export a checkpoint bundle (a local folder is uploaded to the checkpoints bucket first)')
-    .argument('<bundle>', 'bundle folder (config.json, model.safetensors, reference.safetensors) or s3://bucket/prefix/')
+    .argument(
+      '<bundle>',
+      'bundle folder (config.json, model.safetensors, reference.safetensors) or s3://bucket/prefix/',
+    )
     .option('--model-name <name>', 'registered model name (default heimdall-localization-onnx)')
     .option('--run-id <id>', 'training run id: one export per run')
     .option('--opset <n>', `ONNX opset (${MIN_EMIT_OPSET}-${MAX_EMIT_OPSET}, default ${DEFAULT_OPSET})`)
@@ -39,7 +42,8 @@ export function register(program: Command): void {
       const config = loadConfig();
       let checkpointUri = bundle;
       if (!bundle.startsWith('s3://')) {
-        if (!existsSync(bundle) || !statSync(bundle).isDirectory()) throw new Error(`${bundle}: not a folder and not an s3:// URI`);
+        if (!existsSync(bundle) || !statSync(bundle).isDirectory())
+          throw new Error(`${bundle}: not a folder and not an s3:// URI`);
         const up = await uploadBundle(config, bundle);
         checkpointUri = up.uri;
         if (!opts.json) process.stdout.write(`uploaded bundle to ${up.uri} (${up.bytesSent} bytes sent)\n`);
@@ -61,11 +65,18 @@ export function register(program: Command): void {
         const started = await startExport(client, request);
         const link = workflowUiLink(config, started.workflowId);
         if (!opts.json) {
-          const verb = { started: 'started', 'joined-running': 'joined the running export', 'found-completed': 'found the completed export' }[started.outcome];
+          const verb = {
+            started: 'started',
+            'joined-running': 'joined the running export',
+            'found-completed': 'found the completed export',
+          }[started.outcome];
           process.stdout.write(`${verb} ${started.workflowId}\n  Web UI: ${link}\n`);
         }
         if (!opts.wait) {
-          if (opts.json) process.stdout.write(`${JSON.stringify({ workflowId: started.workflowId, outcome: started.outcome, checkpointUri, link }, null, 2)}\n`);
+          if (opts.json)
+            process.stdout.write(
+              `${JSON.stringify({ workflowId: started.workflowId, outcome: started.outcome, checkpointUri, link }, null, 2)}\n`,
+            );
           return;
         }
         if (!opts.json) await watchExport(started.handle, { tty: Boolean(process.stdout.isTTY) });

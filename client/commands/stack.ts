@@ -11,8 +11,13 @@ export function register(program: Command): void {
     .argument('<action>', 'up | down | status')
     .option('--with-worker', 'with `up`: also start a worker in the background (stopped by `down`)')
     .action((action: string, opts: { withWorker?: boolean }) => {
-      if (!['up', 'down', 'status'].includes(action)) throw new Error(`stack: unknown action '${action}', expected up, down or status`);
-      const args = [join(findProjectRoot(), 'scripts', 'stack.sh'), action, ...(opts.withWorker ? ['--with-worker'] : [])];
+      if (!['up', 'down', 'status'].includes(action))
+        throw new Error(`stack: unknown action '${action}', expected up, down or status`);
+      const args = [
+        join(findProjectRoot(), 'scripts', 'stack.sh'),
+        action,
+        ...(opts.withWorker ? ['--with-worker'] : []),
+      ];
       const res = spawnSync('bash', args, { stdio: 'inherit' });
       process.exitCode = res.status ?? 1;
     });

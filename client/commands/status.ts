@@ -15,7 +15,13 @@ export function register(program: Command): void {
         if (opts.json) {
           process.stdout.write(`${JSON.stringify({ ...s, link }, null, 2)}\n`);
         } else {
-          process.stdout.write([`${id}: ${s.status.toLowerCase()}${s.progress?.failure ? ` (${s.progress.failure})` : ''}`, ...stageLines(s), `Web UI: ${link}`].join('\n') + '\n');
+          process.stdout.write(
+            [
+              `${id}: ${s.status.toLowerCase()}${s.progress?.failure ? ` (${s.progress.failure})` : ''}`,
+              ...stageLines(s),
+              `Web UI: ${link}`,
+            ].join('\n') + '\n',
+          );
         }
       });
     });

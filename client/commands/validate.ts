@@ -10,7 +10,9 @@ import { validateModelFile } from '../../onnx/validate';
 export function register(program: Command): void {
   program
     .command('validate')
-    .description('check an ONNX model: topology, SSA, operators and attributes for its opset, initializer sizes, shapes')
+    .description(
+      'check an ONNX model: topology, SSA, operators and attributes for its opset, initializer sizes, shapes',
+    )
     .argument('<model.onnx>', 'ONNX file (external data is found next to it)')
     .option('--json', 'print the report as JSON')
     .action(async (path: string, opts: { json?: boolean }) => {
@@ -21,16 +23,25 @@ export function register(program: Command): void {
 }
 
 function formatValue(v: ValidatedValue): string {
-  const inferred = v.inferredShape !== undefined && formatShape(v.inferredShape) !== formatShape(v.shape) ? ` (inferred ${formatShape(v.inferredShape)})` : '';
+  const inferred =
+    v.inferredShape !== undefined && formatShape(v.inferredShape) !== formatShape(v.shape)
+      ? ` (inferred ${formatShape(v.inferredShape)})`
+      : '';
   return `${v.name} ${v.dtype ?? '(untyped)'} ${formatShape(v.shape)}${inferred}`;
 }
 
 export function formatValidation(r: ValidationReport): string {
   const lines: string[] = [];
   if (r.ok) lines.push(`${r.path}: valid`);
-  else lines.push(`${r.path}: invalid, ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}:`, ...r.problems.map((p) => `  - ${p.message}`));
+  else
+    lines.push(
+      `${r.path}: invalid, ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}:`,
+      ...r.problems.map((p) => `  - ${p.message}`),
+    );
   if (r.opset !== undefined) {
-    lines.push(`  opset ${r.opset} (IR ${r.irVersion}), ${r.nodes} nodes, ${r.initializers} initializers, producer ${r.producer || '(none)'}`);
+    lines.push(
+      `  opset ${r.opset} (IR ${r.irVersion}), ${r.nodes} nodes, ${r.initializers} initializers, producer ${r.producer || '(none)'}`,
+    );
     for (const v of r.inputs ?? []) lines.push(`  input  ${formatValue(v)}`);
     for (const v of r.outputs ?? []) lines.push(`  output ${formatValue(v)}`);
     for (const f of r.externalDataFiles ?? []) lines.push(`  external data ${f}`);

@@ -10,7 +10,9 @@ export function register(program: Command): void {
       const config = loadConfig();
       const host = await createWorkerHost(config);
       const queues = host.workers.map((w) => w.options.taskQueue).join(', ');
-      process.stdout.write(`worker polling ${queues} on ${config.temporal.address} (namespace ${config.temporal.namespace})\n`);
+      process.stdout.write(
+        `worker polling ${queues} on ${config.temporal.address} (namespace ${config.temporal.namespace})\n`,
+      );
       process.stdout.write(`GPU queue ${host.gpuQueue.serve ? 'served' : 'not served'}: ${host.gpuQueue.reason}\n`);
       await host.run();
     });

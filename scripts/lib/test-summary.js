@@ -5,12 +5,18 @@
 'use strict';
 const fs = require('node:fs');
 
-let passed = 0, failed = 0, skipped = 0;
+let passed = 0,
+  failed = 0,
+  skipped = 0;
 for (const arg of process.argv.slice(2)) {
   const sep = arg.lastIndexOf(':');
   const file = arg.slice(0, sep);
   const exitCode = Number(arg.slice(sep + 1));
-  if (!fs.existsSync(file)) { process.stderr.write(`no test report at ${file}\n`); failed += 1; continue; }
+  if (!fs.existsSync(file)) {
+    process.stderr.write(`no test report at ${file}\n`);
+    failed += 1;
+    continue;
+  }
   const report = JSON.parse(fs.readFileSync(file, 'utf8'));
   let failedHere = report.numFailedTests;
   for (const result of report.testResults ?? []) {
@@ -18,7 +24,9 @@ for (const arg of process.argv.slice(2)) {
     if (result.status === 'failed' && !anyTestFailed) failedHere += 1;
   }
   if (exitCode !== 0 && failedHere === 0) {
-    process.stderr.write(`${file}: the runner exited ${exitCode} with no failed test (an unhandled error); counted as a failure\n`);
+    process.stderr.write(
+      `${file}: the runner exited ${exitCode} with no failed test (an unhandled error); counted as a failure\n`,
+    );
     failedHere = 1;
   }
   passed += report.numPassedTests;

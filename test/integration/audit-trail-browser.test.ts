@@ -21,10 +21,22 @@ import { makeBundle, SMALL_CONVNEXT } from './support/fixtures';
 import { requireStack, uniqueName } from './support/stack';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 /** The UI loads its list from the visibility store, which trails the server by a second or so. */
 const UI_WAIT_MS = 60_000;
-const QUICK_BENCHMARK = { batchSizes: [1, 4], maxRuns: 20, timeBudgetMs: 1_000, gpuScheduleToStartTimeout: '3 seconds' };
+const QUICK_BENCHMARK = {
+  batchSizes: [1, 4],
+  maxRuns: 20,
+  timeBudgetMs: 1_000,
+  gpuScheduleToStartTimeout: '3 seconds',
+};
 
 describe('the audit trail in the Temporal Web UI (chromium; Temporal, MinIO, MLflow)', () => {
   let config: PipelineConfig;
@@ -42,10 +54,19 @@ describe('the audit trail in the Temporal Web UI (chromium; Temporal, MinIO, MLf
     running = host.run();
     client = await connectClient(config);
     const checkpointUri = (await uploadBundle(config, await makeBundle(SMALL_CONVNEXT))).uri;
-    const { handle } = await startExport(client, { checkpointUri, modelName: uniqueName('audit'), runId: uniqueName('run'), benchmark: QUICK_BENCHMARK }, { taskQueue: queue });
+    const { handle } = await startExport(
+      client,
+      { checkpointUri, modelName: uniqueName('audit'), runId: uniqueName('run'), benchmark: QUICK_BENCHMARK },
+      { taskQueue: queue },
+    );
     result = await handle.result();
     profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
-    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1600, height: 1400 } });
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1600, height: 1400 },
+    });
   });
 
   afterAll(async () => {
@@ -79,7 +100,14 @@ describe('the audit trail in the Temporal Web UI (chromium; Temporal, MinIO, MLf
     ];
     const missing: string[] = [];
     for (const text of summaries) {
-      const ok = await page.getByText(text, { exact: false }).first().waitFor({ state: 'visible', timeout: UI_WAIT_MS }).then(() => true, () => false);
+      const ok = await page
+        .getByText(text, { exact: false })
+        .first()
+        .waitFor({ state: 'visible', timeout: UI_WAIT_MS })
+        .then(
+          () => true,
+          () => false,
+        );
       if (!ok) missing.push(text);
     }
     const dir = join(findProjectRoot(), 'test-artifacts');

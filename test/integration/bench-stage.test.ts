@@ -30,14 +30,23 @@ const workflowsPath = join(__dirname, '..', 'workflows', 'bench-stage.ts');
 /** The GPU benchmark's wait for a worker in the skip path: short, the point is that it expires. */
 const SKIP_SCHEDULE_TO_START = '3 seconds';
 /** A host without CUDA, stated rather than probed, so the skip path holds on a GPU runner too. */
-const noGpuProbe = async (): Promise<CudaProbeResult> => ({ available: false, reason: 'test: this host has no GPU', onnxruntimeVersion: 'n/a', durationMs: 0 });
+const noGpuProbe = async (): Promise<CudaProbeResult> => ({
+  available: false,
+  reason: 'test: this host has no GPU',
+  onnxruntimeVersion: 'n/a',
+  durationMs: 0,
+});
 
 let dir: string;
 let modelPath: string;
 let client: Client;
 
 function queues(name: string): TaskQueueNames {
-  return { export: `bench-it-${name}-${runId}`, bench: `bench-it-${name}-cpu-${runId}`, gpu: `bench-it-${name}-gpu-${runId}` };
+  return {
+    export: `bench-it-${name}-${runId}`,
+    bench: `bench-it-${name}-cpu-${runId}`,
+    gpu: `bench-it-${name}-gpu-${runId}`,
+  };
 }
 
 function stageInput(q: TaskQueueNames, extra: Partial<BenchmarkStageInput> = {}): BenchmarkStageInput {
@@ -66,7 +75,11 @@ async function withHost<T>(host: WorkerHost, body: () => Promise<T>): Promise<T>
 
 async function scheduledQueues(workflowId: string): Promise<string[]> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  return (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.taskQueue?.name ? [e.activityTaskScheduledEventAttributes.taskQueue.name] : []));
+  return (history.events ?? []).flatMap((e) =>
+    e.activityTaskScheduledEventAttributes?.taskQueue?.name
+      ? [e.activityTaskScheduledEventAttributes.taskQueue.name]
+      : [],
+  );
 }
 
 beforeAll(async () => {
@@ -108,7 +121,9 @@ describe('benchmark stage on the real Temporal server', () => {
     expect(result.continuedAfterBenchmark).toBe(true);
     expect(result.stage.gpu).toEqual({
       status: 'skipped',
-      reason: expect.stringContaining(`no worker on task queue '${q.gpu}' started the CUDA benchmark within ${SKIP_SCHEDULE_TO_START}`),
+      reason: expect.stringContaining(
+        `no worker on task queue '${q.gpu}' started the CUDA benchmark within ${SKIP_SCHEDULE_TO_START}`,
+      ),
     });
     const cpu = result.stage.cpu;
     expect(cpu.ranOn?.taskQueue).toBe(q.bench);
@@ -141,7 +156,11 @@ describe('benchmark stage on the real Temporal server', () => {
     if (result.stage.gpu.status !== 'completed') throw new Error('unreachable');
     const gpu = result.stage.gpu.report;
     expect(gpu.ranOn?.taskQueue).toBe(q.gpu);
-    expect(gpu.settings).toMatchObject({ requestedExecutionProvider: 'cuda', executionProvider: 'cpu', testOnlyNote: expect.stringMatching(/gpuQueueUsesCpuForTests/) });
+    expect(gpu.settings).toMatchObject({
+      requestedExecutionProvider: 'cuda',
+      executionProvider: 'cpu',
+      testOnlyNote: expect.stringMatching(/gpuQueueUsesCpuForTests/),
+    });
     expect(result.stage.cpu.ranOn?.taskQueue).toBe(q.bench);
     expect(gpu.model.sha256).toBe(result.stage.cpu.model.sha256);
     expect(await scheduledQueues(workflowId)).toEqual([q.bench, q.gpu]);

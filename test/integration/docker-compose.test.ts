@@ -28,12 +28,23 @@ describe('docker-compose.yml', () => {
   let services: Record<string, ComposeService>;
 
   beforeAll(async () => {
-    const { stdout } = await run('bash', [join(root, 'scripts', 'compose-check.sh')], { env: cleanEnv, timeout: 300_000 });
+    const { stdout } = await run('bash', [join(root, 'scripts', 'compose-check.sh')], {
+      env: cleanEnv,
+      timeout: 300_000,
+    });
     services = (JSON.parse(stdout) as { services: Record<string, ComposeService> }).services;
   });
 
   it('has the Temporal server with PostgreSQL and its UI, MinIO, MLflow with PostgreSQL, and the worker', () => {
-    for (const name of ['temporal', 'temporal-postgresql', 'temporal-ui', 'minio', 'mlflow', 'mlflow-postgresql', 'worker']) {
+    for (const name of [
+      'temporal',
+      'temporal-postgresql',
+      'temporal-ui',
+      'minio',
+      'mlflow',
+      'mlflow-postgresql',
+      'worker',
+    ]) {
       expect(services, name).toHaveProperty(name);
     }
   });
@@ -46,7 +57,15 @@ describe('docker-compose.yml', () => {
 
   it('gives the worker the same variable names the scripts and the CLI read', () => {
     const env = services.worker?.environment ?? {};
-    for (const key of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'AWS_ENDPOINT_URL_S3', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'MLFLOW_TRACKING_URI', 'ONNX_EXPORT_BUCKET']) {
+    for (const key of [
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_NAMESPACE',
+      'AWS_ENDPOINT_URL_S3',
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'MLFLOW_TRACKING_URI',
+      'ONNX_EXPORT_BUCKET',
+    ]) {
       expect(env, key).toHaveProperty(key);
     }
     expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
@@ -55,8 +74,14 @@ describe('docker-compose.yml', () => {
   });
 
   it('rejects a file that breaks the Compose schema (the checker can fail)', async () => {
-    const err = await run('bash', [join(root, 'scripts', 'compose-check.sh'), join(root, 'test', 'fixtures', 'compose', 'broken.yml')], { env: cleanEnv })
-      .then(() => undefined, (e: { stderr: string }) => e);
+    const err = await run(
+      'bash',
+      [join(root, 'scripts', 'compose-check.sh'), join(root, 'test', 'fixtures', 'compose', 'broken.yml')],
+      { env: cleanEnv },
+    ).then(
+      () => undefined,
+      (e: { stderr: string }) => e,
+    );
     expect(err?.stderr).toMatch(/bogus_key/);
   });
 });

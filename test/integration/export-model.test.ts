@@ -18,7 +18,12 @@ import { useWorkerHost } from './support/worker-host';
 import { uniqueName } from './support/stack';
 
 /** Small benchmark settings: the test checks the stage runs and reports, not the numbers. */
-const QUICK_BENCHMARK = { batchSizes: [1, 4], maxRuns: 20, timeBudgetMs: 1_000, gpuScheduleToStartTimeout: '3 seconds' };
+const QUICK_BENCHMARK = {
+  batchSizes: [1, 4],
+  maxRuns: 20,
+  timeBudgetMs: 1_000,
+  gpuScheduleToStartTimeout: '3 seconds',
+};
 
 async function listKeys(config: PipelineConfig, prefix: string): Promise<string[]> {
   const minio = createMinioClient(config.s3);
@@ -27,9 +32,16 @@ async function listKeys(config: PipelineConfig, prefix: string): Promise<string[
   return keys.sort();
 }
 
-async function versionsOf(config: PipelineConfig, modelName: string): Promise<{ version: string; tags?: { key: string; value: string }[] }[]> {
+async function versionsOf(
+  config: PipelineConfig,
+  modelName: string,
+): Promise<{ version: string; tags?: { key: string; value: string }[] }[]> {
   const mlflow = new MlflowClient(config.mlflow.trackingUri);
-  const out = await mlflow.call<{ model_versions?: { version: string; tags?: { key: string; value: string }[] }[] }>('GET', 'model-versions/search', { filter: `name='${modelName}'` });
+  const out = await mlflow.call<{ model_versions?: { version: string; tags?: { key: string; value: string }[] }[] }>(
+    'GET',
+    'model-versions/search',
+    { filter: `name='${modelName}'` },
+  );
   return out.model_versions ?? [];
 }
 
@@ -64,10 +76,20 @@ describe('exportModel end to end (Temporal, MinIO, MLflow, PyTorch fixtures)', (
 
     const keys = await listKeys(config, `models/${modelName}/`);
     expect(keys.filter((k) => k.endsWith('/MLmodel'))).toEqual([`models/${modelName}/${result.sha256}/MLmodel`]);
-    for (const file of ['model.onnx', 'requirements.txt', 'python_env.yaml', 'parity-report.json', 'latency-report.json', 'latency.svg']) {
+    for (const file of [
+      'model.onnx',
+      'requirements.txt',
+      'python_env.yaml',
+      'parity-report.json',
+      'latency-report.json',
+      'latency.svg',
+    ]) {
       expect(keys, file).toContain(`models/${modelName}/${result.sha256}/${file}`);
     }
-    const svg = await createMinioClient(config.s3).getObject(config.s3.modelsBucket, `models/${modelName}/${result.sha256}/latency.svg`);
+    const svg = await createMinioClient(config.s3).getObject(
+      config.s3.modelsBucket,
+      `models/${modelName}/${result.sha256}/latency.svg`,
+    );
     let svgText = '';
     for await (const chunk of svg) svgText += (chunk as Buffer).toString('utf8');
     expect(svgText).toMatch(/^<svg|<svg /);
@@ -89,10 +111,18 @@ describe('exportModel end to end (Temporal, MinIO, MLflow, PyTorch fixtures)', (
   });
 
   it('two concurrent starts of one export: one run, one "started", the other "joined-running"', async () => {
-    const request: ExportRequest = { checkpointUri, modelName: uniqueName('e2e-race'), runId: uniqueName('run'), benchmark: QUICK_BENCHMARK };
+    const request: ExportRequest = {
+      checkpointUri,
+      modelName: uniqueName('e2e-race'),
+      runId: uniqueName('run'),
+      benchmark: QUICK_BENCHMARK,
+    };
     // A queue no worker polls, so the run stays running while both starts look at it.
     const taskQueue = uniqueName('no-worker');
-    const starts = await Promise.all([startExport(client, request, { taskQueue }), startExport(client, request, { taskQueue })]);
+    const starts = await Promise.all([
+      startExport(client, request, { taskQueue }),
+      startExport(client, request, { taskQueue }),
+    ]);
     try {
       expect(starts.map((s) => s.outcome).sort()).toEqual(['joined-running', 'started']);
       const runIds = await Promise.all(starts.map(async (s) => (await s.handle.describe()).runId));
@@ -107,9 +137,18 @@ describe('exportModel end to end (Temporal, MinIO, MLflow, PyTorch fixtures)', (
   it('fails a parity miss at once with the report attached, and publishes nothing', async () => {
     const modelName = uniqueName('e2e-parity');
     // A tolerance no float32 graph can meet makes the real comparison fail.
-    const request: ExportRequest = { checkpointUri, modelName, runId: uniqueName('run'), parity: { mae: 1e-30, maxAbs: 1e-30 }, benchmark: QUICK_BENCHMARK };
+    const request: ExportRequest = {
+      checkpointUri,
+      modelName,
+      runId: uniqueName('run'),
+      parity: { mae: 1e-30, maxAbs: 1e-30 },
+      benchmark: QUICK_BENCHMARK,
+    };
     const { handle } = await startExport(client, request);
-    const err = await handle.result().then(() => undefined, (e: unknown) => e);
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const cause = (err as WorkflowFailedError).cause?.cause;
     expect(cause).toBeInstanceOf(ApplicationFailure);
@@ -120,7 +159,9 @@ describe('exportModel end to end (Temporal, MinIO, MLflow, PyTorch fixtures)', (
     expect(await listKeys(config, `models/${modelName}/`)).toEqual([]);
     expect(await versionsOf(config, modelName)).toEqual([]);
     const history = await handle.fetchHistory();
-    const attempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes?.attempt);
+    const attempts = history.events
+      ?.filter((e) => e.activityTaskStartedEventAttributes)
+      .map((e) => e.activityTaskStartedEventAttributes?.attempt);
     expect(attempts?.every((a) => a === 1)).toBe(true);
   });
 
@@ -130,7 +171,10 @@ describe('exportModel end to end (Temporal, MinIO, MLflow, PyTorch fixtures)', (
       workflowId: uniqueName('e2e-badname'),
       args: [{ checkpointUri, modelName: '../escape' }],
     });
-    const err = await handle.result().then(() => undefined, (e: unknown) => e);
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as WorkflowFailedError).cause).toBeInstanceOf(ApplicationFailure);
     expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('InvalidInput');
     expect(((err as WorkflowFailedError).cause as ApplicationFailure).message).toContain('modelName');

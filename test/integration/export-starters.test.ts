@@ -42,18 +42,36 @@ describe.each(Object.keys(SIZES))('export of %s, started three ways', (size) => 
   async function expectOnePublishedVersion(result: ExportResult): Promise<void> {
     const minio = createMinioClient(config.s3);
     const mlmodels: string[] = [];
-    for await (const o of minio.listObjectsV2(config.s3.modelsBucket, `models/${result.modelName}/`, true)) if (o.name?.endsWith('/MLmodel')) mlmodels.push(o.name);
+    for await (const o of minio.listObjectsV2(config.s3.modelsBucket, `models/${result.modelName}/`, true))
+      if (o.name?.endsWith('/MLmodel')) mlmodels.push(o.name);
     expect(mlmodels).toEqual([`models/${result.modelName}/${result.sha256}/MLmodel`]);
-    const versions = await new MlflowClient(config.mlflow.trackingUri).searchModelVersions(`name='${result.modelName}'`);
+    const versions = await new MlflowClient(config.mlflow.trackingUri).searchModelVersions(
+      `name='${result.modelName}'`,
+    );
     expect(versions.map((v) => v.version)).toEqual([result.registry.version]);
     expect(result.parity.passed).toBe(true);
-    expect(Math.max(result.parity.outputs.positions.mae, result.parity.outputs.uncertainties.mae)).toBeLessThanOrEqual(1e-6);
+    expect(Math.max(result.parity.outputs.positions.mae, result.parity.outputs.uncertainties.mae)).toBeLessThanOrEqual(
+      1e-6,
+    );
   }
 
   it('by the CLI', async () => {
     const modelName = uniqueName(`cli-${size}`);
     const cli = join(config.projectRoot, 'bin', 'onnx-export.js');
-    const args = [cli, 'run', bundleDir, '--model-name', modelName, '--run-id', 'r1', '--batch', '1', '--no-gpu', '--wait', '--json'];
+    const args = [
+      cli,
+      'run',
+      bundleDir,
+      '--model-name',
+      modelName,
+      '--run-id',
+      'r1',
+      '--batch',
+      '1',
+      '--no-gpu',
+      '--wait',
+      '--json',
+    ];
     const first = JSON.parse((await run('node', args, { timeout: 600_000 })).stdout) as ExportResult;
     expect(first.workflowId).toBe(`export-${modelName}-r1`);
     await expectOnePublishedVersion(first);
@@ -65,10 +83,18 @@ describe.each(Object.keys(SIZES))('export of %s, started three ways', (size) => 
   it('by the TypeScript training parent (exportModel as a child)', async () => {
     const modelName = uniqueName(`ts-${size}`);
     const input = { checkpointUri, runId: 'r1', modelName, export: { benchmark: QUICK_BENCHMARK } };
-    const first = await client.workflow.execute('trainingWithExport', { taskQueue: TASK_QUEUES.export, workflowId: uniqueName('ts-parent'), args: [input] });
+    const first = await client.workflow.execute('trainingWithExport', {
+      taskQueue: TASK_QUEUES.export,
+      workflowId: uniqueName('ts-parent'),
+      args: [input],
+    });
     await expectOnePublishedVersion(first as ExportResult);
     // A second parent for the same run: its child start collides and it waits for the first export.
-    const second = (await client.workflow.execute('trainingWithExport', { taskQueue: TASK_QUEUES.export, workflowId: uniqueName('ts-parent'), args: [input] })) as ExportResult;
+    const second = (await client.workflow.execute('trainingWithExport', {
+      taskQueue: TASK_QUEUES.export,
+      workflowId: uniqueName('ts-parent'),
+      args: [input],
+    })) as ExportResult;
     expect(second.registry.version).toBe((first as ExportResult).registry.version);
     expect(second.workflowId).toBe((first as ExportResult).workflowId);
     await expectOnePublishedVersion(second);
@@ -78,12 +104,30 @@ describe.each(Object.keys(SIZES))('export of %s, started three ways', (size) => 
     const modelName = uniqueName(`py-${size}`);
     const venv = (await run('bash', [join(config.projectRoot, 'scripts', 'ensure-python-venv.sh')])).stdout.trim();
     const script = join(config.projectRoot, 'workflows', 'python', 'training_parent.py');
-    const args = [script, '--checkpoint-uri', checkpointUri, '--run-id', 'r1', '--model-name', modelName, '--export-json', JSON.stringify({ benchmark: QUICK_BENCHMARK })];
-    const env = { ...process.env, TEMPORAL_ADDRESS: config.temporal.address, TEMPORAL_NAMESPACE: config.temporal.namespace };
-    const first = JSON.parse((await run(join(venv, 'bin', 'python'), args, { env, timeout: 600_000 })).stdout) as ExportResult;
+    const args = [
+      script,
+      '--checkpoint-uri',
+      checkpointUri,
+      '--run-id',
+      'r1',
+      '--model-name',
+      modelName,
+      '--export-json',
+      JSON.stringify({ benchmark: QUICK_BENCHMARK }),
+    ];
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: config.temporal.address,
+      TEMPORAL_NAMESPACE: config.temporal.namespace,
+    };
+    const first = JSON.parse(
+      (await run(join(venv, 'bin', 'python'), args, { env, timeout: 600_000 })).stdout,
+    ) as ExportResult;
     expect(first.workflowId).toBe(`export-${modelName}-r1`);
     await expectOnePublishedVersion(first);
-    const second = JSON.parse((await run(join(venv, 'bin', 'python'), args, { env, timeout: 600_000 })).stdout) as ExportResult;
+    const second = JSON.parse(
+      (await run(join(venv, 'bin', 'python'), args, { env, timeout: 600_000 })).stdout,
+    ) as ExportResult;
     expect(second.registry.version).toBe(first.registry.version);
     await expectOnePublishedVersion(second);
   });

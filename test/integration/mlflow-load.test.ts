@@ -39,10 +39,27 @@ beforeAll(async () => {
   await requireMinio(config, () => minio.bucketExists(config.s3.modelsBucket));
   await requireMlflow(config);
   dir = mkdtempSync(join(tmpdir(), 'mlflow-load-'));
-  execFileSync('/usr/bin/python3', [
-    join(config.projectRoot, 'scripts/fixtures/make_localizationnet.py'), '--out', dir, '--backbone', 'convnext',
-    '--depths', '1,1,1,1', '--dims', '8,16,24,32', '-n', '4', '--torch-onnx', join(dir, 'model.onnx'), '--opset', '17',
-  ], { stdio: 'pipe' });
+  execFileSync(
+    '/usr/bin/python3',
+    [
+      join(config.projectRoot, 'scripts/fixtures/make_localizationnet.py'),
+      '--out',
+      dir,
+      '--backbone',
+      'convnext',
+      '--depths',
+      '1,1,1,1',
+      '--dims',
+      '8,16,24,32',
+      '-n',
+      '4',
+      '--torch-onnx',
+      join(dir, 'model.onnx'),
+      '--opset',
+      '17',
+    ],
+    { stdio: 'pipe' },
+  );
   python = venvPython(config);
 });
 
@@ -50,7 +67,8 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
   await mlflow.call('DELETE', 'registered-models/delete', { name: modelName }).catch(() => undefined);
   const keys: string[] = [];
-  for await (const o of minio.listObjects(config.s3.modelsBucket, `models/${modelName}/`, true)) if (o.name) keys.push(o.name);
+  for await (const o of minio.listObjects(config.s3.modelsBucket, `models/${modelName}/`, true))
+    if (o.name) keys.push(o.name);
   if (keys.length) await minio.removeObjects(config.s3.modelsBucket, keys);
 });
 
@@ -58,26 +76,67 @@ describe('MLflow loads the registered model', () => {
   it('pyfunc and onnx flavors load models:/<name>/<version> and match the PyTorch reference', async () => {
     const staged = await store.stageFile(join(dir, 'model.onnx'));
     const signature = graphSignature(await readModel(join(dir, 'model.onnx')));
-    const published = await publishModelDirectory(store, {
-      modelName, sha256: staged.sha256, bytes: staged.bytes, signature, opset: 17, workflowId: 'test-mlflow-load',
-      parityReport: { maxAbsError: 0, meanAbsError: 0, note: 'fixture' }, latencySvg: '<svg xmlns="http://www.w3.org/2000/svg"/>',
-    }, { stagedKey: staged.key });
+    const published = await publishModelDirectory(
+      store,
+      {
+        modelName,
+        sha256: staged.sha256,
+        bytes: staged.bytes,
+        signature,
+        opset: 17,
+        workflowId: 'test-mlflow-load',
+        parityReport: { maxAbsError: 0, meanAbsError: 0, note: 'fixture' },
+        latencySvg: '<svg xmlns="http://www.w3.org/2000/svg"/>',
+      },
+      { stagedKey: staged.key },
+    );
     expect(published.files).toContain('MLmodel');
-    const again = await publishModelDirectory(store, { modelName, sha256: staged.sha256, bytes: staged.bytes, signature, opset: 17, workflowId: 'test-mlflow-load',
-      parityReport: { maxAbsError: 0, meanAbsError: 0, note: 'fixture' }, latencySvg: '<svg xmlns="http://www.w3.org/2000/svg"/>' }, { stagedKey: staged.key });
+    const again = await publishModelDirectory(
+      store,
+      {
+        modelName,
+        sha256: staged.sha256,
+        bytes: staged.bytes,
+        signature,
+        opset: 17,
+        workflowId: 'test-mlflow-load',
+        parityReport: { maxAbsError: 0, meanAbsError: 0, note: 'fixture' },
+        latencySvg: '<svg xmlns="http://www.w3.org/2000/svg"/>',
+      },
+      { stagedKey: staged.key },
+    );
     expect(again).toMatchObject({ written: false, modelUuid: published.modelUuid, createdUtc: published.createdUtc });
 
-    const entry = await registerModelVersion(mlflow, { modelName, sha256: staged.sha256, source: published.source, opset: 17, alias: 'staging' });
-    const report = runMlflowScript<{ ok: boolean; signature_inputs: string[]; pyfunc: Record<string, { max_abs: number }> }>(
-      config, python, 'mlflow_load_check.py', [entry.modelUri, join(dir, 'reference.safetensors'), String(PARITY.maxAbs), String(PARITY.mae)],
-    );
+    const entry = await registerModelVersion(mlflow, {
+      modelName,
+      sha256: staged.sha256,
+      source: published.source,
+      opset: 17,
+      alias: 'staging',
+    });
+    const report = runMlflowScript<{
+      ok: boolean;
+      signature_inputs: string[];
+      pyfunc: Record<string, { max_abs: number }>;
+    }>(config, python, 'mlflow_load_check.py', [
+      entry.modelUri,
+      join(dir, 'reference.safetensors'),
+      String(PARITY.maxAbs),
+      String(PARITY.mae),
+    ]);
     expect(report.signature_inputs).toEqual(['mel_spectrogram']);
     expect(report.pyfunc.positions?.max_abs).toBeLessThanOrEqual(PARITY.maxAbs);
     expect(report.ok).toBe(true);
 
     // The alias resolves too.
-    const byAlias = execFileSync(python, ['-c', `import mlflow;print(mlflow.MlflowClient().get_model_version_by_alias(${JSON.stringify(modelName)}, "staging").version)`],
-      { encoding: 'utf8', env: { ...process.env, MLFLOW_TRACKING_URI: config.mlflow.trackingUri } });
+    const byAlias = execFileSync(
+      python,
+      [
+        '-c',
+        `import mlflow;print(mlflow.MlflowClient().get_model_version_by_alias(${JSON.stringify(modelName)}, "staging").version)`,
+      ],
+      { encoding: 'utf8', env: { ...process.env, MLFLOW_TRACKING_URI: config.mlflow.trackingUri } },
+    );
     expect(byAlias.trim()).toBe(entry.version);
   });
 });

@@ -28,9 +28,16 @@ describe('the published signature follows the bundle (MLflow client)', () => {
 
   it('a bundle with input_shape [3, 64, 32] registers a version whose signature MLflow reads as [-1, 3, 64, 32]', async () => {
     const modelName = uniqueName('signature');
-    const started = await startExport(live.client, { checkpointUri, modelName, runId: uniqueName('run'), benchmark: QUICK_BENCHMARK });
+    const started = await startExport(live.client, {
+      checkpointUri,
+      modelName,
+      runId: uniqueName('run'),
+      benchmark: QUICK_BENCHMARK,
+    });
     const result = await started.handle.result();
-    expect(result.emission.signature.inputs).toEqual([{ name: 'mel_spectrogram', dtype: 'float32', shape: [-1, ...INPUT_SHAPE] }]);
+    expect(result.emission.signature.inputs).toEqual([
+      { name: 'mel_spectrogram', dtype: 'float32', shape: [-1, ...INPUT_SHAPE] },
+    ]);
 
     type Specs = { name: string; dtype: string; shape: number[] }[];
     const read = runMlflowScript<{ inputs: Specs; outputs: Specs }>(live.config, python, 'mlflow_signature_check.py', [

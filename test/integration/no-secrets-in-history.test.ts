@@ -19,11 +19,23 @@ import { useWorkerHost } from './support/worker-host';
 import { uniqueName } from './support/stack';
 
 /** Small benchmark settings, as in export-model.test.ts: the export must complete, not measure. */
-const QUICK_BENCHMARK = { batchSizes: [1, 4], maxRuns: 20, timeBudgetMs: 1_000, gpuScheduleToStartTimeout: '3 seconds' };
+const QUICK_BENCHMARK = {
+  batchSizes: [1, 4],
+  maxRuns: 20,
+  timeBudgetMs: 1_000,
+  gpuScheduleToStartTimeout: '3 seconds',
+};
 
 /** The worker's credentials: from its config and from the environment variables it reads. */
 function credentials(config: PipelineConfig): string[] {
-  const all = [config.s3.accessKey, config.s3.secretKey, config.mlflow.token, process.env.AWS_ACCESS_KEY_ID, process.env.AWS_SECRET_ACCESS_KEY, process.env.MLFLOW_TRACKING_TOKEN];
+  const all = [
+    config.s3.accessKey,
+    config.s3.secretKey,
+    config.mlflow.token,
+    process.env.AWS_ACCESS_KEY_ID,
+    process.env.AWS_SECRET_ACCESS_KEY,
+    process.env.MLFLOW_TRACKING_TOKEN,
+  ];
   return [...new Set(all.filter((s): s is string => typeof s === 'string' && s.length > 0))];
 }
 
@@ -38,9 +50,16 @@ describe('no secrets in workflow histories (Temporal, MinIO, MLflow, PyTorch fix
 
   it('the detector finds a credential planted in clear text, in a payload and as nested base64', () => {
     const secret = 'Zq8-planted-SECRET-4711';
-    const payload = (text: string) => JSON.stringify({ events: [{ input: { payloads: [{ metadata: {}, data: Buffer.from(text).toString('base64') }] } }] });
-    expect(findSecrets(JSON.stringify({ note: `key=${secret}` }), [secret]).map((h) => h.where)).toContain('clear text');
-    expect(findSecrets(payload(JSON.stringify({ key: secret })), [secret]).map((h) => h.where)).toContain('decoded payload');
+    const payload = (text: string) =>
+      JSON.stringify({
+        events: [{ input: { payloads: [{ metadata: {}, data: Buffer.from(text).toString('base64') }] } }],
+      });
+    expect(findSecrets(JSON.stringify({ note: `key=${secret}` }), [secret]).map((h) => h.where)).toContain(
+      'clear text',
+    );
+    expect(findSecrets(payload(JSON.stringify({ key: secret })), [secret]).map((h) => h.where)).toContain(
+      'decoded payload',
+    );
     for (const prefix of ['', 'a', 'ab']) {
       const nested = Buffer.from(`${prefix}${secret}!`).toString('base64');
       expect(findSecrets(payload(JSON.stringify({ blob: nested })), [secret]).map((h) => h.where)).toContain('base64');
@@ -51,16 +70,30 @@ describe('no secrets in workflow histories (Temporal, MinIO, MLflow, PyTorch fix
   it('a full export through a training parent leaves no credential in either history', async () => {
     const secrets = credentials(config);
     // The local stack's MinIO uses one word for both keys; the test stack draws two random ones.
-    expect(secrets, 'the worker has S3 credentials to look for').toEqual(expect.arrayContaining([config.s3.accessKey, config.s3.secretKey]));
+    expect(secrets, 'the worker has S3 credentials to look for').toEqual(
+      expect.arrayContaining([config.s3.accessKey, config.s3.secretKey]),
+    );
 
     const checkpointUri = (await uploadBundle(config, await makeBundle(SMALL_CONVNEXT))).uri;
-    const input: TrainingRunInput = { checkpointUri, runId: uniqueName('run'), modelName: uniqueName('nosecret'), export: { benchmark: QUICK_BENCHMARK } };
-    const parent = await client.workflow.start('trainingWithExport', { taskQueue: TASK_QUEUES.export, workflowId: uniqueName('secrets-parent'), args: [input] });
+    const input: TrainingRunInput = {
+      checkpointUri,
+      runId: uniqueName('run'),
+      modelName: uniqueName('nosecret'),
+      export: { benchmark: QUICK_BENCHMARK },
+    };
+    const parent = await client.workflow.start('trainingWithExport', {
+      taskQueue: TASK_QUEUES.export,
+      workflowId: uniqueName('secrets-parent'),
+      args: [input],
+    });
     const result = (await parent.result()) as ExportResult;
     expect(result.registry.version).toBe('1');
 
     const child = client.workflow.getHandle(exportWorkflowId(input.modelName ?? '', input.runId));
-    for (const [label, handle] of [['trainingWithExport', parent], ['exportModel', child]] as const) {
+    for (const [label, handle] of [
+      ['trainingWithExport', parent],
+      ['exportModel', child],
+    ] as const) {
       const json = JSON.stringify(await handle.fetchHistory());
       // The decoder sees the real payloads: the request (checkpoint URI) is in them, not in clear text.
       expect(decodedPayloads(JSON.parse(json)).join('\n'), `${label}: decoded payloads`).toContain(checkpointUri);

@@ -31,8 +31,14 @@ interface Verdict {
 
 /** Runs onnx.checker on all paths in one Python process (start-up dominates the cost). */
 function onnxChecker(paths: readonly string[]): Map<string, Verdict> {
-  const venv = execFileSync('bash', [join(root, 'scripts/ensure-python-venv.sh')], { encoding: 'utf8' }).trim().split('\n').pop() as string;
-  const out = execFileSync(join(venv, 'bin/python'), [join(root, 'scripts/onnx-check.py'), ...paths], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  const venv = execFileSync('bash', [join(root, 'scripts/ensure-python-venv.sh')], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop() as string;
+  const out = execFileSync(join(venv, 'bin/python'), [join(root, 'scripts/onnx-check.py'), ...paths], {
+    encoding: 'utf8',
+    maxBuffer: 16 << 20,
+  });
   return new Map((JSON.parse(out) as Verdict[]).map((v) => [v.path, v]));
 }
 
@@ -51,9 +57,14 @@ async function writeCase(c: BrokenCase, path: string): Promise<void> {
   writeFileSync(path, onnx.ModelProto.encode(proto).finish());
 }
 
-const validModels = [14, 15, 16, 17, 18, 19, 20, 21].map((opset) => ({ name: `tiny opset ${opset}`, file: `valid-${opset}.onnx`, opset }));
+const validModels = [14, 15, 16, 17, 18, 19, 20, 21].map((opset) => ({
+  name: `tiny opset ${opset}`,
+  file: `valid-${opset}.onnx`,
+  opset,
+}));
 /** Our emitted LocalizationNet (the committed small bundle): every opset's graph shape, and external data. */
-const emittedModels = [14, 17, 20, 21].map((opset) => ({ file: `localizationnet-${opset}.onnx`, opset, externalData: false }))
+const emittedModels = [14, 17, 20, 21]
+  .map((opset) => ({ file: `localizationnet-${opset}.onnx`, opset, externalData: false }))
   .concat([{ file: 'localizationnet-17-external.onnx', opset: 17, externalData: true }]);
 const cases = brokenCases();
 const caseFile = (i: number): string => join(dir, `broken-${i}.onnx`);
@@ -87,11 +98,14 @@ beforeAll(async () => {
 });
 
 describe('our checker and onnx.checker(full_check=True) agree', () => {
-  it.each([...validModels.map((v) => v.file), 'valid-external.onnx', ...emittedModels.map((e) => e.file)])('%s: both valid', (file) => {
-    const path = join(dir, file);
-    expect(reference.get(path)).toEqual({ path, ok: true, error: null });
-    expect(ours.get(path)).toEqual([]);
-  });
+  it.each([...validModels.map((v) => v.file), 'valid-external.onnx', ...emittedModels.map((e) => e.file)])(
+    '%s: both valid',
+    (file) => {
+      const path = join(dir, file);
+      expect(reference.get(path)).toEqual({ path, ok: true, error: null });
+      expect(ours.get(path)).toEqual([]);
+    },
+  );
 
   it.each(cases.map((c, i) => [c.name, i] as const))('%s: both invalid', (_, i) => {
     const c = cases[i] as BrokenCase;
@@ -100,7 +114,10 @@ describe('our checker and onnx.checker(full_check=True) agree', () => {
     const problems = ours.get(path) ?? [];
     expect(theirs?.ok, `onnx.checker accepted ${c.name}`).toBe(false);
     const match = problems.find((p) => p.kind === c.kind && p.message.includes(c.message));
-    expect(match, `ours did not report "${c.message}"; it said:\n${problems.map((p) => p.message).join('\n')}`).toBeDefined();
+    expect(
+      match,
+      `ours did not report "${c.message}"; it said:\n${problems.map((p) => p.message).join('\n')}`,
+    ).toBeDefined();
     // For the same reason (messages of the pinned onnx, scripts/python-requirements.txt)…
     expect(theirs?.error).toMatch(ONNX_SAYS[c.name] ?? /no expectation for this case/);
     // …and where onnx names a node, it is the one we blame.
@@ -112,7 +129,8 @@ const ONNX_SAYS: Readonly<Record<string, RegExp>> = {
   'unsorted nodes': /must be topologically sorted/,
   'an undefined input': /must be topologically sorted, however input 'backbone\.0\.0\.0\/Conv_output_7'/,
   'a name produced twice': /single static assignment \(SSA\) form/,
-  'a wrong initializer size': /position_head\.0\.weight\) raw_data size \(28 bytes\) is too small .*\(32 bytes required\)/,
+  'a wrong initializer size':
+    /position_head\.0\.weight\) raw_data size \(28 bytes\) is too small .*\(32 bytes required\)/,
   'an unknown op': /No Op registered for Frobnicate with domain_version of 17/,
   'an op newer than the opset (Gelu at 17)': /No Op registered for Gelu with domain_version of 17/,
   'a missing required attribute': /Required attribute 'to' is missing/,

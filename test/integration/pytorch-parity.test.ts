@@ -46,7 +46,16 @@ const measured: string[] = [];
 beforeAll(async () => {
   // One at a time: torch already uses both cores.
   for (const [i, c] of CASES.entries()) {
-    await run(PYTHON, [FIXTURE_SCRIPT, '--out', bundleDir(c), '--seed', String(11 + i), '-n', String(c.samples), ...c.args]);
+    await run(PYTHON, [
+      FIXTURE_SCRIPT,
+      '--out',
+      bundleDir(c),
+      '--seed',
+      String(11 + i),
+      '-n',
+      String(c.samples),
+      ...c.args,
+    ]);
   }
 });
 
@@ -58,8 +67,13 @@ describe.each(CASES)('$name', (c) => {
   it.each(OPSETS)('opset %i: MAE <= 1e-6 against PyTorch', async (opset) => {
     const out = join(bundleDir(c), `model-${opset}.onnx`);
     const emitted = await emitLocalizationNet(bundleDir(c), out, { opset });
-    const report = await runParity(out, join(bundleDir(c), 'reference.safetensors'), { mae: PARITY_MAE, maxAbs: PARITY_MAX_ABS });
-    measured.push(`  ${c.name.padEnd(16)} opset ${opset}: ${report.outputs.positions.mae.toExponential(2)} / ${report.outputs.uncertainties.mae.toExponential(2)}  (max abs ${Math.max(report.outputs.positions.maxAbs, report.outputs.uncertainties.maxAbs).toExponential(2)}, ${emitted.nodes} nodes, emit ${emitted.seconds.toFixed(2)} s)`);
+    const report = await runParity(out, join(bundleDir(c), 'reference.safetensors'), {
+      mae: PARITY_MAE,
+      maxAbs: PARITY_MAX_ABS,
+    });
+    measured.push(
+      `  ${c.name.padEnd(16)} opset ${opset}: ${report.outputs.positions.mae.toExponential(2)} / ${report.outputs.uncertainties.mae.toExponential(2)}  (max abs ${Math.max(report.outputs.positions.maxAbs, report.outputs.uncertainties.maxAbs).toExponential(2)}, ${emitted.nodes} nodes, emit ${emitted.seconds.toFixed(2)} s)`,
+    );
     expect(report.samples).toBe(c.samples);
     expect(report.failures).toEqual([]);
     expect(report.outputs.positions.mae).toBeLessThanOrEqual(PARITY_MAE);
@@ -89,11 +103,28 @@ describe('determinism and CLI (convnext_tiny)', () => {
       const emitted = JSON.parse(writes.join('')) as { sha256: string; opset: number };
       expect(emitted.opset).toBe(17);
       writes.length = 0;
-      await main(['node', 'onnx-export', 'parity', out, '--reference', join(bundleDir(tiny), 'reference.safetensors'), '--json']);
+      await main([
+        'node',
+        'onnx-export',
+        'parity',
+        out,
+        '--reference',
+        join(bundleDir(tiny), 'reference.safetensors'),
+        '--json',
+      ]);
       expect((JSON.parse(writes.join('')) as { passed: boolean }).passed).toBe(true);
       expect(process.exitCode ?? 0).toBe(0);
       writes.length = 0;
-      await main(['node', 'onnx-export', 'parity', out, '--reference', join(bundleDir(tiny), 'reference.safetensors'), '--mae', '1e-15']);
+      await main([
+        'node',
+        'onnx-export',
+        'parity',
+        out,
+        '--reference',
+        join(bundleDir(tiny), 'reference.safetensors'),
+        '--mae',
+        '1e-15',
+      ]);
       expect(writes.join('')).toMatch(/^FAIL /);
       expect(process.exitCode).toBe(1);
     } finally {

@@ -25,7 +25,13 @@ export async function startLossyProxy(upstream: string): Promise<LossyProxy> {
     const lose = (toLose.get(path) ?? 0) > 0;
     if (lose) toLose.set(path, (toLose.get(path) ?? 0) - 1);
     const up = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: target.host },
+      },
       (upRes) => {
         if (lose) {
           upRes.resume();
@@ -44,7 +50,13 @@ export async function startLossyProxy(upstream: string): Promise<LossyProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
-    loseAnswers(path, count) { toLose.set(path, count); },
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    loseAnswers(path, count) {
+      toLose.set(path, count);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

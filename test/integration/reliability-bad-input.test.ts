@@ -18,7 +18,16 @@ import { createMinioClient } from '../../storage/minio-client';
 import { makeBundle, SMALL_CONVNEXT } from './support/fixtures';
 import { useWorkerHost } from './support/worker-host';
 import { uniqueName } from './support/stack';
-import { brokenCopy, editConfig, editSafetensors, entries, f32Bytes, pack, tensors, truncateFile } from './support/broken-bundles';
+import {
+  brokenCopy,
+  editConfig,
+  editSafetensors,
+  entries,
+  f32Bytes,
+  pack,
+  tensors,
+  truncateFile,
+} from './support/broken-bundles';
 
 /**
  * A refused input ends in seconds (one attempt, no backoff). A retried error would take at least
@@ -47,150 +56,228 @@ const CASES: BadCase[] = [
   {
     name: 'truncated model.safetensors',
     breakIt: (dir) => truncateFile(dir, WEIGHTS, 0.6),
-    file: 'model.safetensors', stage: 'emit', activity: 'emitGraph',
+    file: 'model.safetensors',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: [/tensor '[^']+'\.data_offsets/, 'runs past the end of the file'],
   },
   {
     name: 'header length larger than the file',
-    breakIt: (dir) => editSafetensors(dir, WEIGHTS, () => undefined, { headerLength: (st) => BigInt(st.data.length + 1_000_000) }),
-    file: 'model.safetensors', stage: 'emit', activity: 'emitGraph',
+    breakIt: (dir) =>
+      editSafetensors(dir, WEIGHTS, () => undefined, { headerLength: (st) => BigInt(st.data.length + 1_000_000) }),
+    file: 'model.safetensors',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: ['header length', 'header runs past the end of the file'],
   },
   {
     name: 'header that is not JSON',
-    breakIt: (dir) => editSafetensors(dir, WEIGHTS, () => undefined, { rawHeader: (st) => JSON.stringify(st.header).replace(/"dtype"/, 'dtype') }),
-    file: 'model.safetensors', stage: 'emit', activity: 'emitGraph',
+    breakIt: (dir) =>
+      editSafetensors(dir, WEIGHTS, () => undefined, {
+        rawHeader: (st) => JSON.stringify(st.header).replace(/"dtype"/, 'dtype'),
+      }),
+    file: 'model.safetensors',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: ['header', 'expected a JSON object, got invalid JSON'],
   },
   {
     name: 'overlapping data offsets',
-    breakIt: (dir) => editSafetensors(dir, WEIGHTS, (st) => {
-      const [, second] = entries(st);
-      if (!second) throw new Error('fixture has fewer than two tensors');
-      second[1].data_offsets = [second[1].data_offsets[0] - 4, second[1].data_offsets[1] - 4];
-    }),
-    file: 'model.safetensors', stage: 'emit', activity: 'emitGraph',
-    message: ["model.safetensors: tensor 'backbone.0.0.0.bias'.data_offsets", "overlaps tensor 'backbone.0.0.0.weight'"],
+    breakIt: (dir) =>
+      editSafetensors(dir, WEIGHTS, (st) => {
+        const [, second] = entries(st);
+        if (!second) throw new Error('fixture has fewer than two tensors');
+        second[1].data_offsets = [second[1].data_offsets[0] - 4, second[1].data_offsets[1] - 4];
+      }),
+    file: 'model.safetensors',
+    stage: 'emit',
+    activity: 'emitGraph',
+    message: [
+      "model.safetensors: tensor 'backbone.0.0.0.bias'.data_offsets",
+      "overlaps tensor 'backbone.0.0.0.weight'",
+    ],
   },
   {
     name: 'an unknown dtype',
-    breakIt: (dir) => editSafetensors(dir, WEIGHTS, (st) => { (st.header['position_head.0.weight'] as { dtype: string }).dtype = 'Q4'; }),
-    file: 'model.safetensors', stage: 'emit', activity: 'emitGraph',
+    breakIt: (dir) =>
+      editSafetensors(dir, WEIGHTS, (st) => {
+        (st.header['position_head.0.weight'] as { dtype: string }).dtype = 'Q4';
+      }),
+    file: 'model.safetensors',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: ["tensor 'position_head.0.weight'.dtype", '"Q4"'],
   },
   {
     name: "a tensor whose bytes don't match its shape",
-    breakIt: (dir) => editSafetensors(dir, WEIGHTS, (st) => { (st.header['backbone.0.0.0.weight'] as { shape: number[] }).shape = [8, 3, 4, 5]; }),
-    file: 'model.safetensors', stage: 'emit', activity: 'emitGraph',
-    message: ["tensor 'backbone.0.0.0.weight'.data_offsets", 'does not match shape × dtype', 'expected 1920 bytes (F32 [8, 3, 4, 5]), got 1536 bytes'],
+    breakIt: (dir) =>
+      editSafetensors(dir, WEIGHTS, (st) => {
+        (st.header['backbone.0.0.0.weight'] as { shape: number[] }).shape = [8, 3, 4, 5];
+      }),
+    file: 'model.safetensors',
+    stage: 'emit',
+    activity: 'emitGraph',
+    message: [
+      "tensor 'backbone.0.0.0.weight'.data_offsets",
+      'does not match shape × dtype',
+      'expected 1920 bytes (F32 [8, 3, 4, 5]), got 1536 bytes',
+    ],
   },
   {
     name: 'a missing key',
-    breakIt: (dir) => editSafetensors(dir, WEIGHTS, (st) => {
-      const list = tensors(st);
-      list.delete('position_head.8.bias');
-      return pack(st, list);
-    }),
-    file: 'model.safetensors', stage: 'emit', activity: 'emitGraph',
+    breakIt: (dir) =>
+      editSafetensors(dir, WEIGHTS, (st) => {
+        const list = tensors(st);
+        list.delete('position_head.8.bias');
+        return pack(st, list);
+      }),
+    file: 'model.safetensors',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: ['position_head.8.bias'],
   },
   {
     name: 'an unexpected key',
-    breakIt: (dir) => editSafetensors(dir, WEIGHTS, (st) => {
-      const list = tensors(st);
-      list.set('position_head.9.weight', { dtype: 'F32', shape: [2], data: f32Bytes([1, 2]) });
-      return pack(st, list);
-    }),
-    file: 'model.safetensors', stage: 'emit', activity: 'emitGraph',
+    breakIt: (dir) =>
+      editSafetensors(dir, WEIGHTS, (st) => {
+        const list = tensors(st);
+        list.set('position_head.9.weight', { dtype: 'F32', shape: [2], data: f32Bytes([1, 2]) });
+        return pack(st, list);
+      }),
+    file: 'model.safetensors',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: ['position_head.9.weight'],
   },
   {
     name: 'NaN in weights',
-    breakIt: (dir) => editSafetensors(dir, WEIGHTS, (st) => {
-      const list = tensors(st);
-      const t = list.get('uncertainty_head.4.weight');
-      if (!t) throw new Error('fixture has no uncertainty_head.4.weight');
-      t.data.writeFloatLE(Number.NaN, 4 * 5);
-      return pack(st, list);
-    }),
-    file: 'model.safetensors', stage: 'emit', activity: 'emitGraph',
+    breakIt: (dir) =>
+      editSafetensors(dir, WEIGHTS, (st) => {
+        const list = tensors(st);
+        const t = list.get('uncertainty_head.4.weight');
+        if (!t) throw new Error('fixture has no uncertainty_head.4.weight');
+        t.data.writeFloatLE(Number.NaN, 4 * 5);
+        return pack(st, list);
+      }),
+    file: 'model.safetensors',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: ['uncertainty_head.4.weight', /NaN/],
   },
   {
     name: 'Inf in weights',
-    breakIt: (dir) => editSafetensors(dir, WEIGHTS, (st) => {
-      const list = tensors(st);
-      const t = list.get('backbone.0.1.0.block.0.weight');
-      if (!t) throw new Error('fixture has no backbone.0.1.0.block.0.weight');
-      t.data.writeFloatLE(Number.NEGATIVE_INFINITY, 0);
-      return pack(st, list);
-    }),
-    file: 'model.safetensors', stage: 'emit', activity: 'emitGraph',
+    breakIt: (dir) =>
+      editSafetensors(dir, WEIGHTS, (st) => {
+        const list = tensors(st);
+        const t = list.get('backbone.0.1.0.block.0.weight');
+        if (!t) throw new Error('fixture has no backbone.0.1.0.block.0.weight');
+        t.data.writeFloatLE(Number.NEGATIVE_INFINITY, 0);
+        return pack(st, list);
+      }),
+    file: 'model.safetensors',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: ['backbone.0.1.0.block.0.weight', /Inf/i],
   },
   {
     name: "a config naming a preset the weights don't match",
-    breakIt: (dir) => editConfig(dir, (c) => { c.backbone = 'convnext_tiny'; delete c.depths; delete c.dims; }),
-    file: 'model.safetensors', stage: 'emit', activity: 'emitGraph',
+    breakIt: (dir) =>
+      editConfig(dir, (c) => {
+        c.backbone = 'convnext_tiny';
+        delete c.depths;
+        delete c.dims;
+      }),
+    file: 'model.safetensors',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: ['convnext_tiny', /expected \[\d+(, \d+)*\], got \[\d+(, \d+)*\]/],
   },
   {
     name: 'an unknown architecture',
-    breakIt: (dir) => editConfig(dir, (c) => { c.architecture = 'ResNet50'; }),
-    file: 'config.json', stage: 'emit', activity: 'emitGraph',
+    breakIt: (dir) =>
+      editConfig(dir, (c) => {
+        c.architecture = 'ResNet50';
+      }),
+    file: 'config.json',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: ['config.json: architecture', 'expected "LocalizationNet", got "ResNet50"'],
   },
   {
     name: 'an input_shape with the wrong channel count',
-    breakIt: (dir) => editConfig(dir, (c) => { c.input_shape = [1, 128, 32]; }),
-    file: 'config.json', stage: 'emit', activity: 'emitGraph',
+    breakIt: (dir) =>
+      editConfig(dir, (c) => {
+        c.input_shape = [1, 128, 32];
+      }),
+    file: 'config.json',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: ['config.json: input_shape', 'expected [3, mel_bins, frames], got [1,128,32]'],
   },
   {
     name: "an input_shape the reference inputs don't have",
-    breakIt: (dir) => editConfig(dir, (c) => { c.input_shape = [3, 64, 32]; }),
-    stage: 'parity', activity: 'checkParity',
-    message: [/s3:\/\/[^/]+\/staging\/[0-9a-f]{64}\/model\.onnx: input 'mel_spectrogram'/, "expected [N, 3, 128, 32] (the reference's), got [batch_size, 3, 64, 32]"],
+    breakIt: (dir) =>
+      editConfig(dir, (c) => {
+        c.input_shape = [3, 64, 32];
+      }),
+    stage: 'parity',
+    activity: 'checkParity',
+    message: [
+      /s3:\/\/[^/]+\/staging\/[0-9a-f]{64}\/model\.onnx: input 'mel_spectrogram'/,
+      "expected [N, 3, 128, 32] (the reference's), got [batch_size, 3, 64, 32]",
+    ],
   },
   {
     name: 'reference outputs of the wrong shape',
-    breakIt: (dir) => editSafetensors(dir, REFERENCE, (st) => {
-      const list = tensors(st);
-      const t = list.get('positions');
-      if (!t) throw new Error('fixture reference has no positions');
-      const [n] = t.shape as [number];
-      list.set('positions', { dtype: 'F32', shape: [n, 3], data: f32Bytes(new Array<number>(n * 3).fill(0)) });
-      return pack(st, list);
-    }),
-    file: 'reference.safetensors', stage: 'parity', activity: 'checkParity',
+    breakIt: (dir) =>
+      editSafetensors(dir, REFERENCE, (st) => {
+        const list = tensors(st);
+        const t = list.get('positions');
+        if (!t) throw new Error('fixture reference has no positions');
+        const [n] = t.shape as [number];
+        list.set('positions', { dtype: 'F32', shape: [n, 3], data: f32Bytes(new Array<number>(n * 3).fill(0)) });
+        return pack(st, list);
+      }),
+    file: 'reference.safetensors',
+    stage: 'parity',
+    activity: 'checkParity',
     message: ["reference.safetensors: tensor 'positions'.shape", 'expected [8, 2], got [8, 3]'],
   },
   {
     name: 'a checkpoint URI that does not exist',
     uri: async (config) => `s3://${config.s3.checkpointsBucket}/bundles/${uniqueName('does-not-exist')}/`,
-    stage: 'emit', activity: 'emitGraph',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: ['/config.json', 'the checkpoint bundle has no config.json'],
   },
   {
     name: 'a checkpoint bucket that does not exist',
     uri: async () => `s3://${uniqueName('no-such-bucket')}/bundles/x/`,
-    stage: 'emit', activity: 'emitGraph',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: ['no-such-bucket', 'config.json'],
   },
   {
     name: 'an empty bundle (a prefix with no bundle files)',
     uri: async (config) => {
       const prefix = `bundles/${uniqueName('empty')}/`;
-      await createMinioClient(config.s3).putObject(config.s3.checkpointsBucket, `${prefix}README.txt`, Buffer.from('not a bundle\n'));
+      await createMinioClient(config.s3).putObject(
+        config.s3.checkpointsBucket,
+        `${prefix}README.txt`,
+        Buffer.from('not a bundle\n'),
+      );
       return `s3://${config.s3.checkpointsBucket}/${prefix}`;
     },
-    stage: 'emit', activity: 'emitGraph',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: ['/config.json', 'the checkpoint bundle has no config.json'],
   },
   {
     name: 'an empty model.safetensors',
     breakIt: (dir) => truncateFile(dir, WEIGHTS, 0),
-    file: 'model.safetensors', stage: 'emit', activity: 'emitGraph',
+    file: 'model.safetensors',
+    stage: 'emit',
+    activity: 'emitGraph',
     message: ['header length', 'file is truncated'],
   },
 ];
@@ -204,7 +291,9 @@ async function listKeys(config: PipelineConfig, prefix: string): Promise<string[
 
 async function versionsOf(config: PipelineConfig, modelName: string): Promise<unknown[]> {
   const mlflow = new MlflowClient(config.mlflow.trackingUri, config.mlflow.token);
-  const out = await mlflow.call<{ model_versions?: unknown[] }>('GET', 'model-versions/search', { filter: `name='${modelName}'` });
+  const out = await mlflow.call<{ model_versions?: unknown[] }>('GET', 'model-versions/search', {
+    filter: `name='${modelName}'`,
+  });
   return out.model_versions ?? [];
 }
 
@@ -213,8 +302,14 @@ async function activityAttempts(handle: WorkflowHandle): Promise<{ scheduled: st
   const history = await handle.fetchHistory();
   const events = history.events ?? [];
   return {
-    scheduled: events.flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : [])),
-    attempts: events.flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 0] : [])),
+    scheduled: events.flatMap((e) =>
+      e.activityTaskScheduledEventAttributes?.activityType?.name
+        ? [e.activityTaskScheduledEventAttributes.activityType.name]
+        : [],
+    ),
+    attempts: events.flatMap((e) =>
+      e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 0] : [],
+    ),
   };
 }
 
@@ -231,11 +326,20 @@ describe('bad input is refused fast, non-retryable, named, nothing published (Te
   });
 
   it.each(CASES)('$name: InvalidInput at $stage after one attempt', async (c) => {
-    const checkpointUri = c.uri ? await c.uri(config) : (await uploadBundle(config, brokenCopy(goodBundle, c.breakIt ?? (() => undefined)))).uri;
+    const checkpointUri = c.uri
+      ? await c.uri(config)
+      : (await uploadBundle(config, brokenCopy(goodBundle, c.breakIt ?? (() => undefined)))).uri;
     const modelName = uniqueName('bad');
     const started = Date.now();
-    const { handle } = await startExport(client, { checkpointUri, modelName, runId: uniqueName('run'), benchmark: { gpu: false } }, { taskQueue: queue });
-    const err = await handle.result().then(() => undefined, (e: unknown) => e);
+    const { handle } = await startExport(
+      client,
+      { checkpointUri, modelName, runId: uniqueName('run'), benchmark: { gpu: false } },
+      { taskQueue: queue },
+    );
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const elapsed = Date.now() - started;
 
     expect(err, 'the export must fail').toBeInstanceOf(WorkflowFailedError);
@@ -260,13 +364,18 @@ describe('bad input is refused fast, non-retryable, named, nothing published (Te
     const { scheduled, attempts } = await activityAttempts(handle);
     expect(scheduled.at(-1)).toBe(c.activity);
     expect(scheduled.filter((a) => a === c.activity)).toHaveLength(1);
-    expect(attempts.every((a) => a === 1), `attempts ${JSON.stringify(attempts)}`).toBe(true);
+    expect(
+      attempts.every((a) => a === 1),
+      `attempts ${JSON.stringify(attempts)}`,
+    ).toBe(true);
 
     expect(await listKeys(config, `models/${modelName}/`)).toEqual([]);
     expect(await versionsOf(config, modelName)).toEqual([]);
     const described = await handle.describe();
     expect(described.typedSearchAttributes.get(EXPORT_STAGE)).toBe(`failed:${c.stage}`);
-    console.log(`${c.name}: ${app.type} at ${c.stage} after ${attempts.length ? Math.max(...attempts) : 0} attempt(s), ${elapsed} ms: ${app.message}`);
+    console.log(
+      `${c.name}: ${app.type} at ${c.stage} after ${attempts.length ? Math.max(...attempts) : 0} attempt(s), ${elapsed} ms: ${app.message}`,
+    );
   });
 
   it.each([
@@ -279,8 +388,15 @@ describe('bad input is refused fast, non-retryable, named, nothing published (Te
     // The typed starter refuses it on the client side already…
     await expect(startExport(client, { checkpointUri, modelName }, { taskQueue: queue })).rejects.toThrow(/modelName/);
     // …and a starter that does not check (any SDK, plain JSON) meets the workflow's own check.
-    const handle = await client.workflow.start('exportModel', { taskQueue: queue, workflowId: uniqueName('bad-name'), args: [{ checkpointUri, modelName }] });
-    const err = await handle.result().then(() => undefined, (e: unknown) => e);
+    const handle = await client.workflow.start('exportModel', {
+      taskQueue: queue,
+      workflowId: uniqueName('bad-name'),
+      args: [{ checkpointUri, modelName }],
+    });
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const app = (err as WorkflowFailedError).cause as ApplicationFailure;
     expect(app).toBeInstanceOf(ApplicationFailure);

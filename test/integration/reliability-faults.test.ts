@@ -30,8 +30,17 @@ import type { ExportResult, exportModel } from '../../workflows/export-model';
 import { makeBundle, SMALL_CONVNEXT } from './support/fixtures';
 import { uniqueName } from './support/stack';
 import {
-  freePorts, sleep, startGateProxy, startThrottledProxy, startWorkerProcess, stopAllWorkers, throwAwayStack, waitFor,
-  type GateProxy, type ThrottledProxy, type WorkerProcess,
+  freePorts,
+  sleep,
+  startGateProxy,
+  startThrottledProxy,
+  startWorkerProcess,
+  stopAllWorkers,
+  throwAwayStack,
+  waitFor,
+  type GateProxy,
+  type ThrottledProxy,
+  type WorkerProcess,
 } from './support/fault-injection';
 
 const MiB = 1024 * 1024;
@@ -43,9 +52,17 @@ const SLOW_UPLOAD = 12 * MiB;
 const ACTIVITY_STARTED = 2;
 const QUICK_BENCHMARK = { gpu: false, batchSizes: [1], maxRuns: 20, timeBudgetMs: 500 };
 
-const stack = throwAwayStack(freePorts([
-  'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'TEMPORAL_HTTP_PORT', 'TEMPORAL_METRICS_PORT', 'MINIO_PORT', 'MINIO_CONSOLE_PORT', 'MLFLOW_PORT',
-]));
+const stack = throwAwayStack(
+  freePorts([
+    'TEMPORAL_PORT',
+    'TEMPORAL_UI_PORT',
+    'TEMPORAL_HTTP_PORT',
+    'TEMPORAL_METRICS_PORT',
+    'MINIO_PORT',
+    'MINIO_CONSOLE_PORT',
+    'MLFLOW_PORT',
+  ]),
+);
 
 /** What each case measured, printed at the end (the report's figures). */
 const findings: Record<string, unknown> = {};
@@ -112,13 +129,20 @@ describe('fault injection on a real stack with real worker processes', () => {
   async function listKeys(prefix: string): Promise<string[]> {
     const minio = createMinioClient(config.s3);
     const keys: string[] = [];
-    for await (const obj of minio.listObjectsV2(config.s3.modelsBucket, prefix, true)) if (obj.name) keys.push(obj.name);
+    for await (const obj of minio.listObjectsV2(config.s3.modelsBucket, prefix, true))
+      if (obj.name) keys.push(obj.name);
     return keys.sort();
   }
 
-  async function versionsOf(modelName: string): Promise<{ version: string; tags?: { key: string; value: string }[] }[]> {
+  async function versionsOf(
+    modelName: string,
+  ): Promise<{ version: string; tags?: { key: string; value: string }[] }[]> {
     const mlflow = new MlflowClient(config.mlflow.trackingUri);
-    const out = await mlflow.call<{ model_versions?: { version: string; tags?: { key: string; value: string }[] }[] }>('GET', 'model-versions/search', { filter: `name='${modelName}'` });
+    const out = await mlflow.call<{ model_versions?: { version: string; tags?: { key: string; value: string }[] }[] }>(
+      'GET',
+      'model-versions/search',
+      { filter: `name='${modelName}'` },
+    );
     return out.model_versions ?? [];
   }
 
@@ -140,7 +164,12 @@ describe('fault injection on a real stack with real worker processes', () => {
     for (;;) {
       let timer: NodeJS.Timeout | undefined;
       try {
-        const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no result within ${timeoutMs} ms`)), Math.max(1, deadline - Date.now())); });
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no result within ${timeoutMs} ms`)),
+            Math.max(1, deadline - Date.now()),
+          );
+        });
         return await Promise.race([handle.result(), timeout]);
       } catch (err) {
         if (err instanceof WorkflowFailedError || Date.now() >= deadline) throw err;
@@ -152,12 +181,19 @@ describe('fault injection on a real stack with real worker processes', () => {
   }
 
   /** The running activity of this type, with its decoded heartbeat details. */
-  async function pending(handle: ExportHandle, type: string): Promise<{ started: boolean; attempt: number; details: unknown } | undefined> {
+  async function pending(
+    handle: ExportHandle,
+    type: string,
+  ): Promise<{ started: boolean; attempt: number; details: unknown } | undefined> {
     const described = await handle.describe();
     const p = described.raw.pendingActivities?.find((a) => a.activityType?.name === type);
     if (!p) return undefined;
     const payload = p.heartbeatDetails?.payloads?.[0];
-    return { started: p.state === ACTIVITY_STARTED, attempt: p.attempt ?? 1, details: payload ? defaultPayloadConverter.fromPayload(payload) : undefined };
+    return {
+      started: p.state === ACTIVITY_STARTED,
+      attempt: p.attempt ?? 1,
+      details: payload ? defaultPayloadConverter.fromPayload(payload) : undefined,
+    };
   }
 
   /** Attempt numbers of each activity type that completed, from the history. */
@@ -174,7 +210,11 @@ describe('fault injection on a real stack with real worker processes', () => {
     return out;
   }
 
-  function exportRequest(uri: string, prefix: string, benchmark: ExportRequest['benchmark'] = QUICK_BENCHMARK): ExportRequest {
+  function exportRequest(
+    uri: string,
+    prefix: string,
+    benchmark: ExportRequest['benchmark'] = QUICK_BENCHMARK,
+  ): ExportRequest {
     return { checkpointUri: uri, modelName: uniqueName(prefix), runId: uniqueName('run'), benchmark };
   }
 
@@ -183,14 +223,26 @@ describe('fault injection on a real stack with real worker processes', () => {
     const upAtStart = s3.bytesUp;
     s3.rates.up = SLOW_UPLOAD;
     const { handle } = await startExport(client, exportRequest(tinyUri, 'fault-upload'));
-    const atKill = await waitFor('upload heartbeat with finished parts', async () => {
-      const s = await snapshot(handle);
-      return s.runningActivity === 'emitGraph' && s.upload && s.upload.done >= 2 * PART_BYTES && s.upload.done < s.upload.total ? s.upload : undefined;
-    }, 180_000, 150);
+    const atKill = await waitFor(
+      'upload heartbeat with finished parts',
+      async () => {
+        const s = await snapshot(handle);
+        return s.runningActivity === 'emitGraph' &&
+          s.upload &&
+          s.upload.done >= 2 * PART_BYTES &&
+          s.upload.done < s.upload.total
+          ? s.upload
+          : undefined;
+      },
+      180_000,
+      150,
+    );
     await first.kill('SIGKILL');
     s3.rates.up = undefined;
     const second = await startWorkerProcess('upload-b', workerEnv());
-    const result = await resultOf(handle, 300_000).catch((err: unknown) => { throw new Error(`${String(err)}\nworker b:\n${second.output()}`); });
+    const result = await resultOf(handle, 300_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nworker b:\n${second.output()}`);
+    });
     const wireTotal = s3.bytesUp - upAtStart;
 
     await expectPublishedOnce(result);
@@ -206,8 +258,12 @@ describe('fault injection on a real stack with real worker processes', () => {
     const resent = wireTotal - result.onnx.bytes;
     expect(resent).toBeLessThanOrEqual(UPLOAD_DEFAULTS.concurrency * PART_BYTES + MiB);
     findings.workerKilledMidUpload = {
-      onnxBytes: result.onnx.bytes, partBytes: PART_BYTES, heartbeatAtKill: atKill,
-      resumedAttempt: upload, wireBytesTotal: wireTotal, bytesResent: resent,
+      onnxBytes: result.onnx.bytes,
+      partBytes: PART_BYTES,
+      heartbeatAtKill: atKill,
+      resumedAttempt: upload,
+      wireBytesTotal: wireTotal,
+      bytesResent: resent,
     };
     await second.kill('SIGTERM');
   });
@@ -216,10 +272,20 @@ describe('fault injection on a real stack with real worker processes', () => {
     const c = await startWorkerProcess('emit-c', workerEnv());
     const downAtStart = s3.bytesDown;
     s3.rates.down = 40 * MiB; // the bundle download (112 MB) takes ~3 s, then emission
-    const request = exportRequest(tinyUri, 'fault-emit-bench', { gpu: false, batchSizes: [1], maxRuns: 100_000, timeBudgetMs: 6_000 });
+    const request = exportRequest(tinyUri, 'fault-emit-bench', {
+      gpu: false,
+      batchSizes: [1],
+      maxRuns: 100_000,
+      timeBudgetMs: 6_000,
+    });
     const { handle } = await startExport(client, request);
     // Killed once the bundle is on the worker and before its upload starts: in the emitter itself.
-    await waitFor('the bundle downloaded by the emitting worker', async () => (s3.bytesDown - downAtStart >= tinyBundleBytes ? true : undefined), 120_000, 50);
+    await waitFor(
+      'the bundle downloaded by the emitting worker',
+      async () => (s3.bytesDown - downAtStart >= tinyBundleBytes ? true : undefined),
+      120_000,
+      50,
+    );
     const before = await snapshot(handle);
     await c.kill('SIGKILL');
     s3.rates.down = undefined;
@@ -227,20 +293,32 @@ describe('fault injection on a real stack with real worker processes', () => {
     expect(before.upload).toBeUndefined();
 
     const d = await startWorkerProcess('bench-d', workerEnv());
-    const bench = await waitFor('the CPU benchmark running', async () => {
-      const p = await pending(handle, 'benchmarkLatency');
-      return p?.started ? p : undefined;
-    }, 240_000, 200);
+    const bench = await waitFor(
+      'the CPU benchmark running',
+      async () => {
+        const p = await pending(handle, 'benchmarkLatency');
+        return p?.started ? p : undefined;
+      },
+      240_000,
+      200,
+    );
     await sleep(1_000);
     await d.kill('SIGKILL');
     const e = await startWorkerProcess('finish-e', workerEnv());
-    const result = await resultOf(handle, 300_000).catch((err: unknown) => { throw new Error(`${String(err)}\nworker e:\n${e.output()}`); });
+    const result = await resultOf(handle, 300_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nworker e:\n${e.output()}`);
+    });
 
     await expectPublishedOnce(result);
     const tries = await attempts(handle);
     expect(tries.emitGraph).toEqual([2]);
     expect(tries.benchmarkLatency).toEqual([2]);
-    findings.workerKilledDuringEmissionAndBenchmark = { emitAttempts: tries.emitGraph, benchmarkAttempts: tries.benchmarkLatency, benchmarkAttemptKilled: bench.attempt, upload: result.emission.upload };
+    findings.workerKilledDuringEmissionAndBenchmark = {
+      emitAttempts: tries.emitGraph,
+      benchmarkAttempts: tries.benchmarkLatency,
+      benchmarkAttemptKilled: bench.attempt,
+      upload: result.emission.upload,
+    };
     await e.kill('SIGTERM');
   });
 
@@ -248,28 +326,50 @@ describe('fault injection on a real stack with real worker processes', () => {
     steady = await startWorkerProcess('steady', workerEnv());
     s3.rates.up = SLOW_UPLOAD;
     const { handle } = await startExport(client, exportRequest(tinyUri, 'fault-minio'));
-    const atStop = await waitFor('upload heartbeat with finished parts', async () => {
-      const s = await snapshot(handle);
-      return s.runningActivity === 'emitGraph' && s.upload && s.upload.done >= PART_BYTES && s.upload.done < s.upload.total ? s.upload : undefined;
-    }, 180_000, 150);
+    const atStop = await waitFor(
+      'upload heartbeat with finished parts',
+      async () => {
+        const s = await snapshot(handle);
+        return s.runningActivity === 'emitGraph' &&
+          s.upload &&
+          s.upload.done >= PART_BYTES &&
+          s.upload.done < s.upload.total
+          ? s.upload
+          : undefined;
+      },
+      180_000,
+      150,
+    );
     const stoppedAt = Date.now();
     await stack.stop('minio');
     s3.rates.up = undefined;
     await sleep(Math.max(0, 20_000 - (Date.now() - stoppedAt)));
     await stack.up();
     const downFor = Date.now() - stoppedAt;
-    const result = await resultOf(handle, 300_000).catch((err: unknown) => { throw new Error(`${String(err)}\nworker:\n${steady?.output()}`); });
+    const result = await resultOf(handle, 300_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nworker:\n${steady?.output()}`);
+    });
 
     await expectPublishedOnce(result);
     expect(result.emission.upload.bytesSent + result.emission.upload.bytesReused).toBe(result.onnx.bytes);
-    findings.minioStoppedDuringUpload = { downForMs: downFor, heartbeatAtStop: atStop, resumedAttempt: result.emission.upload, emitAttempts: (await attempts(handle)).emitGraph };
+    findings.minioStoppedDuringUpload = {
+      downForMs: downFor,
+      heartbeatAtStop: atStop,
+      resumedAttempt: result.emission.upload,
+      emitAttempts: (await attempts(handle)).emitGraph,
+    };
   });
 
   it('MLflow stopped during the registry write, then started again: one version', async () => {
     if (!steady) steady = await startWorkerProcess('steady', workerEnv());
     const held = mlflowGate.holdNext();
     const { handle } = await startExport(client, exportRequest(smallUri, 'fault-mlflow'));
-    const firstCall = await Promise.race([held, sleep(180_000).then(() => { throw new Error('no registry call within 180 s'); })]);
+    const firstCall = await Promise.race([
+      held,
+      sleep(180_000).then(() => {
+        throw new Error('no registry call within 180 s');
+      }),
+    ]);
     const progress = await handle.query<ExportProgress>(PROGRESS_QUERY);
     expect(progress.stage).toBe('register');
     const stoppedAt = Date.now();
@@ -281,18 +381,32 @@ describe('fault injection on a real stack with real worker processes', () => {
     const result = await resultOf(handle, 300_000);
 
     await expectPublishedOnce(result);
-    findings.mlflowStoppedDuringRegister = { heldRequest: firstCall, downForMs: downFor, registerAttempts: (await attempts(handle)).registerModel };
+    findings.mlflowStoppedDuringRegister = {
+      heldRequest: firstCall,
+      downForMs: downFor,
+      registerAttempts: (await attempts(handle)).registerModel,
+    };
   });
 
   it('the Temporal dev server restarted (same SQLite file) while an export runs: it completes', async () => {
     if (!steady) steady = await startWorkerProcess('steady', workerEnv());
-    const { handle } = await startExport(client, exportRequest(smallUri, 'fault-temporal', { gpu: false, batchSizes: [1], maxRuns: 100_000, timeBudgetMs: 4_000 }));
-    await waitFor('the benchmark stage', async () => ((await handle.query<ExportProgress>(PROGRESS_QUERY)).stage === 'benchmark' ? true : undefined), 120_000, 200);
+    const { handle } = await startExport(
+      client,
+      exportRequest(smallUri, 'fault-temporal', { gpu: false, batchSizes: [1], maxRuns: 100_000, timeBudgetMs: 4_000 }),
+    );
+    await waitFor(
+      'the benchmark stage',
+      async () => ((await handle.query<ExportProgress>(PROGRESS_QUERY)).stage === 'benchmark' ? true : undefined),
+      120_000,
+      200,
+    );
     const stoppedAt = Date.now();
     await stack.stop('temporal');
     await stack.up();
     const downFor = Date.now() - stoppedAt;
-    const result = await resultOf(handle, 300_000).catch((err: unknown) => { throw new Error(`${String(err)}\nworker:\n${steady?.output()}`); });
+    const result = await resultOf(handle, 300_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nworker:\n${steady?.output()}`);
+    });
 
     await expectPublishedOnce(result);
     findings.temporalRestarted = { downForMs: downFor, attempts: await attempts(handle) };

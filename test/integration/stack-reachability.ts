@@ -20,9 +20,13 @@ export async function requireMinio(config: PipelineConfig, check: () => Promise<
 
 export async function requireMlflow(config: PipelineConfig): Promise<void> {
   try {
-    const res = await fetch(`${config.mlflow.trackingUri.replace(/\/+$/, '')}/health`, { signal: AbortSignal.timeout(5_000) });
+    const res = await fetch(`${config.mlflow.trackingUri.replace(/\/+$/, '')}/health`, {
+      signal: AbortSignal.timeout(5_000),
+    });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
   } catch (err) {
-    throw new Error(`MLflow at ${config.mlflow.trackingUri} is not reachable (${err instanceof Error ? err.message : String(err)}). Start the stack: bash scripts/stack.sh up`);
+    throw new Error(
+      `MLflow at ${config.mlflow.trackingUri} is not reachable (${err instanceof Error ? err.message : String(err)}). Start the stack: bash scripts/stack.sh up`,
+    );
   }
 }

@@ -14,12 +14,19 @@ import { findProjectRoot } from '../../config/environment';
 const run = promisify(execFile);
 const root = findProjectRoot();
 const stackScript = join(root, 'scripts', 'stack.sh');
-const temporal = spawnSync('bash', ['-c', `source ${join(root, 'scripts/lib/common.sh')}; temporal_bin`]).stdout.toString().trim();
+const temporal = spawnSync('bash', ['-c', `source ${join(root, 'scripts/lib/common.sh')}; temporal_bin`])
+  .stdout.toString()
+  .trim();
 
 // Ports far from both the developer stack (7233...) and the test stack (17233...).
 const ports = {
-  TEMPORAL_PORT: '27233', TEMPORAL_UI_PORT: '28233', TEMPORAL_HTTP_PORT: '27243', TEMPORAL_METRICS_PORT: '27253',
-  MINIO_PORT: '29000', MINIO_CONSOLE_PORT: '29001', MLFLOW_PORT: '25000',
+  TEMPORAL_PORT: '27233',
+  TEMPORAL_UI_PORT: '28233',
+  TEMPORAL_HTTP_PORT: '27243',
+  TEMPORAL_METRICS_PORT: '27253',
+  MINIO_PORT: '29000',
+  MINIO_CONSOLE_PORT: '29001',
+  MLFLOW_PORT: '25000',
 };
 const stateDir = mkdtempSync(join(tmpdir(), 'onnx-export-stack-test-'));
 const env = { ...process.env, ...ports, ONNX_EXPORT_STATE_DIR: stateDir };
@@ -43,7 +50,13 @@ function alive(pid: number): boolean {
 }
 
 async function searchAttributes(): Promise<string> {
-  const { stdout } = await run(temporal, ['operator', 'search-attribute', 'list', '--address', `127.0.0.1:${ports.TEMPORAL_PORT}`]);
+  const { stdout } = await run(temporal, [
+    'operator',
+    'search-attribute',
+    'list',
+    '--address',
+    `127.0.0.1:${ports.TEMPORAL_PORT}`,
+  ]);
   return stdout;
 }
 
@@ -57,7 +70,10 @@ describe('scripts/stack.sh', () => {
     const blocker: Server = createServer();
     await new Promise<void>((resolve) => blocker.listen(Number(ports.TEMPORAL_PORT), '127.0.0.1', resolve));
     try {
-      const err = await stack('up').then(() => undefined, (e: { stderr: string; code: number }) => e);
+      const err = await stack('up').then(
+        () => undefined,
+        (e: { stderr: string; code: number }) => e,
+      );
       expect(err, 'stack up must fail').toBeDefined();
       expect(err!.code).not.toBe(0);
       expect(err!.stderr).toContain(`port ${ports.TEMPORAL_PORT} (Temporal frontend) is already in use`);
@@ -77,19 +93,24 @@ describe('scripts/stack.sh', () => {
     expect(status).toMatch(/temporal: running, healthy/);
     expect(status).toMatch(/minio: running, healthy/);
     expect(status).toMatch(/mlflow: running, healthy/);
-    for (const sa of ['ModelName', 'OnnxSha256', 'TrainingRunId', 'ExportStage']) expect(await searchAttributes()).toContain(sa);
+    for (const sa of ['ModelName', 'OnnxSha256', 'TrainingRunId', 'ExportStage'])
+      expect(await searchAttributes()).toContain(sa);
 
     await stack('down');
     expect(first.filter(alive)).toEqual([]);
     expect(pidsOf()).toEqual([]);
-    const stopped = await stack('status').then(() => 'exit 0', (e: { stdout: string }) => e.stdout);
+    const stopped = await stack('status').then(
+      () => 'exit 0',
+      (e: { stdout: string }) => e.stdout,
+    );
     expect(stopped).toMatch(/temporal: stopped/);
 
     // Again against the existing SQLite file: the attributes are still (or again) registered.
     expect(existsSync(join(stateDir, 'temporal', 'temporal.db'))).toBe(true);
     await stack('up');
     const attrs = await searchAttributes();
-    for (const sa of ['ModelName', 'OnnxSha256', 'TrainingRunId', 'ExportStage']) expect(attrs).toMatch(new RegExp(`${sa}\\s+Keyword`));
+    for (const sa of ['ModelName', 'OnnxSha256', 'TrainingRunId', 'ExportStage'])
+      expect(attrs).toMatch(new RegExp(`${sa}\\s+Keyword`));
     const second = pidsOf();
     await stack('down');
     expect(second.filter(alive)).toEqual([]);

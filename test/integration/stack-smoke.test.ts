@@ -64,7 +64,10 @@ describe('stack smoke path (Temporal, MinIO, MLflow)', () => {
   it('doctor --json reports every service reachable with its version and nothing missing', async () => {
     const cli = join(config.projectRoot, 'bin', 'onnx-export.js');
     const { stdout } = await run('node', [cli, 'doctor', '--json']);
-    const report = JSON.parse(stdout) as { ok: boolean; services: { service: string; reachable: boolean; version?: string; missing: string[] }[] };
+    const report = JSON.parse(stdout) as {
+      ok: boolean;
+      services: { service: string; reachable: boolean; version?: string; missing: string[] }[];
+    };
     expect(report.ok).toBe(true);
     expect(report.services.map((s) => s.service)).toEqual(['temporal', 'minio', 'mlflow']);
     for (const s of report.services) {
@@ -72,7 +75,8 @@ describe('stack smoke path (Temporal, MinIO, MLflow)', () => {
       expect(s.version, s.service).toBeTruthy();
       expect(s.missing, s.service).toEqual([]);
     }
-    const cache = (JSON.parse(stdout) as { workCache: { root: string; cachedBytes: number; maxBytes: number } }).workCache;
+    const cache = (JSON.parse(stdout) as { workCache: { root: string; cachedBytes: number; maxBytes: number } })
+      .workCache;
     expect(cache.root).toBe(config.workDir);
     expect(cache.maxBytes).toBeGreaterThan(0);
     expect(cache.cachedBytes).toBeGreaterThanOrEqual(0);

@@ -47,7 +47,13 @@ export function countingTransport(): CountingTransport {
         const half = Math.floor(len / 2);
         counts.dataBytes += half;
         req.write((chunk as Buffer).subarray(0, half));
-        setTimeout(() => req.destroy(Object.assign(new Error('socket hang up (test: connection cut mid-part)'), { code: 'ECONNRESET' })), 20);
+        setTimeout(
+          () =>
+            req.destroy(
+              Object.assign(new Error('socket hang up (test: connection cut mid-part)'), { code: 'ECONNRESET' }),
+            ),
+          20,
+        );
         return req;
       }
       counts.dataBytes += len;
@@ -58,7 +64,13 @@ export function countingTransport(): CountingTransport {
   return {
     transport: { request },
     counts,
-    reset() { counts.dataPuts = 0; counts.dataBytes = 0; counts.partNumbers = []; },
-    breakPart(n) { breakAt = n; },
+    reset() {
+      counts.dataPuts = 0;
+      counts.dataBytes = 0;
+      counts.partNumbers = [];
+    },
+    breakPart(n) {
+      breakAt = n;
+    },
   };
 }

@@ -27,7 +27,13 @@ const bucket = config.s3.modelsBucket;
 const prefix = `test/storage-upload/${randomUUID()}/`;
 const noSleep = async () => {};
 const store = (concurrency = 1, maxAttempts = 3) =>
-  new ContentAddressedStore(ops, { bucket, partSize: PART, concurrency, retry: { maxAttempts, baseDelayMs: 10, maxDelayMs: 50 }, sleep: noSleep });
+  new ContentAddressedStore(ops, {
+    bucket,
+    partSize: PART,
+    concurrency,
+    retry: { maxAttempts, baseDelayMs: 10, maxDelayMs: 50 },
+    sleep: noSleep,
+  });
 
 let dir: string;
 let bigFile: string;
@@ -66,7 +72,13 @@ describe('content-addressed staging', () => {
     const { sha256 } = await sha256File(path);
     counter.reset();
     const first = await store().stageFile(path);
-    expect(first).toMatchObject({ method: 'put', sha256, bytes: 300_000, key: `staging/${sha256}/model.onnx`, bytesSent: 300_000 });
+    expect(first).toMatchObject({
+      method: 'put',
+      sha256,
+      bytes: 300_000,
+      key: `staging/${sha256}/model.onnx`,
+      bytesSent: 300_000,
+    });
     expect(counter.counts).toMatchObject({ dataPuts: 1, dataBytes: 300_000 });
     const second = await store().stageFile(path, { sha256 });
     expect(second).toMatchObject({ method: 'existing', bytesSent: 0, uri: first.uri });
@@ -95,15 +107,26 @@ describe('resumable multipart upload', () => {
     const first = store(1).uploadFile(bigFile, key, {
       sha256: bigSha,
       signal: abort.signal,
-      onProgress: (cp) => { last = cp; if (cp.parts.length >= 2) abort.abort(); },
+      onProgress: (cp) => {
+        last = cp;
+        if (cp.parts.length >= 2) abort.abort();
+      },
     });
     await expect(first).rejects.toBeInstanceOf(UploadAbortedError);
     expect(last?.parts.map((p) => p.number)).toEqual([1, 2]);
     expect(counter.counts.dataBytes).toBe(2 * PART);
 
     counter.reset();
-    const resumed = await store(1).uploadFile(bigFile, key, { sha256: bigSha, resumeFrom: JSON.parse(JSON.stringify(last)) });
-    expect(resumed).toMatchObject({ method: 'multipart', parts: 5, bytesReused: 2 * PART, bytesSent: bigSize - 2 * PART });
+    const resumed = await store(1).uploadFile(bigFile, key, {
+      sha256: bigSha,
+      resumeFrom: JSON.parse(JSON.stringify(last)),
+    });
+    expect(resumed).toMatchObject({
+      method: 'multipart',
+      parts: 5,
+      bytesReused: 2 * PART,
+      bytesSent: bigSize - 2 * PART,
+    });
     expect(counter.counts.partNumbers).toEqual([3, 4, 5]);
     expect(counter.counts.dataBytes).toBe(bigSize - 2 * PART);
     expect(await store().hashObject(key)).toEqual({ sha256: bigSha, size: bigSize });
@@ -115,7 +138,14 @@ describe('resumable multipart upload', () => {
     let last: UploadCheckpoint | undefined;
     counter.reset();
     counter.breakPart(4);
-    const err = await store(1, 1).uploadFile(bigFile, key, { sha256: bigSha, onProgress: (cp) => { last = cp; } }).catch((e: unknown) => e);
+    const err = await store(1, 1)
+      .uploadFile(bigFile, key, {
+        sha256: bigSha,
+        onProgress: (cp) => {
+          last = cp;
+        },
+      })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StorageError);
     expect((err as StorageError).retryable).toBe(true);
     expect((err as StorageError).context).toMatchObject({ operation: 'UploadPart 4/5', code: 'ECONNRESET' });
@@ -144,10 +174,16 @@ describe('resumable multipart upload', () => {
     const key = `${prefix}lost-heartbeat/model.onnx`;
     const abort = new AbortController();
     const seen: UploadCheckpoint[] = [];
-    await store(1).uploadFile(bigFile, key, {
-      sha256: bigSha, signal: abort.signal,
-      onProgress: (cp) => { seen.push(cp); if (cp.parts.length >= 3) abort.abort(); },
-    }).catch(() => undefined);
+    await store(1)
+      .uploadFile(bigFile, key, {
+        sha256: bigSha,
+        signal: abort.signal,
+        onProgress: (cp) => {
+          seen.push(cp);
+          if (cp.parts.length >= 3) abort.abort();
+        },
+      })
+      .catch(() => undefined);
     const stale = seen.find((cp) => cp.parts.length === 1);
     expect(stale).toBeDefined();
     counter.reset();
@@ -160,7 +196,16 @@ describe('resumable multipart upload', () => {
   it('a checkpoint of another object is foreign: its upload is aborted and this upload starts fresh', async () => {
     const otherKey = `${prefix}other/model.onnx`;
     const otherId = await client.initiateNewMultipartUpload(bucket, otherKey, {});
-    const foreign: UploadCheckpoint = { version: 1, bucket, key: otherKey, sha256: bigSha, size: bigSize, partSize: PART, uploadId: otherId, parts: [] };
+    const foreign: UploadCheckpoint = {
+      version: 1,
+      bucket,
+      key: otherKey,
+      sha256: bigSha,
+      size: bigSize,
+      partSize: PART,
+      uploadId: otherId,
+      parts: [],
+    };
     const key = `${prefix}fresh-after-foreign/model.onnx`;
     counter.reset();
     const out = await store(2).uploadFile(bigFile, key, { sha256: bigSha, resumeFrom: foreign });
@@ -173,9 +218,16 @@ describe('resumable multipart upload', () => {
     const key = `${prefix}stale/model.onnx`;
     const abort = new AbortController();
     let last: UploadCheckpoint | undefined;
-    await store(1).uploadFile(bigFile, key, {
-      sha256: bigSha, signal: abort.signal, onProgress: (cp) => { last = cp; if (cp.parts.length >= 1) abort.abort(); },
-    }).catch(() => undefined);
+    await store(1)
+      .uploadFile(bigFile, key, {
+        sha256: bigSha,
+        signal: abort.signal,
+        onProgress: (cp) => {
+          last = cp;
+          if (cp.parts.length >= 1) abort.abort();
+        },
+      })
+      .catch(() => undefined);
     expect(last).toBeDefined();
     await client.abortMultipartUpload(bucket, key, last?.uploadId ?? '');
     counter.reset();

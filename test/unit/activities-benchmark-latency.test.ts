@@ -19,8 +19,11 @@ const QUICK = { batchSizes: [1], maxRuns: 6, minRuns: 3, timeBudgetMs: 20, threa
 const quiet = { logger: new DefaultLogger('ERROR') };
 const mockEnv = (info: { taskQueue?: string } = {}) => new MockActivityEnvironment(info, quiet);
 /** MockActivityEnvironment.run does not infer the result type from the function. */
-const run = (env: MockActivityEnvironment, fn: (input: BenchmarkActivityInput) => Promise<LatencyReport>, input: BenchmarkActivityInput) =>
-  env.run(fn, input) as Promise<LatencyReport>;
+const run = (
+  env: MockActivityEnvironment,
+  fn: (input: BenchmarkActivityInput) => Promise<LatencyReport>,
+  input: BenchmarkActivityInput,
+) => env.run(fn, input) as Promise<LatencyReport>;
 let dir: string;
 let modelPath: string;
 
@@ -37,7 +40,11 @@ describe('benchmarkLatency activity', () => {
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
     const { benchmarkLatency } = createBenchmarkLatencyActivity();
-    const report = await run(env, benchmarkLatency, { model: { uri: pathToFileURL(modelPath).href, label: 'probe' }, executionProvider: 'cpu', ...QUICK });
+    const report = await run(env, benchmarkLatency, {
+      model: { uri: pathToFileURL(modelPath).href, label: 'probe' },
+      executionProvider: 'cpu',
+      ...QUICK,
+    });
     expect(report.model.label).toBe('probe');
     expect(report.ranOn?.taskQueue).toBe('bench-q');
     expect(beats.length).toBeGreaterThan(0);
@@ -46,7 +53,11 @@ describe('benchmarkLatency activity', () => {
 
   it('runs a cuda request on the CPU only with the test-only flag, and says so in the report', async () => {
     const { benchmarkLatency } = createBenchmarkLatencyActivity({ gpuQueueUsesCpuForTests: true });
-    const report = await run(mockEnv(), benchmarkLatency, { model: { uri: modelPath }, executionProvider: 'cuda', ...QUICK });
+    const report = await run(mockEnv(), benchmarkLatency, {
+      model: { uri: modelPath },
+      executionProvider: 'cuda',
+      ...QUICK,
+    });
     expect(report.settings.requestedExecutionProvider).toBe('cuda');
     expect(report.settings.executionProvider).toBe('cpu');
     expect(report.settings.testOnlyNote).toMatch(/gpuQueueUsesCpuForTests/);
@@ -54,7 +65,11 @@ describe('benchmarkLatency activity', () => {
 
   it('without the flag a cuda request on this CPU-only host fails as a retryable provider failure', async () => {
     const { benchmarkLatency } = createBenchmarkLatencyActivity();
-    const err = await run(mockEnv(), benchmarkLatency, { model: { uri: modelPath }, executionProvider: 'cuda', ...QUICK }).catch((e: unknown) => e);
+    const err = await run(mockEnv(), benchmarkLatency, {
+      model: { uri: modelPath },
+      executionProvider: 'cuda',
+      ...QUICK,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).type).toBe('BenchmarkProviderUnavailable');
     expect((err as ApplicationFailure).nonRetryable).toBe(false);
@@ -63,15 +78,27 @@ describe('benchmarkLatency activity', () => {
   it('fails non-retryably on a sha256 mismatch and on a URI it cannot resolve', async () => {
     const { benchmarkLatency } = createBenchmarkLatencyActivity();
     const env = mockEnv();
-    const mismatch = await run(env, benchmarkLatency, { model: { uri: modelPath, sha256: '0'.repeat(64) }, executionProvider: 'cpu', ...QUICK }).catch((e: unknown) => e);
+    const mismatch = await run(env, benchmarkLatency, {
+      model: { uri: modelPath, sha256: '0'.repeat(64) },
+      executionProvider: 'cpu',
+      ...QUICK,
+    }).catch((e: unknown) => e);
     expect(mismatch).toMatchObject({ type: 'BenchmarkModelMismatch', nonRetryable: true });
-    const s3 = await run(env, benchmarkLatency, { model: { uri: 's3://bucket/staging/x/model.onnx' }, executionProvider: 'cpu', ...QUICK }).catch((e: unknown) => e);
+    const s3 = await run(env, benchmarkLatency, {
+      model: { uri: 's3://bucket/staging/x/model.onnx' },
+      executionProvider: 'cpu',
+      ...QUICK,
+    }).catch((e: unknown) => e);
     expect(s3).toMatchObject({ type: 'BenchmarkModelUnresolvable', nonRetryable: true });
   });
 
   it('uses an injected resolver for non-local URIs', async () => {
     const { benchmarkLatency } = createBenchmarkLatencyActivity({ resolveModelPath: async () => modelPath });
-    const report = await run(mockEnv(), benchmarkLatency, { model: { uri: 's3://b/k' }, executionProvider: 'cpu', ...QUICK });
+    const report = await run(mockEnv(), benchmarkLatency, {
+      model: { uri: 's3://b/k' },
+      executionProvider: 'cpu',
+      ...QUICK,
+    });
     expect(report.model.path).toBe(modelPath);
   });
 });

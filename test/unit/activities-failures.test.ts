@@ -24,7 +24,12 @@ describe('toActivityFailure', () => {
   });
 
   it('shows worker-local bundle paths as the checkpoint URI they mirror, in the message and the cause', () => {
-    const err = new CheckpointError({ file: '/work/bundles/abc/model.safetensors', subject: 'tensor x', expected: 'F32', actual: 'F16' });
+    const err = new CheckpointError({
+      file: '/work/bundles/abc/model.safetensors',
+      subject: 'tensor x',
+      expected: 'F32',
+      actual: 'F16',
+    });
     const f = toActivityFailure(err, bundleCopy('/work/bundles/abc', 's3://ckpt/run-1')) as ApplicationFailure;
     expect(f.message).toBe('s3://ckpt/run-1/model.safetensors: tensor x: expected F32, got F16');
     expect(f.cause?.message).toBe(f.message);
@@ -33,17 +38,26 @@ describe('toActivityFailure', () => {
 
   it('content mismatches are final; storage and registry errors retry exactly when the library says so', () => {
     const ctx = { bucket: 'b', key: 'k', expected: 'e', actual: 'a' };
-    expect(asFailure(new ContentMismatchError('mismatch', ctx))).toMatchObject({ type: FAILURE_TYPES.contentMismatch, nonRetryable: true });
+    expect(asFailure(new ContentMismatchError('mismatch', ctx))).toMatchObject({
+      type: FAILURE_TYPES.contentMismatch,
+      nonRetryable: true,
+    });
     const transient = new StorageError('reset', { operation: 'putObject', code: 'ECONNRESET', retryable: true });
     const denied = new StorageError('403', { operation: 'putObject', code: 'AccessDenied', retryable: false });
-    expect(asFailure(transient)).toMatchObject({ type: FAILURE_TYPES.storageError, nonRetryable: !transient.retryable });
+    expect(asFailure(transient)).toMatchObject({
+      type: FAILURE_TYPES.storageError,
+      nonRetryable: !transient.retryable,
+    });
     expect(asFailure(denied)).toMatchObject({ type: FAILURE_TYPES.storageError, nonRetryable: !denied.retryable });
     const down = new RegistrationError('503', { modelName: 'm', sha256: 'a'.repeat(64), retryable: true, attempts: 5 });
     expect(asFailure(down)).toMatchObject({ type: FAILURE_TYPES.registrationError, nonRetryable: !down.retryable });
   });
 
   it('an interrupted upload retries, unless the activity was cancelled', async () => {
-    expect(asFailure(new UploadAbortedError(2))).toMatchObject({ type: FAILURE_TYPES.uploadInterrupted, nonRetryable: false });
+    expect(asFailure(new UploadAbortedError(2))).toMatchObject({
+      type: FAILURE_TYPES.uploadInterrupted,
+      nonRetryable: false,
+    });
     const env = new MockActivityEnvironment();
     const mapped = env.run(async () => {
       env.cancel();

@@ -18,7 +18,11 @@ describe('publishModel activity', () => {
   it('publishModel refuses an artifact outside the models bucket', async () => {
     const store = new ContentAddressedStore(new FakeS3(), { bucket: 'b' });
     // Refused before any download: the MinIO client and the work folder are never touched.
-    const acts = createPublishModelActivity({ store, minio: {} as MinioClient, work: { root: '/nonexistent', limits: CACHE_DEFAULTS } });
+    const acts = createPublishModelActivity({
+      store,
+      minio: {} as MinioClient,
+      work: { root: '/nonexistent', limits: CACHE_DEFAULTS },
+    });
     const err = await new MockActivityEnvironment()
       .run(acts.publishModel, {
         artifact: { uri: `s3://other/staging/${sha256}/model.onnx`, sha256, bytes: 1 },

@@ -47,11 +47,20 @@ async function expectBenchmarkError(promise: Promise<unknown>, kind: string): Pr
 describe('benchmarkModel', () => {
   it('reports every batch size with ordered percentiles, throughput, memory, host and settings', async () => {
     const events: BenchmarkProgress[] = [];
-    const r = await benchmarkModel({ path: modelPath, label: 'probe' }, { ...QUICK, batchSizes: [1, 8], onProgress: (p) => events.push(p) });
+    const r = await benchmarkModel(
+      { path: modelPath, label: 'probe' },
+      { ...QUICK, batchSizes: [1, 8], onProgress: (p) => events.push(p) },
+    );
     expect(r.kind).toBe('latency');
     expect(r.model).toMatchObject({ label: 'probe', bytes: modelBytes.length, inputName: 'x', outputNames: ['y'] });
     expect(r.model.sha256).toBe(createHash('sha256').update(modelBytes).digest('hex'));
-    expect(r.settings).toMatchObject({ executionProvider: 'cpu', requestedExecutionProvider: 'cpu', intraOpThreads: 1, allowSpinning: false, graphOptimizationLevel: 'all' });
+    expect(r.settings).toMatchObject({
+      executionProvider: 'cpu',
+      requestedExecutionProvider: 'cpu',
+      intraOpThreads: 1,
+      allowSpinning: false,
+      graphOptimizationLevel: 'all',
+    });
     expect(r.host.onnxruntimeVersion).toMatch(/^\d+\.\d+\.\d+/);
     expect(r.host.logicalCores).toBeGreaterThan(0);
     expect(r.batches.map((b) => b.batchSize)).toEqual([1, 8]);
@@ -60,7 +69,9 @@ describe('benchmarkModel', () => {
       expect(s.count).toBeGreaterThanOrEqual(QUICK.minRuns);
       expect(s.count).toBeLessThanOrEqual(QUICK.maxRuns);
       expect(b.samplesMs).toHaveLength(s.count);
-      expect([s.min, s.p50, s.p90, s.p99, s.max]).toEqual([...[s.min, s.p50, s.p90, s.p99, s.max]].sort((x, y) => x - y));
+      expect([s.min, s.p50, s.p90, s.p99, s.max]).toEqual(
+        [...[s.min, s.p50, s.p90, s.p99, s.max]].sort((x, y) => x - y),
+      );
       expect(b.throughputPerSecond).toBeGreaterThan(0);
       expect(b.firstRunMs).toBeGreaterThan(0);
       expect(b.peakRssBytes).toBeGreaterThan(1 << 20);
@@ -71,7 +82,10 @@ describe('benchmarkModel', () => {
   });
 
   it('warms up for at least two windows before it calls latency stable', async () => {
-    const r = await benchmarkModel({ path: modelPath }, { ...QUICK, batchSizes: [1], warmupMaxMs: 5_000, warmupMaxRuns: 500 });
+    const r = await benchmarkModel(
+      { path: modelPath },
+      { ...QUICK, batchSizes: [1], warmupMaxMs: 5_000, warmupMaxRuns: 500 },
+    );
     const w = r.batches[0]?.warmup;
     expect(w?.runs).toBeGreaterThanOrEqual(6);
     if (w?.stable) expect(w.lastWindowChange).toBeGreaterThanOrEqual(0);
@@ -79,18 +93,31 @@ describe('benchmarkModel', () => {
 
   it('fails with typed errors for a missing file, a fixed batch, an unavailable provider, bad options and cancellation', async () => {
     await expectBenchmarkError(benchmarkModel({ path: join(dir, 'missing.onnx') }, QUICK), 'model-invalid');
-    const fixed = await expectBenchmarkError(benchmarkModel({ path: fixedBatchPath }, { ...QUICK, batchSizes: [4] }), 'input-unsupported');
+    const fixed = await expectBenchmarkError(
+      benchmarkModel({ path: fixedBatchPath }, { ...QUICK, batchSizes: [4] }),
+      'input-unsupported',
+    );
     expect(fixed.message).toMatch(/fixed batch dimension 1; batch size 4/);
     // This onnxruntime-node build has no CUDA provider (installed with ONNXRUNTIME_NODE_INSTALL=skip, no GPU).
-    await expectBenchmarkError(benchmarkModel({ path: modelPath }, { ...QUICK, executionProvider: 'cuda' }), 'provider-unavailable');
+    await expectBenchmarkError(
+      benchmarkModel({ path: modelPath }, { ...QUICK, executionProvider: 'cuda' }),
+      'provider-unavailable',
+    );
     await expectBenchmarkError(benchmarkModel({ path: modelPath }, { ...QUICK, batchSizes: [0] }), 'bad-options');
-    await expectBenchmarkError(benchmarkModel({ path: modelPath }, { ...QUICK, signal: AbortSignal.abort() }), 'aborted');
+    await expectBenchmarkError(
+      benchmarkModel({ path: modelPath }, { ...QUICK, signal: AbortSignal.abort() }),
+      'aborted',
+    );
   });
 });
 
 describe('compareModels', () => {
   it('interleaves pairs with alternating order and reports both sides and the ratio', async () => {
-    const c = await compareModels({ path: modelPath, label: 'A' }, { path: modelPath, label: 'A' }, { ...QUICK, batchSizes: [2] });
+    const c = await compareModels(
+      { path: modelPath, label: 'A' },
+      { path: modelPath, label: 'A' },
+      { ...QUICK, batchSizes: [2] },
+    );
     expect(c.candidate.model.label).toBe('A (candidate)');
     expect(c.baseline.model.label).toBe('A (baseline)');
     const pair = c.pairs[0];
@@ -104,7 +131,11 @@ describe('compareModels', () => {
   });
 
   it('can put the order bias back for a diagnostic run', async () => {
-    const c = await compareModels({ path: modelPath }, { path: modelPath }, { ...QUICK, batchSizes: [1], pairOrder: 'candidate-first' });
+    const c = await compareModels(
+      { path: modelPath },
+      { path: modelPath },
+      { ...QUICK, batchSizes: [1], pairOrder: 'candidate-first' },
+    );
     expect(c.pairs[0]?.candidateFirstPairs).toBe(c.pairs[0]?.ratio.pairs);
   });
 });
@@ -114,7 +145,9 @@ describe('session options and inputs', () => {
     const o = sessionOptions({ executionProvider: 'cpu', threads: 3, allowSpinning: false, deviceId: 0 });
     expect(o).toMatchObject({ graphOptimizationLevel: 'all', intraOpNumThreads: 3, executionProviders: ['cpu'] });
     expect(o.extra).toEqual({ session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } });
-    expect(sessionOptions({ executionProvider: 'cuda', threads: 1, allowSpinning: true, deviceId: 2 }).executionProviders).toEqual([{ name: 'cuda', deviceId: 2 }]);
+    expect(
+      sessionOptions({ executionProvider: 'cuda', threads: 1, allowSpinning: true, deviceId: 2 }).executionProviders,
+    ).toEqual([{ name: 'cuda', deviceId: 2 }]);
   });
 
   it('are fresh random normals: no zeros, distinct per set, reproducible per seed', async () => {
@@ -136,8 +169,12 @@ describe('session options and inputs', () => {
   });
 
   it('refuse symbolic dimensions other than the batch', () => {
-    expect(() => concreteShape({ name: 'x', isTensor: true, type: 'float32', shape: ['n', 'w'] }, 2, 'm')).toThrow(/dimension 1 is 'w'/);
-    expect(() => concreteShape({ name: 'x', isTensor: true, type: 'int64', shape: ['n'] }, 2, 'm')).toThrow(/float32 inputs only/);
+    expect(() => concreteShape({ name: 'x', isTensor: true, type: 'float32', shape: ['n', 'w'] }, 2, 'm')).toThrow(
+      /dimension 1 is 'w'/,
+    );
+    expect(() => concreteShape({ name: 'x', isTensor: true, type: 'int64', shape: ['n'] }, 2, 'm')).toThrow(
+      /float32 inputs only/,
+    );
   });
 
   it('size warm-up windows by run time', () => {

@@ -36,7 +36,19 @@ describe('onnx-export bench', () => {
   it('--json prints the report, --svg and --out write the figure and the report', async () => {
     const svg = join(dir, 'fig.svg');
     const out = join(dir, 'report.json');
-    const stdout = await cli([model, '--batch', '1,2', ...QUICK, '--json', '--svg', svg, '--out', out, '--label', 'probe']);
+    const stdout = await cli([
+      model,
+      '--batch',
+      '1,2',
+      ...QUICK,
+      '--json',
+      '--svg',
+      svg,
+      '--out',
+      out,
+      '--label',
+      'probe',
+    ]);
     const report = JSON.parse(stdout) as LatencyReport;
     expect(report.kind).toBe('latency');
     expect(report.model.label).toBe('probe');
@@ -53,7 +65,9 @@ describe('onnx-export bench', () => {
   });
 
   it('--fixed-order is passed through as the diagnostic pair order', async () => {
-    const r = JSON.parse(await cli([model, '--baseline', model, '--batch', '1', ...QUICK, '--fixed-order', '--json'])) as ComparisonReport;
+    const r = JSON.parse(
+      await cli([model, '--baseline', model, '--batch', '1', ...QUICK, '--fixed-order', '--json']),
+    ) as ComparisonReport;
     expect(r.pairs[0]?.candidateFirstPairs).toBe(r.pairs[0]?.ratio.pairs);
   });
 

@@ -11,18 +11,61 @@ function samples(n: number, medianMs: number, seed: number): number[] {
   return Array.from({ length: n }, () => medianMs * Math.exp(0.1 * next()));
 }
 
-function report(label: string, ep: 'cpu' | 'cuda', medians: Record<number, number>, seed: number, requested: 'cpu' | 'cuda' = ep): LatencyReport {
+function report(
+  label: string,
+  ep: 'cpu' | 'cuda',
+  medians: Record<number, number>,
+  seed: number,
+  requested: 'cpu' | 'cuda' = ep,
+): LatencyReport {
   return {
     kind: 'latency',
     schemaVersion: 1,
-    model: { label, path: `/m/${label}.onnx`, bytes: 1234, sha256: 'ab'.repeat(32), inputName: 'mel_spectrogram', outputNames: ['positions', 'uncertainties'] },
-    host: { cpuModel: 'Test CPU', logicalCores: 2, totalMemoryBytes: 2 ** 34, platform: 'linux', arch: 'x64', nodeVersion: 'v20', onnxruntimeVersion: '1.30.0', loadAverageStart: 0.5, loadAverageEnd: 0.6 },
-    settings: { executionProvider: ep, requestedExecutionProvider: requested, intraOpThreads: 2, allowSpinning: false, graphOptimizationLevel: 'all', maxRuns: 50, minRuns: 10, timeBudgetMs: 1000, warmupTolerance: 0.05, inputSets: 4, seed: 17 },
+    model: {
+      label,
+      path: `/m/${label}.onnx`,
+      bytes: 1234,
+      sha256: 'ab'.repeat(32),
+      inputName: 'mel_spectrogram',
+      outputNames: ['positions', 'uncertainties'],
+    },
+    host: {
+      cpuModel: 'Test CPU',
+      logicalCores: 2,
+      totalMemoryBytes: 2 ** 34,
+      platform: 'linux',
+      arch: 'x64',
+      nodeVersion: 'v20',
+      onnxruntimeVersion: '1.30.0',
+      loadAverageStart: 0.5,
+      loadAverageEnd: 0.6,
+    },
+    settings: {
+      executionProvider: ep,
+      requestedExecutionProvider: requested,
+      intraOpThreads: 2,
+      allowSpinning: false,
+      graphOptimizationLevel: 'all',
+      maxRuns: 50,
+      minRuns: 10,
+      timeBudgetMs: 1000,
+      warmupTolerance: 0.05,
+      inputSets: 4,
+      seed: 17,
+    },
     sessionCreationMs: 42,
     batches: Object.entries(medians).map(([batch, m], i) => {
       const s = samples(50, m, seed + i);
       const batchSize = Number(batch);
-      return { batchSize, firstRunMs: m * 3, warmup: { runs: 20, durationMs: 100, stable: i === 0, lastWindowChange: 0.01 }, stats: summarize(s), throughputPerSecond: throughputPerSecond(batchSize, s), peakRssBytes: 2 ** 27, samplesMs: s };
+      return {
+        batchSize,
+        firstRunMs: m * 3,
+        warmup: { runs: 20, durationMs: 100, stable: i === 0, lastWindowChange: 0.01 },
+        stats: summarize(s),
+        throughputPerSecond: throughputPerSecond(batchSize, s),
+        peakRssBytes: 2 ** 27,
+        samplesMs: s,
+      };
     }),
     startedAt: '2026-01-02T03:04:05.000Z',
     durationMs: 5000,
@@ -37,7 +80,11 @@ function comparison(): ComparisonReport {
     schemaVersion: 1,
     candidate,
     baseline,
-    pairs: candidate.batches.map((b, i) => ({ batchSize: b.batchSize, ratio: summarizeRatios(b.samplesMs, baseline.batches[i]?.samplesMs ?? []), candidateFirstPairs: 25 })),
+    pairs: candidate.batches.map((b, i) => ({
+      batchSize: b.batchSize,
+      ratio: summarizeRatios(b.samplesMs, baseline.batches[i]?.samplesMs ?? []),
+      candidateFirstPairs: 25,
+    })),
     biasControls: ['spinning off'],
   };
 }

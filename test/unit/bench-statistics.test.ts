@@ -93,7 +93,10 @@ describe('per-pair ratios', () => {
     const noiseB = lognormal(300, 1, 0.15, 12);
     // the machine slows down threefold over the run; both models see the same drift
     const drift = noiseA.map((_, i) => 5 * (1 + (2 * i) / 300));
-    const r = summarizeRatios(noiseA.map((v, i) => v * (drift[i] as number)), noiseB.map((v, i) => v * (drift[i] as number)));
+    const r = summarizeRatios(
+      noiseA.map((v, i) => v * (drift[i] as number)),
+      noiseB.map((v, i) => v * (drift[i] as number)),
+    );
     expect(r.pairs).toBe(300);
     expect(r.medianCi95[0]).toBeLessThanOrEqual(1);
     expect(r.medianCi95[1]).toBeGreaterThanOrEqual(1);

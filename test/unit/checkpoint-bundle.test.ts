@@ -30,7 +30,12 @@ function refused(json: unknown): CheckpointError {
 
 describe('parseBundleConfig', () => {
   it('accepts a custom convnext and fills presets in', () => {
-    expect(parseBundleConfig(valid, 'c')).toMatchObject({ backbone: 'convnext', depths: [1, 1, 2, 1], dims: [8, 16, 24, 32], inputShape: [3, 128, 32] });
+    expect(parseBundleConfig(valid, 'c')).toMatchObject({
+      backbone: 'convnext',
+      depths: [1, 1, 2, 1],
+      dims: [8, 16, 24, 32],
+      inputShape: [3, 128, 32],
+    });
     const large = parseBundleConfig({ ...valid, backbone: 'convnext_large', depths: undefined, dims: undefined }, 'c');
     expect(large.dims).toEqual([192, 384, 768, 1536]);
     expect(large.depths).toEqual([3, 3, 27, 3]);
@@ -77,7 +82,9 @@ describe('loadBundle', () => {
   it('names config.json when it is missing or not JSON', async () => {
     const dir = tempDir();
     copyFileSync(join(SMALL, 'model.safetensors'), join(dir, 'model.safetensors'));
-    await expect(loadBundle(dir)).rejects.toThrow(`${join(dir, 'config.json')}: file: expected a readable config.json, got ENOENT`);
+    await expect(loadBundle(dir)).rejects.toThrow(
+      `${join(dir, 'config.json')}: file: expected a readable config.json, got ENOENT`,
+    );
     writeFileSync(join(dir, 'config.json'), '{"architecture": ');
     await expect(loadBundle(dir)).rejects.toThrow(/config.json: config: .*expected JSON, got invalid JSON/);
   });

@@ -18,7 +18,10 @@ export function f32(values: readonly number[]): Uint8Array {
 }
 
 /** Header JSON and data for `tensors`, packed back to back in the given order. */
-export function layout(tensors: Readonly<Record<string, RawTensor>>, metadata?: Record<string, string>): { header: Record<string, unknown>; data: Uint8Array } {
+export function layout(
+  tensors: Readonly<Record<string, RawTensor>>,
+  metadata?: Record<string, string>,
+): { header: Record<string, unknown>; data: Uint8Array } {
   const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
   let offset = 0;
   const chunks: Uint8Array[] = [];
@@ -31,7 +34,11 @@ export function layout(tensors: Readonly<Record<string, RawTensor>>, metadata?: 
 }
 
 /** A safetensors file from a header (any JSON, or raw text) and data bytes. */
-export function encode(header: unknown, data: Uint8Array, opts: { rawHeader?: string; headerLength?: bigint } = {}): Buffer {
+export function encode(
+  header: unknown,
+  data: Uint8Array,
+  opts: { rawHeader?: string; headerLength?: bigint } = {},
+): Buffer {
   const json = Buffer.from(opts.rawHeader ?? JSON.stringify(header), 'utf8');
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(opts.headerLength ?? BigInt(json.length));

@@ -13,7 +13,10 @@ async function refusal(bytes: Uint8Array): Promise<CheckpointError> {
   const path = writeTemp(bytes);
   const err = await SafetensorsFile.open(path)
     .then((f) => f.scan({ finite: true }))
-    .then(() => undefined, (e: unknown) => e);
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   expect(err).toBeInstanceOf(CheckpointError);
   const ce = err as CheckpointError;
   expect(ce.file).toBe(path);
@@ -133,7 +136,9 @@ describe('SafetensorsFile: refusals name the file, the tensor or field, expected
   it('unknown entry field, bad shape, bad offsets, bad metadata', async () => {
     expect((await refusal(withEntry('a.weight', { extra: 1 }))).subject).toBe("tensor 'a.weight'.extra");
     expect((await refusal(withEntry('a.weight', { shape: [2, -3] }))).subject).toBe("tensor 'a.weight'.shape");
-    expect((await refusal(withEntry('a.weight', { data_offsets: [24, 0] }))).subject).toBe("tensor 'a.weight'.data_offsets");
+    expect((await refusal(withEntry('a.weight', { data_offsets: [24, 0] }))).subject).toBe(
+      "tensor 'a.weight'.data_offsets",
+    );
     const { header, data } = layout(base);
     header.__metadata__ = { seed: 3 };
     expect((await refusal(encode(header, data))).subject).toBe('__metadata__.seed');
@@ -163,7 +168,9 @@ describe('findNonFinite', () => {
     expect(findNonFinite(new Uint8Array([0xff, 0xff, 0xff, 0xff]), 'I32')).toBe(-1);
     expect(findNonFinite(f32([0, -0, 3.4e38, -1e-45]), 'F32')).toBe(-1);
     expect(findNonFinite(f32([1, 2, 3, 4, 5, 6, 7, 8, Number.POSITIVE_INFINITY]), 'F32')).toBe(8);
-    expect(findNonFinite(new Uint8Array(Float64Array.from([1, 2, 3, 4, 5, Number.NEGATIVE_INFINITY]).buffer), 'F64')).toBe(5);
+    expect(
+      findNonFinite(new Uint8Array(Float64Array.from([1, 2, 3, 4, 5, Number.NEGATIVE_INFINITY]).buffer), 'F64'),
+    ).toBe(5);
     expect(findNonFinite(new Uint8Array(Float64Array.from([1, -0, 1e308]).buffer), 'F64')).toBe(-1);
   });
 });

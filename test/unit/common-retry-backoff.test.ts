@@ -31,10 +31,18 @@ describe('retryWithBackoff', () => {
       new Error(`${(err as Error).message} after ${attempts} (retryable ${retryable})`);
     const sleep = async () => undefined;
     await expect(
-      retryWithBackoff(policy, async () => Promise.reject(new Error('400')), { isRetryable: () => false, giveUp, sleep }),
+      retryWithBackoff(policy, async () => Promise.reject(new Error('400')), {
+        isRetryable: () => false,
+        giveUp,
+        sleep,
+      }),
     ).rejects.toThrow('400 after 1 (retryable false)');
     await expect(
-      retryWithBackoff(policy, async () => Promise.reject(new Error('503')), { isRetryable: () => true, giveUp, sleep }),
+      retryWithBackoff(policy, async () => Promise.reject(new Error('503')), {
+        isRetryable: () => true,
+        giveUp,
+        sleep,
+      }),
     ).rejects.toThrow('503 after 4 (retryable true)');
   });
 

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { exportWorkflowId, requestProblems, type ExportRequest } from '../../common/export-contract';
 import { progressFromStage } from '../../client/export-view';
 
-const ok: ExportRequest = { checkpointUri: 's3://heimdall-checkpoints/bundles/abc/', modelName: 'heimdall-localization-onnx', runId: 'run-1' };
+const ok: ExportRequest = {
+  checkpointUri: 's3://heimdall-checkpoints/bundles/abc/',
+  modelName: 'heimdall-localization-onnx',
+  runId: 'run-1',
+};
 
 describe('requestProblems', () => {
   it('accepts a complete request and a minimal one', () => {

@@ -35,13 +35,16 @@ describe('sha256File', () => {
     const floats = new Float32Array([1, 2, 3, 4, 5, Number.NaN, 7, 8]);
     const file = join(dir, 'floats.bin');
     writeFileSync(file, new Uint8Array(floats.buffer));
-    const ranges = [{ offset: 0, length: 16, width: 4 as const }, { offset: 16, length: 16, width: 4 as const }];
+    const ranges = [
+      { offset: 0, length: 16, width: 4 as const },
+      { offset: 16, length: 16, width: 4 as const },
+    ];
     const finiteCheck = (v: Float32Array | Float64Array): boolean => v.every((x) => Number.isFinite(x));
     const result = await hashFileInWorker(file, { ranges, finiteCheck });
     expect(result).toEqual({ sha256: (await sha256File(file)).sha256, bytes: 32, nonFinite: [1] });
   });
 
-  it('a missing file is a WorkerHashError that keeps the thread\'s error code', async () => {
+  it("a missing file is a WorkerHashError that keeps the thread's error code", async () => {
     const err = await hashFileInWorker(join(dir, 'missing.bin')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkerHashError);
     expect((err as WorkerHashError).failure).toMatchObject({ kind: 'error', cause: { code: 'ENOENT' } });

@@ -51,7 +51,8 @@ export function writeSafetensors(path: string, entries: ReadonlyMap<string, Entr
 export async function smallEntries(): Promise<Map<string, Entry>> {
   const file = await SafetensorsFile.open(join(SMALL_BUNDLE, 'model.safetensors'));
   const out = new Map<string, Entry>();
-  for (const t of file.tensors) out.set(t.name, { dtype: t.dtype, shape: t.shape, data: await readFileRange(file.range(t.name)) });
+  for (const t of file.tensors)
+    out.set(t.name, { dtype: t.dtype, shape: t.shape, data: await readFileRange(file.range(t.name)) });
   return out;
 }
 

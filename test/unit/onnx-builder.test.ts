@@ -34,17 +34,45 @@ describe('GraphBuilder', () => {
     b.output('positions', 'float32', ['batch_size', 2]);
     const m = b.build({ metadataProps: { run_id: 'r1' } });
     expect(m.graph.initializers.map((t) => t.name)).toEqual(['position_head.0.weight']);
-    expect(m.graph.nodes[0]).toMatchObject({ opType: 'Gemm', inputs: ['x', 'position_head.0.weight'], attributes: { transB: { type: 'int', value: 1 } } });
+    expect(m.graph.nodes[0]).toMatchObject({
+      opType: 'Gemm',
+      inputs: ['x', 'position_head.0.weight'],
+      attributes: { transB: { type: 'int', value: 1 } },
+    });
     expect(m).toMatchObject({ opset: 17, irVersion: 8, metadataProps: { run_id: 'r1' } });
   });
 
   it.each([
-    ['an undefined input', (b: GraphBuilder) => b.relu('r', 'nope'), "node 'r/Relu' (Relu): input 0 'nope' is not defined (not a graph input, initializer or earlier output)"],
-    ['a name defined twice', (b: GraphBuilder) => b.relu('r', 'x', { output: 'x' }), "node 'r/Relu' (Relu): value 'x' is already defined by graph input 'x'"],
-    ['an initializer shadowing an input', (b: GraphBuilder) => b.initializer(float32Tensor('x', [1], [0])), "initializer 'x': value 'x' is already defined by graph input 'x'"],
-    ['an output nothing produces', (b: GraphBuilder) => b.output('y', 'float32', [1]), "graph output 'y' is not defined by any node, input or initializer"],
-    ['LayerNormalization below opset 17', (b: GraphBuilder) => b.layerNormalization('ln', 'x', 'x', undefined), 'LayerNormalization needs opset 17 or later; this graph is opset 16'],
-    ['Gelu below opset 20', (b: GraphBuilder) => b.gelu('g', 'x'), 'Gelu needs opset 20 or later; this graph is opset 16'],
+    [
+      'an undefined input',
+      (b: GraphBuilder) => b.relu('r', 'nope'),
+      "node 'r/Relu' (Relu): input 0 'nope' is not defined (not a graph input, initializer or earlier output)",
+    ],
+    [
+      'a name defined twice',
+      (b: GraphBuilder) => b.relu('r', 'x', { output: 'x' }),
+      "node 'r/Relu' (Relu): value 'x' is already defined by graph input 'x'",
+    ],
+    [
+      'an initializer shadowing an input',
+      (b: GraphBuilder) => b.initializer(float32Tensor('x', [1], [0])),
+      "initializer 'x': value 'x' is already defined by graph input 'x'",
+    ],
+    [
+      'an output nothing produces',
+      (b: GraphBuilder) => b.output('y', 'float32', [1]),
+      "graph output 'y' is not defined by any node, input or initializer",
+    ],
+    [
+      'LayerNormalization below opset 17',
+      (b: GraphBuilder) => b.layerNormalization('ln', 'x', 'x', undefined),
+      'LayerNormalization needs opset 17 or later; this graph is opset 16',
+    ],
+    [
+      'Gelu below opset 20',
+      (b: GraphBuilder) => b.gelu('g', 'x'),
+      'Gelu needs opset 20 or later; this graph is opset 16',
+    ],
   ] as const)('refuses %s at once', (_, f, message) => {
     const { b } = withInput(16);
     expect(() => f(b)).toThrow(message);
@@ -53,7 +81,10 @@ describe('GraphBuilder', () => {
   it('ReduceMean: axes attribute before opset 18, an int64 initializer input from 18', () => {
     const a = withInput(17);
     a.b.reduceMean('ln', a.x, [-1]);
-    expect(a.b.build().graph.nodes[0]).toMatchObject({ inputs: ['x'], attributes: { axes: { type: 'ints', value: [-1] } } });
+    expect(a.b.build().graph.nodes[0]).toMatchObject({
+      inputs: ['x'],
+      attributes: { axes: { type: 'ints', value: [-1] } },
+    });
     const c = withInput(18);
     c.b.reduceMean('ln', c.x, [-1]);
     const m = c.b.build();

@@ -29,7 +29,10 @@ describe('serializeModel', () => {
       metadataProps: Object.fromEntries(Object.entries(model.metadataProps).reverse()),
       graph: {
         ...model.graph,
-        nodes: model.graph.nodes.map((n) => ({ ...n, attributes: Object.fromEntries(Object.entries(n.attributes).reverse()) })),
+        nodes: model.graph.nodes.map((n) => ({
+          ...n,
+          attributes: Object.fromEntries(Object.entries(n.attributes).reverse()),
+        })),
       },
     };
     expect(sha256Bytes(await serializeModel(reordered))).toBe(sha256Bytes(await serializeModel(model)));
@@ -44,7 +47,10 @@ describe('serializeModel', () => {
       graph: {
         node: { name: string; opType: string; attribute?: { name: string }[] }[];
         initializer: { name: string; dims: number[]; dataType: number; rawData: number[] }[];
-        input: { name: string; type: { tensorType: { elemType: number; shape: { dim: { dimValue?: number; dimParam?: string }[] } } } }[];
+        input: {
+          name: string;
+          type: { tensorType: { elemType: number; shape: { dim: { dimValue?: number; dimParam?: string }[] } } };
+        }[];
         output: { name: string }[];
       };
     };
@@ -54,7 +60,12 @@ describe('serializeModel', () => {
     expect(decoded.graph.node.map((n) => n.name)).toEqual(model.graph.nodes.map((n) => n.name));
     expect(decoded.graph.node[0]).toMatchObject({ name: 'backbone.0.0.0/Conv', opType: 'Conv' });
     expect(decoded.graph.node[0]!.attribute!.map((a) => a.name)).toEqual(['kernel_shape', 'strides']);
-    expect(decoded.graph.input[0]!.type.tensorType.shape.dim).toEqual([{ dimParam: 'batch_size' }, { dimValue: 2 }, { dimValue: 8 }, { dimValue: 4 }]);
+    expect(decoded.graph.input[0]!.type.tensorType.shape.dim).toEqual([
+      { dimParam: 'batch_size' },
+      { dimValue: 2 },
+      { dimValue: 8 },
+      { dimValue: 4 },
+    ]);
     expect(decoded.graph.output.map((o) => o.name)).toEqual(['positions', 'uncertainties']);
     const first = decoded.graph.initializer[0]!;
     expect(first).toMatchObject({ name: 'backbone.0.0.0.weight', dims: [4, 2, 2, 2], dataType: 1 });
@@ -68,11 +79,20 @@ describe('serializeModel', () => {
     // Float attributes are float32 in ONNX, so 1e-6 comes back as fround(1e-6).
     const f32 = (n: Model['graph']['nodes'][number]) => ({
       ...n,
-      attributes: Object.fromEntries(Object.entries(n.attributes).map(([k, a]) => [k, a.type === 'float' ? { ...a, value: Math.fround(a.value) } : a])),
+      attributes: Object.fromEntries(
+        Object.entries(n.attributes).map(([k, a]) => [
+          k,
+          a.type === 'float' ? { ...a, value: Math.fround(a.value) } : a,
+        ]),
+      ),
     });
     const strip = (m: Model): unknown => ({
       ...m,
-      graph: { ...m.graph, nodes: m.graph.nodes.map(f32), initializers: m.graph.initializers.map((t) => ({ ...t, data: null })) },
+      graph: {
+        ...m.graph,
+        nodes: m.graph.nodes.map(f32),
+        initializers: m.graph.initializers.map((t) => ({ ...t, data: null })),
+      },
     });
     expect(strip(back)).toEqual(strip(model));
     for (const [i, t] of back.graph.initializers.entries()) {
@@ -85,12 +105,16 @@ describe('serializeModel', () => {
     const model = withInitializers(tinyModel(17), (t) =>
       t.name === 'position_head.0.weight' ? { ...t, dims: [2, 5] } : t,
     );
-    await expect(serializeModel(model)).rejects.toThrow("initializer 'position_head.0.weight': float32 [2, 5] needs 40 bytes, its data has 32");
+    await expect(serializeModel(model)).rejects.toThrow(
+      "initializer 'position_head.0.weight': float32 [2, 5] needs 40 bytes, its data has 32",
+    );
   });
 
   it('refuses a lazy tensor whose loader returns the wrong number of bytes', async () => {
     const model = withInitializers(tinyModel(17), (t) =>
-      t.name === 'position_head.0.bias' ? lazyTensor(t.name, t.dtype, t.dims, () => Promise.resolve(new Uint8Array(4))) : t,
+      t.name === 'position_head.0.bias'
+        ? lazyTensor(t.name, t.dtype, t.dims, () => Promise.resolve(new Uint8Array(4)))
+        : t,
     );
     await expect(serializeModel(model)).rejects.toThrow('loader returned 4 bytes, declared 8');
   });
@@ -101,7 +125,12 @@ describe('onnxruntime-node runs what we serialize', () => {
     // x = 1..9 as 3×3, w = [[1,2],[3,4]], bias 0.5: y[i][j] = Σ w·window + 0.5
     const x = new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]), [1, 1, 3, 3]);
     const { y } = await run(await serializeModel(singleConvModel()), { x });
-    assertClose(y!, [1 + 4 + 12 + 20 + 0.5, 2 + 6 + 15 + 24 + 0.5, 4 + 10 + 21 + 32 + 0.5, 5 + 12 + 24 + 36 + 0.5], 1e-6, 0);
+    assertClose(
+      y!,
+      [1 + 4 + 12 + 20 + 0.5, 2 + 6 + 15 + 24 + 0.5, 4 + 10 + 21 + 32 + 0.5, 5 + 12 + 24 + 36 + 0.5],
+      1e-6,
+      0,
+    );
   });
 
   it('Gemm (transB, alpha): matches a hand computation', async () => {
@@ -114,7 +143,9 @@ describe('onnxruntime-node runs what we serialize', () => {
   it('the miniature model gives the same outputs at every opset (fused vs decomposed LayerNorm and Gelu)', async () => {
     const batch = 3;
     const data = pseudoRandom(batch * TINY.inChannels * TINY.height * TINY.width, 99, 2);
-    const feeds = () => ({ mel_spectrogram: new ort.Tensor('float32', data, [batch, TINY.inChannels, TINY.height, TINY.width]) });
+    const feeds = () => ({
+      mel_spectrogram: new ort.Tensor('float32', data, [batch, TINY.inChannels, TINY.height, TINY.width]),
+    });
     const reference = await run(await serializeModel(tinyModel(14)), feeds());
     expect(reference.positions).toHaveLength(batch * 2);
     for (const u of reference.uncertainties!) expect(u >= 0.01 && u <= 1).toBe(true);

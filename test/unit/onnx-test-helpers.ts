@@ -4,7 +4,6 @@ import { expect } from 'vitest';
 import type { Model, Tensor } from '../../onnx/ir';
 import { pseudoRandom } from './onnx-test-models';
 
-
 /** |a - b| ≤ atol + rtol·|b| elementwise, with a message that shows the first offending index. */
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number): void {
   expect(actual.length).toBe(expected.length);
@@ -33,6 +32,9 @@ export function withInitializers(model: Model, f: (t: Tensor, i: number) => Tens
 }
 
 export function weightsOf(name: string, dims: number[], seed: number): Tensor {
-  const values = pseudoRandom(dims.reduce((a, b) => a * b, 1), seed);
+  const values = pseudoRandom(
+    dims.reduce((a, b) => a * b, 1),
+    seed,
+  );
   return { name, dtype: 'float32', dims, data: { kind: 'memory', bytes: new Uint8Array(values.buffer) } };
 }

@@ -20,7 +20,15 @@ export function pseudoRandom(count: number, seed: number, scale = 1): Float32Arr
 }
 
 export function weights(name: string, dims: readonly number[], seed: number, scale = 0.5): Tensor {
-  return float32Tensor(name, dims, pseudoRandom(dims.reduce((a, b) => a * b, 1), seed, scale));
+  return float32Tensor(
+    name,
+    dims,
+    pseudoRandom(
+      dims.reduce((a, b) => a * b, 1),
+      seed,
+      scale,
+    ),
+  );
 }
 
 /** Channels of the miniature model and its input `[batch_size, 2, 8, 4]`. */
@@ -124,7 +132,10 @@ export interface BrokenCase {
   readonly truncateInitializer?: { readonly name: string; readonly toBytes: number };
 }
 
-function editNodes(model: Model, f: (nodes: Model['graph']['nodes'][number][]) => Model['graph']['nodes'][number][]): Model {
+function editNodes(
+  model: Model,
+  f: (nodes: Model['graph']['nodes'][number][]) => Model['graph']['nodes'][number][],
+): Model {
   return { ...model, graph: { ...model.graph, nodes: f([...model.graph.nodes]) } };
 }
 
@@ -143,14 +154,22 @@ export function brokenCases(): BrokenCase[] {
     },
     {
       name: 'an undefined input',
-      model: editNodes(m, (n) => n.map((x) => (x === transpose ? { ...x, inputs: ['backbone.0.0.0/Conv_output_7'] } : x))),
+      model: editNodes(m, (n) =>
+        n.map((x) => (x === transpose ? { ...x, inputs: ['backbone.0.0.0/Conv_output_7'] } : x)),
+      ),
       kind: 'undefined-input',
       node: transpose.name,
-      message: "input 0 'backbone.0.0.0/Conv_output_7' is not a graph input, an initializer or an output of an earlier node",
+      message:
+        "input 0 'backbone.0.0.0/Conv_output_7' is not a graph input, an initializer or an output of an earlier node",
     },
     {
       name: 'a name produced twice',
-      model: editNodes(m, (n) => [conv, transpose, { ...transpose, name: 'extra/Transpose', outputs: [conv.outputs[0]!] }, ...n.slice(2)]),
+      model: editNodes(m, (n) => [
+        conv,
+        transpose,
+        { ...transpose, name: 'extra/Transpose', outputs: [conv.outputs[0]!] },
+        ...n.slice(2),
+      ]),
       kind: 'ssa',
       node: 'extra/Transpose',
       message: `output '${conv.outputs[0]}' is already defined by node '${conv.name}' (Conv)`,
@@ -185,27 +204,40 @@ export function brokenCases(): BrokenCase[] {
     },
     {
       name: 'an output of the wrong shape',
-      model: { ...m, graph: { ...m.graph, outputs: m.graph.outputs.map((o) => (o.name === 'positions' ? { ...o, shape: ['batch_size', 3] } : o)) } },
+      model: {
+        ...m,
+        graph: {
+          ...m.graph,
+          outputs: m.graph.outputs.map((o) => (o.name === 'positions' ? { ...o, shape: ['batch_size', 3] } : o)),
+        },
+      },
       kind: 'shape',
       node: 'position_head.0/Gemm',
       message: "graph output 'positions': declared shape [batch_size, 3], inferred [batch_size, 2]",
     },
     {
       name: 'an untyped graph output',
-      model: { ...m, graph: { ...m.graph, outputs: m.graph.outputs.map((o) => (o.name === 'positions' ? { name: o.name } : o)) } },
+      model: {
+        ...m,
+        graph: { ...m.graph, outputs: m.graph.outputs.map((o) => (o.name === 'positions' ? { name: o.name } : o)) },
+      },
       kind: 'graph-io',
       message: "graph output 'positions' has no type",
     },
     {
       name: 'an attribute of the wrong type',
-      model: editNodes(m, (n) => n.map((x) => (x.opType === 'Flatten' ? { ...x, attributes: { axis: { type: 'float', value: 1 } } } : x))),
+      model: editNodes(m, (n) =>
+        n.map((x) => (x.opType === 'Flatten' ? { ...x, attributes: { axis: { type: 'float', value: 1 } } } : x)),
+      ),
       kind: 'attribute',
       node: 'flatten/Flatten',
       message: "attribute 'axis' must be INT, got FLOAT",
     },
     {
       name: 'mismatched inner dimensions',
-      model: editNodes(m, (n) => n.map((x) => (x.opType === 'Gemm' && x.name === 'position_head.0/Gemm' ? { ...x, attributes: {} } : x))),
+      model: editNodes(m, (n) =>
+        n.map((x) => (x.opType === 'Gemm' && x.name === 'position_head.0/Gemm' ? { ...x, attributes: {} } : x)),
+      ),
       kind: 'shape',
       node: 'position_head.0/Gemm',
       message: "inner dimensions differ: 'flatten/Flatten_output_0' [batch_size, 4] × 'position_head.0.weight' [2, 4]",

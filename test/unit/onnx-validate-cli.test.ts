@@ -54,7 +54,9 @@ describe('onnx-export validate', () => {
     expect(exitCode).toBe(1);
     expect(out).toContain(`${path}: invalid, 2 problems:`);
     expect(out).toContain("  - node 'flatten/Flatten' (Flatten): attribute 'axis' must be INT, got FLOAT");
-    expect(out).toContain("  - node 'position_head.0/Gemm' (Gemm): graph output 'positions': declared shape [batch_size, 3], inferred [batch_size, 2]");
+    expect(out).toContain(
+      "  - node 'position_head.0/Gemm' (Gemm): graph output 'positions': declared shape [batch_size, 3], inferred [batch_size, 2]",
+    );
     expect(out).toContain('output positions float32 [batch_size, 3] (inferred [batch_size, 2])');
     await writeModel(unsorted, join(dir, 'unsorted.onnx'));
     expect((await validate(join(dir, 'unsorted.onnx'))).exitCode).toBe(1);
@@ -66,10 +68,17 @@ describe('onnx-export validate', () => {
     writeFileSync(path, await serializeModel(c.model));
     const { out, exitCode } = await validate(path, '--json');
     expect(exitCode).toBe(1);
-    const report = JSON.parse(out) as { ok: boolean; path: string; problems: { kind: string; node?: string; message: string }[]; sha256: string };
+    const report = JSON.parse(out) as {
+      ok: boolean;
+      path: string;
+      problems: { kind: string; node?: string; message: string }[];
+      sha256: string;
+    };
     expect(report).toMatchObject({ ok: false, path });
     expect(report.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(report.problems).toEqual([expect.objectContaining({ kind: 'unknown-op', node: c.node, opType: 'Frobnicate' })]);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: 'unknown-op', node: c.node, opType: 'Frobnicate' }),
+    ]);
   });
 
   it('a file that is not ONNX: exit 1 with a read problem naming the file', async () => {
@@ -77,7 +86,11 @@ describe('onnx-export validate', () => {
     writeFileSync(path, Buffer.from('this is not a protobuf\xff\xff\xff\xff', 'latin1'));
     const { out, exitCode } = await validate(path);
     expect(exitCode).toBe(1);
-    expect(out).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: invalid, 1 problem:\n  - ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `));
+    expect(out).toMatch(
+      new RegExp(
+        `^${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: invalid, 1 problem:\n  - ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `,
+      ),
+    );
   });
 
   it('a missing file: the error names it', async () => {

@@ -29,7 +29,9 @@ async function fileBacked(model: Model, path: string): Promise<Model> {
     at += bytes.byteLength;
   }
   writeFileSync(path, Buffer.concat(parts));
-  return withInitializers(model, (t, i) => fileTensor(t.name, t.dtype, t.dims, path, offsets[i] as number, parts[i]!.byteLength));
+  return withInitializers(model, (t, i) =>
+    fileTensor(t.name, t.dtype, t.dims, path, offsets[i] as number, parts[i]!.byteLength),
+  );
 }
 
 describe('writeModel', () => {
@@ -60,7 +62,10 @@ describe('writeModel', () => {
       fileTensor('big_on_file', 'uint8', [onFile.byteLength], join(dir, 'big.bin'), 0, onFile.byteLength),
       lazyTensor('big_in_memory', 'uint8', [onFile.byteLength], async () => big(2)),
     ];
-    const withBig: Model = { ...model, graph: { ...model.graph, initializers: [...model.graph.initializers, ...extra] } };
+    const withBig: Model = {
+      ...model,
+      graph: { ...model.graph, initializers: [...model.graph.initializers, ...extra] },
+    };
     const written = await writeModel(withBig, join(dir, 'big.onnx'));
     expect(written.bytes).toBeGreaterThan(TAIL_HASH_MIN_BYTES);
     const expected = await serializeModel(withBig);
@@ -72,11 +77,19 @@ describe('writeModel', () => {
   it('a large (tail-hashed) write that fails part-way leaves no file behind', async () => {
     const big = new Uint8Array(TAIL_HASH_MIN_BYTES);
     const model = tinyModel(17);
-    const failing: Model = { ...model, graph: { ...model.graph, initializers: [
-      ...model.graph.initializers,
-      lazyTensor('big', 'uint8', [big.byteLength], async () => big),
-      lazyTensor('broken', 'uint8', [4], async () => { throw new Error('source went away'); }),
-    ] } };
+    const failing: Model = {
+      ...model,
+      graph: {
+        ...model.graph,
+        initializers: [
+          ...model.graph.initializers,
+          lazyTensor('big', 'uint8', [big.byteLength], async () => big),
+          lazyTensor('broken', 'uint8', [4], async () => {
+            throw new Error('source went away');
+          }),
+        ],
+      },
+    };
     const path = join(dir, 'failing.onnx');
     await expect(writeModel(failing, path)).rejects.toThrow('source went away');
     expect(existsSync(path)).toBe(false);
@@ -112,7 +125,17 @@ describe('writeModel', () => {
   it('forced external data: a sidecar with aligned ranges that onnxruntime loads and our reader resolves', async () => {
     // Big enough that some tensors pass the 1 KiB inline threshold and one passes the 1 MiB alignment one.
     const base = tinyModel(17);
-    const big = { ...base, graph: { ...base.graph, initializers: [...base.graph.initializers, weightsOf('extra.mid', [600], 6), weightsOf('extra.big', [300_000], 5)] } };
+    const big = {
+      ...base,
+      graph: {
+        ...base.graph,
+        initializers: [
+          ...base.graph.initializers,
+          weightsOf('extra.mid', [600], 6),
+          weightsOf('extra.big', [300_000], 5),
+        ],
+      },
+    };
     const path = join(dir, 'external.onnx');
     const written = await writeModel(big, path, { externalData: 'always' });
     expect(written.externalData).toMatchObject({ path: join(dir, 'external.onnx.data') });
@@ -121,16 +144,29 @@ describe('writeModel', () => {
 
     const back = await readModel(path);
     const byName = new Map(back.graph.initializers.map((t) => [t.name, t]));
-    expect(byName.get('extra.mid')!.data).toMatchObject({ kind: 'file', path: join(dir, 'external.onnx.data'), offset: 0, length: 2400 });
+    expect(byName.get('extra.mid')!.data).toMatchObject({
+      kind: 'file',
+      path: join(dir, 'external.onnx.data'),
+      offset: 0,
+      length: 2400,
+    });
     expect(byName.get('extra.big')!.data).toMatchObject({ kind: 'file', offset: 65536, length: 1_200_000 });
     expect(byName.get('uncertainty_min')!.data).toMatchObject({ kind: 'file', path }); // tiny: stays inline
     for (const t of big.graph.initializers) {
-      expect(Buffer.from(await readTensorData(byName.get(t.name)!.data)).equals(Buffer.from(await readTensorData(t.data))), t.name).toBe(true);
+      expect(
+        Buffer.from(await readTensorData(byName.get(t.name)!.data)).equals(Buffer.from(await readTensorData(t.data))),
+        t.name,
+      ).toBe(true);
     }
 
     const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1 });
     try {
-      const x = new ort.Tensor('float32', pseudoRandom(TINY.inChannels * TINY.height * TINY.width, 3), [1, TINY.inChannels, TINY.height, TINY.width]);
+      const x = new ort.Tensor('float32', pseudoRandom(TINY.inChannels * TINY.height * TINY.width, 3), [
+        1,
+        TINY.inChannels,
+        TINY.height,
+        TINY.width,
+      ]);
       const out = await session.run({ mel_spectrogram: x });
       const inline = await run(await serializeModel(base), { mel_spectrogram: x });
       assertClose(out.positions!.data as Float32Array, inline.positions!, 0, 0);
@@ -152,7 +188,9 @@ describe('writeModel', () => {
     const model = withInitializers(tinyModel(17), (t) =>
       t.name === 'position_head.0.weight' ? fileTensor(t.name, t.dtype, t.dims, join(dir, 'short.bin'), 0, 32) : t,
     );
-    await expect(writeModel(model, join(dir, 'short.onnx'))).rejects.toThrow(/initializer 'position_head.0.weight': .*short.bin ends before byte 32/);
+    await expect(writeModel(model, join(dir, 'short.onnx'))).rejects.toThrow(
+      /initializer 'position_head.0.weight': .*short.bin ends before byte 32/,
+    );
     expect(existsSync(join(dir, 'short.onnx.partial'))).toBe(false);
   });
 });

@@ -88,11 +88,52 @@ describe('runParity', () => {
   });
 
   it.each([
-    ['missing output tensor', { mel_spectrogram: { dtype: 'F32', shape: [1, 3, 128, 32] }, positions: { dtype: 'F32', shape: [1, 2] } }, "tensor 'uncertainties'", 'missing'],
-    ['wrong output shape', { mel_spectrogram: { dtype: 'F32', shape: [2, 3, 128, 32] }, positions: { dtype: 'F32', shape: [2, 3] }, uncertainties: { dtype: 'F32', shape: [2, 2] } }, "tensor 'positions'.shape", '[2, 3]'],
-    ['N mismatch', { mel_spectrogram: { dtype: 'F32', shape: [2, 3, 128, 32] }, positions: { dtype: 'F32', shape: [3, 2] }, uncertainties: { dtype: 'F32', shape: [3, 2] } }, "tensor 'positions'.shape", '[3, 2]'],
-    ['wrong input rank', { mel_spectrogram: { dtype: 'F32', shape: [2, 128, 32] }, positions: { dtype: 'F32', shape: [2, 2] }, uncertainties: { dtype: 'F32', shape: [2, 2] } }, "tensor 'mel_spectrogram'.shape", '[2, 128, 32]'],
-    ['wrong dtype', { mel_spectrogram: { dtype: 'F16', shape: [2, 3, 128, 32] }, positions: { dtype: 'F32', shape: [2, 2] }, uncertainties: { dtype: 'F32', shape: [2, 2] } }, "tensor 'mel_spectrogram'.dtype", 'F16'],
+    [
+      'missing output tensor',
+      { mel_spectrogram: { dtype: 'F32', shape: [1, 3, 128, 32] }, positions: { dtype: 'F32', shape: [1, 2] } },
+      "tensor 'uncertainties'",
+      'missing',
+    ],
+    [
+      'wrong output shape',
+      {
+        mel_spectrogram: { dtype: 'F32', shape: [2, 3, 128, 32] },
+        positions: { dtype: 'F32', shape: [2, 3] },
+        uncertainties: { dtype: 'F32', shape: [2, 2] },
+      },
+      "tensor 'positions'.shape",
+      '[2, 3]',
+    ],
+    [
+      'N mismatch',
+      {
+        mel_spectrogram: { dtype: 'F32', shape: [2, 3, 128, 32] },
+        positions: { dtype: 'F32', shape: [3, 2] },
+        uncertainties: { dtype: 'F32', shape: [3, 2] },
+      },
+      "tensor 'positions'.shape",
+      '[3, 2]',
+    ],
+    [
+      'wrong input rank',
+      {
+        mel_spectrogram: { dtype: 'F32', shape: [2, 128, 32] },
+        positions: { dtype: 'F32', shape: [2, 2] },
+        uncertainties: { dtype: 'F32', shape: [2, 2] },
+      },
+      "tensor 'mel_spectrogram'.shape",
+      '[2, 128, 32]',
+    ],
+    [
+      'wrong dtype',
+      {
+        mel_spectrogram: { dtype: 'F16', shape: [2, 3, 128, 32] },
+        positions: { dtype: 'F32', shape: [2, 2] },
+        uncertainties: { dtype: 'F32', shape: [2, 2] },
+      },
+      "tensor 'mel_spectrogram'.dtype",
+      'F16',
+    ],
   ] as const)('refuses a reference with %s', async (_label, entries, subject, actual) => {
     const err = await runParity(await smallModel(), reference(entries)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ParityError);
@@ -106,7 +147,9 @@ describe('runParity', () => {
       positions: { dtype: 'F32', shape: [1, 2] },
       uncertainties: { dtype: 'F32', shape: [1, 2] },
     });
-    await expect(runParity(await smallModel(), path)).rejects.toThrow("input 'mel_spectrogram': expected [N, 3, 64, 32] (the reference's), got [batch_size, 3, 128, 32]");
+    await expect(runParity(await smallModel(), path)).rejects.toThrow(
+      "input 'mel_spectrogram': expected [N, 3, 64, 32] (the reference's), got [batch_size, 3, 128, 32]",
+    );
   });
 
   it('counts NaN in the reference as a failure of the reference', async () => {

@@ -1,6 +1,11 @@
 /** Unit: MLmodel text, version tags/filters, input validation and idempotent registration over a fake registry. */
 import { describe, expect, it } from 'vitest';
-import { MlflowApiError, MlflowTransportError, type CreateModelVersionRequest, type ModelVersion } from '../../registry/mlflow-client';
+import {
+  MlflowApiError,
+  MlflowTransportError,
+  type CreateModelVersionRequest,
+  type ModelVersion,
+} from '../../registry/mlflow-client';
 import { parse as parseYaml } from 'yaml';
 import {
   formatUtcTimeCreated,
@@ -10,7 +15,13 @@ import {
   renderSupportFiles,
   validateDirectoryInput,
 } from '../../registry/model-directory';
-import { registerModelVersion, sha256Filter, versionTags, type ModelRegistryApi, type RegisterModelInput } from '../../registry/register-model-version';
+import {
+  registerModelVersion,
+  sha256Filter,
+  versionTags,
+  type ModelRegistryApi,
+  type RegisterModelInput,
+} from '../../registry/register-model-version';
 import { RegistrationError, RegistryInputError } from '../../registry/registry-error';
 
 const SHA = '0123456789abcdef'.repeat(4);
@@ -25,12 +36,29 @@ const SIGNATURE = {
 };
 
 describe('MLmodel', () => {
-  const text = renderMlmodel({ modelName: 'heimdall-localization-onnx', sha256: SHA, bytes: 100, opset: 17, runId: 'run1', signature: SIGNATURE }, created, 1234);
+  const text = renderMlmodel(
+    {
+      modelName: 'heimdall-localization-onnx',
+      sha256: SHA,
+      bytes: 100,
+      opset: 17,
+      runId: 'run1',
+      signature: SIGNATURE,
+    },
+    created,
+    1234,
+  );
 
   it('has the onnx and python_function flavors, the signature and identity fields MLflow reads', () => {
-    expect(text).toContain('flavors:\n  onnx:\n    code: null\n    data: model.onnx\n    onnx_session_options: null\n    onnx_version: 1.12.0\n    providers:\n    - CUDAExecutionProvider\n    - CPUExecutionProvider\n');
-    expect(text).toContain('  python_function:\n    data: model.onnx\n    env:\n      conda: conda.yaml\n      virtualenv: python_env.yaml\n    loader_module: mlflow.onnx\n');
-    expect(text).toContain(`  inputs: "[{\\"name\\":\\"mel_spectrogram\\",\\"type\\":\\"tensor\\",\\"tensor-spec\\":{\\"dtype\\":\\"float32\\",\\"shape\\":[-1,3,128,32]}}]"`);
+    expect(text).toContain(
+      'flavors:\n  onnx:\n    code: null\n    data: model.onnx\n    onnx_session_options: null\n    onnx_version: 1.12.0\n    providers:\n    - CUDAExecutionProvider\n    - CPUExecutionProvider\n',
+    );
+    expect(text).toContain(
+      '  python_function:\n    data: model.onnx\n    env:\n      conda: conda.yaml\n      virtualenv: python_env.yaml\n    loader_module: mlflow.onnx\n',
+    );
+    expect(text).toContain(
+      `  inputs: "[{\\"name\\":\\"mel_spectrogram\\",\\"type\\":\\"tensor\\",\\"tensor-spec\\":{\\"dtype\\":\\"float32\\",\\"shape\\":[-1,3,128,32]}}]"`,
+    );
     expect(text).toMatch(/outputs: ".*positions.*-1,2.*uncertainties.*-1,2.*"/);
     expect(text).toContain(`model_uuid: ${modelUuid('heimdall-localization-onnx', SHA)}\n`);
     expect(text).toContain("utc_time_created: '2026-11-28 17:54:06.957000'\n");
@@ -54,18 +82,39 @@ describe('MLmodel', () => {
     expect(JSON.parse(doc.signature.inputs)).toEqual([
       { name: 'mel_spectrogram', type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 3, 64, 16] } },
     ]);
-    expect(JSON.parse(doc.signature.outputs).map((o: { name: string }) => o.name)).toEqual(['positions', 'uncertainties']);
+    expect(JSON.parse(doc.signature.outputs).map((o: { name: string }) => o.name)).toEqual([
+      'positions',
+      'uncertainties',
+    ]);
   });
 
   it('refuses a signature without inputs or with a non-integer dimension', () => {
-    const bad = [{ inputs: [], outputs: SIGNATURE.outputs }, { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 'b'] }], outputs: SIGNATURE.outputs }];
+    const bad = [
+      { inputs: [], outputs: SIGNATURE.outputs },
+      { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 'b'] }], outputs: SIGNATURE.outputs },
+    ];
     for (const signature of bad) {
-      expect(() => validateDirectoryInput({ modelName: 'm', sha256: SHA, bytes: 1, signature } as never)).toThrow(/^signature: expected/);
+      expect(() => validateDirectoryInput({ modelName: 'm', sha256: SHA, bytes: 1, signature } as never)).toThrow(
+        /^signature: expected/,
+      );
     }
   });
 
   it('is deterministic and round-trips its creation time', () => {
-    expect(renderMlmodel({ modelName: 'heimdall-localization-onnx', sha256: SHA, bytes: 100, opset: 17, runId: 'run1', signature: SIGNATURE }, created, 1234)).toBe(text);
+    expect(
+      renderMlmodel(
+        {
+          modelName: 'heimdall-localization-onnx',
+          sha256: SHA,
+          bytes: 100,
+          opset: 17,
+          runId: 'run1',
+          signature: SIGNATURE,
+        },
+        created,
+        1234,
+      ),
+    ).toBe(text);
     expect(parseUtcTimeCreated(text)?.toISOString()).toBe(created.toISOString());
     expect(formatUtcTimeCreated(created)).toBe('2026-11-28 17:54:06.957000');
     expect(modelUuid('a', SHA)).toMatch(/^[0-9a-f]{32}$/);
@@ -73,18 +122,41 @@ describe('MLmodel', () => {
   });
 
   it('quotes values YAML would otherwise misread', () => {
-    const t = renderMlmodel({ modelName: 'm', sha256: SHA, bytes: 1, signature: SIGNATURE, metadata: { flag: 'yes', num: '1e5', text: 'a: b' } }, created, 1);
+    const t = renderMlmodel(
+      {
+        modelName: 'm',
+        sha256: SHA,
+        bytes: 1,
+        signature: SIGNATURE,
+        metadata: { flag: 'yes', num: '1e5', text: 'a: b' },
+      },
+      created,
+      1,
+    );
     expect(t).toContain('  flag: "yes"\n');
     expect(t).toContain('  num: "1e5"\n');
     expect(t).toContain('  text: "a: b"\n');
   });
 
   it('support files: requirements, environments, metadata, and the reports only when given', () => {
-    const names = (extra = {}) => renderSupportFiles({ modelName: 'm', sha256: SHA, bytes: 1, signature: SIGNATURE, ...extra }, created).map((f) => f.name);
+    const names = (extra = {}) =>
+      renderSupportFiles({ modelName: 'm', sha256: SHA, bytes: 1, signature: SIGNATURE, ...extra }, created).map(
+        (f) => f.name,
+      );
     expect(names()).toEqual(['requirements.txt', 'python_env.yaml', 'conda.yaml', 'metadata.json']);
-    expect(names({ parityReport: {}, latencyReports: [], latencySvg: '<svg/>' })).toEqual(
-      ['requirements.txt', 'python_env.yaml', 'conda.yaml', 'metadata.json', 'parity-report.json', 'latency-report.json', 'latency.svg']);
-    const req = renderSupportFiles({ modelName: 'm', sha256: SHA, bytes: 1, signature: SIGNATURE, opset: 21 }, created)[0]?.body.toString();
+    expect(names({ parityReport: {}, latencyReports: [], latencySvg: '<svg/>' })).toEqual([
+      'requirements.txt',
+      'python_env.yaml',
+      'conda.yaml',
+      'metadata.json',
+      'parity-report.json',
+      'latency-report.json',
+      'latency.svg',
+    ]);
+    const req = renderSupportFiles(
+      { modelName: 'm', sha256: SHA, bytes: 1, signature: SIGNATURE, opset: 21 },
+      created,
+    )[0]?.body.toString();
     expect(req).toBe('mlflow==3.17.2\nnumpy\nonnx>=1.16.0\nonnxruntime>=1.16\n');
   });
 });
@@ -97,27 +169,55 @@ class FakeRegistry implements ModelRegistryApi {
   loseNextCreateAnswers = 0;
   failNextCreatesWith: Error | undefined;
   aliases = new Map<string, string>();
-  async ensureRegisteredModel(name: string) { return { name }; }
+  async ensureRegisteredModel(name: string) {
+    return { name };
+  }
   async createModelVersion(req: CreateModelVersionRequest): Promise<ModelVersion> {
     this.creates++;
-    if (this.failNextCreatesWith) { const e = this.failNextCreatesWith; this.failNextCreatesWith = undefined; throw e; }
-    const mv: ModelVersion = { name: req.name, version: String(this.versions.length + 1), source: req.source, run_id: req.run_id ?? '', tags: req.tags ?? [] };
+    if (this.failNextCreatesWith) {
+      const e = this.failNextCreatesWith;
+      this.failNextCreatesWith = undefined;
+      throw e;
+    }
+    const mv: ModelVersion = {
+      name: req.name,
+      version: String(this.versions.length + 1),
+      source: req.source,
+      run_id: req.run_id ?? '',
+      tags: req.tags ?? [],
+    };
     this.versions.push(mv);
-    if (this.loseNextCreateAnswers > 0) { this.loseNextCreateAnswers--; throw new MlflowTransportError('model-versions/create', 'ECONNRESET', 'other side closed'); }
+    if (this.loseNextCreateAnswers > 0) {
+      this.loseNextCreateAnswers--;
+      throw new MlflowTransportError('model-versions/create', 'ECONNRESET', 'other side closed');
+    }
     return mv;
   }
   async searchModelVersions(filter: string) {
     const m = /^name='([^']+)' AND tags\.onnx_sha256='([0-9a-f]+)'$/.exec(filter);
     if (!m) throw new MlflowApiError('model-versions/search', 400, 'INVALID_PARAMETER_VALUE', filter);
-    return this.versions.filter((v) => v.name === m[1] && v.tags?.some((t) => t.key === 'onnx_sha256' && t.value === m[2]));
+    return this.versions.filter(
+      (v) => v.name === m[1] && v.tags?.some((t) => t.key === 'onnx_sha256' && t.value === m[2]),
+    );
   }
-  async deleteModelVersion(_name: string, version: string) { this.versions = this.versions.filter((v) => v.version !== version); }
-  async setRegisteredModelAlias(_name: string, alias: string, version: string) { this.aliases.set(alias, version); }
+  async deleteModelVersion(_name: string, version: string) {
+    this.versions = this.versions.filter((v) => v.version !== version);
+  }
+  async setRegisteredModelAlias(_name: string, alias: string, version: string) {
+    this.aliases.set(alias, version);
+  }
 }
 
 const input = (over: Partial<RegisterModelInput> = {}): RegisterModelInput => ({
-  modelName: 'heimdall-localization-onnx', sha256: SHA, source: `s3://heimdall-models/models/heimdall-localization-onnx/${SHA}`,
-  alias: 'staging', opset: 17, parity: { maxAbsError: 1e-6, meanAbsError: 2e-7 }, cpuP50Ms: 3.5, workflowId: 'wf-1', ...over,
+  modelName: 'heimdall-localization-onnx',
+  sha256: SHA,
+  source: `s3://heimdall-models/models/heimdall-localization-onnx/${SHA}`,
+  alias: 'staging',
+  opset: 17,
+  parity: { maxAbsError: 1e-6, meanAbsError: 2e-7 },
+  cpuP50Ms: 3.5,
+  workflowId: 'wf-1',
+  ...over,
 });
 const opts = { sleep: async () => {}, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 } };
 
@@ -130,7 +230,10 @@ describe('registerModelVersion', () => {
     expect(b.version).toBe(a.version);
     expect(reg.creates).toBe(1);
     expect(reg.aliases.get('staging')).toBe('1');
-    expect(a).toMatchObject({ modelUri: 'models:/heimdall-localization-onnx/1', uiUrl: 'http://mlflow.test/#/models/heimdall-localization-onnx/versions/1' });
+    expect(a).toMatchObject({
+      modelUri: 'models:/heimdall-localization-onnx/1',
+      uiUrl: 'http://mlflow.test/#/models/heimdall-localization-onnx/versions/1',
+    });
   });
 
   it('a create applied but answered with a reset is found by the lookup, not sent again', async () => {
@@ -148,7 +251,12 @@ describe('registerModelVersion', () => {
     expect((await registerModelVersion(reg, input(), opts)).version).toBe('1');
     expect(reg.creates).toBe(2);
     const reg2 = new FakeRegistry();
-    reg2.failNextCreatesWith = new MlflowApiError('model-versions/create', 400, 'INVALID_PARAMETER_VALUE', 'bad source');
+    reg2.failNextCreatesWith = new MlflowApiError(
+      'model-versions/create',
+      400,
+      'INVALID_PARAMETER_VALUE',
+      'bad source',
+    );
     const err = await registerModelVersion(reg2, input(), opts).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RegistrationError);
     expect((err as RegistrationError).retryable).toBe(false);
@@ -157,7 +265,12 @@ describe('registerModelVersion', () => {
 
   it('tags carry the sha256, parity errors, p50, opset and workflow id; the filter matches MLflow syntax', () => {
     expect(Object.fromEntries(versionTags(input()).map((t) => [t.key, t.value]))).toEqual({
-      onnx_sha256: SHA, parity_max_abs_error: '0.000001', parity_mean_abs_error: '2e-7', cpu_p50_ms: '3.5', onnx_opset: '17', temporal_workflow_id: 'wf-1',
+      onnx_sha256: SHA,
+      parity_max_abs_error: '0.000001',
+      parity_mean_abs_error: '2e-7',
+      cpu_p50_ms: '3.5',
+      onnx_opset: '17',
+      temporal_workflow_id: 'wf-1',
     });
     expect(sha256Filter('m', SHA)).toBe(`name='m' AND tags.onnx_sha256='${SHA}'`);
   });
@@ -175,7 +288,9 @@ describe('registerModelVersion', () => {
     ['tags key', { tags: { onnx_sha256: 'spoof' } }],
   ])('refuses bad %s before any request', async (field, over) => {
     const reg = new FakeRegistry();
-    const err = await registerModelVersion(reg, input(over as Partial<RegisterModelInput>), opts).catch((e: unknown) => e);
+    const err = await registerModelVersion(reg, input(over as Partial<RegisterModelInput>), opts).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(RegistryInputError);
     expect((err as RegistryInputError).field).toBe(field);
     expect(reg.creates).toBe(0);

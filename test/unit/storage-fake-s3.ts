@@ -11,7 +11,10 @@ const s3Error = (code: string) => Object.assign(new Error(`${code} (fake)`), { c
 
 export class FakeS3 implements S3Operations {
   objects = new Map<string, { body: Buffer; etag: string; metadata: Record<string, string> }>();
-  uploads = new Map<string, { key: string; metadata: Record<string, string>; parts: Map<number, Buffer>; initiated: Date }>();
+  uploads = new Map<
+    string,
+    { key: string; metadata: Record<string, string>; parts: Map<number, Buffer>; initiated: Date }
+  >();
   calls: string[] = [];
   partBytes = 0;
   private nextId = 1;
@@ -83,7 +86,9 @@ export class FakeS3 implements S3Operations {
   }
   async listIncompleteUploads(_bucket: string, key: string): Promise<IncompleteUpload[]> {
     this.enter('listUploads');
-    return [...this.uploads.entries()].filter(([, u]) => u.key === key).map(([uploadId, u]) => ({ key, uploadId, initiated: u.initiated }));
+    return [...this.uploads.entries()]
+      .filter(([, u]) => u.key === key)
+      .map(([uploadId, u]) => ({ key, uploadId, initiated: u.initiated }));
   }
   async copy(src: { bucket: string; key: string; matchEtag?: string }, dst: { bucket: string; key: string }) {
     this.enter('copy');
@@ -97,6 +102,7 @@ export class FakeS3 implements S3Operations {
 
 function lower(metadata: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(metadata)) if (k.toLowerCase() !== 'content-type') out[k.toLowerCase().replace(/^x-amz-meta-/, '')] = v;
+  for (const [k, v] of Object.entries(metadata))
+    if (k.toLowerCase() !== 'content-type') out[k.toLowerCase().replace(/^x-amz-meta-/, '')] = v;
   return out;
 }

@@ -4,7 +4,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectedMultipartEtag, uploadFileMultipart, type MultipartUploadOptions } from '../../storage/multipart-upload';
+import {
+  expectedMultipartEtag,
+  uploadFileMultipart,
+  type MultipartUploadOptions,
+} from '../../storage/multipart-upload';
 import { choosePartSize, planParts, S3_LIMITS } from '../../storage/part-plan';
 import { backoffDelay, isRetryableStorageError, withStorageRetry } from '../../storage/retry';
 import { ContentMismatchError, StorageError, StorageInputError, UploadAbortedError } from '../../storage/storage-error';
@@ -19,8 +23,23 @@ describe('planParts / choosePartSize', () => {
   it.each([
     [0, PART, [[1, 0, 0]]],
     [PART, PART, [[1, 0, PART]]],
-    [PART + 1, PART, [[1, 0, PART], [2, PART, 1]]],
-    [3 * PART - 7, PART, [[1, 0, PART], [2, PART, PART], [3, 2 * PART, PART - 7]]],
+    [
+      PART + 1,
+      PART,
+      [
+        [1, 0, PART],
+        [2, PART, 1],
+      ],
+    ],
+    [
+      3 * PART - 7,
+      PART,
+      [
+        [1, 0, PART],
+        [2, PART, PART],
+        [3, 2 * PART, PART - 7],
+      ],
+    ],
   ])('%i bytes in %i-byte parts', (size, partSize, expected) => {
     expect(planParts(size, partSize).map((p) => [p.number, p.offset, p.size])).toEqual(expected);
   });
@@ -39,9 +58,12 @@ describe('planParts / choosePartSize', () => {
 });
 
 describe('object keys and names', () => {
-  it.each(['../x', 'a/b', 'x\u0001y', '', '.hidden', 'a..b', 'x'.repeat(129), 'name with space'])('refuses model name %j', (bad) => {
-    expect(() => validateModelName(bad)).toThrow(StorageInputError);
-  });
+  it.each(['../x', 'a/b', 'x\u0001y', '', '.hidden', 'a..b', 'x'.repeat(129), 'name with space'])(
+    'refuses model name %j',
+    (bad) => {
+      expect(() => validateModelName(bad)).toThrow(StorageInputError);
+    },
+  );
   it('builds content-addressed keys', () => {
     const sha = 'a'.repeat(64);
     expect(stagingKey(sha)).toBe(`staging/${sha}/model.onnx`);
@@ -56,7 +78,11 @@ describe('judgeCheckpoint', () => {
   const target = { bucket: 'b', key: 'k', sha256: 'c'.repeat(64), size: 2 * PART + 3, partSize: PART };
   const plan = planParts(target.size, PART);
   const cp = (over: Partial<UploadCheckpoint> = {}): UploadCheckpoint => ({
-    version: 1, ...target, uploadId: 'u1', parts: [{ number: 1, etag: 'e', size: PART, sha256: 'd'.repeat(64) }], ...over,
+    version: 1,
+    ...target,
+    uploadId: 'u1',
+    parts: [{ number: 1, etag: 'e', size: PART, sha256: 'd'.repeat(64) }],
+    ...over,
   });
   it('accepts its own checkpoint', () => expect(judgeCheckpoint(cp(), target, plan).kind).toBe('resumable'));
   it('has none for undefined', () => expect(judgeCheckpoint(undefined, target, plan).kind).toBe('none'));
@@ -74,8 +100,16 @@ describe('judgeCheckpoint', () => {
     ['another key', { key: 'other' }, /checkpoint.key: expected "k"/],
     ['another sha256', { sha256: 'e'.repeat(64) }, /checkpoint.sha256/],
     ['another part size', { partSize: 2 * PART }, /checkpoint.partSize/],
-    ['a part of the wrong size', { parts: [{ number: 3, etag: 'e', size: PART, sha256: 'd'.repeat(64) }] }, /part 3: expected size 3/],
-    ['a part beyond the plan', { parts: [{ number: 9, etag: 'e', size: PART, sha256: 'd'.repeat(64) }] }, /part number in 1..3/],
+    [
+      'a part of the wrong size',
+      { parts: [{ number: 3, etag: 'e', size: PART, sha256: 'd'.repeat(64) }] },
+      /part 3: expected size 3/,
+    ],
+    [
+      'a part beyond the plan',
+      { parts: [{ number: 9, etag: 'e', size: PART, sha256: 'd'.repeat(64) }] },
+      /part number in 1..3/,
+    ],
   ])('calls a checkpoint of %s foreign', (_what, over, reason) => {
     const v = judgeCheckpoint(cp(over as Partial<UploadCheckpoint>), target, plan);
     expect(v.kind).toBe('foreign');
@@ -99,9 +133,19 @@ describe('retry classification', () => {
   it('retries transient errors with growing backoff, then gives up with a StorageError naming the object', async () => {
     const sleeps: number[] = [];
     let calls = 0;
-    const err = await withStorageRetry({ operation: 'PutObject', bucket: 'b', key: 'k' }, { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 250 },
-      async () => { calls++; throw Object.assign(new Error('reset'), { code: 'ECONNRESET' }); },
-      { sleep: async (ms) => { sleeps.push(ms); } }).catch((e: unknown) => e);
+    const err = await withStorageRetry(
+      { operation: 'PutObject', bucket: 'b', key: 'k' },
+      { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 250 },
+      async () => {
+        calls++;
+        throw Object.assign(new Error('reset'), { code: 'ECONNRESET' });
+      },
+      {
+        sleep: async (ms) => {
+          sleeps.push(ms);
+        },
+      },
+    ).catch((e: unknown) => e);
     expect(calls).toBe(4);
     expect(sleeps).toHaveLength(3);
     expect(sleeps.every((ms, i) => ms <= [100, 200, 250][i]!)).toBe(true);
@@ -112,8 +156,14 @@ describe('retry classification', () => {
 
   it('does not retry a 4xx', async () => {
     let calls = 0;
-    const err = await withStorageRetry({ operation: 'PutObject', bucket: 'b', key: 'k' }, { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 1 },
-      async () => { calls++; throw Object.assign(new Error('Access Denied.'), { code: 'AccessDenied' }); }).catch((e: unknown) => e);
+    const err = await withStorageRetry(
+      { operation: 'PutObject', bucket: 'b', key: 'k' },
+      { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 1 },
+      async () => {
+        calls++;
+        throw Object.assign(new Error('Access Denied.'), { code: 'AccessDenied' });
+      },
+    ).catch((e: unknown) => e);
     expect(calls).toBe(1);
     expect((err as StorageError).context).toMatchObject({ code: 'AccessDenied', retryable: false, attempts: 1 });
   });
@@ -135,7 +185,13 @@ describe('uploadFileMultipart over a fake S3', () => {
   const sha256 = createHash('sha256').update(body).digest('hex');
   const file = { path, size, sha256 };
   const dest = { bucket: 'b', key: 'staging/x/model.onnx' };
-  const base: MultipartUploadOptions = { partSize: PART, concurrency: 2, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 }, staleUploadAgeMs: 60_000, sleep: async () => {} };
+  const base: MultipartUploadOptions = {
+    partSize: PART,
+    concurrency: 2,
+    retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 },
+    staleUploadAgeMs: 60_000,
+    sleep: async () => {},
+  };
 
   it('uploads all parts, completes, and verifies size, sha256 metadata and the multipart ETag', async () => {
     const s3 = new FakeS3();
@@ -152,8 +208,17 @@ describe('uploadFileMultipart over a fake S3', () => {
     const s3 = new FakeS3();
     const ac = new AbortController();
     let cp: UploadCheckpoint | undefined;
-    await expect(uploadFileMultipart(s3, file, dest, { ...base, concurrency: 1, signal: ac.signal, onProgress: (c) => { cp = c; if (c.parts.length === 2) ac.abort(); } }))
-      .rejects.toBeInstanceOf(UploadAbortedError);
+    await expect(
+      uploadFileMultipart(s3, file, dest, {
+        ...base,
+        concurrency: 1,
+        signal: ac.signal,
+        onProgress: (c) => {
+          cp = c;
+          if (c.parts.length === 2) ac.abort();
+        },
+      }),
+    ).rejects.toBeInstanceOf(UploadAbortedError);
     s3.partBytes = 0;
     s3.calls = [];
     const out = await uploadFileMultipart(s3, file, dest, { ...base, resumeFrom: cp });
@@ -166,7 +231,15 @@ describe('uploadFileMultipart over a fake S3', () => {
     const s3 = new FakeS3();
     const ac = new AbortController();
     let cp: UploadCheckpoint | undefined;
-    await uploadFileMultipart(s3, file, dest, { ...base, concurrency: 1, signal: ac.signal, onProgress: (c) => { cp = c; if (c.parts.length === 2) ac.abort(); } }).catch(() => undefined);
+    await uploadFileMultipart(s3, file, dest, {
+      ...base,
+      concurrency: 1,
+      signal: ac.signal,
+      onProgress: (c) => {
+        cp = c;
+        if (c.parts.length === 2) ac.abort();
+      },
+    }).catch(() => undefined);
     const tampered = { ...cp!, parts: cp!.parts.map((p) => (p.number === 1 ? { ...p, etag: '0'.repeat(32) } : p)) };
     s3.calls = [];
     const out = await uploadFileMultipart(s3, file, dest, { ...base, resumeFrom: tampered });
@@ -177,11 +250,23 @@ describe('uploadFileMultipart over a fake S3', () => {
     const s3b = new FakeS3();
     const ac2 = new AbortController();
     let cp2: UploadCheckpoint | undefined;
-    await uploadFileMultipart(s3b, file, dest, { ...base, concurrency: 1, signal: ac2.signal, onProgress: (c) => { cp2 = c; if (c.parts.length === 2) ac2.abort(); } }).catch(() => undefined);
+    await uploadFileMultipart(s3b, file, dest, {
+      ...base,
+      concurrency: 1,
+      signal: ac2.signal,
+      onProgress: (c) => {
+        cp2 = c;
+        if (c.parts.length === 2) ac2.abort();
+      },
+    }).catch(() => undefined);
     s3b.uploads.get(cp2!.uploadId)!.parts.set(1, randomBytes(PART)); // the server's part 1 is not our bytes
     s3b.calls = [];
     const out2 = await uploadFileMultipart(s3b, file, dest, { ...base, resumeFrom: cp2 });
-    expect(s3b.calls.filter((c) => c.startsWith('uploadPart')).sort()).toEqual(['uploadPart:1', 'uploadPart:3', 'uploadPart:4']);
+    expect(s3b.calls.filter((c) => c.startsWith('uploadPart')).sort()).toEqual([
+      'uploadPart:1',
+      'uploadPart:3',
+      'uploadPart:4',
+    ]);
     expect(out2.bytesReused).toBe(PART);
     expect(s3b.objects.get('b/staging/x/model.onnx')?.body.equals(body)).toBe(true);
   });
@@ -210,7 +295,10 @@ describe('uploadFileMultipart over a fake S3', () => {
     const realComplete = s3.completeMultipart.bind(s3);
     s3.completeMultipart = async (...args) => {
       const res = await realComplete(...args);
-      if (!failed) { failed = true; throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }); }
+      if (!failed) {
+        failed = true;
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      }
       return res;
     };
     const out = await uploadFileMultipart(s3, file, dest, base);
@@ -220,7 +308,8 @@ describe('uploadFileMultipart over a fake S3', () => {
 
   it('a non-retryable part error fails the upload with the part named', async () => {
     const s3 = new FakeS3();
-    s3.failWith = (call, n) => (call === 'uploadPart' && n === 2 ? Object.assign(new Error('denied'), { code: 'AccessDenied' }) : undefined);
+    s3.failWith = (call, n) =>
+      call === 'uploadPart' && n === 2 ? Object.assign(new Error('denied'), { code: 'AccessDenied' }) : undefined;
     const err = await uploadFileMultipart(s3, file, dest, base).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StorageError);
     expect((err as StorageError).context).toMatchObject({ operation: 'UploadPart 2/4', retryable: false });
@@ -229,7 +318,9 @@ describe('uploadFileMultipart over a fake S3', () => {
   it('computes MinIO/S3 multipart ETags', () => {
     const a = createHash('md5').update('a').digest('hex');
     const b = createHash('md5').update('b').digest('hex');
-    const want = createHash('md5').update(Buffer.concat([Buffer.from(a, 'hex'), Buffer.from(b, 'hex')])).digest('hex');
+    const want = createHash('md5')
+      .update(Buffer.concat([Buffer.from(a, 'hex'), Buffer.from(b, 'hex')]))
+      .digest('hex');
     expect(expectedMultipartEtag([a, b])).toBe(`${want}-2`);
     expect(expectedMultipartEtag(['not-md5'])).toBeUndefined();
   });

@@ -15,7 +15,13 @@ import { workflowsEntry } from '../../worker/run-worker';
 
 const HISTORIES = join(__dirname, '..', 'histories');
 /** The histories the capture script writes; a missing one is a failure, not a smaller test. */
-const EXPECTED = ['export-bad-input.json', 'export-parity-failed.json', 'export-success.json', 'training-parent-child.json', 'training-parent.json'];
+const EXPECTED = [
+  'export-bad-input.json',
+  'export-parity-failed.json',
+  'export-success.json',
+  'training-parent-child.json',
+  'training-parent.json',
+];
 /** Bundling the workflows with webpack takes most of this; the replays themselves are quick. */
 const REPLAY_TIMEOUT_MS = 120_000;
 
@@ -27,16 +33,35 @@ try {
 
 describe('replay of committed histories', () => {
   it('every committed history is there', () => {
-    expect(readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort()).toEqual(expect.arrayContaining(EXPECTED));
+    expect(
+      readdirSync(HISTORIES)
+        .filter((f) => f.endsWith('.json'))
+        .sort(),
+    ).toEqual(expect.arrayContaining(EXPECTED));
   });
 
-  it('today\'s workflow code replays every committed history deterministically', async () => {
-    const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
-    const histories = files.map((file) => ({ workflowId: file, history: temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(join(HISTORIES, file), 'utf8'))) }));
-    const results: { file: string; error: string | undefined }[] = [];
-    for await (const result of Worker.runReplayHistories({ workflowsPath: workflowsEntry(), replayName: 'committed-histories' }, histories)) {
-      results.push({ file: result.workflowId, error: result.error ? `${result.error.name}: ${result.error.message}` : undefined });
-    }
-    expect(results).toEqual(files.map((file) => ({ file, error: undefined })));
-  }, REPLAY_TIMEOUT_MS);
+  it(
+    "today's workflow code replays every committed history deterministically",
+    async () => {
+      const files = readdirSync(HISTORIES)
+        .filter((f) => f.endsWith('.json'))
+        .sort();
+      const histories = files.map((file) => ({
+        workflowId: file,
+        history: temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(join(HISTORIES, file), 'utf8'))),
+      }));
+      const results: { file: string; error: string | undefined }[] = [];
+      for await (const result of Worker.runReplayHistories(
+        { workflowsPath: workflowsEntry(), replayName: 'committed-histories' },
+        histories,
+      )) {
+        results.push({
+          file: result.workflowId,
+          error: result.error ? `${result.error.name}: ${result.error.message}` : undefined,
+        });
+      }
+      expect(results).toEqual(files.map((file) => ({ file, error: undefined })));
+    },
+    REPLAY_TIMEOUT_MS,
+  );
 });

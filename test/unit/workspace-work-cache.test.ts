@@ -105,17 +105,26 @@ describe('worker cache eviction', () => {
 });
 
 describe('ONNX_EXPORT_CACHE_MAX_BYTES', () => {
-  const env = (extra: Record<string, string>) => ({ ONNX_EXPORT_STATE_DIR: tempDir(), ONNX_EXPORT_WORK_DIR: '/tmp/w', ...extra });
+  const env = (extra: Record<string, string>) => ({
+    ONNX_EXPORT_STATE_DIR: tempDir(),
+    ONNX_EXPORT_WORK_DIR: '/tmp/w',
+    ...extra,
+  });
 
   it('sets the bound; unset keeps the 20 GiB default and the one-hour minimum age', () => {
-    expect(workDirOf(loadConfig(env({ ONNX_EXPORT_CACHE_MAX_BYTES: '1000' })))).toEqual({ root: '/tmp/w', limits: { maxBytes: 1000, minAgeMs: HOUR } });
+    expect(workDirOf(loadConfig(env({ ONNX_EXPORT_CACHE_MAX_BYTES: '1000' })))).toEqual({
+      root: '/tmp/w',
+      limits: { maxBytes: 1000, minAgeMs: HOUR },
+    });
     expect(workDirOf(loadConfig(env({}))).limits).toEqual(CACHE_DEFAULTS);
     expect(CACHE_DEFAULTS).toEqual({ maxBytes: 20 * 1024 ** 3, minAgeMs: HOUR });
   });
 
   it('refuses what is not a whole number of bytes, naming the variable', () => {
     for (const bad of ['-1', '1.5', '20GiB']) {
-      expect(() => loadConfig(env({ ONNX_EXPORT_CACHE_MAX_BYTES: bad }))).toThrow(`ONNX_EXPORT_CACHE_MAX_BYTES=${bad}: expected a whole number of bytes, 0 or more`);
+      expect(() => loadConfig(env({ ONNX_EXPORT_CACHE_MAX_BYTES: bad }))).toThrow(
+        `ONNX_EXPORT_CACHE_MAX_BYTES=${bad}: expected a whole number of bytes, 0 or more`,
+      );
     }
   });
 });

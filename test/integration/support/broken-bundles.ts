@@ -22,11 +22,18 @@ export interface RawSafetensors {
 export function readSafetensors(path: string): RawSafetensors {
   const bytes = readFileSync(path);
   const length = Number(bytes.readBigUInt64LE(0));
-  return { header: JSON.parse(bytes.subarray(8, 8 + length).toString('utf8')) as Record<string, unknown>, data: bytes.subarray(8 + length) };
+  return {
+    header: JSON.parse(bytes.subarray(8, 8 + length).toString('utf8')) as Record<string, unknown>,
+    data: bytes.subarray(8 + length),
+  };
 }
 
 /** Writes a header (any JSON, or raw text) and data; `headerLength` overrides the length prefix. */
-export function writeSafetensors(path: string, file: RawSafetensors, opts: { rawHeader?: string; headerLength?: bigint } = {}): void {
+export function writeSafetensors(
+  path: string,
+  file: RawSafetensors,
+  opts: { rawHeader?: string; headerLength?: bigint } = {},
+): void {
   const json = Buffer.from(opts.rawHeader ?? JSON.stringify(file.header), 'utf8');
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(opts.headerLength ?? BigInt(json.length));
@@ -44,13 +51,23 @@ export function entries(file: RawSafetensors): [string, RawEntry][] {
 /** The tensors' bytes by name, so a test can drop, add or change tensors and re-pack them. */
 export function tensors(file: RawSafetensors): Map<string, { dtype: string; shape: number[]; data: Buffer }> {
   const out = new Map<string, { dtype: string; shape: number[]; data: Buffer }>();
-  for (const [name, e] of entries(file)) out.set(name, { dtype: e.dtype, shape: e.shape, data: Buffer.from(file.data.subarray(e.data_offsets[0], e.data_offsets[1])) });
+  for (const [name, e] of entries(file))
+    out.set(name, {
+      dtype: e.dtype,
+      shape: e.shape,
+      data: Buffer.from(file.data.subarray(e.data_offsets[0], e.data_offsets[1])),
+    });
   return out;
 }
 
 /** Packs tensors back to back (a well-formed file) with the original metadata. */
-export function pack(original: RawSafetensors, list: Map<string, { dtype: string; shape: number[]; data: Buffer }>): RawSafetensors {
-  const header: Record<string, unknown> = original.header.__metadata__ ? { __metadata__: original.header.__metadata__ } : {};
+export function pack(
+  original: RawSafetensors,
+  list: Map<string, { dtype: string; shape: number[]; data: Buffer }>,
+): RawSafetensors {
+  const header: Record<string, unknown> = original.header.__metadata__
+    ? { __metadata__: original.header.__metadata__ }
+    : {};
   const chunks: Buffer[] = [];
   let offset = 0;
   for (const [name, t] of list) {
@@ -69,11 +86,19 @@ export function brokenCopy(bundleDir: string, breakIt: (dir: string) => void): s
   return dir;
 }
 
-export function editSafetensors(dir: string, file: string, edit: (st: RawSafetensors) => RawSafetensors | void, opts: { rawHeader?: (st: RawSafetensors) => string; headerLength?: (st: RawSafetensors) => bigint } = {}): void {
+export function editSafetensors(
+  dir: string,
+  file: string,
+  edit: (st: RawSafetensors) => RawSafetensors | void,
+  opts: { rawHeader?: (st: RawSafetensors) => string; headerLength?: (st: RawSafetensors) => bigint } = {},
+): void {
   const path = join(dir, file);
   const st = readSafetensors(path);
   const out = edit(st) ?? st;
-  writeSafetensors(path, out, { ...(opts.rawHeader ? { rawHeader: opts.rawHeader(out) } : {}), ...(opts.headerLength ? { headerLength: opts.headerLength(out) } : {}) });
+  writeSafetensors(path, out, {
+    ...(opts.rawHeader ? { rawHeader: opts.rawHeader(out) } : {}),
+    ...(opts.headerLength ? { headerLength: opts.headerLength(out) } : {}),
+  });
 }
 
 export function editConfig(dir: string, edit: (config: Record<string, unknown>) => void): void {

@@ -20,7 +20,12 @@ const root = findProjectRoot();
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `probe` every `everyMs` until it returns a value (not undefined) or `timeoutMs` passes. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 200): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  everyMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -32,7 +37,9 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     }
     await sleep(everyMs);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`,
+  );
 }
 
 function alive(pid: number): boolean {
@@ -110,7 +117,13 @@ export function throwAwayStack(ports: Record<string, string>): ThrowAwayStack {
     async stop(service) {
       const pid = pidOf(service);
       if (!pid || !alive(pid)) throw new Error(`${service} is not running (pid file ${pid ?? 'missing'})`);
-      const signal = (sig: NodeJS.Signals) => { try { process.kill(-pid, sig); } catch { /* already gone */ } };
+      const signal = (sig: NodeJS.Signals) => {
+        try {
+          process.kill(-pid, sig);
+        } catch {
+          /* already gone */
+        }
+      };
       signal('SIGTERM');
       const deadline = Date.now() + 10_000;
       while (alive(pid) && Date.now() < deadline) await sleep(100);
@@ -133,7 +146,11 @@ export interface WorkerProcess {
 
 const workers = new Set<WorkerProcess>();
 
-export async function startWorkerProcess(name: string, env: NodeJS.ProcessEnv, readyTimeoutMs = 120_000): Promise<WorkerProcess> {
+export async function startWorkerProcess(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  readyTimeoutMs = 120_000,
+): Promise<WorkerProcess> {
   const workDir = mkdtempSync(join(tmpdir(), `onnx-export-${name}-`));
   const child: ChildProcess = spawn(process.execPath, [join(root, 'bin', 'onnx-export.js'), 'worker'], {
     cwd: root,
@@ -142,8 +159,12 @@ export async function startWorkerProcess(name: string, env: NodeJS.ProcessEnv, r
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
-  child.stderr?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
+  child.stdout?.on('data', (d: Buffer) => {
+    out = (out + d.toString()).slice(-20_000);
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out = (out + d.toString()).slice(-20_000);
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const pid = child.pid;
   if (pid === undefined) throw new Error(`worker ${name} did not start`);
@@ -155,11 +176,19 @@ export async function startWorkerProcess(name: string, env: NodeJS.ProcessEnv, r
     exited,
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
       if (child.exitCode === null && child.signalCode === null) {
-        try { process.kill(-pid, signal); } catch { /* gone */ }
+        try {
+          process.kill(-pid, signal);
+        } catch {
+          /* gone */
+        }
       }
       await Promise.race([exited, sleep(15_000)]);
       if (child.exitCode === null && child.signalCode === null) {
-        try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
         await Promise.race([exited, sleep(5_000)]);
       }
       workers.delete(w);
@@ -168,8 +197,15 @@ export async function startWorkerProcess(name: string, env: NodeJS.ProcessEnv, r
   };
   workers.add(w);
   const ready = await Promise.race([
-    waitFor(`worker ${name} to poll`, async () => (out.includes('worker polling') ? true : undefined), readyTimeoutMs, 100),
-    exited.then((code) => { throw new Error(`worker ${name} exited (${code}) before polling:\n${out}`); }),
+    waitFor(
+      `worker ${name} to poll`,
+      async () => (out.includes('worker polling') ? true : undefined),
+      readyTimeoutMs,
+      100,
+    ),
+    exited.then((code) => {
+      throw new Error(`worker ${name} exited (${code}) before polling:\n${out}`);
+    }),
   ]);
   if (!ready) throw new Error(`worker ${name} not ready`);
   return w;
@@ -209,14 +245,21 @@ export async function startThrottledProxy(upstream: string): Promise<ThrottledPr
   };
   const pipe = (from: Socket, to: Socket, dir: 'up' | 'down') => {
     from.on('data', (chunk: Buffer) => {
-      if (dir === 'up') proxy.bytesUp += chunk.length; else proxy.bytesDown += chunk.length;
+      if (dir === 'up') proxy.bytesUp += chunk.length;
+      else proxy.bytesDown += chunk.length;
       const rate = proxy.rates[dir];
-      if (!rate) { to.write(chunk); return; }
+      if (!rate) {
+        to.write(chunk);
+        return;
+      }
       const now = Date.now();
       const start = Math.max(now, nextFree[dir]);
       nextFree[dir] = start + (chunk.length / rate) * 1000;
       from.pause();
-      setTimeout(() => { if (!to.destroyed) to.write(chunk); from.resume(); }, nextFree[dir] - now);
+      setTimeout(() => {
+        if (!to.destroyed) to.write(chunk);
+        from.resume();
+      }, nextFree[dir] - now);
     });
     from.on('end', () => to.end());
     from.on('error', () => to.destroy());
@@ -260,8 +303,17 @@ export async function startGateProxy(upstream: string): Promise<GateProxy> {
     seen.push(path);
     const forward = () => {
       const up = http.request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
-        (upRes) => { res.writeHead(upRes.statusCode ?? 502, upRes.headers); upRes.pipe(res); },
+        {
+          host: target.hostname,
+          port: target.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, host: target.host },
+        },
+        (upRes) => {
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          upRes.pipe(res);
+        },
       );
       up.on('error', () => req.socket.destroy());
       req.pipe(up);
@@ -270,7 +322,10 @@ export async function startGateProxy(upstream: string): Promise<GateProxy> {
       const notify = armed;
       armed = undefined;
       req.pause();
-      void gate?.then(() => { req.resume(); forward(); });
+      void gate?.then(() => {
+        req.resume();
+        forward();
+      });
       notify(path);
       return;
     }
@@ -281,10 +336,21 @@ export async function startGateProxy(upstream: string): Promise<GateProxy> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
     holdNext() {
-      gate = new Promise<void>((resolve) => { open = resolve; });
-      return new Promise<string>((resolve) => { armed = resolve; });
+      gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      return new Promise<string>((resolve) => {
+        armed = resolve;
+      });
     },
-    release() { open?.(); },
-    close: () => new Promise<void>((resolve) => { open?.(); server.closeAllConnections(); server.close(() => resolve()); }),
+    release() {
+      open?.();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        open?.();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -37,7 +37,13 @@ afterAll(() => {
 export async function makeBundle(options: FixtureOptions = SMALL_CONVNEXT): Promise<string> {
   const out = mkdtempSync(join(tmpdir(), 'onnx-export-bundle-'));
   made.push(out);
-  const args = [join(findProjectRoot(), 'scripts', 'fixtures', 'make_localizationnet.py'), '--out', out, '--backbone', options.backbone ?? 'convnext'];
+  const args = [
+    join(findProjectRoot(), 'scripts', 'fixtures', 'make_localizationnet.py'),
+    '--out',
+    out,
+    '--backbone',
+    options.backbone ?? 'convnext',
+  ];
   if (options.depths) args.push('--depths', options.depths.join(','));
   if (options.dims) args.push('--dims', options.dims.join(','));
   args.push('--seed', String(options.seed ?? 1), '--samples', String(options.samples ?? 8));

@@ -49,7 +49,8 @@ export function findSecrets(historyJson: string, secrets: readonly string[]): Se
     const name = redact(secret);
     if (historyJson.includes(secret)) hits.push({ secret: name, where: 'clear text' });
     if (decoded.includes(secret)) hits.push({ secret: name, where: 'decoded payload' });
-    if (base64Forms(secret).some((f) => historyJson.includes(f) || decoded.includes(f))) hits.push({ secret: name, where: 'base64' });
+    if (base64Forms(secret).some((f) => historyJson.includes(f) || decoded.includes(f)))
+      hits.push({ secret: name, where: 'base64' });
   }
   return hits;
 }

@@ -13,7 +13,9 @@ export async function requireStack(): Promise<PipelineConfig> {
     const problems = report.services
       .filter((s) => !s.reachable || s.missing.length)
       .map((s) => `${s.service} at ${s.endpoint}: ${s.error ?? s.missing.join(', ')}`);
-    throw new Error(`integration tests need the local stack (run \`npm test\` or \`npx onnx-export stack up\`): ${problems.join('; ')}`);
+    throw new Error(
+      `integration tests need the local stack (run \`npm test\` or \`npx onnx-export stack up\`): ${problems.join('; ')}`,
+    );
   }
   return config;
 }
