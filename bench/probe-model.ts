@@ -7,7 +7,7 @@
  */
 import { DEFAULT_OPSET } from '../common/export-contract';
 import { GraphBuilder } from '../onnx/builder';
-import { encodeInMemoryModel } from '../onnx/encode';
+import { serializeModel } from '../onnx/encode';
 import { float32Tensor } from '../onnx/ir';
 
 export interface ProbeModelOptions {
@@ -41,7 +41,7 @@ function uniformSource(seed: number): () => number {
   };
 }
 
-export function makeProbeModel(options: ProbeModelOptions = {}): ProbeModel {
+export async function makeProbeModel(options: ProbeModelOptions = {}): Promise<ProbeModel> {
   const width = options.width ?? 8;
   const layers = options.layers ?? 1;
   const next = uniformSource(options.seed ?? 1);
@@ -85,5 +85,5 @@ export function makeProbeModel(options: ProbeModelOptions = {}): ProbeModel {
     }
     return h;
   };
-  return { bytes: encodeInMemoryModel(model), inputName, outputName, width, forward };
+  return { bytes: await serializeModel(model), inputName, outputName, width, forward };
 }

@@ -58,21 +58,7 @@ export async function loadedTensorProto(t: Tensor): Promise<onnx.ITensorProto> {
   return { ...tensorHeaderProto(t), rawData: await readTensorData(t.data) };
 }
 
-/**
- * A tensor whose bytes are already in memory, encoded inline. File-backed and lazy data need an async
- * read (loadedTensorProto), so they are refused here.
- */
-function inMemoryTensorProto(t: Tensor): onnx.ITensorProto {
-  if (t.data.kind !== 'memory')
-    throw new Error(`tensor '${t.name}': encoding in one piece needs its bytes in memory, it has ${t.data.kind} data`);
-  return { ...tensorHeaderProto(t), rawData: t.data.bytes };
-}
-
-function attributeProto(
-  name: string,
-  a: Attribute,
-  tensorProto: (t: Tensor) => onnx.ITensorProto,
-): onnx.IAttributeProto {
+async function attributeProto(name: string, a: Attribute): Promise<onnx.IAttributeProto> {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.type) {
     case 'int':
@@ -86,15 +72,16 @@ function attributeProto(
     case 'floats':
       return { name, type: T.FLOATS, floats: [...a.value] };
     case 'tensor':
-      return { name, type: T.TENSOR, t: tensorProto(a.value) };
+      return { name, type: T.TENSOR, t: await loadedTensorProto(a.value) };
   }
 }
 
-/** A node with its attribute tensors encoded by `tensorProto`. */
-function nodeProtoWith(n: Node, tensorProto: (t: Tensor) => onnx.ITensorProto): onnx.INodeProto {
+/** A node, with the bytes of its attribute tensors loaded from wherever they are. */
+export async function nodeProto(n: Node): Promise<onnx.INodeProto> {
   // Sorted by name: the same graph always gives the same bytes, whatever order attrs were built in.
   const names = Object.keys(n.attributes).sort();
-  const attribute = names.map((name) => attributeProto(name, n.attributes[name] as Attribute, tensorProto));
+  const attribute: onnx.IAttributeProto[] = [];
+  for (const name of names) attribute.push(await attributeProto(name, n.attributes[name] as Attribute));
   const proto: onnx.INodeProto = {
     input: [...n.inputs],
     output: [...n.outputs],
@@ -104,14 +91,6 @@ function nodeProtoWith(n: Node, tensorProto: (t: Tensor) => onnx.ITensorProto): 
   };
   if (n.domain !== '') proto.domain = n.domain;
   return proto;
-}
-
-/** A node, with the bytes of its attribute tensors loaded from wherever they are. */
-export async function nodeProto(n: Node): Promise<onnx.INodeProto> {
-  const loaded = new Map<Tensor, onnx.ITensorProto>();
-  for (const a of Object.values(n.attributes))
-    if (a.type === 'tensor') loaded.set(a.value, await loadedTensorProto(a.value));
-  return nodeProtoWith(n, (t) => loaded.get(t) as onnx.ITensorProto);
 }
 
 export function opsetImports(model: Model): onnx.IOperatorSetIdProto[] {
@@ -342,7 +321,7 @@ export async function emit(
   }
 }
 
-/** Serializes a self-contained model into memory (small models: tests, onnxruntime sessions from bytes). */
+/** Serializes a self-contained model into memory (small models: tests, bench/'s probe model, onnxruntime sessions from bytes). */
 export async function serializeModel(model: Model): Promise<Uint8Array> {
   const p = await plan(model, false, '');
   if (p.totalLength > PROTOBUF_LIMIT_BYTES)
@@ -355,31 +334,4 @@ export async function serializeModel(model: Model): Promise<Uint8Array> {
   };
   await emit(p, { write, writeDetached: write, drain: async () => undefined }, undefined);
   return out;
-}
-
-/**
- * Encodes a small model whose tensors are all in memory, synchronously and in one piece (models made
- * in code, like bench/'s probe model). The same message, field for field, as the streaming encoder
- * writes, so the same bytes.
- */
-export function encodeInMemoryModel(model: Model): Uint8Array {
-  const g = model.graph;
-  const bytes = onnx.ModelProto.encode({
-    irVersion: model.irVersion,
-    opsetImport: opsetImports(model),
-    producerName: model.producerName,
-    producerVersion: model.producerVersion,
-    graph: {
-      node: g.nodes.map((n) => nodeProtoWith(n, inMemoryTensorProto)),
-      name: g.name,
-      initializer: g.initializers.map(inMemoryTensorProto),
-      input: g.inputs.map(valueInfoProto),
-      output: g.outputs.map(valueInfoProto),
-      valueInfo: g.valueInfo.map(valueInfoProto),
-    },
-    metadataProps: metadataProps(model),
-  }).finish();
-  if (bytes.length > PROTOBUF_LIMIT_BYTES)
-    throw new Error(`model is ${bytes.length} bytes, over protobuf's 2 GiB limit`);
-  return bytes;
 }

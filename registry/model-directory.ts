@@ -114,7 +114,6 @@ export function validateDirectoryInput(input: ModelDirectoryInput): void {
       `an integer ONNX opset in ${MIN_EMIT_OPSET}..${MAX_EMIT_OPSET}`,
     );
   }
-  const sides = [...(input.signature?.inputs ?? []), ...(input.signature?.outputs ?? [])];
   if (!input.signature?.inputs?.length || !input.signature.outputs?.length) {
     throw new RegistryInputError(
       'signature',
@@ -122,7 +121,7 @@ export function validateDirectoryInput(input: ModelDirectoryInput): void {
       "the graph's inputs and outputs (at least one of each)",
     );
   }
-  for (const t of sides) {
+  for (const t of [...input.signature.inputs, ...input.signature.outputs]) {
     if (
       typeof t?.name !== 'string' ||
       typeof t.dtype !== 'string' ||

@@ -12,7 +12,8 @@
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { planParts, type PlannedPart } from './part-plan';
-import { withStorageRetry, type RetryPolicy, type Sleep } from './retry';
+import type { RetryPolicy, Sleep } from '../common/retry-backoff';
+import { withStorageRetry } from './retry';
 import type { S3Operations, ServerPart } from './s3-operations';
 import { ContentMismatchError, StorageError, UploadAbortedError } from './storage-error';
 import {

@@ -5,10 +5,8 @@
  * are not, and are raised at once with a clear message. The minio client's own retry is switched
  * off (see minio-client.ts) so this is the one policy. Must not log or include credentials in errors.
  */
-import { backoffDelay, retryWithBackoff, type RetryPolicy, type Sleep } from '../common/retry-backoff';
+import { retryWithBackoff, type RetryPolicy, type Sleep } from '../common/retry-backoff';
 import { StorageError } from './storage-error';
-
-export { backoffDelay, type RetryPolicy, type Sleep };
 
 /** Node/undici network error codes that mean "the connection broke; the request may be sent again". */
 const RETRYABLE_NETWORK_CODES = new Set([

@@ -34,7 +34,7 @@ export async function probeCuda(options: CudaProbeOptions = {}): Promise<CudaPro
     onnxruntimeVersion: version,
     durationMs: performance.now() - start,
   });
-  const model = makeProbeModel({ width: 8, layers: 2 });
+  const model = await makeProbeModel({ width: 8, layers: 2 });
   let session: InferenceSession | undefined;
   // On a CPU-only host the CUDA provider's library is missing by design; onnxruntime's global logger
   // would print that as an ERROR line at every worker start (the session's own severity doesn't

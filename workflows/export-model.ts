@@ -9,7 +9,13 @@
  * Changing this file while exports run: see docs/workflow-versioning.md (patched() for any change
  * to the order or kind of commands; replay tests of committed histories catch the rest).
  */
-import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  type ActivityOptions,
+  type Duration,
+  type RetryPolicy,
+  type SearchAttributePair,
+} from '@temporalio/common';
 import {
   defineQuery,
   proxyActivities,
@@ -41,67 +47,35 @@ import { runBenchmarkStage, type BenchmarkStageResult } from './benchmark-stage'
 
 export const progressQuery = defineQuery<ExportProgress>(PROGRESS_QUERY);
 
-/** Failure types that end the export at once; activities raise them as non-retryable too. */
-const FINAL_FAILURES = [...FINAL_FAILURE_TYPES];
+/**
+ * The stages' retry policy: exponential from 2 s, never retrying a final failure (activities raise
+ * those as non-retryable too). Stages differ only in how long and how often they keep trying: the
+ * computing stages (emit, validate, parity) up to 10 attempts a minute apart at most, the
+ * server-facing ones (publish, register) up to 20, two minutes apart, to ride out a server restart.
+ */
+function stageRetry(maximumInterval: Duration, maximumAttempts: number): RetryPolicy {
+  return {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval,
+    maximumAttempts,
+    nonRetryableErrorTypes: [...FINAL_FAILURE_TYPES],
+  };
+}
+const COMPUTE_RETRY = stageRetry('1 minute', 10);
+const SERVER_RETRY = stageRetry('2 minutes', 20);
 
 /**
  * Per-stage activity options. Heartbeat timeouts are short where the activity heartbeats while it
  * streams (emit, publish), so a killed worker's attempt is retried within a minute, not an hour.
  */
 const STAGE_OPTIONS = {
-  emit: {
-    startToCloseTimeout: '30 minutes',
-    heartbeatTimeout: '1 minute',
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts: 10,
-      nonRetryableErrorTypes: FINAL_FAILURES,
-    },
-  },
-  validate: {
-    startToCloseTimeout: '10 minutes',
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts: 10,
-      nonRetryableErrorTypes: FINAL_FAILURES,
-    },
-  },
-  parity: {
-    startToCloseTimeout: '20 minutes',
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts: 10,
-      nonRetryableErrorTypes: FINAL_FAILURES,
-    },
-  },
-  publish: {
-    startToCloseTimeout: '30 minutes',
-    heartbeatTimeout: '1 minute',
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '2 minutes',
-      maximumAttempts: 20,
-      nonRetryableErrorTypes: FINAL_FAILURES,
-    },
-  },
-  register: {
-    startToCloseTimeout: '5 minutes',
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '2 minutes',
-      maximumAttempts: 20,
-      nonRetryableErrorTypes: FINAL_FAILURES,
-    },
-  },
-} as const;
+  emit: { startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute', retry: COMPUTE_RETRY },
+  validate: { startToCloseTimeout: '10 minutes', retry: COMPUTE_RETRY },
+  parity: { startToCloseTimeout: '20 minutes', retry: COMPUTE_RETRY },
+  publish: { startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute', retry: SERVER_RETRY },
+  register: { startToCloseTimeout: '5 minutes', retry: SERVER_RETRY },
+} as const satisfies Record<string, ActivityOptions>;
 
 const acts = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes' });
 

@@ -95,7 +95,7 @@ beforeAll(async () => {
   client = new Client({ connection, namespace: config.temporal.namespace });
   dir = mkdtempSync(join(tmpdir(), 'bench-it-'));
   modelPath = join(dir, 'probe.onnx');
-  writeFileSync(modelPath, makeProbeModel({ width: 64, layers: 2 }).bytes);
+  writeFileSync(modelPath, (await makeProbeModel({ width: 64, layers: 2 })).bytes);
 });
 
 afterAll(async () => {

@@ -76,35 +76,19 @@ describe('MLflow loads the registered model', () => {
   it('pyfunc and onnx flavors load models:/<name>/<version> and match the PyTorch reference', async () => {
     const staged = await store.stageFile(join(dir, 'model.onnx'));
     const signature = graphSignature(await readModel(join(dir, 'model.onnx')));
-    const published = await publishModelDirectory(
-      store,
-      {
-        modelName,
-        sha256: staged.sha256,
-        bytes: staged.bytes,
-        signature,
-        opset: 17,
-        workflowId: 'test-mlflow-load',
-        parityReport: { maxAbsError: 0, meanAbsError: 0, note: 'fixture' },
-        latencySvg: '<svg xmlns="http://www.w3.org/2000/svg"/>',
-      },
-      { stagedKey: staged.key },
-    );
+    const directory = {
+      modelName,
+      sha256: staged.sha256,
+      bytes: staged.bytes,
+      signature,
+      opset: 17,
+      workflowId: 'test-mlflow-load',
+      parityReport: { maxAbsError: 0, meanAbsError: 0, note: 'fixture' },
+      latencySvg: '<svg xmlns="http://www.w3.org/2000/svg"/>',
+    };
+    const published = await publishModelDirectory(store, directory, { stagedKey: staged.key });
     expect(published.files).toContain('MLmodel');
-    const again = await publishModelDirectory(
-      store,
-      {
-        modelName,
-        sha256: staged.sha256,
-        bytes: staged.bytes,
-        signature,
-        opset: 17,
-        workflowId: 'test-mlflow-load',
-        parityReport: { maxAbsError: 0, meanAbsError: 0, note: 'fixture' },
-        latencySvg: '<svg xmlns="http://www.w3.org/2000/svg"/>',
-      },
-      { stagedKey: staged.key },
-    );
+    const again = await publishModelDirectory(store, directory, { stagedKey: staged.key });
     expect(again).toMatchObject({ written: false, modelUuid: published.modelUuid, createdUtc: published.createdUtc });
 
     const entry = await registerModelVersion(mlflow, {

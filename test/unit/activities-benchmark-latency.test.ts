@@ -27,10 +27,10 @@ const run = (
 let dir: string;
 let modelPath: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bench-activity-'));
   modelPath = join(dir, 'probe.onnx');
-  writeFileSync(modelPath, makeProbeModel({ width: 8 }).bytes);
+  writeFileSync(modelPath, (await makeProbeModel({ width: 8 })).bytes);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -23,13 +23,13 @@ let modelPath: string;
 let fixedBatchPath: string;
 let modelBytes: Uint8Array;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bench-unit-'));
-  modelBytes = makeProbeModel({ width: 16, layers: 2 }).bytes;
+  modelBytes = (await makeProbeModel({ width: 16, layers: 2 })).bytes;
   modelPath = join(dir, 'probe.onnx');
   writeFileSync(modelPath, modelBytes);
   fixedBatchPath = join(dir, 'fixed.onnx');
-  writeFileSync(fixedBatchPath, makeProbeModel({ width: 16, batchDim: 1 }).bytes);
+  writeFileSync(fixedBatchPath, (await makeProbeModel({ width: 16, batchDim: 1 })).bytes);
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -13,10 +13,10 @@ const QUICK = ['--runs', '5', '--min-runs', '3', '--time-budget', '0.02', '--thr
 let dir: string;
 let model: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bench-cli-'));
   model = join(dir, 'probe.onnx');
-  writeFileSync(model, makeProbeModel({ width: 8 }).bytes);
+  writeFileSync(model, (await makeProbeModel({ width: 8 })).bytes);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());

@@ -36,18 +36,15 @@ const SIGNATURE = {
 };
 
 describe('MLmodel', () => {
-  const text = renderMlmodel(
-    {
-      modelName: 'heimdall-localization-onnx',
-      sha256: SHA,
-      bytes: 100,
-      opset: 17,
-      runId: 'run1',
-      signature: SIGNATURE,
-    },
-    created,
-    1234,
-  );
+  const input = {
+    modelName: 'heimdall-localization-onnx',
+    sha256: SHA,
+    bytes: 100,
+    opset: 17,
+    runId: 'run1',
+    signature: SIGNATURE,
+  };
+  const text = renderMlmodel(input, created, 1234);
 
   it('has the onnx and python_function flavors, the signature and identity fields MLflow reads', () => {
     expect(text).toContain(
@@ -101,20 +98,7 @@ describe('MLmodel', () => {
   });
 
   it('is deterministic and round-trips its creation time', () => {
-    expect(
-      renderMlmodel(
-        {
-          modelName: 'heimdall-localization-onnx',
-          sha256: SHA,
-          bytes: 100,
-          opset: 17,
-          runId: 'run1',
-          signature: SIGNATURE,
-        },
-        created,
-        1234,
-      ),
-    ).toBe(text);
+    expect(renderMlmodel(input, created, 1234)).toBe(text);
     expect(parseUtcTimeCreated(text)?.toISOString()).toBe(created.toISOString());
     expect(formatUtcTimeCreated(created)).toBe('2026-11-28 17:54:06.957000');
     expect(modelUuid('a', SHA)).toMatch(/^[0-9a-f]{32}$/);

@@ -10,7 +10,8 @@ import {
   type MultipartUploadOptions,
 } from '../../storage/multipart-upload';
 import { choosePartSize, planParts, S3_LIMITS } from '../../storage/part-plan';
-import { backoffDelay, isRetryableStorageError, withStorageRetry } from '../../storage/retry';
+import { backoffDelay } from '../../common/retry-backoff';
+import { isRetryableStorageError, withStorageRetry } from '../../storage/retry';
 import { ContentMismatchError, StorageError, StorageInputError, UploadAbortedError } from '../../storage/storage-error';
 import { judgeCheckpoint, type UploadCheckpoint } from '../../storage/upload-checkpoint';
 import { modelDirectoryPrefix, parseS3Uri, stagingKey, validateModelName } from '../../storage/object-keys';
