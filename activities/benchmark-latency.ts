@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { benchmarkModel } from '../bench/latency-benchmark';
+import { benchmarkModel, type OpenSession } from '../bench/latency-benchmark';
 import type { ExecutionProviderName, LatencyReport } from '../bench/report-types';
 import { FAILURE_TYPES } from '../common/failure-types';
 import { toActivityFailure } from './failures';
@@ -42,6 +42,8 @@ export interface BenchmarkActivityDeps {
   gpuQueueUsesCpuForTests?: boolean;
   /** Turns a non-local model URI into a local file path (e.g. the object store's cache). */
   resolveModelPath?: (ref: BenchmarkModelRef) => Promise<string>;
+  /** How sessions are opened; default onnxruntime's (tests stand in for a host without CUDA). */
+  openSession?: OpenSession;
 }
 
 async function localPath(ref: BenchmarkModelRef, deps: BenchmarkActivityDeps): Promise<string> {
@@ -77,6 +79,7 @@ export function createBenchmarkLatencyActivity(deps: BenchmarkActivityDeps = {})
             ...(input.maxRuns !== undefined ? { maxRuns: input.maxRuns } : {}),
             ...(input.minRuns !== undefined ? { minRuns: input.minRuns } : {}),
             ...(input.timeBudgetMs !== undefined ? { timeBudgetMs: input.timeBudgetMs } : {}),
+            ...(deps.openSession ? { openSession: deps.openSession } : {}),
             signal: ctx.cancellationSignal,
             onProgress: (progress) => {
               const now = Date.now();

@@ -29,7 +29,15 @@ import type {
   PairedBatch,
   WarmupSummary,
 } from './report-types';
-import { summarize, summarizeRatios, throughputPerSecond, warmupWindowsAgree } from './statistics';
+import {
+  medianCi95Sorted,
+  quantileSorted,
+  sortedCopy,
+  summarize,
+  summarizeRatios,
+  throughputPerSecond,
+  warmupWindowsAgree,
+} from './statistics';
 
 export const BENCHMARK_LIBRARY_DEFAULTS = {
   /** Batch 1 is the interactive latency, 32 the offline throughput Heimdall's batch jobs use. */
@@ -38,8 +46,13 @@ export const BENCHMARK_LIBRARY_DEFAULTS = {
   maxRuns: 200,
   /** Fewer runs than this give no usable interval of the median, whatever the time budget says. */
   minRuns: 10,
-  /** Per batch size and model: keeps a default CLI run of a large model under a minute or two. */
+  /** Per batch size and model, a cap: keeps a default CLI run of a large model under a minute or two. */
   timeBudgetMs: 10_000,
+  /**
+   * Measuring stops once the p50 is known this well: its 95% interval within ±2% of it. A fast,
+   * steady model is done in a second instead of the whole budget; a noisy one runs to the budget.
+   */
+  targetPrecision: 0.02,
   /** Warm-up windows last about this long (at least 3, at most 50 runs); two consecutive windows must agree. */
   warmupWindowMs: 300,
   /**
@@ -72,7 +85,10 @@ export interface BenchmarkOptions {
   allowSpinning?: boolean;
   maxRuns?: number;
   minRuns?: number;
+  /** A cap on measuring per batch size; it ends sooner once the p50 meets `targetPrecision`. */
   timeBudgetMs?: number;
+  /** Half-width of the p50's 95% interval, relative to it, that ends measuring (0: never early). */
+  targetPrecision?: number;
   warmupWindowMs?: number;
   warmupTolerance?: number;
   warmupMinMs?: number;
@@ -89,7 +105,18 @@ export interface BenchmarkOptions {
   pairOrder?: 'alternate' | 'candidate-first';
   signal?: AbortSignal;
   onProgress?: (progress: BenchmarkProgress) => void;
+  /** How sessions are opened; default onnxruntime's. Tests pass one that fails as a host without CUDA does. */
+  openSession?: OpenSession;
 }
+
+/** Opens an onnxruntime session on a model file or its bytes. */
+export type OpenSession = (
+  model: string | Uint8Array,
+  options: InferenceSession.SessionOptions,
+) => Promise<InferenceSession>;
+
+export const openOnnxruntimeSession: OpenSession = (model, options) =>
+  typeof model === 'string' ? InferenceSession.create(model, options) : InferenceSession.create(model, options);
 
 export interface ModelSource {
   path: string;
@@ -112,6 +139,7 @@ function resolveOptions(options: BenchmarkOptions): Resolved {
     maxRuns: options.maxRuns ?? d.maxRuns,
     minRuns: options.minRuns ?? Math.min(d.minRuns, options.maxRuns ?? d.minRuns),
     timeBudgetMs: options.timeBudgetMs ?? d.timeBudgetMs,
+    targetPrecision: options.targetPrecision ?? d.targetPrecision,
     warmupWindowMs: options.warmupWindowMs ?? d.warmupWindowMs,
     warmupTolerance: options.warmupTolerance ?? d.warmupTolerance,
     warmupMinMs: options.warmupMinMs ?? d.warmupMinMs,
@@ -121,6 +149,7 @@ function resolveOptions(options: BenchmarkOptions): Resolved {
     seed: options.seed ?? d.seed,
     deviceId: options.deviceId ?? 0,
     pairOrder: options.pairOrder ?? 'alternate',
+    openSession: options.openSession ?? openOnnxruntimeSession,
     signal: options.signal,
     onProgress: options.onProgress,
     testOnlyNote: options.testOnlyNote,
@@ -136,6 +165,7 @@ function resolveOptions(options: BenchmarkOptions): Resolved {
   if (!Number.isInteger(r.minRuns) || r.minRuns < 1 || r.minRuns > r.maxRuns)
     bad(`minRuns ${r.minRuns} must be in [1, maxRuns=${r.maxRuns}]`);
   if (!(r.timeBudgetMs >= 0)) bad(`timeBudgetMs ${r.timeBudgetMs} is negative`);
+  if (!(r.targetPrecision >= 0 && r.targetPrecision < 1)) bad(`targetPrecision ${r.targetPrecision} is not in [0, 1)`);
   if (!(r.warmupWindowMs > 0)) bad(`warmupWindowMs ${r.warmupWindowMs} is not positive`);
   if (!Number.isInteger(r.inputSets) || r.inputSets < 1) bad(`inputSets ${r.inputSets} is not a positive integer`);
   return r;
@@ -151,6 +181,7 @@ function settingsOf(r: Resolved): BenchmarkSettings {
     maxRuns: r.maxRuns,
     minRuns: r.minRuns,
     timeBudgetMs: r.timeBudgetMs,
+    targetPrecision: r.targetPrecision,
     warmupTolerance: r.warmupTolerance,
     inputSets: r.inputSets,
     seed: r.seed,
@@ -196,7 +227,7 @@ async function openModel(source: ModelSource, r: Resolved): Promise<OpenModel> {
   const start = performance.now();
   let session: InferenceSession;
   try {
-    session = await InferenceSession.create(source.path, sessionOptions(r));
+    session = await r.openSession(source.path, sessionOptions(r));
   } catch (cause) {
     const message = (cause as Error).message ?? String(cause);
     const providerProblem = r.executionProvider !== 'cpu' && /provider|cuda|shared library|unsupported/i.test(message);
@@ -301,23 +332,51 @@ async function warmUp(
   }
 }
 
-async function measure(step: Step, models: number, r: Resolved, progress: (done: number) => void): Promise<number[][]> {
+/** Why measuring a batch size ended. */
+export type MeasureStop = BatchLatency['stoppedBy'];
+
+/** True when the median's 95% interval lies within ±precision of the median. */
+export function medianPreciseEnough(samples: readonly number[], precision: number): boolean {
+  if (!(precision > 0)) return false;
+  const sorted = sortedCopy(samples);
+  const [lo, hi] = medianCi95Sorted(sorted);
+  const p50 = quantileSorted(sorted, 0.5);
+  return p50 > 0 && (hi - lo) / 2 <= precision * p50;
+}
+
+async function measure(
+  step: Step,
+  models: number,
+  r: Resolved,
+  progress: (done: number) => void,
+  preciseEnough: (series: number[][]) => boolean = () => false,
+): Promise<{ series: number[][]; stoppedBy: MeasureStop }> {
   const series: number[][] = Array.from({ length: models }, () => []);
   const start = performance.now();
   for (let i = 0; i < r.maxRuns; i++) {
-    if (i >= r.minRuns && performance.now() - start >= r.timeBudgetMs) break;
+    if (i >= r.minRuns) {
+      if (preciseEnough(series)) return { series, stoppedBy: 'precision' };
+      if (performance.now() - start >= r.timeBudgetMs) return { series, stoppedBy: 'time-budget' };
+    }
     const times = await step(i);
     times.forEach((t, k) => series[k]?.push(t));
     progress(i + 1);
   }
-  return series;
+  return { series, stoppedBy: 'max-runs' };
 }
 
-function batchLatency(batchSize: number, firstRunMs: number, warmup: WarmupSummary, samplesMs: number[]): BatchLatency {
+function batchLatency(
+  batchSize: number,
+  firstRunMs: number,
+  warmup: WarmupSummary,
+  samplesMs: number[],
+  stoppedBy: MeasureStop,
+): BatchLatency {
   return {
     batchSize,
     firstRunMs,
     warmup,
+    stoppedBy,
     stats: summarize(samplesMs),
     throughputPerSecond: throughputPerSecond(batchSize, samplesMs),
     peakRssBytes: peakRssBytes(),
@@ -347,10 +406,15 @@ export async function benchmarkModel(source: ModelSource, options: BenchmarkOpti
       const warmup = await warmUp(step, 1, r, (done) =>
         r.onProgress?.({ phase: 'warmup', model: label, batchSize, done, total: r.warmupMaxRuns }),
       );
-      const [samples = []] = await measure(step, 1, r, (done) =>
-        r.onProgress?.({ phase: 'measure', model: label, batchSize, done, total: r.maxRuns }),
+      const measured = await measure(
+        step,
+        1,
+        r,
+        (done) => r.onProgress?.({ phase: 'measure', model: label, batchSize, done, total: r.maxRuns }),
+        ([samples = []]) => medianPreciseEnough(samples, r.targetPrecision),
       );
-      batches.push(batchLatency(batchSize, firstRunMs, warmup, samples));
+      const [samples = []] = measured.series;
+      batches.push(batchLatency(batchSize, firstRunMs, warmup, samples, measured.stoppedBy));
     }
     r.onProgress?.({ phase: 'done', model: label, done: 1, total: 1 });
     return {
@@ -433,14 +497,21 @@ export async function compareModels(
         r,
         (done) => r.onProgress?.({ phase: 'warmup', model: label, batchSize, done, total: r.warmupMaxRuns }),
       );
-      const [samplesA = [], samplesB = []] = await measure(
+      // A comparison is done when the median per-pair ratio, the figure it reports, is known well enough.
+      const measured = await measure(
         (i) => pair(i, true),
         2,
         r,
         (done) => r.onProgress?.({ phase: 'measure', model: label, batchSize, done, total: r.maxRuns }),
+        ([sa = [], sb = []]) =>
+          medianPreciseEnough(
+            sa.map((t, i) => t / (sb[i] as number)),
+            r.targetPrecision,
+          ),
       );
-      batchesA.push(batchLatency(batchSize, firstA, warmup, samplesA));
-      batchesB.push(batchLatency(batchSize, firstB, warmup, samplesB));
+      const [samplesA = [], samplesB = []] = measured.series;
+      batchesA.push(batchLatency(batchSize, firstA, warmup, samplesA, measured.stoppedBy));
+      batchesB.push(batchLatency(batchSize, firstB, warmup, samplesB, measured.stoppedBy));
       pairs.push({ batchSize, ratio: summarizeRatios(samplesA, samplesB), candidateFirstPairs: candidateFirst });
     }
     r.onProgress?.({ phase: 'done', model: label, done: 1, total: 1 });

@@ -35,6 +35,8 @@ export interface BenchmarkSettings {
   readonly maxRuns: number;
   readonly minRuns: number;
   readonly timeBudgetMs: number;
+  /** Absent in reports from before early stopping. */
+  readonly targetPrecision?: number;
   readonly warmupTolerance: number;
   /** Distinct random input sets per batch size, used in rotation. */
   readonly inputSets: number;
@@ -57,6 +59,11 @@ export interface BatchLatency {
   /** The first run at this batch size (shape-specific planning and allocation). */
   readonly firstRunMs: number;
   readonly warmup: WarmupSummary;
+  /**
+   * Why measuring ended: the p50 was known to `targetPrecision`, the time budget ran out, or
+   * `maxRuns` were done. Absent in reports from before early stopping.
+   */
+  readonly stoppedBy?: 'precision' | 'time-budget' | 'max-runs';
   readonly stats: LatencyStats;
   readonly throughputPerSecond: number;
   /** Process peak resident set size after this batch size (process-wide: includes every session in it). */

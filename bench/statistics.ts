@@ -16,6 +16,7 @@ export interface LatencyStats {
   readonly min: number;
   readonly p50: number;
   readonly p90: number;
+  readonly p95: number;
   readonly p99: number;
   readonly max: number;
   readonly mean: number;
@@ -98,6 +99,7 @@ export function summarize(samplesMs: readonly number[]): LatencyStats {
     min: sorted[0] as number,
     p50: quantileSorted(sorted, 0.5),
     p90: quantileSorted(sorted, 0.9),
+    p95: quantileSorted(sorted, 0.95),
     p99: quantileSorted(sorted, 0.99),
     max: sorted[n - 1] as number,
     mean,

@@ -12,13 +12,8 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { TASK_QUEUES, REGISTRY_DEFAULTS } from '../common/constants';
-import {
-  DEFAULT_OPSET,
-  EXPORT_WORKFLOW_TYPE,
-  exportWorkflowId,
-  requestProblems,
-  type ExportRequest,
-} from '../common/export-contract';
+import { DEFAULT_OPSET, EXPORT_WORKFLOW_TYPE, exportWorkflowId } from '../common/export-contract';
+import { checkExportRequest, type ExportRequest } from '../common/export-request';
 import type { exportModel } from '../workflows/export-model';
 import { searchAttributeKeys } from '../common/search-attributes';
 
@@ -45,8 +40,8 @@ export async function startExport(
   request: ExportRequest,
   opts: { taskQueue?: string } = {},
 ): Promise<StartedExport> {
-  const problems = requestProblems(request);
-  if (problems.length > 0) throw new Error(`invalid export request: ${problems.join('; ')}`);
+  const checked = checkExportRequest(request);
+  if (!checked.ok) throw new Error(`invalid export request: ${checked.problems.join('; ')}`);
   const modelName = request.modelName ?? REGISTRY_DEFAULTS.modelName;
   const workflowId = exportWorkflowId(modelName, runKey(request));
   // Which start created the run: two concurrent starts of one export both get a handle to the same

@@ -1,7 +1,8 @@
 /**
  * The export workflow's public contract: its input, its result, its stages and the names that make
  * an export unique. Plain JSON, so any Temporal SDK (Python training workflows included) can start
- * `exportModel` by type name and read its result; docs/export-contract.md describes the same schema.
+ * `exportModel` by type name and read its result; docs/export-contract.md describes it. The request's
+ * schema is export-request.ts, built from the rules and bounds here.
  * Imported by workflow code: pure functions and types only, no I/O.
  */
 
@@ -12,34 +13,6 @@ export type ExportStage = 'queued' | StageName | 'done' | 'failed';
 
 /** The workflow type name, for starters that don't import our code. */
 export const EXPORT_WORKFLOW_TYPE = 'exportModel';
-
-export interface ExportRequest {
-  /** The checkpoint bundle: `s3://bucket/prefix/` (config.json, model.safetensors, reference.safetensors). */
-  checkpointUri: string;
-  /** Registered model name in MLflow; also the object prefix under models/. Default heimdall-localization-onnx. */
-  modelName?: string;
-  /** The training run this checkpoint came from (an MLflow run id when there is one). */
-  runId?: string;
-  /** ONNX opset, MIN_EMIT_OPSET to MAX_EMIT_OPSET: DEFAULT_OPSET by default; 14–16 decompose LayerNorm. */
-  opset?: number;
-  /** Parity tolerances against the reference outputs; defaults DEFAULT_TOLERANCES. */
-  parity?: { mae?: number; maxAbs?: number };
-  /** Latency benchmark settings. */
-  benchmark?: {
-    batchSizes?: number[];
-    threads?: number;
-    /** Measured runs per batch size at most, and the time budget per batch size. */
-    maxRuns?: number;
-    timeBudgetMs?: number;
-    /** false: no GPU benchmark. Otherwise it waits this long for a GPU worker (default 10 minutes), then is skipped. */
-    gpu?: boolean;
-    gpuScheduleToStartTimeout?: string;
-  };
-  /** Registry alias to point at the new version (default `staging`); '' for none. */
-  alias?: string;
-  /** Free text for the model version's description. */
-  description?: string;
-}
 
 /** A content-addressed object: its identity is the sha256 of its bytes. */
 export interface ArtifactRef {
@@ -69,28 +42,44 @@ export const DEFAULT_OPSET = 17;
 /** Default parity tolerances (issue 3): PyTorch's own exporter lands near 5e-8 MAE, so 1e-5 flags real bugs only. */
 export const DEFAULT_TOLERANCES = { mae: 1e-5, maxAbs: 1e-4 } as const;
 
-/** A name rule: its pattern, and the words an error message uses for it. */
+/** A name rule: its pattern, its longest length, and the words an error message uses for it. */
 export interface NameRule {
   pattern: RegExp;
+  maxLength: number;
   expected: string;
 }
 
 /**
  * Model names become object key segments and registry names that need no quoting in MLflow filters:
- * no separators, no `..`, no control characters.
+ * no separators, no `..` (a dot is never followed by another), no control characters. The patterns
+ * have no lookarounds, so Go's RE2 reads them in the JSON Schema too.
  */
 export const MODEL_NAME_RULE: NameRule = {
-  pattern: /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+  pattern: /^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])*\.?$/,
+  maxLength: 100,
   expected:
     "1-100 characters of letters, digits, '.', '_' or '-', starting with a letter or digit (no '..', '/' or control characters)",
 };
 export const RUN_ID_RULE: NameRule = {
-  pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
+  pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+  maxLength: 128,
   expected: "1-128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
 };
+/** MLflow aliases: its own character set; MLflow reserves `latest` and `v<number>`. */
+export const ALIAS_RULE: NameRule = {
+  pattern: /^[A-Za-z0-9_-]+$/,
+  maxLength: 255,
+  expected: "an MLflow alias: 1-255 letters, digits, '_' or '-', not 'latest' and not v<number>",
+};
+export const RESERVED_ALIAS = /^(?:[lL][aA][tT][eE][sS][tT]|[vV][0-9]+)$/;
 
 export function followsNameRule(value: unknown, rule: NameRule): value is string {
-  return typeof value === 'string' && rule.pattern.test(value);
+  return (
+    typeof value === 'string' &&
+    value.length <= rule.maxLength &&
+    rule.pattern.test(value) &&
+    (rule !== ALIAS_RULE || !RESERVED_ALIAS.test(value))
+  );
 }
 
 /** One graph input or output as MLflow's tensor-spec signature records it: -1 for a dynamic axis. */
@@ -128,44 +117,6 @@ export interface ValidationReport {
   initializers: number;
   opset: number;
   problems: { kind: string; message: string; node?: string; opType?: string; value?: string }[];
-}
-
-/** Problems with a request, each naming the field and what was expected; empty when it is valid. */
-export function requestProblems(request: ExportRequest): string[] {
-  const problems: string[] = [];
-  if (typeof request !== 'object' || request === null) return ['request: expected an object'];
-  if (typeof request.checkpointUri !== 'string' || !/^s3:\/\/[^/]+\/.*/.test(request.checkpointUri)) {
-    problems.push(`checkpointUri: expected s3://bucket/prefix/, got ${JSON.stringify(request.checkpointUri)}`);
-  }
-  const name = request.modelName;
-  if (name !== undefined && !followsNameRule(name, MODEL_NAME_RULE)) {
-    problems.push(`modelName: expected ${MODEL_NAME_RULE.expected}, got ${JSON.stringify(name)}`);
-  }
-  const runId = request.runId;
-  if (runId !== undefined && !followsNameRule(runId, RUN_ID_RULE)) {
-    problems.push(`runId: expected ${RUN_ID_RULE.expected}, got ${JSON.stringify(runId)}`);
-  }
-  const opset = request.opset;
-  if (opset !== undefined && !(Number.isInteger(opset) && opset >= MIN_EMIT_OPSET && opset <= MAX_EMIT_OPSET)) {
-    problems.push(
-      `opset: expected an integer from ${MIN_EMIT_OPSET} to ${MAX_EMIT_OPSET}, got ${JSON.stringify(opset)}`,
-    );
-  }
-  for (const key of ['mae', 'maxAbs'] as const) {
-    const v = request.parity?.[key];
-    if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v)))
-      problems.push(`parity.${key}: expected a positive number, got ${JSON.stringify(v)}`);
-  }
-  const batches = request.benchmark?.batchSizes;
-  if (
-    batches !== undefined &&
-    !(Array.isArray(batches) && batches.length > 0 && batches.every((b) => Number.isInteger(b) && b >= 1 && b <= 1024))
-  ) {
-    problems.push(
-      `benchmark.batchSizes: expected a non-empty list of integers from 1 to 1024, got ${JSON.stringify(batches)}`,
-    );
-  }
-  return problems;
 }
 
 /**

@@ -7,6 +7,7 @@
  * Knows nothing of Temporal; must not log or return the tracking token.
  */
 import { REGISTRY_RETRY } from '../common/constants';
+import { ALIAS_RULE, followsNameRule, RUN_ID_RULE } from '../common/export-contract';
 import { realSleep, retryWithBackoff } from '../common/retry-backoff';
 import { parseS3Uri, validateModelName, validateSha256 } from '../storage/object-keys';
 import { StorageInputError } from '../storage/storage-error';
@@ -34,6 +35,7 @@ export const VERSION_TAGS = {
   parityMaxAbs: 'parity_max_abs_error',
   parityMae: 'parity_mean_abs_error',
   cpuP50Ms: 'cpu_p50_ms',
+  cpuP95Ms: 'cpu_p95_ms',
   opset: 'onnx_opset',
   workflowId: 'temporal_workflow_id',
   runId: 'training_run_id',
@@ -50,6 +52,8 @@ export interface RegisterModelInput {
   opset?: number;
   parity?: { maxAbsError: number; meanAbsError: number };
   cpuP50Ms?: number;
+  /** The CPU benchmark's p95 at its first batch size: what `promoteModel --max-p95-ms` gates on. */
+  cpuP95Ms?: number;
   description?: string;
   /** Alias to point at the version; null for none. */
   alias?: string | null;
@@ -76,8 +80,6 @@ export interface RegisterOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const ALIAS_RE = /^[A-Za-z0-9_-]{1,255}$/;
-
 export function validateRegisterInput(input: RegisterModelInput): void {
   try {
     validateModelName(input.modelName);
@@ -90,22 +92,11 @@ export function validateRegisterInput(input: RegisterModelInput): void {
   if (!input.source.includes(input.sha256)) {
     throw new RegistryInputError('source', input.source, `the model directory of sha256 ${input.sha256}`);
   }
-  if (
-    input.alias != null &&
-    (!ALIAS_RE.test(input.alias) || /^v\d+$/i.test(input.alias) || input.alias.toLowerCase() === 'latest')
-  ) {
-    throw new RegistryInputError(
-      'alias',
-      input.alias,
-      "an MLflow alias of [A-Za-z0-9_-], not 'latest' and not v<number>",
-    );
+  if (input.alias != null && !followsNameRule(input.alias, ALIAS_RULE)) {
+    throw new RegistryInputError('alias', input.alias, ALIAS_RULE.expected);
   }
-  if (input.runId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(input.runId)) {
-    throw new RegistryInputError(
-      'runId',
-      input.runId,
-      "1-128 characters of letters, digits, '.', '_' or '-' (an MLflow run id)",
-    );
+  if (input.runId !== undefined && !followsNameRule(input.runId, RUN_ID_RULE)) {
+    throw new RegistryInputError('runId', input.runId, `${RUN_ID_RULE.expected} (an MLflow run id)`);
   }
   for (const [k, v] of Object.entries(input.tags ?? {})) {
     if ((Object.values(VERSION_TAGS) as string[]).includes(k))
@@ -121,6 +112,7 @@ export function validateRegisterInput(input: RegisterModelInput): void {
   finite('parity.maxAbsError', input.parity?.maxAbsError);
   finite('parity.meanAbsError', input.parity?.meanAbsError);
   finite('cpuP50Ms', input.cpuP50Ms);
+  finite('cpuP95Ms', input.cpuP95Ms);
   finite('opset', input.opset);
 }
 
@@ -131,6 +123,7 @@ export function versionTags(input: RegisterModelInput): { key: string; value: st
     t[VERSION_TAGS.parityMae] = String(input.parity.meanAbsError);
   }
   if (input.cpuP50Ms !== undefined) t[VERSION_TAGS.cpuP50Ms] = String(input.cpuP50Ms);
+  if (input.cpuP95Ms !== undefined) t[VERSION_TAGS.cpuP95Ms] = String(input.cpuP95Ms);
   if (input.opset !== undefined) t[VERSION_TAGS.opset] = String(input.opset);
   if (input.workflowId) t[VERSION_TAGS.workflowId] = input.workflowId;
   if (input.runId) t[VERSION_TAGS.runId] = input.runId;

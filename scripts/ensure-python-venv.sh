@@ -5,10 +5,14 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
 dir="$(venv_dir)"
+mkdir -p "$ONNX_EXPORT_CACHE"
+# One builder at a time: a second caller (another stack, a test) waits for the first, then reuses its venv.
+exec 9>"$dir.lock"
+flock 9
 if [[ -x "$dir/bin/python" && -f "$dir/.complete" ]]; then
   echo "$dir"; exit 0
 fi
-log "creating virtualenv $dir (mlflow, onnx, onnxruntime, temporalio)"
+log "creating virtualenv $dir (mlflow, onnx, onnxruntime, temporalio, jsonschema)"
 rm -rf "$dir"
 mkdir -p "$ONNX_EXPORT_CACHE"
 "$(python_for_venv)" -m venv "$dir" || die "could not create a virtualenv with $(python_for_venv) (on Debian: apt-get install python3-venv)"

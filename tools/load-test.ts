@@ -20,7 +20,7 @@ import { uploadBundle } from '../client/bundle-upload';
 import { startExport } from '../client/export-starter';
 import { connectClient } from '../temporal/connect';
 import { TASK_QUEUES } from '../common/constants';
-import type { ExportRequest } from '../common/export-contract';
+import type { ExportRequest } from '../common/export-request';
 import { findProjectRoot, loadConfig } from '../config/environment';
 
 const run = promisify(execFile);

@@ -6,7 +6,8 @@
  * It must never throw (a failed probe is an answer, not an error) and must not start workers.
  */
 import { performance } from 'node:perf_hooks';
-import { env, InferenceSession, Tensor } from 'onnxruntime-node';
+import { env, Tensor, type InferenceSession } from 'onnxruntime-node';
+import { openOnnxruntimeSession, type OpenSession } from '../bench/latency-benchmark';
 import { onnxruntimeVersion } from '../bench/host-info';
 import { makeProbeModel } from '../bench/probe-model';
 
@@ -23,6 +24,8 @@ export interface CudaProbeResult {
 
 export interface CudaProbeOptions {
   deviceId?: number;
+  /** How the session is opened; default onnxruntime's. Tests pass one that stands in for a GPU host or a CPU-only one. */
+  openSession?: OpenSession;
 }
 
 export async function probeCuda(options: CudaProbeOptions = {}): Promise<CudaProbeResult> {
@@ -42,7 +45,7 @@ export async function probeCuda(options: CudaProbeOptions = {}): Promise<CudaPro
   const logLevel = env.logLevel;
   env.logLevel = 'fatal';
   try {
-    session = await InferenceSession.create(model.bytes, {
+    session = await (options.openSession ?? openOnnxruntimeSession)(model.bytes, {
       executionProviders: [{ name: 'cuda', deviceId: options.deviceId ?? 0 }],
       logSeverityLevel: 4,
     });

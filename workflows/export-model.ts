@@ -35,14 +35,13 @@ import {
   DEFAULT_TOLERANCES,
   EXPORT_STAGES,
   PROGRESS_QUERY,
-  requestProblems,
   type EmittedGraph,
   type ExportProgress,
-  type ExportRequest,
   type ExportStage,
   type StageName,
   type ValidationReport,
 } from '../common/export-contract';
+import { checkExportRequest, type ExportRequest } from '../common/export-request';
 import { runBenchmarkStage, type BenchmarkStageResult } from './benchmark-stage';
 
 export const progressQuery = defineQuery<ExportProgress>(PROGRESS_QUERY);
@@ -95,22 +94,26 @@ export interface ExportResult {
   uiLink: string;
 }
 
-export async function exportModel(request: ExportRequest): Promise<ExportResult> {
+export async function exportModel(untrustedRequest: ExportRequest): Promise<ExportResult> {
   const { workflowId, runId: temporalRunId } = workflowInfo();
   const progress: ExportProgress = { stage: 'queued', completedStages: [], bytesUploaded: 0, bytesTotal: undefined };
   setHandler(progressQuery, () => progress);
 
-  const problems = requestProblems(request);
-  if (problems.length > 0) {
+  // Any SDK can start this workflow with any JSON: every field is checked before the first command,
+  // so a malformed request fails the export at once (non-retryable, naming the field) instead of
+  // throwing later in workflow code, which would fail the workflow task and retry it forever.
+  const checked = checkExportRequest(untrustedRequest);
+  if (!checked.ok) {
     progress.stage = 'failed';
-    progress.failure = problems.join('; ');
+    progress.failure = checked.problems.join('; ');
     upsertSearchAttributes([{ key: searchAttributeKeys.exportStage, value: 'failed' }]);
     throw ApplicationFailure.create({
-      message: `invalid export request: ${problems.join('; ')}`,
+      message: `invalid export request: ${checked.problems.join('; ')}`,
       type: FAILURE_TYPES.invalidInput,
       nonRetryable: true,
     });
   }
+  const request = checked.request;
   const modelName = request.modelName ?? REGISTRY_DEFAULTS.modelName;
   const attributes: SearchAttributePair[] = [{ key: searchAttributeKeys.modelName, value: modelName }];
   if (request.runId) attributes.push({ key: searchAttributeKeys.trainingRunId, value: request.runId });
@@ -216,7 +219,7 @@ export async function exportModel(request: ExportRequest): Promise<ExportResult>
     ),
   );
 
-  const cpuP50 = latency.cpu.batches[0]?.stats.p50;
+  const cpuStats = latency.cpu.batches[0]?.stats;
   const alias = request.alias === undefined ? REGISTRY_DEFAULTS.alias : request.alias === '' ? null : request.alias;
   const registry = await stage('register', () =>
     acts.registerModel.executeWithOptions(
@@ -231,7 +234,7 @@ export async function exportModel(request: ExportRequest): Promise<ExportResult>
           workflowId,
           opset: emission.opset,
           parity: summariseParity(parity),
-          ...(cpuP50 !== undefined ? { cpuP50Ms: cpuP50 } : {}),
+          ...(cpuStats ? { cpuP50Ms: cpuStats.p50, cpuP95Ms: cpuStats.p95 } : {}),
           ...(request.description ? { description: request.description } : {}),
           alias,
         },

@@ -13,7 +13,8 @@ import { executeChild, ParentClosePolicy, proxyActivities } from '@temporalio/wo
 import type { Activities } from '../activities';
 import { REGISTRY_DEFAULTS, TASK_QUEUES } from '../common/constants';
 import { FAILURE_TYPES } from '../common/failure-types';
-import { exportWorkflowId, type ExportRequest } from '../common/export-contract';
+import { exportWorkflowId } from '../common/export-contract';
+import type { ExportRequest } from '../common/export-request';
 import { searchAttributeKeys } from '../common/search-attributes';
 import { exportModel, type ExportResult } from './export-model';
 

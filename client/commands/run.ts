@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DEFAULT_OPSET, MAX_EMIT_OPSET, MIN_EMIT_OPSET, type ExportRequest } from '../../common/export-contract';
+import { DEFAULT_OPSET, MAX_EMIT_OPSET, MIN_EMIT_OPSET } from '../../common/export-contract';
+import type { ExportRequest } from '../../common/export-request';
 import { loadConfig } from '../../config/environment';
 import { uploadBundle } from '../bundle-upload';
 import { startExport } from '../export-starter';

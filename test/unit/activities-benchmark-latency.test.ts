@@ -7,6 +7,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpuOnlyHost } from './bench-session-openers';
 import { createBenchmarkLatencyActivity } from '../../activities/benchmark-latency';
 import { toActivityFailure } from '../../activities/failures';
 import type { BenchmarkActivityInput } from '../../activities/benchmark-latency';
@@ -63,8 +64,8 @@ describe('benchmarkLatency activity', () => {
     expect(report.settings.testOnlyNote).toMatch(/gpuQueueUsesCpuForTests/);
   });
 
-  it('without the flag a cuda request on this CPU-only host fails as a retryable provider failure', async () => {
-    const { benchmarkLatency } = createBenchmarkLatencyActivity();
+  it('without the flag a cuda request on a host without CUDA fails as a retryable provider failure', async () => {
+    const { benchmarkLatency } = createBenchmarkLatencyActivity({ openSession: cpuOnlyHost });
     const err = await run(mockEnv(), benchmarkLatency, {
       model: { uri: modelPath },
       executionProvider: 'cuda',

@@ -9,8 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InferenceSession } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpuOnlyHost } from './bench-session-openers';
 import { BenchmarkError } from '../../bench/bench-error';
-import { benchmarkModel, compareModels, sessionOptions, warmupWindowRuns } from '../../bench/latency-benchmark';
+import {
+  medianPreciseEnough,
+  benchmarkModel,
+  compareModels,
+  sessionOptions,
+  warmupWindowRuns,
+} from '../../bench/latency-benchmark';
 import { concreteShape, randomFeeds } from '../../bench/model-inputs';
 import { makeProbeModel } from '../../bench/probe-model';
 import type { BenchmarkProgress } from '../../bench/report-types';
@@ -98,9 +105,8 @@ describe('benchmarkModel', () => {
       'input-unsupported',
     );
     expect(fixed.message).toMatch(/fixed batch dimension 1; batch size 4/);
-    // This onnxruntime-node build has no CUDA provider (installed with ONNXRUNTIME_NODE_INSTALL=skip, no GPU).
     await expectBenchmarkError(
-      benchmarkModel({ path: modelPath }, { ...QUICK, executionProvider: 'cuda' }),
+      benchmarkModel({ path: modelPath }, { ...QUICK, executionProvider: 'cuda', openSession: cpuOnlyHost }),
       'provider-unavailable',
     );
     await expectBenchmarkError(benchmarkModel({ path: modelPath }, { ...QUICK, batchSizes: [0] }), 'bad-options');
@@ -181,5 +187,36 @@ describe('session options and inputs', () => {
     expect(warmupWindowRuns(0.2, 300)).toBe(50);
     expect(warmupWindowRuns(30, 300)).toBe(10);
     expect(warmupWindowRuns(2_000, 300)).toBe(3);
+  });
+});
+
+describe('early stop once the p50 is known well enough', () => {
+  it('medianPreciseEnough holds for a tight series and not for a scattered one or a disabled target', () => {
+    const tight = Array.from({ length: 30 }, (_, i) => 100 + (i % 3) * 0.5);
+    const scattered = Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? 50 : 150) + i);
+    expect(medianPreciseEnough(tight, 0.02)).toBe(true);
+    expect(medianPreciseEnough(scattered, 0.02)).toBe(false);
+    expect(medianPreciseEnough(tight, 0)).toBe(false);
+    // Below 6 samples the interval is the whole range: one outlier keeps it imprecise.
+    expect(medianPreciseEnough([100, 100, 100, 100, 300], 0.02)).toBe(false);
+  });
+
+  it('without a precision target, measuring ends at maxRuns or the time budget and the report says which', async () => {
+    const byRuns = await benchmarkModel(
+      { path: modelPath },
+      { ...QUICK, batchSizes: [1], maxRuns: 5, minRuns: 5, timeBudgetMs: 60_000, targetPrecision: 0 },
+    );
+    expect(byRuns.batches[0]).toMatchObject({ stoppedBy: 'max-runs', stats: { count: 5 } });
+    expect(byRuns.settings.targetPrecision).toBe(0);
+    const byBudget = await benchmarkModel(
+      { path: modelPath },
+      { ...QUICK, batchSizes: [1], maxRuns: 100_000, minRuns: 3, timeBudgetMs: 30, targetPrecision: 0 },
+    );
+    expect(byBudget.batches[0]?.stoppedBy).toBe('time-budget');
+    expect(byBudget.batches[0]?.stats.count).toBeLessThan(100_000);
+  });
+
+  it('refuses a precision target outside [0, 1)', async () => {
+    await expectBenchmarkError(benchmarkModel({ path: modelPath }, { ...QUICK, targetPrecision: 1 }), 'bad-options');
   });
 });

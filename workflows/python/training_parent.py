@@ -2,7 +2,8 @@
 
 What a Python training pipeline adds after its last step: it knows the export only by its workflow
 type name (`exportModel`), its task queue (`onnx-export`) and its JSON contract
-(docs/export-contract.md) - no TypeScript is imported. One export per training run: the child id is
+(docs/export-contract.md), and it checks its request against docs/export-request.schema.json before
+it starts anything - no TypeScript is imported. One export per training run: the child id is
 `export-<modelName>-<runId>`; if an export with that id already exists (a retry of this parent, the
 CLI, another parent), the parent waits for that export's result through an activity instead.
 
@@ -20,6 +21,7 @@ import os
 import sys
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio import activity, workflow
@@ -32,6 +34,18 @@ EXPORT_WORKFLOW_TYPE = "exportModel"
 EXPORT_TASK_QUEUE = "onnx-export"
 PARENT_TASK_QUEUE = "training-python"
 DEFAULT_MODEL_NAME = "heimdall-localization-onnx"
+# The request's contract, generated from the TypeScript schema (common/export-request.ts).
+EXPORT_REQUEST_SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "export-request.schema.json"
+
+
+def request_problems(request: dict[str, Any]) -> list[str]:
+    """Every way the request breaks the export's JSON Schema, each naming its field."""
+    import jsonschema  # here, not at the top: the workflow sandbox re-imports this module
+
+    schema = json.loads(EXPORT_REQUEST_SCHEMA.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    return [f"{'.'.join(map(str, e.absolute_path)) or 'request'}: {e.message}"
+            for e in sorted(validator.iter_errors(request), key=lambda e: list(map(str, e.absolute_path)))]
 
 
 @activity.defn
@@ -45,11 +59,10 @@ async def await_existing_export(workflow_id: str) -> dict[str, Any]:
 @workflow.defn(name="pythonTrainingWithExport")
 class TrainingWithExport:
     @workflow.run
-    async def run(self, params: dict[str, Any]) -> dict[str, Any]:
-        model_name = params.get("modelName", DEFAULT_MODEL_NAME)
-        request = {**params.get("export", {}), "checkpointUri": params["checkpointUri"],
-                   "runId": params["runId"], "modelName": model_name}
-        export_id = f"export-{model_name}-{params['runId']}"
+    async def run(self, request: dict[str, Any]) -> dict[str, Any]:
+        # The request was checked against docs/export-request.schema.json before this run started.
+        model_name = request.get("modelName", DEFAULT_MODEL_NAME)
+        export_id = f"export-{model_name}-{request['runId']}"
         try:
             return await workflow.execute_child_workflow(
                 EXPORT_WORKFLOW_TYPE,
@@ -75,6 +88,13 @@ async def main() -> None:
     parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME)
     parser.add_argument("--export-json", default="{}", help="extra ExportRequest fields (opset, benchmark, ...)")
     args = parser.parse_args()
+    request = {**json.loads(args.export_json), "checkpointUri": args.checkpoint_uri, "runId": args.run_id,
+               "modelName": args.model_name}
+    problems = request_problems(request)
+    if problems:
+        print("invalid export request: " + "; ".join(problems), file=sys.stderr)
+        sys.stdout.flush()
+        os._exit(2)
 
     client = await Client.connect(os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
                                   namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"))
@@ -83,8 +103,7 @@ async def main() -> None:
                       activities=[await_existing_export]):
         result = await client.execute_workflow(
             "pythonTrainingWithExport",
-            {"checkpointUri": args.checkpoint_uri, "runId": args.run_id, "modelName": args.model_name,
-             "export": json.loads(args.export_json)},
+            request,
             id=f"python-training-{args.run_id}-{uuid.uuid4().hex[:6]}",
             task_queue=queue,
             execution_timeout=timedelta(minutes=30),
