@@ -17,6 +17,7 @@ import { createAwaitExistingExportActivity } from './await-existing-export';
 import { createBenchmarkLatencyActivity } from './benchmark-latency';
 import { createCheckParityActivity } from './check-parity';
 import { createEmitGraphActivity } from './emit-graph';
+import { createGpuQueuePollersActivity } from './gpu-queue-pollers';
 import { createPublishModelActivity } from './publish-model';
 import { createRegisterModelActivity } from './register-model';
 import { createStackSmokeActivities } from './stack-smoke';
@@ -31,6 +32,7 @@ export function createActivities(config: PipelineConfig) {
     ...(config.upload.partSizeBytes !== undefined ? { partSize: config.upload.partSizeBytes } : {}),
   });
   const work = workDirOf(config);
+  const temporalClient = lazyClient(config);
   return {
     ...createEmitGraphActivity({ minio, store, work }),
     ...createValidateStructureActivity({ minio, work }),
@@ -39,7 +41,8 @@ export function createActivities(config: PipelineConfig) {
     ...createPublishModelActivity({ store, minio, work }),
     ...createRegisterModelActivity({ mlflow }),
     ...createWorkflowUiLinkActivity(config),
-    ...createAwaitExistingExportActivity(lazyClient(config)),
+    ...createAwaitExistingExportActivity(temporalClient),
+    ...createGpuQueuePollersActivity(temporalClient),
     ...createStackSmokeActivities({ minio, bucket: config.s3.modelsBucket, mlflow }),
   };
 }

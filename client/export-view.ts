@@ -104,7 +104,7 @@ export function plainLine(s: ExportSnapshot): string {
 export function formatResult(r: ExportResult): string {
   const p = r.parity.outputs;
   const cpu = r.latency.cpu.batches.map((b) => `batch ${b.batchSize}: p50 ${b.stats.p50.toFixed(2)} ms`).join(', ');
-  const gpu = r.latency.gpu.status === 'completed' ? 'measured' : `skipped (${r.latency.gpu.reason})`;
+  const gpu = r.latency.gpu.status === 'completed' ? 'measured' : `${r.latency.gpu.status} (${r.latency.gpu.reason})`;
   return [
     `export ${r.workflowId}: done`,
     `  onnx       ${r.onnx.uri} (${formatBytes(r.onnx.bytes)}, opset ${r.emission.opset}, ${r.emission.nodes} nodes)`,

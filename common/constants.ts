@@ -79,6 +79,11 @@ export const BENCHMARK_STAGE = {
    * only delays an export by minutes.
    */
   gpuScheduleToStartTimeout: '10 minutes',
+  /**
+   * A GPU worker counts as present when it polled the GPU queue this recently. A live worker's long
+   * poll is renewed at least every ~70 s; the server forgets pollers after about 5 minutes.
+   */
+  gpuPollerRecentWithinMs: 120_000,
   /** A default benchmark of convnext_large (2 batch sizes, 10 s budget each plus warm-up) ends within minutes even on 2 cores. */
   startToCloseTimeout: '30 minutes',
   /** bench/ reports progress between runs; one convnext_large run at batch 32 takes seconds, never a minute. */

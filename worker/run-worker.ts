@@ -14,6 +14,7 @@ import { TASK_QUEUES } from '../common/constants';
 import type { PipelineConfig } from '../config/environment';
 import { artifactResolver, createActivities } from '../activities';
 import { createBenchmarkLatencyActivity } from '../activities/benchmark-latency';
+import type { OpenSession } from '../bench/latency-benchmark';
 import type { CudaProbeResult } from './cuda-probe';
 import { probeCuda } from './cuda-probe';
 
@@ -37,6 +38,8 @@ export interface WorkerHostOptions {
   gpuQueueUsesCpuForTests?: boolean;
   /** The capability check; replaceable in tests. */
   probeCuda?: () => Promise<CudaProbeResult>;
+  /** How the GPU queue's benchmarks open sessions; tests stand in for a GPU whose benchmark fails. */
+  gpuOpenSession?: OpenSession;
   /** Queue names; tests use unique ones so they never meet another worker. */
   taskQueues?: Partial<TaskQueueNames>;
   /** Workflow bundle entry; tests point it at test/workflows/. */
@@ -107,6 +110,7 @@ export async function createWorkerHost(config: PipelineConfig, options: WorkerHo
           activities: createBenchmarkLatencyActivity({
             gpuQueueUsesCpuForTests: testFlag,
             resolveModelPath: artifactResolver(config),
+            ...(options.gpuOpenSession ? { openSession: options.gpuOpenSession } : {}),
           }),
           maxConcurrentActivityTaskExecutions: BENCHMARK_ACTIVITY_SLOTS,
         }),

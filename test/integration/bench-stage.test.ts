@@ -4,10 +4,13 @@
  * test/workflows/bench-stage.ts. Uses Temporal only (the model is a local file). Queue names are
  * unique per run so no other worker on the server can take these tasks.
  *
- * - skip path: no worker polls the GPU queue; the GPU benchmark's scheduleToStartTimeout expires, the
- *   result is `skipped` with a reason, and the workflow goes on.
+ * - no GPU worker: nothing polls the GPU queue (DescribeTaskQueue says so), the GPU benchmark is
+ *   `skipped` at once with that reason and never scheduled, though its wait would be 10 minutes.
  * - routing path: a host started with the test-only flag `gpuQueueUsesCpuForTests` polls the GPU queue
  *   and runs the CUDA request there, on the CPU provider.
+ * - failing GPU: a host whose (injected) CUDA probe passes takes the benchmark, and its sessions fail
+ *   as onnxruntime does without the CUDA library: after its retries the GPU result is `failed` with
+ *   the error, and the workflow goes on.
  * Benchmarks are tiny (probe model, few runs): the statistics are unit-tested, not timed here.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,16 +26,22 @@ import { createWorkerHost } from '../../worker/run-worker';
 import type { TaskQueueNames, WorkerHost } from '../../worker/run-worker';
 import type { BenchmarkStageInput } from '../../workflows/benchmark-stage';
 import type { benchStageThenContinue } from '../workflows/bench-stage';
+import { cpuOnlyHost } from '../unit/bench-session-openers';
 
 const config: PipelineConfig = loadConfig();
 const runId = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 const workflowsPath = join(__dirname, '..', 'workflows', 'bench-stage.ts');
-/** The GPU benchmark's wait for a worker in the skip path: short, the point is that it expires. */
-const SKIP_SCHEDULE_TO_START = '3 seconds';
 /** A host without CUDA, stated rather than probed, so the skip path holds on a GPU runner too. */
 const noGpuProbe = async (): Promise<CudaProbeResult> => ({
   available: false,
   reason: 'test: this host has no GPU',
+  onnxruntimeVersion: 'n/a',
+  durationMs: 0,
+});
+/** A host whose CUDA check passed, stated rather than probed. */
+const gpuProbe = async (): Promise<CudaProbeResult> => ({
+  available: true,
+  reason: 'test: this host has a GPU',
   onnxruntimeVersion: 'n/a',
   durationMs: 0,
 });
@@ -104,7 +113,7 @@ afterAll(async () => {
 });
 
 describe('benchmark stage on the real Temporal server', () => {
-  it('skip path: with no GPU worker the GPU result is skipped with a reason and the workflow goes on', async () => {
+  it('no GPU worker: the GPU benchmark is skipped at once, naming the empty queue, and never scheduled', async () => {
     const q = queues('skip');
     const host = await createWorkerHost(config, { taskQueues: q, workflowsPath, probeCuda: noGpuProbe });
     const workflowId = `bench-skip-${runId}`;
@@ -114,22 +123,55 @@ describe('benchmark stage on the real Temporal server', () => {
       return client.workflow.execute<typeof benchStageThenContinue>('benchStageThenContinue', {
         taskQueue: q.export,
         workflowId,
-        args: [stageInput(q, { gpuScheduleToStartTimeout: SKIP_SCHEDULE_TO_START })],
+        // The default wait: the stage must not sit it out when no GPU worker exists.
+        args: [stageInput(q, { gpuScheduleToStartTimeout: '10 minutes' })],
         workflowExecutionTimeout: '3 minutes',
       });
     });
     expect(result.continuedAfterBenchmark).toBe(true);
     expect(result.stage.gpu).toEqual({
       status: 'skipped',
-      reason: expect.stringContaining(
-        `no worker on task queue '${q.gpu}' started the CUDA benchmark within ${SKIP_SCHEDULE_TO_START}`,
+      reason: expect.stringMatching(
+        new RegExp(`^no worker polled task queue '${q.gpu}' in the 120 s before .*DescribeTaskQueue`),
       ),
     });
     const cpu = result.stage.cpu;
     expect(cpu.ranOn?.taskQueue).toBe(q.bench);
     expect(cpu.settings.executionProvider).toBe('cpu');
     expect(cpu.batches.map((b) => b.batchSize)).toEqual([1, 4]);
-    expect(await scheduledQueues(workflowId)).toEqual([q.bench, q.gpu]);
+    // CPU benchmark, then the poller check on the workflow's own queue; nothing on the GPU queue.
+    expect(await scheduledQueues(workflowId)).toEqual([q.bench, q.export]);
+  });
+
+  it('failing GPU: a GPU worker takes the benchmark and fails; the GPU result is failed with the error and the workflow goes on', async () => {
+    const q = queues('fail');
+    const host = await createWorkerHost(config, {
+      taskQueues: q,
+      workflowsPath,
+      probeCuda: gpuProbe,
+      gpuOpenSession: cpuOnlyHost,
+    });
+    const workflowId = `bench-fail-${runId}`;
+    const result = await withHost(host, () => {
+      expect(host.gpuQueue).toMatchObject({ serve: true, executionProvider: 'cuda' });
+      return client.workflow.execute<typeof benchStageThenContinue>('benchStageThenContinue', {
+        taskQueue: q.export,
+        workflowId,
+        args: [stageInput(q)],
+        workflowExecutionTimeout: '3 minutes',
+      });
+    });
+    expect(result.continuedAfterBenchmark).toBe(true);
+    expect(result.stage.gpu).toEqual({
+      status: 'failed',
+      reason: expect.stringMatching(
+        new RegExp(
+          `^the CUDA benchmark on task queue '${q.gpu}' failed after 3 attempts: .*Failed to load shared library`,
+        ),
+      ),
+    });
+    expect(result.stage.cpu.ranOn?.taskQueue).toBe(q.bench);
+    expect(await scheduledQueues(workflowId)).toEqual([q.bench, q.export, q.gpu]);
   });
 
   it('routing path: a host started with gpuQueueUsesCpuForTests runs the CUDA benchmark from the GPU queue', async () => {
@@ -163,6 +205,6 @@ describe('benchmark stage on the real Temporal server', () => {
     });
     expect(result.stage.cpu.ranOn?.taskQueue).toBe(q.bench);
     expect(gpu.model.sha256).toBe(result.stage.cpu.model.sha256);
-    expect(await scheduledQueues(workflowId)).toEqual([q.bench, q.gpu]);
+    expect(await scheduledQueues(workflowId)).toEqual([q.bench, q.export, q.gpu]);
   });
 });
