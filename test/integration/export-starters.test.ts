@@ -100,6 +100,31 @@ describe.each(Object.keys(SIZES))('export of %s, started three ways', (size) => 
     await expectOnePublishedVersion(second);
   });
 
+  it('the Python training parent refuses a request the JSON Schema refuses, before starting anything', async () => {
+    const modelName = uniqueName(`py-bad-${size}`);
+    const venv = (await run('bash', [join(config.projectRoot, 'scripts', 'ensure-python-venv.sh')])).stdout.trim();
+    const script = join(config.projectRoot, 'workflows', 'python', 'training_parent.py');
+    const args = [script, '--checkpoint-uri', checkpointUri, '--run-id', 'r1', '--model-name', modelName];
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: config.temporal.address,
+      TEMPORAL_NAMESPACE: config.temporal.namespace,
+    };
+    const refused = await run(
+      join(venv, 'bin', 'python'),
+      [...args, '--export-json', JSON.stringify({ opset_version: 17, benchmark: { gpu: 'yes' } })],
+      { env },
+    ).then(
+      () => undefined,
+      (e: unknown) => e as { code: number; stderr: string },
+    );
+    expect(refused?.code).toBe(2);
+    expect(refused?.stderr).toMatch(/^invalid export request: /);
+    expect(refused?.stderr).toContain("benchmark.gpu: 'yes' is not of type 'boolean'");
+    expect(refused?.stderr).toContain("'opset_version' was unexpected");
+    await expect(client.workflow.getHandle(`export-${modelName}-r1`).describe()).rejects.toThrow(/not found/i);
+  });
+
   it('by the Python training parent (temporalio from PyPI)', async () => {
     const modelName = uniqueName(`py-${size}`);
     const venv = (await run('bash', [join(config.projectRoot, 'scripts', 'ensure-python-venv.sh')])).stdout.trim();

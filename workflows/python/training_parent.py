@@ -35,14 +35,15 @@ EXPORT_TASK_QUEUE = "onnx-export"
 PARENT_TASK_QUEUE = "training-python"
 DEFAULT_MODEL_NAME = "heimdall-localization-onnx"
 # The request's contract, generated from the TypeScript schema (common/export-request.ts).
-EXPORT_REQUEST_SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "export-request.schema.json"
+EXPORT_REQUEST_SCHEMA = ("docs", "export-request.schema.json")
 
 
 def request_problems(request: dict[str, Any]) -> list[str]:
     """Every way the request breaks the export's JSON Schema, each naming its field."""
-    import jsonschema  # here, not at the top: the workflow sandbox re-imports this module
+    # Here, not at module level: the workflow sandbox re-imports this module and forbids file access.
+    import jsonschema
 
-    schema = json.loads(EXPORT_REQUEST_SCHEMA.read_text())
+    schema = json.loads(Path(__file__).resolve().parents[2].joinpath(*EXPORT_REQUEST_SCHEMA).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     return [f"{'.'.join(map(str, e.absolute_path)) or 'request'}: {e.message}"
             for e in sorted(validator.iter_errors(request), key=lambda e: list(map(str, e.absolute_path)))]
