@@ -18,6 +18,7 @@ import { createBenchmarkLatencyActivity } from './benchmark-latency';
 import { createCheckParityActivity } from './check-parity';
 import { createEmitGraphActivity } from './emit-graph';
 import { createGpuQueuePollersActivity } from './gpu-queue-pollers';
+import { createPromoteModelActivities } from './promote-model';
 import { createPublishModelActivity } from './publish-model';
 import { createRegisterModelActivity } from './register-model';
 import { createStackSmokeActivities } from './stack-smoke';
@@ -40,6 +41,7 @@ export function createActivities(config: PipelineConfig) {
     ...createBenchmarkLatencyActivity({ resolveModelPath: artifactResolver(config) }),
     ...createPublishModelActivity({ store, minio, work }),
     ...createRegisterModelActivity({ mlflow }),
+    ...createPromoteModelActivities({ mlflow }),
     ...createWorkflowUiLinkActivity(config),
     ...createAwaitExistingExportActivity(temporalClient),
     ...createGpuQueuePollersActivity(temporalClient),

@@ -12,6 +12,7 @@
  * Imported by workflow code: pure functions and data only, no I/O.
  */
 import { z } from 'zod';
+import { checkAgainst, expecting } from './request-check';
 import {
   ALIAS_RULE,
   DEFAULT_OPSET,
@@ -23,8 +24,6 @@ import {
   RUN_ID_RULE,
   type NameRule,
 } from './export-contract';
-
-z.config({ jitless: true });
 
 /** Durations in the subset of Temporal's duration strings every SDK reads the same way. */
 const DURATION_PATTERN = /^([0-9]+(?:\.[0-9]+)?) ?(ms|milliseconds?|s|seconds?|m|minutes?|h|hours?)$/;
@@ -40,8 +39,6 @@ export function durationMs(text: string): number | undefined {
   const scale = unit.startsWith('ms') || unit.startsWith('milli') ? 1 : (UNIT_MS[unit[0] as string] as number);
   return Number(m[1]) * scale;
 }
-
-const expecting = (expected: string) => ({ error: `expected ${expected}` });
 
 function integer(min: number, max: number, what: string) {
   const expected = `${what}: an integer from ${min} to ${max}`;
@@ -149,86 +146,10 @@ export type RequestCheck = { ok: true; request: ExportRequest } | { ok: false; p
 
 /** Checks a request as any SDK may send it: every problem named by its field, or the request. */
 export function checkExportRequest(raw: unknown): RequestCheck {
-  const parsed = exportRequestSchema.safeParse(raw, { reportInput: true });
-  if (parsed.success) return { ok: true, request: parsed.data };
-  // A field failing two checks (its pattern and its range) is named once.
-  return { ok: false, problems: [...new Set(parsed.error.issues.flatMap((issue) => describeIssue(issue, raw)))] };
-}
-
-type Issue = z.core.$ZodIssue;
-
-function describeIssue(issue: Issue, raw: unknown): string[] {
-  const path = issue.path.map(String).join('.');
-  if (issue.code === 'unrecognized_keys') {
-    const known = knownKeysAt(issue.path);
-    return issue.keys.map((key) => {
-      const field = path ? `${path}.${key}` : key;
-      const closest = closestKey(key, known);
-      return closest
-        ? `${field}: unknown field; did you mean ${closest}?`
-        : `${field}: unknown field; known fields are ${known.join(', ')}`;
-    });
-  }
-  const got = 'input' in issue ? issue.input : valueAt(raw, issue.path);
-  const shown = got === undefined ? 'nothing' : truncate(JSON.stringify(got) ?? String(got));
-  return [`${path || 'request'}: ${issue.message}, got ${shown}`];
-}
-
-function truncate(text: string): string {
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
-function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = raw;
-  for (const key of path)
-    v = typeof v === 'object' && v !== null ? (v as Record<PropertyKey, unknown>)[key] : undefined;
-  return v;
-}
-
-function knownKeysAt(path: readonly PropertyKey[]): string[] {
-  let schema: z.ZodType = exportRequestSchema;
-  for (const key of path) {
-    const shape = objectShape(schema);
-    const next = shape?.[String(key)];
-    if (!next) return [];
-    schema = next;
-  }
-  return Object.keys(objectShape(schema) ?? {});
-}
-
-function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
-  let s: z.ZodType = schema;
-  while (s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
-  return s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>) : undefined;
-}
-
-/** The known field an unknown one most likely meant: same letters ignoring case and separators, a prefix, or a near spelling. */
-export function closestKey(key: string, known: readonly string[]): string | undefined {
-  const norm = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
-  const k = norm(key);
-  let best: { name: string; score: number } | undefined;
-  for (const name of known) {
-    const n = norm(name);
-    const score = n === k ? 0 : k.startsWith(n) || n.startsWith(k) ? 1 : editDistance(k, n) + 1;
-    if (score <= Math.max(3, Math.ceil(n.length / 3)) && (!best || score < best.score)) best = { name, score };
-  }
-  return best?.name;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(
-        (prev[j] as number) + 1,
-        (row[j - 1] as number) + 1,
-        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    prev = row;
-  }
-  return prev[b.length] as number;
+  const checked = checkAgainst(exportRequestSchema, raw);
+  return checked.ok
+    ? { ok: true, request: checked.value }
+    : { ok: false, problems: checked.problems.map((p) => p.text) };
 }
 
 /** The JSON Schema other SDKs validate against (docs/export-request.schema.json is this, written by scripts/). */

@@ -24,6 +24,8 @@ export const FAILURE_TYPES = {
   benchmarkModelUnresolvable: 'BenchmarkModelUnresolvable',
   /** The benchmarked file is not the artifact the workflow named. */
   benchmarkModelMismatch: 'BenchmarkModelMismatch',
+  /** A promotion gate was not met (or its tag is missing): nothing was moved. */
+  promotionRefused: 'PromotionRefused',
 } as const;
 
 export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];

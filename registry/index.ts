@@ -12,3 +12,12 @@ export type { ModelDirectoryInput, PublishedModel } from './model-directory';
 export { registerModelVersion, sha256Filter, versionTags, VERSION_TAGS } from './register-model-version';
 export type { ModelRegistryApi, RegisterModelInput, RegistryEntry } from './register-model-version';
 export { RegistrationError, RegistryInputError } from './registry-error';
+export {
+  checkPromotion,
+  evaluateGates,
+  moveToStage,
+  pointAlias,
+  validatePromoteRequest,
+  versionsInStage,
+} from './promote-version';
+export type { PromotionRegistryApi } from './promote-version';

@@ -82,6 +82,9 @@ export interface MlflowClientOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** POST endpoints whose repeat ends in the same state (so a lost answer may be retried). */
+const IDEMPOTENT_POSTS: ReadonlySet<string> = new Set(['registered-models/alias', 'model-versions/transition-stage']);
+
 export class MlflowClient {
   private readonly base: string;
   private readonly timeoutMs: number;
@@ -167,6 +170,36 @@ export class MlflowClient {
     await this.call('POST', 'registered-models/alias', { name, alias, version });
   }
 
+  /** One version (`model-versions/get`), or undefined when MLflow has no such version. */
+  async getModelVersion(name: string, version: string): Promise<ModelVersion | undefined> {
+    try {
+      const out = await this.call<{ model_version: ModelVersion }>('GET', 'model-versions/get', { name, version });
+      return out.model_version;
+    } catch (err) {
+      if (err instanceof MlflowApiError && err.errorCode === 'RESOURCE_DOES_NOT_EXIST') return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Moves a version into a (deprecated, still resolved) stage; with `archiveExistingVersions` the
+   * versions in that stage become `Archived`. Retried: sending it twice ends in the same state.
+   */
+  async transitionModelVersionStage(
+    name: string,
+    version: string,
+    stage: string,
+    archiveExistingVersions: boolean,
+  ): Promise<ModelVersion> {
+    const out = await this.call<{ model_version: ModelVersion }>('POST', 'model-versions/transition-stage', {
+      name,
+      version,
+      stage,
+      archive_existing_versions: archiveExistingVersions,
+    });
+    return out.model_version;
+  }
+
   /** One REST call; `GET` sends the body as a query string, as MLflow expects. */
   async call<T>(
     method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
@@ -182,8 +215,8 @@ export class MlflowClient {
     } else {
       init.body = JSON.stringify(body);
     }
-    // Reads and idempotent writes (alias, delete) are retried; creates are not.
-    const retryable = method !== 'POST' || endpoint === 'registered-models/alias';
+    // Reads and idempotent writes (alias, stage transition, delete) are retried; creates are not.
+    const retryable = method !== 'POST' || IDEMPOTENT_POSTS.has(endpoint);
     return retryWithBackoff(this.retryPolicy, () => this.once<T>(endpoint, url, init), {
       isRetryable: (err) => retryable && isRetryableMlflowError(err),
       sleep: this.sleep,

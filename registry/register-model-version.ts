@@ -140,6 +140,23 @@ function lowestVersion(versions: ModelVersion[]): ModelVersion | undefined {
   return [...versions].sort((a, b) => Number(a.version) - Number(b.version))[0];
 }
 
+/**
+ * The lowest version with this sha256, after deleting any above it: duplicates a racing create left
+ * behind when its own clean-up was cut short (the worker died between create and delete).
+ */
+async function findAndPruneDuplicates(
+  api: ModelRegistryApi,
+  modelName: string,
+  filter: string,
+): Promise<ModelVersion | undefined> {
+  const versions = await api.searchModelVersions(filter);
+  const lowest = lowestVersion(versions);
+  for (const v of versions) {
+    if (lowest && v.version !== lowest.version) await api.deleteModelVersion(modelName, v.version);
+  }
+  return lowest;
+}
+
 export async function registerModelVersion(
   api: ModelRegistryApi,
   input: RegisterModelInput,
@@ -180,7 +197,13 @@ export async function registerModelVersion(
     ...(input.runId ? { run_id: input.runId } : {}),
     ...(input.description ? { description: input.description } : {}),
   };
-  const createOnce = async (): Promise<{ version: ModelVersion; created: boolean }> => {
+  const createOnce = async (attempt: number): Promise<{ version: ModelVersion; created: boolean }> => {
+    // A retry never creates blind: an earlier attempt's create may have been applied with its answer
+    // lost, and the lookup after it failed too (MLflow down). If this search fails, so does the attempt.
+    if (attempt > 1) {
+      const earlier = await find();
+      if (earlier) return { version: earlier, created: true };
+    }
     try {
       const mine = await api.createModelVersion(request);
       // Converge with a racing attempt: the lowest version with this sha256 wins; ours goes if it is not it.
@@ -198,7 +221,7 @@ export async function registerModelVersion(
     }
   };
 
-  const existing = await find().catch((err: unknown) => {
+  const existing = await findAndPruneDuplicates(api, modelName, filter).catch((err: unknown) => {
     throw fail('search before create', err, 1);
   });
   const { version, created } = existing

@@ -2,3 +2,4 @@
 export { stackSmoke } from './stack-smoke';
 export { exportModel } from './export-model';
 export { trainingWithExport } from './training-parent';
+export { promoteModel } from './promote-model';

@@ -23,6 +23,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   parity: async () => (await import('./parity.js')).register,
   bench: async () => (await import('./bench.js')).register,
   publish: async () => (await import('./publish.js')).register,
+  promote: async () => (await import('./promote.js')).register,
 };
 
 /**

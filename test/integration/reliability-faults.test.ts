@@ -1,13 +1,17 @@
 /**
  * Fault injection against real servers and real worker processes. Each case breaks something in the
- * middle of an export and then checks the servers themselves: the export completes, with exactly one
- * published model directory (one MLmodel under models/<name>/) and one registry version.
+ * middle of an export and then checks the servers themselves (support/published-state.ts): the
+ * export completes; MinIO holds one object under staging/<sha256>/, no incomplete multipart upload,
+ * one MLflow model directory under models/<name>/ whose model.onnx, downloaded and hashed, is the
+ * export's sha256 and the one tagged on the single MLflow version, which is the version the export
+ * returned.
  *
  * Runs on its own throw-away stack (scripts/stack.sh on ports the OS picks free, and a temp state
  * folder) so stopping MinIO, MLflow or Temporal never disturbs the stack other tests share. Workers
  * are `node bin/onnx-export.js worker` processes (dist/ must be built) so SIGKILL is a real crash;
  * they reach MinIO through a counting TCP proxy that can slow the upload down enough to interrupt it,
- * and MLflow through a proxy that can hold the registry write while the test stops the server.
+ * and MLflow through a proxy that can let the server apply `model-versions/create` and keep its
+ * answer from the worker while the test stops the server.
  *
  * A killed worker's activity is retried once its heartbeat timeout (1 minute) expires: the kill cases
  * take about a minute each by design.
@@ -23,11 +27,12 @@ import { uploadBundle } from '../../client/bundle-upload';
 import { startExport } from '../../client/export-starter';
 import { snapshot } from '../../client/export-view';
 import { UPLOAD_DEFAULTS } from '../../common/constants';
-import { PROGRESS_QUERY, type ExportProgress, type ExportRequest } from '../../common/export-contract';
-import { MlflowClient } from '../../registry/mlflow-client';
-import { createMinioClient } from '../../storage/minio-client';
+import { PROGRESS_QUERY, type ExportProgress } from '../../common/export-contract';
+import type { ExportRequest } from '../../common/export-request';
+import { MlflowClient, type ModelVersion } from '../../registry/mlflow-client';
 import type { ExportResult, exportModel } from '../../workflows/export-model';
 import { makeBundle, SMALL_CONVNEXT } from './support/fixtures';
+import { expectPublishedState } from './support/published-state';
 import { uniqueName } from './support/stack';
 import {
   freePorts,
@@ -126,36 +131,35 @@ describe('fault injection on a real stack with real worker processes', () => {
     for (const dir of bundleDirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function listKeys(prefix: string): Promise<string[]> {
-    const minio = createMinioClient(config.s3);
-    const keys: string[] = [];
-    for await (const obj of minio.listObjectsV2(config.s3.modelsBucket, prefix, true))
-      if (obj.name) keys.push(obj.name);
-    return keys.sort();
+  /** Registry versions of a model name, straight from MLflow (not through the proxy). */
+  async function versionsOf(modelName: string): Promise<ModelVersion[]> {
+    return new MlflowClient(config.mlflow.trackingUri).searchModelVersions(`name='${modelName}'`);
   }
 
-  async function versionsOf(
-    modelName: string,
-  ): Promise<{ version: string; tags?: { key: string; value: string }[] }[]> {
-    const mlflow = new MlflowClient(config.mlflow.trackingUri);
-    const out = await mlflow.call<{ model_versions?: { version: string; tags?: { key: string; value: string }[] }[] }>(
-      'GET',
-      'model-versions/search',
-      { filter: `name='${modelName}'` },
-    );
-    return out.model_versions ?? [];
-  }
-
-  /** The invariant of every case: one MLmodel under models/<name>/, one registry version, tagged with the sha256. */
+  /**
+   * The invariant of every case, read from the servers (support/published-state.ts): one staged
+   * object, no incomplete multipart upload, one model directory whose downloaded model.onnx hashes to
+   * the sha256 of the result and of the single registry version, which the result names.
+   */
   async function expectPublishedOnce(result: ExportResult): Promise<void> {
     expect(result.validation.ok).toBe(true);
     expect(result.parity.passed).toBe(true);
-    const keys = await listKeys(`models/${result.modelName}/`);
-    expect(keys.filter((k) => k.endsWith('/MLmodel'))).toEqual([`models/${result.modelName}/${result.sha256}/MLmodel`]);
-    const versions = await versionsOf(result.modelName);
-    expect(versions).toHaveLength(1);
-    expect(versions[0]?.tags?.find((t) => t.key === 'onnx_sha256')?.value).toBe(result.sha256);
-    expect(result.registry.version).toBe('1');
+    await expectPublishedState(config, result);
+  }
+
+  /** `promise`, or an error naming `what` after `ms`. */
+  async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        promise,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The result, waiting through a server restart (the client reconnects); bounded. */
@@ -322,7 +326,7 @@ describe('fault injection on a real stack with real worker processes', () => {
     await e.kill('SIGTERM');
   });
 
-  it('MinIO stopped for 20 s during the upload, then started again: the export completes', async () => {
+  it('MinIO stopped for 20 s in the middle of the multipart upload, then started again: a later attempt resumes it, reusing the finished parts', async () => {
     steady = await startWorkerProcess('steady', workerEnv());
     s3.rates.up = SLOW_UPLOAD;
     const { handle } = await startExport(client, exportRequest(tinyUri, 'fault-minio'));
@@ -351,40 +355,69 @@ describe('fault injection on a real stack with real worker processes', () => {
     });
 
     await expectPublishedOnce(result);
-    expect(result.emission.upload.bytesSent + result.emission.upload.bytesReused).toBe(result.onnx.bytes);
+    const tries = await attempts(handle);
+    const upload = result.emission.upload;
+    // 20 s down outlasts the storage retry (~15 s at most): the uploading attempt failed, and the
+    // attempt that completed is a later one, which resumed the same multipart upload from the
+    // checkpoint in the heartbeat instead of starting over.
+    expect(tries.emitGraph?.length).toBe(1);
+    expect(tries.emitGraph?.[0]).toBeGreaterThanOrEqual(2);
+    expect(upload.method).toBe('multipart');
+    expect(upload.bytesSent + upload.bytesReused).toBe(result.onnx.bytes);
+    expect(upload.bytesReused).toBeGreaterThan(0);
+    // At least the parts the server had recorded in the heartbeat when MinIO stopped were reused.
+    expect(upload.bytesReused).toBeGreaterThanOrEqual(atStop.done);
+    expect(upload.bytesSent).toBeLessThan(result.onnx.bytes);
     findings.minioStoppedDuringUpload = {
       downForMs: downFor,
       heartbeatAtStop: atStop,
-      resumedAttempt: result.emission.upload,
-      emitAttempts: (await attempts(handle)).emitGraph,
+      resumedAttempt: upload,
+      emitAttempts: tries.emitGraph,
     };
   });
 
-  it('MLflow stopped during the registry write, then started again: one version', async () => {
+  it('MLflow stopped after applying model-versions/create but before its answer reached the worker, then started again: exactly one version, the one the server created', async () => {
     if (!steady) steady = await startWorkerProcess('steady', workerEnv());
-    const held = mlflowGate.holdNext();
-    const { handle } = await startExport(client, exportRequest(smallUri, 'fault-mlflow'));
-    const firstCall = await Promise.race([
-      held,
-      sleep(180_000).then(() => {
-        throw new Error('no registry call within 180 s');
-      }),
-    ]);
+    const createPath = '/api/2.0/mlflow/model-versions/create';
+    const lost = mlflowGate.loseAnswerOf(createPath);
+    const request = exportRequest(smallUri, 'fault-mlflow');
+    const modelName = request.modelName as string;
+    const { handle } = await startExport(client, request);
+    const answer = await within(lost, 240_000, 'model-versions/create answered by MLflow');
+    // The server applied the create: its answer names a version, and MLflow lists it.
+    expect(answer.status).toBe(200);
+    const created = (JSON.parse(answer.body) as { model_version?: ModelVersion }).model_version;
+    expect(created?.name).toBe(modelName);
+    const appliedBeforeStop = await versionsOf(modelName);
+    expect(appliedBeforeStop.map((v) => v.version)).toEqual([created?.version]);
     const progress = await handle.query<ExportProgress>(PROGRESS_QUERY);
     expect(progress.stage).toBe('register');
+    const seenAtLoss = mlflowGate.seen.length;
+
+    // MLflow goes down while the worker still waits for that answer; then the worker's connection is
+    // cut without a reply, and for ~10 s every call it makes is refused.
     const stoppedAt = Date.now();
     await stack.stop('mlflow');
-    mlflowGate.release();
+    mlflowGate.dropLost();
     await sleep(10_000);
     await stack.up();
     const downFor = Date.now() - stoppedAt;
-    const result = await resultOf(handle, 300_000);
+    const result = await resultOf(handle, 300_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nworker:\n${steady?.output()}`);
+    });
 
     await expectPublishedOnce(result);
-    findings.mlflowStoppedDuringRegister = {
-      heldRequest: firstCall,
+    // The version that survives is the one whose answer was lost, not a second one.
+    expect(result.registry.version).toBe(created?.version);
+    // The worker learnt of the version only by looking it up in MLflow after the lost answer.
+    const afterLoss = mlflowGate.seen.slice(seenAtLoss);
+    expect(afterLoss).toContain('GET /api/2.0/mlflow/model-versions/search');
+    findings.mlflowLostCreateAnswer = {
+      lostAnswer: { status: answer.status, version: created?.version },
       downForMs: downFor,
+      requestsAfterLoss: afterLoss,
       registerAttempts: (await attempts(handle)).registerModel,
+      created: result.registry.created,
     };
   });
 

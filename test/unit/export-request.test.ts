@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   checkExportRequest,
-  closestKey,
   durationMs,
   exportRequestJsonSchema,
   type ExportRequest,
 } from '../../common/export-request';
+import { closestKey } from '../../common/request-check';
 import { EXPORT_REQUEST_SCHEMA_PATH, renderExportRequestSchema } from '../../tools/write-request-schema';
 
 const ok: ExportRequest = {

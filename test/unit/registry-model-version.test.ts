@@ -152,6 +152,7 @@ class FakeRegistry implements ModelRegistryApi {
   creates = 0;
   loseNextCreateAnswers = 0;
   failNextCreatesWith: Error | undefined;
+  failNextSearches = 0;
   aliases = new Map<string, string>();
   async ensureRegisteredModel(name: string) {
     return { name };
@@ -178,6 +179,10 @@ class FakeRegistry implements ModelRegistryApi {
     return mv;
   }
   async searchModelVersions(filter: string) {
+    if (this.failNextSearches > 0) {
+      this.failNextSearches--;
+      throw new MlflowTransportError('model-versions/search', 'ECONNREFUSED', 'connection refused');
+    }
     const m = /^name='([^']+)' AND tags\.onnx_sha256='([0-9a-f]+)'$/.exec(filter);
     if (!m) throw new MlflowApiError('model-versions/search', 400, 'INVALID_PARAMETER_VALUE', filter);
     return this.versions.filter(
@@ -227,6 +232,31 @@ describe('registerModelVersion', () => {
     expect(reg.creates).toBe(1);
     expect(reg.versions).toHaveLength(1);
     expect(entry.version).toBe('1');
+  });
+
+  it('a create applied with its answer lost while MLflow went down: the retry searches first and creates nothing more', async () => {
+    const reg = new FakeRegistry();
+    reg.loseNextCreateAnswers = 1;
+    // The lookup after the lost answer fails (MLflow down), and so does the next attempt's search.
+    const realCreate = reg.createModelVersion.bind(reg);
+    reg.createModelVersion = async (req) => {
+      const out = realCreate(req);
+      reg.failNextSearches = 2;
+      return out;
+    };
+    const entry = await registerModelVersion(reg, input(), { ...opts, retry: { ...opts.retry, maxAttempts: 4 } });
+    expect(reg.creates).toBe(1);
+    expect(reg.versions).toHaveLength(1);
+    expect(entry.version).toBe('1');
+  });
+
+  it('duplicates a cut-short race left behind are deleted; the lowest version stays', async () => {
+    const reg = new FakeRegistry();
+    await registerModelVersion(reg, input(), opts);
+    reg.versions.push({ ...(reg.versions[0] as ModelVersion), version: '2' });
+    const entry = await registerModelVersion(reg, input(), opts);
+    expect(entry).toMatchObject({ version: '1', created: false });
+    expect(reg.versions.map((v) => v.version)).toEqual(['1']);
   });
 
   it('a 5xx that did not create is retried; a 4xx is not', async () => {

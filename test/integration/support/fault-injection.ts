@@ -2,7 +2,8 @@
  * Tools for the fault-injection suite: a throw-away stack (scripts/stack.sh on its own ports and
  * state folder) whose services can be stopped and started again, worker hosts as separate
  * `node bin/onnx-export.js worker` processes (so SIGKILL is real), a TCP proxy that slows and counts
- * the bytes between workers and MinIO, and an HTTP proxy that holds a request until the test says go.
+ * the bytes between workers and MinIO, and an HTTP proxy that holds a request until the test says go
+ * or lets the server answer a request and keeps that answer from the client (a lost response).
  * Everything binds to 127.0.0.1; every process started here is stopped by `stopAll`/`down`.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -281,7 +282,9 @@ export async function startThrottledProxy(upstream: string): Promise<ThrottledPr
 
 /**
  * An HTTP proxy in front of MLflow: forwards everything, but when `holdNext` is armed, the next
- * request is held until `release()` (the test stops the server in between).
+ * request is held until `release()` (the test stops the server in between); when `loseAnswerOf` is
+ * armed, the next request to that path reaches the server, and its answer is swallowed and the
+ * client's connection kept open until `dropLost()` cuts it.
  */
 export interface GateProxy {
   url: string;
@@ -289,7 +292,22 @@ export interface GateProxy {
   /** Resolves with the held request's path once one arrives. */
   holdNext(): Promise<string>;
   release(): void;
+  /**
+   * Arms a lost answer: the next request to `path` (no query) is forwarded and the server answers it
+   * (so the write is applied), but the answer is kept from the client, whose request stays open
+   * until `dropLost()` destroys its connection. Resolves with the server's answer once it arrived.
+   */
+  loseAnswerOf(path: string): Promise<LostAnswer>;
+  /** Destroys the client connection of the request whose answer was lost (without any reply). */
+  dropLost(): void;
   close(): Promise<void>;
+}
+
+/** The answer the server gave to a request whose client never got it. */
+export interface LostAnswer {
+  path: string;
+  status: number;
+  body: string;
 }
 
 export async function startGateProxy(upstream: string): Promise<GateProxy> {
@@ -298,9 +316,41 @@ export async function startGateProxy(upstream: string): Promise<GateProxy> {
   let armed: ((path: string) => void) | undefined;
   let gate: Promise<void> | undefined;
   let open: (() => void) | undefined;
+  let lose: { path: string; resolve: (answer: LostAnswer) => void } | undefined;
+  let lostSocket: Socket | undefined;
+  let dropRequested = false;
   const server = http.createServer((req, res) => {
     const path = `${req.method} ${(req.url ?? '').split('?')[0]}`;
     seen.push(path);
+    if (lose && lose.path === (req.url ?? '').split('?')[0]) {
+      const { resolve } = lose;
+      lose = undefined;
+      lostSocket = req.socket;
+      const up = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, host: target.host },
+        },
+        (upRes) => {
+          const chunks: Buffer[] = [];
+          upRes.on('data', (c: Buffer) => chunks.push(c));
+          upRes.on('end', () => {
+            // The server has answered (the write is applied); the client never sees it.
+            resolve({ path, status: upRes.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+            if (dropRequested) req.socket.destroy();
+          });
+        },
+      );
+      up.on('error', (err) => {
+        resolve({ path, status: 0, body: String(err) });
+        req.socket.destroy();
+      });
+      req.pipe(up);
+      return;
+    }
     const forward = () => {
       const up = http.request(
         {
@@ -346,9 +396,21 @@ export async function startGateProxy(upstream: string): Promise<GateProxy> {
     release() {
       open?.();
     },
+    loseAnswerOf(path) {
+      dropRequested = false;
+      lostSocket = undefined;
+      return new Promise<LostAnswer>((resolve) => {
+        lose = { path, resolve };
+      });
+    },
+    dropLost() {
+      dropRequested = true;
+      lostSocket?.destroy();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         open?.();
+        lostSocket?.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
