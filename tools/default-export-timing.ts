@@ -36,7 +36,7 @@ async function timeOne(bundle: string, index: number): Promise<TimedRun> {
     },
   );
   const wallMs = Date.now() - started;
-  const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ExportResult;
+  const result = JSON.parse(stdout.slice(stdout.search(/^\{/m))) as ExportResult;
   const client = await connectClient(loadConfig());
   try {
     const handle = client.workflow.getHandle(result.workflowId);

@@ -89,7 +89,8 @@ export function register(program: Command): void {
     .option('--runs <n>', 'measured runs per batch size at most', positiveInt)
     .option('--min-runs <n>', 'measured runs per batch size at least, whatever the time budget', positiveInt)
     .option('--time-budget <seconds>', 'measuring time per batch size (and model)', seconds)
-    .option('--spinning', 'let onnxruntime threads spin between runs (off by default: it biases comparisons)')
+    .option('--spinning', "let onnxruntime's threads spin between runs (the default for one model, as onnxruntime runs it)")
+    .option('--no-spinning', 'block them instead (the default for a comparison, where spinning biases)')
     .option('--fixed-order', 'diagnostic: always run the candidate first in a pair (puts the warm-cache bias back)')
     .option('--json', 'print the report as JSON on stdout')
     .option('--svg <file>', 'write the figure as SVG')
@@ -103,7 +104,7 @@ export function register(program: Command): void {
         ...(opts.runs !== undefined ? { maxRuns: opts.runs } : {}),
         ...(opts.minRuns !== undefined ? { minRuns: opts.minRuns } : {}),
         ...(opts.timeBudget !== undefined ? { timeBudgetMs: opts.timeBudget * 1000 } : {}),
-        ...(opts.spinning ? { allowSpinning: true } : {}),
+        ...(opts.spinning !== undefined ? { allowSpinning: opts.spinning } : {}),
         ...(opts.fixedOrder ? { pairOrder: 'candidate-first' as const } : {}),
         onProgress: (p) => progress.update(p),
       };

@@ -65,7 +65,8 @@ describe('benchmarkModel', () => {
       executionProvider: 'cpu',
       requestedExecutionProvider: 'cpu',
       intraOpThreads: 1,
-      allowSpinning: false,
+      // One model alone: onnxruntime's default, as the inference service opens it.
+      allowSpinning: true,
       graphOptimizationLevel: 'all',
     });
     expect(r.host.onnxruntimeVersion).toMatch(/^\d+\.\d+\.\d+/);
@@ -133,6 +134,7 @@ describe('compareModels', () => {
     expect(b?.stats.count).toBe(a?.stats.count);
     expect(pair?.candidateFirstPairs).toBe(Math.ceil((pair?.ratio.pairs ?? 0) / 2));
     expect(c.biasControls.join(' ')).toMatch(/spinning/);
+    expect(c.candidate.settings.allowSpinning).toBe(false);
     expect(c.biasControls.join(' ')).toMatch(/alternates/);
   });
 
