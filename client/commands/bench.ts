@@ -89,7 +89,10 @@ export function register(program: Command): void {
     .option('--runs <n>', 'measured runs per batch size at most', positiveInt)
     .option('--min-runs <n>', 'measured runs per batch size at least, whatever the time budget', positiveInt)
     .option('--time-budget <seconds>', 'measuring time per batch size (and model)', seconds)
-    .option('--spinning', "let onnxruntime's threads spin between runs (the default for one model, as onnxruntime runs it)")
+    .option(
+      '--spinning',
+      "let onnxruntime's threads spin between runs (the default for one model, as onnxruntime runs it)",
+    )
     .option('--no-spinning', 'block them instead (the default for a comparison, where spinning biases)')
     .option('--fixed-order', 'diagnostic: always run the candidate first in a pair (puts the warm-cache bias back)')
     .option('--json', 'print the report as JSON on stdout')

@@ -141,6 +141,31 @@ describe('malformed requests sent straight to Temporal end Failed in seconds, na
     console.log(`ts  | ${c.name} | ${outcome.elapsedMs} ms | ${app.message.slice(0, 160)}`);
   });
 
+  it.each([
+    [{ modelName: 'm', version: 3, alias: 'production' }, 'version'],
+    [{ modelName: 'm', version: '3', alias: 'production', gates: { maxMae: 'tight' } }, 'gates.maxMae'],
+    [{ modelName: 'm', version: '3', alias: 'production', legacy_stage: 'Production' }, 'legacy_stage'],
+    [undefined, 'request'],
+  ])('promoteModel: %j → InvalidInput naming %s, before any activity', async (request, field) => {
+    const started = Date.now();
+    const handle = await client.workflow.start('promoteModel', {
+      taskQueue: queue,
+      workflowId: uniqueName('malformed-promote'),
+      args: request === undefined ? [] : [request],
+      workflowExecutionTimeout: '2 minutes',
+    });
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const app = (err as WorkflowFailedError).cause as ApplicationFailure;
+    expect({ type: app.type, nonRetryable: app.nonRetryable }).toEqual({ type: 'InvalidInput', nonRetryable: true });
+    expect(app.message).toMatch(new RegExp(`^invalid promote request: ${field.replace('.', '\\.')}: `));
+    expect(Date.now() - started).toBeLessThan(FAILS_WITHIN_MS);
+    const events = (await handle.fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toEqual([]);
+  });
+
   it('the Python SDK: every case → InvalidInput naming the field, in seconds, nothing created', async () => {
     const cases = CASES.map((c) => ({ c, modelName: uniqueName('malformed-py'), id: uniqueName('malformed-py') }));
     const file = join(mkdtempSync(join(tmpdir(), 'malformed-')), 'cases.json');
