@@ -12,7 +12,7 @@
  * Imported by workflow code: pure functions and data only, no I/O.
  */
 import { z } from 'zod';
-import { checkAgainst, expecting } from './request-check';
+import { checkAgainst, expecting, nameSchema } from './request-check';
 import {
   ALIAS_RULE,
   DEFAULT_OPSET,
@@ -51,11 +51,7 @@ function tolerance(what: string) {
 }
 
 function named(rule: NameRule, what: string) {
-  return z
-    .string(expecting(rule.expected))
-    .max(rule.maxLength, expecting(rule.expected))
-    .regex(rule.pattern, expecting(rule.expected))
-    .describe(`${what}: ${rule.expected}`);
+  return nameSchema(rule).describe(`${what}: ${rule.expected}`);
 }
 
 const gpuWait = `how long the GPU benchmark waits for a GPU worker that polls, from 1 second to 24 hours, e.g. '30 seconds', '10m' (default 10 minutes)`;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ALIAS_RULE, MODEL_NAME_RULE, RESERVED_ALIAS } from './export-contract';
-import { checkAgainst, expecting, type Checked } from './request-check';
+import { checkAgainst, expecting, nameSchema, type Checked } from './request-check';
 
 /** Workflow type of the promotion (workflows/promote-model.ts). */
 export const PROMOTE_WORKFLOW_TYPE = 'promoteModel';
@@ -21,23 +21,14 @@ const gateLimit = (what: string) =>
     .refine(Number.isFinite, expecting(`${what}: a finite number ≥ 0`))
     .optional();
 
-const aliasExpected = ALIAS_RULE.expected;
-
 /** The promote request: the registered version, the alias, an optional legacy stage, gates on its tags. */
 export const promoteRequestSchema = z.strictObject(
   {
-    modelName: z
-      .string(expecting(MODEL_NAME_RULE.expected))
-      .max(MODEL_NAME_RULE.maxLength, expecting(MODEL_NAME_RULE.expected))
-      .regex(MODEL_NAME_RULE.pattern, expecting(MODEL_NAME_RULE.expected)),
+    modelName: nameSchema(MODEL_NAME_RULE),
     version: z
       .string(expecting('an MLflow version number (1, 2, …) as a string'))
       .regex(/^[1-9][0-9]{0,9}$/, expecting('an MLflow version number (1, 2, …) as a string')),
-    alias: z
-      .string(expecting(aliasExpected))
-      .max(ALIAS_RULE.maxLength, expecting(aliasExpected))
-      .regex(ALIAS_RULE.pattern, expecting(aliasExpected))
-      .refine((a) => !RESERVED_ALIAS.test(a), expecting(aliasExpected)),
+    alias: nameSchema(ALIAS_RULE).refine((a) => !RESERVED_ALIAS.test(a), expecting(ALIAS_RULE.expected)),
     legacyStage: z.enum(LEGACY_STAGES, expecting(`one of ${LEGACY_STAGES.join(', ')}`)).optional(),
     gates: z
       .strictObject(

@@ -4,6 +4,7 @@
  * the closest known one. Imported by workflow code: pure, no I/O.
  */
 import { z } from 'zod';
+import type { NameRule } from './export-contract';
 
 // No code generation from strings: the same checks in Temporal's workflow sandbox as anywhere.
 z.config({ jitless: true });
@@ -12,7 +13,8 @@ z.config({ jitless: true });
 export interface RequestProblem {
   field: string;
   expected: string;
-  got: string;
+  /** The value as sent (undefined when missing); `text` shows it JSON-quoted and truncated. */
+  value: unknown;
   text: string;
 }
 
@@ -20,6 +22,14 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; problems: Request
 
 /** The `error` option of a zod check: the words after "expected" in the problem's line. */
 export const expecting = (expected: string) => ({ error: `expected ${expected}` });
+
+/** A string following a name rule (its length and pattern), with the rule's words as the error. */
+export function nameSchema(rule: NameRule) {
+  return z
+    .string(expecting(rule.expected))
+    .max(rule.maxLength, expecting(rule.expected))
+    .regex(rule.pattern, expecting(rule.expected));
+}
 
 /** Checks `raw` against `schema`: the parsed value, or every problem, each naming its field. */
 export function checkAgainst<S extends z.ZodType>(schema: S, raw: unknown): Checked<z.infer<S>> {
@@ -41,14 +51,14 @@ function describeIssue(schema: z.ZodType, issue: Issue, raw: unknown): RequestPr
       const field = path ? `${path}.${key}` : key;
       const closest = closestKey(key, known);
       const hint = closest ? `did you mean ${closest}?` : `known fields are ${known.join(', ')}`;
-      return { field, expected: `a known field (${hint})`, got: key, text: `${field}: unknown field; ${hint}` };
+      return { field, expected: `a known field (${hint})`, value: key, text: `${field}: unknown field; ${hint}` };
     });
   }
   const field = path || 'request';
   const value = 'input' in issue ? issue.input : valueAt(raw, issue.path);
   const got = value === undefined ? 'nothing' : truncate(JSON.stringify(value) ?? String(value));
   const expected = issue.message.replace(/^expected /, '');
-  return [{ field, expected, got, text: `${field}: expected ${expected}, got ${got}` }];
+  return [{ field, expected, value, text: `${field}: expected ${expected}, got ${got}` }];
 }
 
 function truncate(text: string): string {

@@ -38,17 +38,8 @@ export function validatePromoteRequest(input: unknown): PromoteRequest {
   if (checked.ok) return checked.value;
   const [first] = checked.problems;
   if (!first) throw new RegistryInputError('request', '', 'a promote request');
-  throw new RegistryInputError(first.field, unquoted(first.got), first.expected);
-}
-
-/** The value as sent (a problem shows strings JSON-quoted; RegistryInputError quotes them itself). */
-function unquoted(shown: string): string {
-  try {
-    const v: unknown = JSON.parse(shown);
-    return typeof v === 'string' ? v : shown;
-  } catch {
-    return shown;
-  }
+  const sent = typeof first.value === 'string' ? first.value : (JSON.stringify(first.value) ?? 'nothing');
+  throw new RegistryInputError(first.field, sent, first.expected);
 }
 
 /** Each gate, the tag it reads and how its reason names it (the CLI's option names). */

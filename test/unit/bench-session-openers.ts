@@ -2,8 +2,8 @@
  * Session openers that stand in for a host's hardware, so tests of CUDA handling give the same
  * answer on a CPU-only machine and on a GPU host.
  */
-import { InferenceSession } from 'onnxruntime-node';
-import type { OpenSession } from '../../bench/latency-benchmark';
+import type { InferenceSession } from 'onnxruntime-node';
+import { openOnnxruntimeSession, type OpenSession } from '../../bench/latency-benchmark';
 
 const wantsCuda = (options: InferenceSession.SessionOptions) =>
   (options.executionProviders ?? []).some((p) => (typeof p === 'string' ? p : p.name) === 'cuda');
@@ -12,14 +12,12 @@ const wantsCuda = (options: InferenceSession.SessionOptions) =>
 export const cpuOnlyHost: OpenSession = async (model, options) => {
   if (wantsCuda(options))
     throw new Error('OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library');
-  return typeof model === 'string' ? InferenceSession.create(model, options) : InferenceSession.create(model, options);
+  return openOnnxruntimeSession(model, options);
 };
 
 /** A host whose CUDA provider works: the session opens (on the CPU provider, which computes the same). */
-export const workingCudaHost: OpenSession = async (model, options) => {
-  const cpu = { ...options, executionProviders: ['cpu'] };
-  return typeof model === 'string' ? InferenceSession.create(model, cpu) : InferenceSession.create(model, cpu);
-};
+export const workingCudaHost: OpenSession = async (model, options) =>
+  openOnnxruntimeSession(model, { ...options, executionProviders: ['cpu'] });
 
 /** A host whose CUDA session opens but answers wrongly (a broken driver): every output doubled. */
 export const wrongAnsweringCudaHost: OpenSession = async (model, options) => {
