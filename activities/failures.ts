@@ -2,7 +2,10 @@
  * The one mapping from the libraries' errors to Temporal failures, used by every activity. What can
  * never succeed (bad input, a bad graph, a parity miss, content that is not what its hash names, a
  * 4xx) is non-retryable; a transient storage or registry failure is retried by the workflow's
- * policy; an abort while the activity is cancelled becomes a cancellation. Messages stay whole, with
+ * policy; refused credentials and failed TLS to S3 or MLflow (a ServiceAccessError, possibly the
+ * cause of a StorageError or RegistrationError) are non-retryable ServiceAuthFailed /
+ * ServiceTlsFailed, so they end an export in seconds; an abort while the activity is cancelled
+ * becomes a cancellation. Messages stay whole, with
  * worker-local paths (the bundle cache, the artifact cache) replaced by the s3:// URIs they mirror,
  * because the caller knows the URI, not this worker's disk.
  */
@@ -15,6 +18,7 @@ import { ModelError } from '../models/model-error';
 import { ModelReadError } from '../onnx/serialize-read';
 import { ParityError } from '../parity/parity-error';
 import { RegistrationError, RegistryInputError } from '../registry/registry-error';
+import { findServiceAccessError } from '../storage/access-error';
 import { ContentMismatchError, StorageError, StorageInputError, UploadAbortedError } from '../storage/storage-error';
 import { MissingInputError } from '../workspace/local-files';
 
@@ -60,6 +64,12 @@ export function toActivityFailure(err: unknown, copies: readonly LocalCopy[] = [
     return activityCancelled()
       ? new CancelledFailure(err.message)
       : failure(err, FAILURE_TYPES.uploadInterrupted, false);
+  }
+  const access = findServiceAccessError(err);
+  if (access) {
+    const type = access.context.problem === 'auth' ? FAILURE_TYPES.serviceAuthFailed : FAILURE_TYPES.serviceTlsFailed;
+    // The wrapper's message when there is one: it adds the operation and the object or model.
+    return failure(err instanceof Error ? err : access, type, true, access.context);
   }
   if (isInputError(err)) return inputFailure(err, copies);
   if (err instanceof ModelReadError) return failure(err, FAILURE_TYPES.invalidGraph, true);

@@ -6,7 +6,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { PipelineConfig } from '../config/environment';
-import { MlflowClient } from '../registry/mlflow-client';
+import { createMlflowClient } from '../registry/mlflow-client';
 import { createMinioClient } from '../storage/minio-client';
 import { ContentAddressedStore } from '../storage/object-store';
 import { minioS3Operations } from '../storage/s3-operations';
@@ -27,7 +27,7 @@ import { createWorkflowUiLinkActivity } from './workflow-ui-link';
 
 export function createActivities(config: PipelineConfig) {
   const minio = createMinioClient(config.s3);
-  const mlflow = new MlflowClient(config.mlflow.trackingUri, config.mlflow.token);
+  const mlflow = createMlflowClient(config.mlflow);
   const store = new ContentAddressedStore(minioS3Operations(minio), {
     bucket: config.s3.modelsBucket,
     ...(config.upload.partSizeBytes !== undefined ? { partSize: config.upload.partSizeBytes } : {}),

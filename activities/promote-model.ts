@@ -1,7 +1,9 @@
 /**
  * The promotion's activities: check the gates (moves nothing), point the alias, move the legacy
  * stage. Thin: registry/promote-version.ts does the work; errors are mapped by failures.ts, and an
- * MLflow 4xx (no retry can change it) becomes a non-retryable RegistrationError.
+ * MLflow 4xx (no retry can change it) becomes a non-retryable RegistrationError. Refused
+ * credentials and failed TLS are not MlflowApiErrors: failures.ts makes them ServiceAuthFailed /
+ * ServiceTlsFailed.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES } from '../common/failure-types';

@@ -3,12 +3,14 @@
  * and how full this machine's work folder is against its bound (ONNX_EXPORT_CACHE_MAX_BYTES).
  * Reports never contain a secret: endpoints are printed without credentials, keys are not printed.
  */
-import { Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import { isCached, listCache, workDirOf } from '../workspace/work-cache';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/constants';
 import type { PipelineConfig } from '../config/environment';
-import { MlflowClient } from '../registry/mlflow-client';
-import { createMinioClient } from '../storage/minio-client';
+import { describeSecurity } from '../config/describe-security';
+import { createMlflowClient } from '../registry/mlflow-client';
+import { createMinioClient, probeS3Endpoint } from '../storage/minio-client';
+import { connectTemporal } from '../temporal/connect';
 
 export interface ServiceReport {
   service: 'temporal' | 'minio' | 'mlflow';
@@ -16,6 +18,8 @@ export interface ServiceReport {
   reachable: boolean;
   version: string | undefined;
   missing: string[];
+  /** Whether TLS and authentication are in use, in words that hold no secret. */
+  security: { tls: string; auth: string };
   error?: string;
 }
 
@@ -53,10 +57,11 @@ async function checkTemporal(config: PipelineConfig): Promise<ServiceReport> {
     reachable: false,
     version: undefined,
     missing: [],
+    security: { tls: config.temporal.security.tls, auth: config.temporal.security.auth },
   };
   let connection: Connection | undefined;
   try {
-    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: PROBE_TIMEOUT_MS });
+    connection = await connectTemporal(config);
     const info = await connection.workflowService.getSystemInfo({});
     report.reachable = true;
     report.version = info.serverVersion ?? undefined;
@@ -78,15 +83,20 @@ async function checkTemporal(config: PipelineConfig): Promise<ServiceReport> {
 }
 
 async function checkMinio(config: PipelineConfig): Promise<ServiceReport> {
-  const endpoint = config.s3.endpoint;
-  const report: ServiceReport = { service: 'minio', endpoint, reachable: false, version: undefined, missing: [] };
+  const { s3 } = describeSecurity(config);
+  const report: ServiceReport = {
+    service: 'minio',
+    endpoint: s3.endpoint,
+    reachable: false,
+    version: undefined,
+    missing: [],
+    security: { tls: s3.tls, auth: s3.auth },
+  };
   try {
-    const res = await fetch(`${endpoint.replace(/\/+$/, '')}/minio/health/live`, {
-      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
-    });
+    const probe = await probeS3Endpoint(config.s3, '/minio/health/live', PROBE_TIMEOUT_MS);
     report.reachable = true;
     // MinIO names itself in the Server header; another S3 server may not answer this path at all.
-    report.version = res.headers.get('server') ?? undefined;
+    report.version = probe.server;
     const client = createMinioClient(config.s3);
     for (const bucket of [config.s3.modelsBucket, config.s3.checkpointsBucket]) {
       if (!(await client.bucketExists(bucket))) report.missing.push(`bucket ${bucket}`);
@@ -99,15 +109,21 @@ async function checkMinio(config: PipelineConfig): Promise<ServiceReport> {
 }
 
 async function checkMlflow(config: PipelineConfig): Promise<ServiceReport> {
-  const endpoint = config.mlflow.trackingUri;
-  const report: ServiceReport = { service: 'mlflow', endpoint, reachable: false, version: undefined, missing: [] };
+  const { mlflow } = describeSecurity(config);
+  const report: ServiceReport = {
+    service: 'mlflow',
+    endpoint: mlflow.endpoint,
+    reachable: false,
+    version: undefined,
+    missing: [],
+    security: { tls: mlflow.tls, auth: mlflow.auth },
+  };
   try {
-    const res = await fetch(`${endpoint.replace(/\/+$/, '')}/health`, {
-      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
-    });
-    report.reachable = res.ok;
-    if (!res.ok) report.error = `/health answered HTTP ${res.status}`;
-    report.version = await new MlflowClient(endpoint, config.mlflow.token).serverVersion();
+    const client = createMlflowClient(config.mlflow, { timeoutMs: PROBE_TIMEOUT_MS });
+    const health = await client.health();
+    report.reachable = health.ok;
+    if (!health.ok) report.error = `/health answered HTTP ${health.status}`;
+    report.version = await client.serverVersion();
   } catch (err) {
     report.error ??= describe(err);
   }
@@ -142,7 +158,8 @@ export function formatDoctorReport(report: DoctorReport): string {
     const state = s.reachable ? 'reachable' : 'UNREACHABLE';
     const version = s.version ? ` version ${s.version}` : '';
     const problems = [...(s.error ? [s.error] : []), ...s.missing.map((m) => `missing: ${m}`)];
-    return `${s.service.padEnd(9)}${s.endpoint.padEnd(28)}${state}${version}${problems.map((p) => `\n         - ${p}`).join('')}`;
+    const security = `\n         TLS ${s.security.tls}; auth ${s.security.auth}`;
+    return `${s.service.padEnd(9)}${s.endpoint.padEnd(28)}${state}${version}${security}${problems.map((p) => `\n         - ${p}`).join('')}`;
   });
   const c = report.workCache;
   lines.push(

@@ -26,6 +26,13 @@ export const FAILURE_TYPES = {
   benchmarkModelMismatch: 'BenchmarkModelMismatch',
   /** A promotion gate was not met (or its tag is missing): nothing was moved. */
   promotionRefused: 'PromotionRefused',
+  /**
+   * S3 or MLflow refused our credentials (missing, wrong, expired, lacking permission). Raised
+   * non-retryable: the message names the service, the endpoint and the variables to set.
+   */
+  serviceAuthFailed: 'ServiceAuthFailed',
+  /** TLS to S3 or MLflow cannot work (untrusted or mismatched certificate, TLS to a plain-http port). Non-retryable. */
+  serviceTlsFailed: 'ServiceTlsFailed',
 } as const;
 
 export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];

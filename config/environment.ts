@@ -9,8 +9,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LOCAL_DEFAULTS, STORAGE_DEFAULTS } from '../common/constants';
+import { parseMetricsAddress } from './metrics-address';
+import { endpointWithoutCredentials, resolveMlflowSecurity, resolveS3Security } from './service-security';
+import { resolveTemporalConnection, type TemporalConnection, type TemporalSecurity } from './temporal-connection';
 
-export type ValueSource = 'environment' | 'stack.env' | 'default';
+export type ValueSource = 'environment' | 'stack.env' | 'config file' | 'default';
 
 export interface S3Config {
   /** e.g. http://127.0.0.1:9000 */
@@ -20,6 +23,27 @@ export interface S3Config {
   region: string;
   modelsBucket: string;
   checkpointsBucket: string;
+  /** AWS_CA_BUNDLE: a PEM file of the CAs to trust for an https endpoint (absent: Node's system CAs). */
+  caBundlePath: string | undefined;
+  /** AWS_SESSION_TOKEN, with temporary credentials (process environment only). */
+  sessionToken: string | undefined;
+}
+
+/** MLflow's tracking server, with the variables and semantics of MLflow's own Python client. */
+export interface MlflowConfig {
+  trackingUri: string;
+  /** MLFLOW_TRACKING_USERNAME: basic auth, together with the password. */
+  username: string | undefined;
+  /** MLFLOW_TRACKING_PASSWORD (process environment only). */
+  password: string | undefined;
+  /** MLFLOW_TRACKING_TOKEN: bearer auth, used when username and password are not both set (as MLflow does). */
+  token: string | undefined;
+  /** MLFLOW_TRACKING_SERVER_CERT_PATH: a PEM file of the CAs to trust (absent: Node's system CAs). */
+  serverCertPath: string | undefined;
+  /** MLFLOW_TRACKING_CLIENT_CERT_PATH: one PEM file holding the client certificate and its private key. */
+  clientCertPath: string | undefined;
+  /** MLFLOW_TRACKING_INSECURE_TLS: the server's certificate is not verified. Never with serverCertPath. */
+  insecureTls: boolean;
 }
 
 export interface PipelineConfig {
@@ -27,13 +51,22 @@ export interface PipelineConfig {
   stateDir: string;
   /** Worker-local files: downloaded bundles and artifacts by sha256, emitted models before upload. */
   workDir: string;
-  temporal: { address: string; namespace: string; uiUrl: string };
+  /** `address`/`namespace` repeat `connection`'s, for messages; `security` is safe to print. */
+  temporal: {
+    address: string;
+    namespace: string;
+    uiUrl: string;
+    connection: TemporalConnection;
+    security: TemporalSecurity;
+  };
   s3: S3Config;
-  mlflow: { trackingUri: string; token: string | undefined };
+  mlflow: MlflowConfig;
   /** Upload tuning; `partSizeBytes` from ONNX_EXPORT_UPLOAD_PART_BYTES (at least 5 MiB), else UPLOAD_DEFAULTS. */
   upload: { partSizeBytes: number | undefined };
   /** Bound of workDir's cache from ONNX_EXPORT_CACHE_MAX_BYTES, else the activities' default (work-cache.ts). */
   cache: { maxBytes: number | undefined };
+  /** The worker's Prometheus endpoint from ONNX_EXPORT_METRICS_ADDRESS (`ip:port`); undefined: none (the default). */
+  metrics: { address: string | undefined };
   /** Which source each non-secret setting came from, for `doctor`. */
   sources: Record<string, ValueSource>;
 }
@@ -90,34 +123,55 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PipelineConfig
   };
 
   const d = LOCAL_DEFAULTS;
+  const temporal = resolveTemporalConnection(env, stackEnv);
+  for (const key of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE'] as const) {
+    const fromProfile = key === 'TEMPORAL_ADDRESS' ? temporal.profileSet.address : temporal.profileSet.namespace;
+    sources[key] = env[key]
+      ? 'environment'
+      : temporal.fromStackEnv.includes(key)
+        ? 'stack.env'
+        : fromProfile
+          ? 'config file'
+          : 'default';
+  }
   const cacheRoot = env.ONNX_EXPORT_CACHE ?? join(homedir(), '.cache', 'onnx-export-pipeline');
   return {
     projectRoot,
     stateDir,
     workDir: resolve(env.ONNX_EXPORT_WORK_DIR ?? join(cacheRoot, 'work')),
     temporal: {
-      address: pick(['TEMPORAL_ADDRESS'], `${d.temporalHost}:${d.temporalPort}`),
-      namespace: pick(['TEMPORAL_NAMESPACE'], d.temporalNamespace),
+      address: temporal.connection.address,
+      namespace: temporal.connection.namespace,
+      connection: temporal.connection,
+      security: temporal.security,
       uiUrl: pick(['TEMPORAL_UI_URL'], `http://${d.temporalHost}:${d.temporalUiPort}`),
     },
     s3: {
       // AWS_ENDPOINT_URL_S3 is the AWS SDKs' own name; MLflow's name is accepted as well.
-      endpoint: pick(
-        ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'MLFLOW_S3_ENDPOINT_URL'],
-        `http://${d.minioHost}:${d.minioPort}`,
+      endpoint: endpointWithoutCredentials(
+        'AWS_ENDPOINT_URL_S3',
+        pick(
+          ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'MLFLOW_S3_ENDPOINT_URL'],
+          `http://${d.minioHost}:${d.minioPort}`,
+        ),
       ),
       accessKey: env.AWS_ACCESS_KEY_ID ?? d.minioAccessKey,
       secretKey: env.AWS_SECRET_ACCESS_KEY ?? d.minioSecretKey,
       region: pick(['AWS_REGION', 'AWS_DEFAULT_REGION'], 'us-east-1'),
       modelsBucket: pick(['ONNX_EXPORT_BUCKET'], STORAGE_DEFAULTS.modelsBucket),
       checkpointsBucket: pick(['ONNX_EXPORT_CHECKPOINT_BUCKET'], STORAGE_DEFAULTS.checkpointsBucket),
+      ...resolveS3Security(env, { pick, sources, stateDir }),
     },
     mlflow: {
-      trackingUri: pick(['MLFLOW_TRACKING_URI'], `http://${d.mlflowHost}:${d.mlflowPort}`),
-      token: env.MLFLOW_TRACKING_TOKEN || undefined,
+      trackingUri: endpointWithoutCredentials(
+        'MLFLOW_TRACKING_URI',
+        pick(['MLFLOW_TRACKING_URI'], `http://${d.mlflowHost}:${d.mlflowPort}`),
+      ),
+      ...resolveMlflowSecurity(env, { pick, sources, stateDir }),
     },
     upload: { partSizeBytes: uploadPartBytes(env.ONNX_EXPORT_UPLOAD_PART_BYTES) },
     cache: { maxBytes: cacheMaxBytes(env.ONNX_EXPORT_CACHE_MAX_BYTES) },
+    metrics: { address: parseMetricsAddress(env.ONNX_EXPORT_METRICS_ADDRESS) },
     sources,
   };
 }

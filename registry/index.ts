@@ -1,5 +1,13 @@
 /** registry/: MLflow REST client, MLflow model directory writer, idempotent version registration. Public API only. */
-export { MlflowApiError, MlflowClient, MlflowTransportError, isRetryableMlflowError } from './mlflow-client';
+export {
+  MlflowApiError,
+  MlflowClient,
+  MlflowTransportError,
+  createMlflowClient,
+  isRetryableMlflowError,
+} from './mlflow-client';
+export type { MlflowAccess } from './mlflow-client';
+export type { MlflowConnectionSettings } from './mlflow-connection';
 export type { ModelVersion, RegisteredModel, CreateModelVersionRequest } from './mlflow-client';
 export {
   publishModelDirectory,

@@ -1,12 +1,18 @@
 /**
  * A typed client for MLflow's REST API (the `/api/2.0/mlflow/...` endpoints), over fetch.
  * It knows MLflow's wire format and error shape; it does not decide what to register (see
- * register-model-version.ts for that). Token auth when a token is configured; the token never
- * appears in an error or a returned value. Reads are retried on transient failures; writes are
- * not (a lost response to a create must be settled by a lookup, not by sending it again).
+ * register-model-version.ts for that). Auth and TLS as MLflow's Python client does them
+ * (mlflow-connection.ts), on every request, `/version` included; no credential appears in an error
+ * or a returned value. Reads are retried on transient failures; writes are not (a lost response to
+ * a create must be settled by a lookup, not by sending it again). Refused credentials and TLS that
+ * cannot work are ServiceAccessErrors, never retried (mlflow-access-errors.ts words them).
  */
+import { fetch, type RequestInit, type Response } from 'undici';
 import { REGISTRY_RETRY } from '../common/constants';
 import { realSleep, retryWithBackoff, type RetryPolicy, type Sleep } from '../common/retry-backoff';
+import { tlsFailureOf, urlForMessages } from '../storage/access-error';
+import { mlflowAuthError, mlflowPlainHttpToTlsError, mlflowTlsError } from './mlflow-access-errors';
+import { mlflowConnection, type MlflowConnection, type MlflowConnectionSettings } from './mlflow-connection';
 
 export interface RegisteredModel {
   name: string;
@@ -71,8 +77,17 @@ export class MlflowTransportError extends Error {
   }
 }
 
+/** ServiceAccessErrors (refused credentials, TLS) are never retryable. */
 export function isRetryableMlflowError(err: unknown): boolean {
   return (err instanceof MlflowApiError || err instanceof MlflowTransportError) && err.retryable;
+}
+
+/** The TLS and credential settings besides the URI (config.mlflow has this shape). */
+export type MlflowAccess = Omit<MlflowConnectionSettings, 'trackingUri'>;
+
+/** The client for `config.mlflow`: its URI, credentials and TLS settings. */
+export function createMlflowClient(settings: MlflowConnectionSettings, opts: MlflowClientOptions = {}): MlflowClient {
+  return new MlflowClient(settings.trackingUri, settings, opts);
 }
 
 export interface MlflowClientOptions {
@@ -90,13 +105,20 @@ export class MlflowClient {
   private readonly timeoutMs: number;
   private readonly retryPolicy: RetryPolicy;
   private readonly sleep: Sleep;
+  private readonly connection: MlflowConnection;
 
-  constructor(
-    trackingUri: string,
-    private readonly token?: string,
-    opts: MlflowClientOptions = {},
-  ) {
+  /** `access`: a bearer token (the older form), or the credentials and TLS settings. */
+  constructor(trackingUri: string, access?: string | MlflowAccess, opts: MlflowClientOptions = {}) {
     this.base = trackingUri.replace(/\/+$/, '');
+    // fetch refuses such URLs, and every message naming the endpoint would print the password.
+    if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(this.base))
+      throw new Error(
+        'MLflow tracking URI: credentials in the URL are not supported; set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD',
+      );
+    this.connection = mlflowConnection({
+      trackingUri,
+      ...(typeof access === 'string' ? { token: access } : (access ?? {})),
+    });
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.retryPolicy = opts.retry ?? REGISTRY_RETRY;
     this.sleep = opts.sleep ?? realSleep;
@@ -108,9 +130,26 @@ export class MlflowClient {
 
   /** The server's version string (GET /version). */
   async serverVersion(): Promise<string> {
-    const res = await fetch(`${this.base}/version`, { headers: this.headers() });
-    if (!res.ok) throw new MlflowApiError('/version', res.status, undefined, await res.text());
-    return (await res.text()).trim();
+    const text = await this.send('/version', 'GET', `${this.base}/version`, { method: 'GET', headers: this.headers() });
+    return text.trim();
+  }
+
+  /**
+   * GET /health through the same credentials and TLS (for doctor): its HTTP status, or a thrown
+   * ServiceAccessError / MlflowTransportError when it could not be asked.
+   */
+  async health(timeoutMs = this.timeoutMs): Promise<{ ok: boolean; status: number }> {
+    try {
+      await this.send('/health', 'GET', `${this.base}/health`, {
+        method: 'GET',
+        headers: this.headers(),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      return { ok: true, status: 200 };
+    } catch (err) {
+      if (err instanceof MlflowApiError) return { ok: false, status: err.status };
+      throw err;
+    }
   }
 
   async getRegisteredModel(name: string): Promise<RegisteredModel | undefined> {
@@ -217,41 +256,64 @@ export class MlflowClient {
     }
     // Reads and idempotent writes (alias, stage transition, delete) are retried; creates are not.
     const retryable = method !== 'POST' || IDEMPOTENT_POSTS.has(endpoint);
-    return retryWithBackoff(this.retryPolicy, () => this.once<T>(endpoint, url, init), {
+    return retryWithBackoff(this.retryPolicy, () => this.once<T>(endpoint, method, url, init), {
       isRetryable: (err) => retryable && isRetryableMlflowError(err),
       sleep: this.sleep,
     });
   }
 
-  private async once<T>(endpoint: string, url: string, init: RequestInit): Promise<T> {
+  private async once<T>(endpoint: string, method: string, url: string, init: RequestInit): Promise<T> {
+    const text = await this.send(endpoint, method, url, init);
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  /** One request and its answer's body; every failure classified (access, HTTP error, transport). */
+  private async send(endpoint: string, method: string, url: string, init: RequestInit): Promise<string> {
+    const where = urlForMessages(url);
     let res: Response;
     let text: string;
     try {
-      res = await fetch(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await fetch(url, {
+        ...init,
+        signal: init.signal ?? AbortSignal.timeout(this.timeoutMs),
+        ...(this.connection.dispatcher ? { dispatcher: this.connection.dispatcher } : {}),
+      });
       text = await res.text();
     } catch (err) {
+      const tls = tlsFailureOf(err);
+      if (tls) throw mlflowTlsError(where, tls, this.connection, err);
       const cause = (err as { cause?: { code?: string } }).cause;
       const code = cause?.code ?? (err as { name?: string }).name;
-      throw new MlflowTransportError(endpoint, code, err instanceof Error ? err.message : String(err), { cause: err });
+      throw new MlflowTransportError(endpoint, code, this.scrub(err instanceof Error ? err.message : String(err)), {
+        cause: err,
+      });
     }
-    if (!res.ok) {
-      let code: string | undefined;
-      let message = text;
-      try {
-        const parsed = JSON.parse(text) as { error_code?: string; message?: string };
-        code = parsed.error_code;
-        message = parsed.message ?? text;
-      } catch {
-        // Not JSON (a proxy's HTML page, say): keep the raw text.
-      }
-      throw new MlflowApiError(endpoint, res.status, code, message.slice(0, 500));
+    if (res.ok) return text;
+    let code: string | undefined;
+    let message = text;
+    try {
+      const parsed = JSON.parse(text) as { error_code?: string; message?: string };
+      code = parsed.error_code;
+      message = parsed.message ?? text;
+    } catch {
+      // Not JSON (a proxy's HTML page, say): keep the raw text.
     }
-    return (text ? JSON.parse(text) : {}) as T;
+    message = this.scrub(message.slice(0, 500));
+    if (res.status === 401 || res.status === 403)
+      throw mlflowAuthError(where, res.status, `${method} ${endpoint}`, this.connection, message);
+    if (res.status === 400 && /plain HTTP request was sent to HTTPS|HTTP request to an HTTPS server/i.test(text))
+      throw mlflowPlainHttpToTlsError(where);
+    throw new MlflowApiError(endpoint, res.status, code, message);
+  }
+
+  /** Server answers may echo what they were sent; no secret of ours leaves in a message. */
+  private scrub(text: string): string {
+    return this.connection.secrets.reduce((t, s) => (s ? t.split(s).join('***') : t), text);
   }
 
   private headers(): Record<string, string> {
     const h: Record<string, string> = { 'Content-Type': 'application/json' };
-    if (this.token) h.Authorization = `Bearer ${this.token}`;
+    if (this.connection.authorization) h.Authorization = this.connection.authorization;
     return h;
   }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever this machine lacks to run the pipeline and its tests, and nothing it already has:
-# Debian packages (PyTorch for fixtures and the parity oracle, venv, curl, iproute2), the npm
+# Debian packages (PyTorch for fixtures and the parity oracle, venv, curl, iproute2, haproxy for the
+# secured stack's TLS front; its system service is not used), the npm
 # packages (ONNXRUNTIME_NODE_INSTALL=skip: the CPU binaries ship in the package; GPU hosts install
 # with --onnxruntime-node-install=cuda12), the Go-built Temporal CLI and MinIO, and the virtualenv.
 # Safe to run again: every step checks first.
@@ -8,7 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$PROJECT_ROOT"
 
-APT_PACKAGES=(python3-torch python3-torchvision libopenblas0-pthread python3-venv curl iproute2 procps chromium)
+APT_PACKAGES=(python3-torch python3-torchvision libopenblas0-pthread python3-venv curl iproute2 procps chromium haproxy)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -3,9 +3,12 @@
  * equal-jitter backoff are common/retry-backoff.ts): connection resets, timeouts, 5xx and
  * throttling are transient; 4xx answers (missing bucket, denied access, bad part, unknown upload)
  * are not, and are raised at once with a clear message. The minio client's own retry is switched
- * off (see minio-client.ts) so this is the one policy. Must not log or include credentials in errors.
+ * off (see minio-client.ts) so this is the one policy. Refused credentials and failed TLS
+ * (ServiceAccessError) are never retried; the StorageError raised keeps them as its cause, which
+ * activities/failures.ts finds. Must not log or include credentials in errors.
  */
 import { retryWithBackoff, type RetryPolicy, type Sleep } from '../common/retry-backoff';
+import { ServiceAccessError } from './access-error';
 import { StorageError } from './storage-error';
 
 /** Node/undici network error codes that mean "the connection broke; the request may be sent again". */
@@ -52,6 +55,8 @@ function errorCode(err: unknown): string | undefined {
 /** True when sending the same request again can succeed. */
 export function isRetryableStorageError(err: unknown): boolean {
   if (err instanceof StorageError) return err.retryable;
+  // Refused credentials or failed TLS (minio-client.ts classifies them): the same request fails again.
+  if (err instanceof ServiceAccessError) return false;
   const code = errorCode(err);
   if (code && (RETRYABLE_NETWORK_CODES.has(code) || RETRYABLE_S3_CODES.has(code))) return true;
   const message = err instanceof Error ? err.message : String(err);
@@ -77,15 +82,18 @@ export async function withStorageRetry<T>(
 ): Promise<T> {
   const isRetryable = opts.isRetryable ?? isRetryableStorageError;
   return retryWithBackoff(policy, fn, {
-    // A StorageError is already final: an inner call gave up on it.
-    isRetryable: (err) => !(err instanceof StorageError) && isRetryable(err),
+    // A StorageError is already final: an inner call gave up on it. An access failure is final too,
+    // whatever a caller's own predicate says.
+    isRetryable: (err) => !(err instanceof StorageError) && !(err instanceof ServiceAccessError) && isRetryable(err),
     giveUp: (err, attempts, retryable) => {
       if (err instanceof StorageError) return err;
-      const code = storageErrorCode(err);
+      const access = err instanceof ServiceAccessError;
+      const code = access ? err.context.code : storageErrorCode(err);
       const detail = err instanceof Error ? err.message : String(err);
       const where = what.bucket ? ` s3://${what.bucket}/${what.key ?? ''}` : '';
       return new StorageError(
-        `${what.operation}${where}: ${code ? `${code}: ` : ''}${detail}` +
+        // An access error's message already starts with its code's explanation.
+        `${what.operation}${where}: ${code && !access ? `${code}: ` : ''}${detail}` +
           (retryable ? ` (gave up after ${attempts} attempt(s))` : ''),
         { ...what, code, retryable, attempts },
         { cause: err },

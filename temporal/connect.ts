@@ -1,10 +1,56 @@
-/** A Temporal client for the configured cluster, and the Web UI link of a workflow. */
-import { Client, Connection } from '@temporalio/client';
+/**
+ * The one place that connects to Temporal: the client (CLI, activities, tests) and the worker's
+ * native connection, both from `config.temporal.connection` (the SDK's environment configuration,
+ * see config/temporal-connection.ts). A connection that fails says which endpoint, why, and which
+ * variable to set, and never includes key material.
+ */
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import { loadConfig, type PipelineConfig } from '../config/environment';
+import { explainTemporalConnectFailure } from './connect-failure';
+
+export { TemporalUnreachableError } from './connect-failure';
+
+const CONNECT_TIMEOUT = '5 seconds';
+
+/** The options both connection kinds take, with what envconfig resolved. */
+function connectionOptions(config: PipelineConfig): ConnectionOptions {
+  const c = config.temporal.connection;
+  return {
+    address: c.address,
+    ...(c.tls !== undefined ? { tls: c.tls } : {}),
+    ...(c.apiKey ? { apiKey: c.apiKey } : {}),
+    ...(c.metadata ? { metadata: c.metadata } : {}),
+  };
+}
+
+/** A client connection, checked (the SDK asks the server for its system info before it resolves). */
+export async function connectTemporal(config: PipelineConfig): Promise<Connection> {
+  try {
+    return await Connection.connect({ ...connectionOptions(config), connectTimeout: CONNECT_TIMEOUT });
+  } catch (err) {
+    throw explainTemporalConnectFailure(config, err);
+  }
+}
 
 export async function connectClient(config: PipelineConfig): Promise<Client> {
-  const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5 seconds' });
+  const connection = await connectTemporal(config);
   return new Client({ connection, namespace: config.temporal.namespace });
+}
+
+/** The worker's connection (the Rust core's), with the same settings as the client's. */
+export async function connectWorkerConnection(config: PipelineConfig): Promise<NativeConnection> {
+  const { address, tls, apiKey, metadata } = config.temporal.connection;
+  try {
+    return await NativeConnection.connect({
+      address,
+      ...(tls !== undefined ? { tls } : {}),
+      ...(typeof apiKey === 'string' ? { apiKey } : {}),
+      ...(metadata ? { metadata } : {}),
+    });
+  } catch (err) {
+    throw explainTemporalConnectFailure(config, err);
+  }
 }
 
 export function workflowUiLink(config: PipelineConfig, workflowId: string, runId?: string): string {

@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { type NativeConnection, Worker } from '@temporalio/worker';
 import { TASK_QUEUES } from '../common/constants';
 import type { PipelineConfig } from '../config/environment';
 import { artifactResolver, createActivities } from '../activities';
@@ -17,6 +17,8 @@ import { createBenchmarkLatencyActivity } from '../activities/benchmark-latency'
 import type { OpenSession } from '../bench/latency-benchmark';
 import type { CudaProbeResult } from './cuda-probe';
 import { probeCuda } from './cuda-probe';
+import { stageMetricsInterceptors } from './stage-metrics';
+import { connectWorkerConnection } from '../temporal/connect';
 
 /** One benchmark per worker at a time: timings must not share cores (CPU) or a device (GPU). */
 const BENCHMARK_ACTIVITY_SLOTS = 1;
@@ -82,11 +84,13 @@ export async function createWorkerHost(config: PipelineConfig, options: WorkerHo
   const cudaProbe = testFlag ? undefined : await (options.probeCuda ?? probeCuda)();
   const gpuQueue = decideGpuQueue(cudaProbe, testFlag);
 
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await connectWorkerConnection(config);
   const common = {
     connection,
     namespace: config.temporal.namespace,
     maxHeartbeatThrottleInterval: HEARTBEAT_FLUSH_INTERVAL,
+    // Times every activity and counts uploaded bytes (worker/stage-metrics.ts); a no-op without an exporter.
+    interceptors: { activity: [stageMetricsInterceptors] },
   };
   try {
     const general = await Worker.create({

@@ -19,6 +19,8 @@ import type { BenchmarkActivityInput, BenchmarkModelRef } from '../activities/be
 import type { Activities } from '../activities';
 import type { LatencyReport } from '../bench/report-types';
 import { BENCHMARK_STAGE, TASK_QUEUES } from '../common/constants';
+import { GPU_SKIP_REASONS } from '../common/metrics';
+import { countGpuSkip } from './metrics';
 
 export interface BenchmarkStageInput {
   model: BenchmarkModelRef;
@@ -84,12 +86,18 @@ export async function runBenchmarkStage(input: BenchmarkStageInput): Promise<Ben
   });
   const cpu = await cpuBenchmark(request('cpu'));
 
-  if (input.gpu === false) return { cpu, gpu: { status: 'skipped', reason: 'GPU benchmark not requested' } };
+  if (input.gpu === false) {
+    countGpuSkip(GPU_SKIP_REASONS.notRequested);
+    return { cpu, gpu: { status: 'skipped', reason: 'GPU benchmark not requested' } };
+  }
   const scheduleToStartTimeout = input.gpuScheduleToStartTimeout ?? BENCHMARK_STAGE.gpuScheduleToStartTimeout;
   const wherePolled = patched(GPU_WHERE_POLLED_PATCH);
   if (wherePolled) {
     const absent = await noRecentGpuPoller(gpuQueue);
-    if (absent) return { cpu, gpu: { status: 'skipped', reason: absent } };
+    if (absent) {
+      countGpuSkip(GPU_SKIP_REASONS.noGpuWorker);
+      return { cpu, gpu: { status: 'skipped', reason: absent } };
+    }
   }
   const { benchmarkLatency: gpuBenchmark } = proxyActivities<Activities>({
     ...commonOptions,
@@ -101,6 +109,7 @@ export async function runBenchmarkStage(input: BenchmarkStageInput): Promise<Ben
     return { cpu, gpu: { status: 'completed', report: await gpuBenchmark(request('cuda')) } };
   } catch (err) {
     if (isScheduleToStartTimeout(err)) {
+      countGpuSkip(GPU_SKIP_REASONS.scheduleToStart);
       return {
         cpu,
         gpu: {

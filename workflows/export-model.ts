@@ -42,7 +42,9 @@ import {
   type ValidationReport,
 } from '../common/export-contract';
 import { checkExportRequest, type ExportRequest } from '../common/export-request';
+import { EXPORT_OUTCOMES } from '../common/metrics';
 import { runBenchmarkStage, type BenchmarkStageResult } from './benchmark-stage';
+import { countedRun, countExport } from './metrics';
 
 export const progressQuery = defineQuery<ExportProgress>(PROGRESS_QUERY);
 
@@ -95,6 +97,23 @@ export interface ExportResult {
 }
 
 export async function exportModel(untrustedRequest: ExportRequest): Promise<ExportResult> {
+  return countedRun(
+    () => runExport(untrustedRequest),
+    // A second export of the same bundle finds the directory complete and the version registered.
+    (result) =>
+      result.published.written || result.registry.created
+        ? EXPORT_OUTCOMES.published
+        : EXPORT_OUTCOMES.alreadyPublished,
+    (err) =>
+      err instanceof ApplicationFailure && err.type === FAILURE_TYPES.invalidInput
+        ? EXPORT_OUTCOMES.invalidRequest
+        : EXPORT_OUTCOMES.failed,
+    EXPORT_OUTCOMES.cancelled,
+    countExport,
+  );
+}
+
+async function runExport(untrustedRequest: ExportRequest): Promise<ExportResult> {
   const { workflowId, runId: temporalRunId } = workflowInfo();
   const progress: ExportProgress = { stage: 'queued', completedStages: [], bytesUploaded: 0, bytesTotal: undefined };
   setHandler(progressQuery, () => progress);

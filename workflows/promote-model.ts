@@ -12,7 +12,9 @@ import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporal
 import type { Activities } from '../activities';
 import { FAILURE_TYPES } from '../common/failure-types';
 import { checkPromoteRequest, type PromoteRequest, type PromotionResult } from '../common/promotion';
+import { PROMOTION_OUTCOMES } from '../common/metrics';
 import { searchAttributeKeys } from '../common/search-attributes';
+import { countedRun, countPromotion } from './metrics';
 
 /** Registry calls are short; retries ride out an MLflow restart, never a bad request. */
 const REGISTRY_CALL = {
@@ -38,6 +40,23 @@ function describeGates(request: PromoteRequest): string {
 }
 
 export async function promoteModel(untrustedRequest: PromoteRequest): Promise<PromotionResult> {
+  return countedRun(
+    () => runPromotion(untrustedRequest),
+    // Re-running a promotion (or a rollback to the version already there) moves nothing.
+    (result) =>
+      result.alias.changed || result.stage?.changed ? PROMOTION_OUTCOMES.promoted : PROMOTION_OUTCOMES.already,
+    (err) => {
+      if (!(err instanceof ApplicationFailure)) return PROMOTION_OUTCOMES.failed;
+      if (err.type === FAILURE_TYPES.invalidInput) return PROMOTION_OUTCOMES.invalidRequest;
+      if (err.type === FAILURE_TYPES.promotionRefused) return PROMOTION_OUTCOMES.refused;
+      return PROMOTION_OUTCOMES.failed;
+    },
+    PROMOTION_OUTCOMES.cancelled,
+    countPromotion,
+  );
+}
+
+async function runPromotion(untrustedRequest: PromoteRequest): Promise<PromotionResult> {
   const { workflowId } = workflowInfo();
   // As in exportModel: a malformed request from any SDK fails at once, naming the field, instead of
   // throwing later in workflow code (which would retry the workflow task forever).

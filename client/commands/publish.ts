@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { REGISTRY_DEFAULTS } from '../../common/constants';
 import { loadConfig } from '../../config/environment';
-import { MlflowClient } from '../../registry/mlflow-client';
+import { createMlflowClient } from '../../registry/mlflow-client';
 import { publishModelDirectory } from '../../registry/model-directory';
 import { graphSignature } from '../../onnx/graph-signature';
 import { readModel } from '../../onnx/serialize-read';
@@ -50,7 +50,7 @@ export function register(program: Command): void {
       const store = new ContentAddressedStore(minioS3Operations(createMinioClient(config.s3)), {
         bucket: config.s3.modelsBucket,
       });
-      const mlflow = new MlflowClient(config.mlflow.trackingUri, config.mlflow.token);
+      const mlflow = createMlflowClient(config.mlflow);
       const say = (line: string) => {
         if (!opts.json) process.stderr.write(`${line}\n`);
       };

@@ -18,7 +18,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: compose-check docker-compose.yml")
 		os.Exit(2)
 	}
-	opts, err := cli.NewProjectOptions([]string{os.Args[1]}, cli.WithOsEnv, cli.WithName("onnx-export-pipeline"))
+	opts, err := cli.NewProjectOptions([]string{os.Args[1]}, cli.WithOsEnv, cli.WithName("onnx-export-pipeline"),
+		// Every profile, so services behind one (worker-secured) are checked too.
+		cli.WithProfiles([]string{"*"}))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
 		os.Exit(1)

@@ -16,7 +16,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeProbeModel } from '../../bench/probe-model';
 import { loadConfig } from '../../config/environment';
@@ -27,6 +27,7 @@ import type { TaskQueueNames, WorkerHost } from '../../worker/run-worker';
 import type { BenchmarkStageInput } from '../../workflows/benchmark-stage';
 import type { benchStageThenContinue } from '../workflows/bench-stage';
 import { cpuOnlyHost } from '../unit/bench-session-openers';
+import { connectTemporal } from '../../temporal/connect';
 
 const config: PipelineConfig = loadConfig();
 const runId = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
@@ -94,7 +95,7 @@ async function scheduledQueues(workflowId: string): Promise<string[]> {
 beforeAll(async () => {
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5 seconds' });
+    connection = await connectTemporal(config);
     await connection.workflowService.getSystemInfo({});
   } catch (err) {
     throw new Error(

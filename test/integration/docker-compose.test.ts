@@ -35,8 +35,9 @@ describe('docker-compose.yml', () => {
     services = (JSON.parse(stdout) as { services: Record<string, ComposeService> }).services;
   });
 
-  it('has the Temporal server with PostgreSQL and its UI, MinIO, MLflow with PostgreSQL, and the worker', () => {
+  it('has the Temporal server with PostgreSQL and its UI, MinIO, MLflow with PostgreSQL, and the workers', () => {
     for (const name of [
+      'worker-secured',
       'temporal',
       'temporal-postgresql',
       'temporal-ui',
@@ -71,6 +72,24 @@ describe('docker-compose.yml', () => {
     expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
     expect(env.AWS_ENDPOINT_URL_S3).toBe('http://minio:9000');
     expect(env.MLFLOW_TRACKING_URI).toBe('http://mlflow:5000');
+  });
+
+  it('has a secured worker (profile secured) passing through every TLS and auth variable, unset by default', () => {
+    const env = services['worker-secured']?.environment ?? {};
+    const secured = [
+      'TEMPORAL_API_KEY',
+      'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+      'TEMPORAL_TLS_CLIENT_CERT_PATH',
+      'TEMPORAL_TLS_CLIENT_KEY_PATH',
+      'MLFLOW_TRACKING_USERNAME',
+      'MLFLOW_TRACKING_PASSWORD',
+      'MLFLOW_TRACKING_TOKEN',
+      'MLFLOW_TRACKING_SERVER_CERT_PATH',
+      'AWS_SESSION_TOKEN',
+      'AWS_CA_BUNDLE',
+    ];
+    for (const key of secured) expect(env[key], key).toBe('');
+    expect(env.ONNX_EXPORT_METRICS_ADDRESS).toBe('0.0.0.0:9464');
   });
 
   it('rejects a file that breaks the Compose schema (the checker can fail)', async () => {

@@ -14,7 +14,7 @@ import { exportWorkflowId } from '../../common/export-contract';
 import type { TrainingRunInput } from '../../workflows/training-parent';
 import type { ExportResult } from '../../workflows/export-model';
 import { makeBundle, SMALL_CONVNEXT } from './support/fixtures';
-import { decodedPayloads, findSecrets } from './support/history-secrets';
+import { credentialsIn, decodedPayloads, findSecrets } from './support/history-secrets';
 import { useWorkerHost } from './support/worker-host';
 import { uniqueName } from './support/stack';
 
@@ -28,15 +28,7 @@ const QUICK_BENCHMARK = {
 
 /** The worker's credentials: from its config and from the environment variables it reads. */
 function credentials(config: PipelineConfig): string[] {
-  const all = [
-    config.s3.accessKey,
-    config.s3.secretKey,
-    config.mlflow.token,
-    process.env.AWS_ACCESS_KEY_ID,
-    process.env.AWS_SECRET_ACCESS_KEY,
-    process.env.MLFLOW_TRACKING_TOKEN,
-  ];
-  return [...new Set(all.filter((s): s is string => typeof s === 'string' && s.length > 0))];
+  return credentialsIn(process.env, [config.s3.accessKey, config.s3.secretKey, config.mlflow.token]);
 }
 
 describe('no secrets in workflow histories (Temporal, MinIO, MLflow, PyTorch fixtures)', () => {

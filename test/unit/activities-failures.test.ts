@@ -6,6 +6,7 @@ import { bundleCopy, toActivityFailure } from '../../activities/failures';
 import { CheckpointError } from '../../checkpoint/checkpoint-error';
 import { FAILURE_TYPES, FINAL_FAILURE_TYPES } from '../../common/failure-types';
 import { RegistrationError, RegistryInputError } from '../../registry/registry-error';
+import { ServiceAccessError } from '../../storage/access-error';
 import { ContentMismatchError, StorageError, StorageInputError, UploadAbortedError } from '../../storage/storage-error';
 
 function asFailure(err: Error): ApplicationFailure {
@@ -51,6 +52,45 @@ describe('toActivityFailure', () => {
     expect(asFailure(denied)).toMatchObject({ type: FAILURE_TYPES.storageError, nonRetryable: !denied.retryable });
     const down = new RegistrationError('503', { modelName: 'm', sha256: 'a'.repeat(64), retryable: true, attempts: 5 });
     expect(asFailure(down)).toMatchObject({ type: FAILURE_TYPES.registrationError, nonRetryable: !down.retryable });
+  });
+
+  it('refused credentials and failed TLS are ServiceAuthFailed / ServiceTlsFailed, never retried, wrapped or not', () => {
+    const auth = new ServiceAccessError('S3 https://s3: InvalidAccessKeyId: …', {
+      service: 'S3',
+      problem: 'auth',
+      endpoint: 'https://s3',
+      code: 'InvalidAccessKeyId',
+    });
+    const tls = new ServiceAccessError('MLflow https://mlflow/version: TLS certificate verification failed', {
+      service: 'MLflow',
+      problem: 'tls',
+      endpoint: 'https://mlflow/version',
+      code: 'CERT_HAS_EXPIRED',
+    });
+    expect(asFailure(auth)).toMatchObject({
+      type: FAILURE_TYPES.serviceAuthFailed,
+      nonRetryable: true,
+      message: auth.message,
+    });
+    expect(asFailure(auth).details).toEqual([auth.context]);
+    expect(asFailure(tls)).toMatchObject({ type: FAILURE_TYPES.serviceTlsFailed, nonRetryable: true });
+    // A wrapper marked retryable by mistake still cannot make them retried; its message is kept.
+    const stored = new StorageError(
+      `putObject s3://b/k: ${auth.message}`,
+      { operation: 'putObject', retryable: true },
+      { cause: auth },
+    );
+    expect(asFailure(stored)).toMatchObject({
+      type: FAILURE_TYPES.serviceAuthFailed,
+      nonRetryable: true,
+      message: stored.message,
+    });
+    const registered = new RegistrationError(
+      `register m: ${tls.message}`,
+      { modelName: 'm', sha256: 'a'.repeat(64), retryable: false, attempts: 1 },
+      { cause: tls },
+    );
+    expect(asFailure(registered)).toMatchObject({ type: FAILURE_TYPES.serviceTlsFailed, nonRetryable: true });
   });
 
   it('an interrupted upload retries, unless the activity was cancelled', async () => {

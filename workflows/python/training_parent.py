@@ -49,11 +49,24 @@ def request_problems(request: dict[str, Any]) -> list[str]:
             for e in sorted(validator.iter_errors(request), key=lambda e: list(map(str, e.absolute_path)))]
 
 
+async def connect_temporal() -> Client:
+    """A client from the SDK's environment configuration, as the TypeScript side connects.
+
+    TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE and the
+    TOML file; the local dev server when none is set.
+    """
+    from temporalio.envconfig import ClientConfig
+
+    config = ClientConfig.load_client_connect_config()
+    config.setdefault("target_host", "127.0.0.1:7233")
+    config.setdefault("namespace", "default")
+    return await Client.connect(**config)
+
+
 @activity.defn
 async def await_existing_export(workflow_id: str) -> dict[str, Any]:
     """Waits for an export this parent did not start (workflow code can't wait on it directly)."""
-    client = await Client.connect(os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-                                  namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"))
+    client = await connect_temporal()
     return await client.get_workflow_handle(workflow_id).result()
 
 
@@ -97,8 +110,7 @@ async def main() -> None:
         sys.stdout.flush()
         os._exit(2)
 
-    client = await Client.connect(os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-                                  namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"))
+    client = await connect_temporal()
     queue = f"{PARENT_TASK_QUEUE}-{uuid.uuid4().hex[:8]}"
     async with Worker(client, task_queue=queue, workflows=[TrainingWithExport],
                       activities=[await_existing_export]):

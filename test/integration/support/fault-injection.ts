@@ -87,9 +87,10 @@ export function freePorts(names: readonly string[]): Record<string, string> {
   return Object.fromEntries(names.map((n, i) => [n, ports[i] as string]));
 }
 
-export function throwAwayStack(ports: Record<string, string>): ThrowAwayStack {
+/** `stackEnv`: more settings for scripts/stack.sh itself (e.g. STACK_SECURED, the MinIO credentials). */
+export function throwAwayStack(ports: Record<string, string>, stackEnv: Record<string, string> = {}): ThrowAwayStack {
   const stateDir = mkdtempSync(join(tmpdir(), 'onnx-export-faults-'));
-  const env = { ...process.env, ...ports, ONNX_EXPORT_STATE_DIR: stateDir };
+  const env = { ...process.env, ...ports, ...stackEnv, ONNX_EXPORT_STATE_DIR: stateDir };
   const stackScript = join(root, 'scripts', 'stack.sh');
   const pidOf = (service: StackService): number | undefined => {
     const f = join(stateDir, 'pids', `${service}.pid`);

@@ -3,6 +3,7 @@
  * base64 payload data (decoded), and as base64 text at any of its three byte alignments (for bytes
  * nested in a payload that is itself encoded). Tests only.
  */
+import { existsSync, readFileSync } from 'node:fs';
 
 /** The base64 texts that `secret` appears as inside any longer base64 string, one per alignment. */
 export function base64Forms(secret: string): string[] {
@@ -57,4 +58,31 @@ export function findSecrets(historyJson: string, secrets: readonly string[]): Se
 
 function redact(secret: string): string {
   return `${secret.slice(0, 2)}…(${secret.length} chars)`;
+}
+
+/**
+ * Every credential a pipeline process with this environment holds: S3 keys and session token, the
+ * MLflow password and token, the Temporal API key, and the key material of the client certificates
+ * (each PEM key's first base64 line stands for the key: 48 bytes no history could hold by chance).
+ */
+export function credentialsIn(env: NodeJS.ProcessEnv, extra: readonly (string | undefined)[] = []): string[] {
+  const values = [
+    env.AWS_ACCESS_KEY_ID,
+    env.AWS_SECRET_ACCESS_KEY,
+    env.AWS_SESSION_TOKEN,
+    env.MLFLOW_TRACKING_PASSWORD,
+    env.MLFLOW_TRACKING_TOKEN,
+    env.TEMPORAL_API_KEY,
+    ...extra,
+  ];
+  for (const keyFile of [env.TEMPORAL_TLS_CLIENT_KEY_PATH, env.MLFLOW_TRACKING_CLIENT_CERT_PATH]) {
+    if (keyFile && existsSync(keyFile)) values.push(...pemKeyLines(readFileSync(keyFile, 'utf8')));
+  }
+  return [...new Set(values.filter((s): s is string => typeof s === 'string' && s.length > 0))];
+}
+
+/** The first base64 line of each private key block in a PEM text. */
+function pemKeyLines(pem: string): string[] {
+  const blocks = pem.match(/-----BEGIN [A-Z ]*PRIVATE KEY-----\r?\n([A-Za-z0-9+/=]+)/g) ?? [];
+  return blocks.map((b) => b.split(/\r?\n/)[1] ?? '').filter((line) => line.length >= 32);
 }

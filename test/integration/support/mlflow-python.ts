@@ -1,7 +1,8 @@
 /**
  * MLflow's own Python client, as a consumer runs it: the stack's virtualenv (mlflow, onnx,
  * onnxruntime, boto3) with the tracking server and the object store's credentials in its
- * environment. Tests call scripts under test/python/ through it and read their last JSON line.
+ * environment (with their TLS and auth settings, as a consumer sets them). Tests call scripts under
+ * test/python/ through it and read their last JSON line.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -19,9 +20,14 @@ export function mlflowClientEnv(config: PipelineConfig): NodeJS.ProcessEnv {
     ...process.env,
     MLFLOW_TRACKING_URI: config.mlflow.trackingUri,
     ...(config.mlflow.token ? { MLFLOW_TRACKING_TOKEN: config.mlflow.token } : {}),
+    ...(config.mlflow.username ? { MLFLOW_TRACKING_USERNAME: config.mlflow.username } : {}),
+    ...(config.mlflow.password ? { MLFLOW_TRACKING_PASSWORD: config.mlflow.password } : {}),
+    ...(config.mlflow.serverCertPath ? { MLFLOW_TRACKING_SERVER_CERT_PATH: config.mlflow.serverCertPath } : {}),
     MLFLOW_S3_ENDPOINT_URL: config.s3.endpoint,
     AWS_ACCESS_KEY_ID: config.s3.accessKey,
     AWS_SECRET_ACCESS_KEY: config.s3.secretKey,
+    ...(config.s3.caBundlePath ? { AWS_CA_BUNDLE: config.s3.caBundlePath } : {}),
+    ...(config.s3.sessionToken ? { AWS_SESSION_TOKEN: config.s3.sessionToken } : {}),
     AWS_DEFAULT_REGION: config.s3.region,
   };
 }
