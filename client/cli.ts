@@ -19,7 +19,9 @@ export function runCli(argv: readonly string[]): void {
   main(argv).catch((err: unknown) => {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`onnx-export: ${message}\n`);
-    if (!process.exitCode) process.exitCode = 1;
+    // Exit now: a failed command must not linger on handles it opened (the worker's SDK runtime
+    // keeps the process alive). stderr is synchronous for files, pipes and terminals on Linux.
+    process.exit(process.exitCode || 1);
   });
 }
 

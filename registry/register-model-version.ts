@@ -18,6 +18,7 @@ import {
   type RegisteredModel,
 } from './mlflow-client';
 import { RegistrationError, RegistryInputError } from './registry-error';
+import { findServiceAccessError } from '../storage/access-error';
 
 /** The subset of MlflowClient this module needs (unit tests supply a fake). */
 export interface ModelRegistryApi {
@@ -197,6 +198,21 @@ export async function registerModelVersion(
     ...(input.runId ? { run_id: input.runId } : {}),
     ...(input.description ? { description: input.description } : {}),
   };
+  /**
+   * MLflow's auth app requires READ on a version's run: a training run the pipeline's user cannot
+   * read (or a run id that is not MLflow's, which it answers the same way) refuses the create with
+   * 403. The version is then created without the link; the training_run_id tag keeps the id. A
+   * refused create was not applied, so sending it again is safe.
+   */
+  const createVersion = async (): Promise<ModelVersion> => {
+    try {
+      return await api.createModelVersion(request);
+    } catch (err) {
+      if (!request.run_id || findServiceAccessError(err)?.context.code !== '403') throw err;
+      const { run_id: _unlinked, ...withoutRun } = request;
+      return api.createModelVersion(withoutRun);
+    }
+  };
   const createOnce = async (attempt: number): Promise<{ version: ModelVersion; created: boolean }> => {
     // A retry never creates blind: an earlier attempt's create may have been applied with its answer
     // lost, and the lookup after it failed too (MLflow down). If this search fails, so does the attempt.
@@ -205,7 +221,7 @@ export async function registerModelVersion(
       if (earlier) return { version: earlier, created: true };
     }
     try {
-      const mine = await api.createModelVersion(request);
+      const mine = await createVersion();
       // Converge with a racing attempt: the lowest version with this sha256 wins; ours goes if it is not it.
       const lowest = (await find()) ?? mine;
       if (lowest.version !== mine.version) {

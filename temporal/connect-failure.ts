@@ -2,9 +2,10 @@
  * Turns a failed Temporal connection into one sentence a platform engineer can act on: the
  * endpoint, how we tried (TLS, auth), what went wrong, and the variable to set. The SDK's errors
  * (grpc-js for the client, the Rust core for the worker) name TLS and auth problems differently;
- * both are matched here.
+ * both are matched here, and a TLS handshake of our own says what neither does.
  */
 import type { PipelineConfig } from '../config/environment';
+import { probeTemporalTls } from './tls-probe';
 
 export class TemporalUnreachableError extends Error {
   override name = 'TemporalUnreachableError';
@@ -54,7 +55,7 @@ const DIAGNOSES: readonly Diagnosis[] = [
     hint: () => 'nothing answers there: check TEMPORAL_ADDRESS (or the profile in TEMPORAL_CONFIG_FILE)',
   },
   {
-    test: /Connection dropped|ECONNRESET|connection reset|broken pipe|GOAWAY|h2 protocol|frame/i,
+    test: /Connection dropped|connection closed|operation was cancel+ed|ECONNRESET|connection reset|broken pipe|GOAWAY|h2 protocol|frame/i,
     hint: (tlsOn) =>
       tlsOn
         ? `the server closed the connection during the handshake; if it requires mutual TLS, ${CLIENT_CERT_HINT}`
@@ -84,15 +85,22 @@ function errorText(err: unknown): string {
   return parts.join(': ');
 }
 
-/** The error to throw in place of `err`; its message names the endpoint, the cause and the fix. */
-export function explainTemporalConnectFailure(config: PipelineConfig, err: unknown): TemporalUnreachableError {
-  const { address, namespace, security } = config.temporal;
+/**
+ * The error to throw in place of `err`; its message names the endpoint, the cause and the fix. A TLS
+ * handshake of our own (tls-probe.ts) tells the cause when the SDK's error text does not.
+ */
+export async function explainTemporalConnectFailure(
+  config: PipelineConfig,
+  err: unknown,
+): Promise<TemporalUnreachableError> {
+  const { address, namespace, security, connection } = config.temporal;
   const text = errorText(err).replace(/\s+/g, ' ').trim();
   const tlsOn = security.tls !== 'off';
-  const diagnosis = DIAGNOSES.find((d) => d.test.test(text));
   const how = `TLS ${security.tls}, auth ${security.auth}${security.profile ? `, profile ${security.profile}` : ''}`;
-  const reason = text.length > 300 ? `${text.slice(0, 300)}…` : text;
-  const hint = diagnosis ? `; ${diagnosis.hint(tlsOn)}` : '';
+  const finding = await probeTemporalTls(address, connection.tls).catch(() => undefined);
+  const diagnosis = DIAGNOSES.find((d) => d.test.test(text));
+  const reason = finding ? finding.cause : text.length > 300 ? `${text.slice(0, 300)}…` : text;
+  const hint = finding ? `; ${finding.hint}` : diagnosis ? `; ${diagnosis.hint(tlsOn)}` : '';
   return new TemporalUnreachableError(
     address,
     `Temporal at ${address} (namespace ${namespace}; ${how}): cannot connect: ${reason}${hint}`,

@@ -29,7 +29,7 @@ export async function connectTemporal(config: PipelineConfig): Promise<Connectio
   try {
     return await Connection.connect({ ...connectionOptions(config), connectTimeout: CONNECT_TIMEOUT });
   } catch (err) {
-    throw explainTemporalConnectFailure(config, err);
+    throw await explainTemporalConnectFailure(config, err);
   }
 }
 
@@ -49,7 +49,7 @@ export async function connectWorkerConnection(config: PipelineConfig): Promise<N
       ...(metadata ? { metadata } : {}),
     });
   } catch (err) {
-    throw explainTemporalConnectFailure(config, err);
+    throw await explainTemporalConnectFailure(config, err);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { WorkflowFailedError } from '@temporalio/client';
 import { formatResult } from '../export-view';
+import { workflowFailureMessage } from '../workflow-failure';
 import type { exportModel } from '../../workflows/export-model';
 import { withTemporalClient, workflowUiLink } from '../../temporal/connect';
 
@@ -16,11 +16,9 @@ export function register(program: Command): void {
           const result = await client.workflow.getHandle<typeof exportModel>(id).result();
           process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatResult(result)}\n`);
         } catch (err) {
-          if (!(err instanceof WorkflowFailedError)) throw err;
-          const cause: Error | undefined = (err.cause as (Error & { cause?: Error }) | undefined)?.cause ?? err.cause;
-          process.stderr.write(
-            `export ${id} failed: ${cause?.message ?? err.message}\nWeb UI: ${workflowUiLink(config, id)}\n`,
-          );
+          const failure = workflowFailureMessage(err);
+          if (failure === undefined) throw err;
+          process.stderr.write(`export ${id} failed: ${failure}\nWeb UI: ${workflowUiLink(config, id)}\n`);
           process.exitCode = 1;
         }
       });

@@ -7,6 +7,7 @@ import { uploadBundle } from '../bundle-upload';
 import { startExport } from '../export-starter';
 import { connectClient, workflowUiLink } from '../../temporal/connect';
 import { watchExport } from './watch';
+import { workflowFailureMessage } from '../workflow-failure';
 import { formatResult } from '../export-view';
 
 interface RunOptions {
@@ -81,7 +82,11 @@ export function register(program: Command): void {
           return;
         }
         if (!opts.json) await watchExport(started.handle, { tty: Boolean(process.stdout.isTTY) });
-        const result = await started.handle.result();
+        const result = await started.handle.result().catch((err: unknown) => {
+          const failure = workflowFailureMessage(err);
+          if (failure === undefined) throw err;
+          throw new Error(`export ${started.workflowId} failed: ${failure} (Web UI: ${link})`);
+        });
         process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatResult(result)}\n`);
       } finally {
         await client.connection.close();

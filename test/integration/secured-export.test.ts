@@ -9,7 +9,8 @@
  * seconds with one line naming the service, the endpoint and the variable.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,7 +62,11 @@ describe('an export through a secured platform (mTLS Temporal, MinIO over TLS, M
   let root: string;
   let bundleDir: string;
 
-  const cli = async (args: string[], extraEnv: Record<string, string | undefined> = {}): Promise<CliOutcome> => {
+  const cli = async (
+    args: string[],
+    extraEnv: Record<string, string | undefined> = {},
+    timeout = 600_000,
+  ): Promise<CliOutcome> => {
     const merged: Record<string, string> = { ...env };
     for (const [k, v] of Object.entries(extraEnv)) {
       if (v === undefined) delete merged[k];
@@ -72,7 +77,8 @@ describe('an export through a secured platform (mTLS Temporal, MinIO over TLS, M
       const out = await run(process.execPath, [join(root, 'bin', 'onnx-export.js'), ...args], {
         env: merged,
         cwd: root,
-        timeout: 600_000,
+        timeout,
+        killSignal: 'SIGKILL',
         maxBuffer: 20 * 1024 * 1024,
       });
       return { code: 0, stdout: out.stdout, stderr: out.stderr, ms: Date.now() - started };
@@ -85,7 +91,8 @@ describe('an export through a secured platform (mTLS Temporal, MinIO over TLS, M
   beforeAll(async () => {
     stack = await securedStack();
     const { MLFLOW_ADMIN_USERNAME: _u, MLFLOW_ADMIN_PASSWORD: _p, ...pipelineEnv } = stack.env;
-    env = { ...baseEnv(), ...pipelineEnv };
+    // An empty state folder: no stack.env to fall back on, so every setting is the environment's own.
+    env = { ...baseEnv(), ...pipelineEnv, ONNX_EXPORT_STATE_DIR: mkdtempSync(join(tmpdir(), 'secured-empty-state-')) };
     config = loadConfig(env);
     root = config.projectRoot;
     worker = await startWorkerProcess('secured', env);
@@ -255,7 +262,8 @@ describe('an export through a secured platform (mTLS Temporal, MinIO over TLS, M
 
   for (const c of wrong) {
     it(`a worker with ${c.name} stops within seconds, naming the service, endpoint and variable`, async () => {
-      const out = await cli(['worker'], c.env());
+      // A worker that wrongly starts would poll for ever: the timeout ends it, and the test fails.
+      const out = await cli(['worker'], c.env(), 30_000);
       expect(out.code, out.stdout).not.toBe(0);
       expect(out.ms).toBeLessThan(20_000);
       const lines = out.stderr.trim().split('\n');

@@ -1,4 +1,5 @@
 /** Unit: MLmodel text, version tags/filters, input validation and idempotent registration over a fake registry. */
+import { ServiceAccessError } from '../../storage/access-error';
 import { describe, expect, it } from 'vitest';
 import {
   MlflowApiError,
@@ -248,6 +249,41 @@ describe('registerModelVersion', () => {
     expect(reg.creates).toBe(1);
     expect(reg.versions).toHaveLength(1);
     expect(entry.version).toBe('1');
+  });
+
+  it("a training run the pipeline's user may not read (403 on the linked create) is registered without the link", async () => {
+    const reg = new FakeRegistry();
+    const forbidden = new ServiceAccessError('MLflow …: HTTP 403 Forbidden: user p lacks permission', {
+      service: 'MLflow',
+      problem: 'auth',
+      endpoint: 'https://mlflow.test/api/2.0/mlflow/model-versions/create',
+      code: '403',
+    });
+    const realCreate = reg.createModelVersion.bind(reg);
+    reg.createModelVersion = async (req) => {
+      if (req.run_id) {
+        reg.creates++;
+        throw forbidden;
+      }
+      return realCreate(req);
+    };
+    const entry = await registerModelVersion(reg, input({ runId: 'r1' }), opts);
+    expect(reg.creates).toBe(2);
+    expect(reg.versions).toHaveLength(1);
+    expect(entry.runId).toBeUndefined();
+    expect(reg.versions[0]?.tags).toContainEqual({ key: 'training_run_id', value: 'r1' });
+  });
+
+  it('a 403 on a create without a run link is not retried: the failure says who lacks what', async () => {
+    const reg = new FakeRegistry();
+    reg.failNextCreatesWith = new ServiceAccessError('MLflow …: HTTP 403 Forbidden: user p lacks permission', {
+      service: 'MLflow',
+      problem: 'auth',
+      endpoint: 'https://mlflow.test/api/2.0/mlflow/model-versions/create',
+      code: '403',
+    });
+    await expect(registerModelVersion(reg, input(), opts)).rejects.toThrow(/403 Forbidden: user p lacks permission/);
+    expect(reg.creates).toBe(1);
   });
 
   it('duplicates a cut-short race left behind are deleted; the lowest version stays', async () => {
