@@ -17,9 +17,7 @@ async function main() {
     useSSL,
     accessKey: process.env.AWS_ACCESS_KEY_ID,
     secretKey: process.env.AWS_SECRET_ACCESS_KEY,
-    ...(useSSL && caBundle
-      ? { transportAgent: new https.Agent({ ca: fs.readFileSync(caBundle) }) }
-      : {}),
+    ...(useSSL && caBundle ? { transportAgent: new https.Agent({ ca: fs.readFileSync(caBundle) }) } : {}),
   });
   for (const bucket of buckets) {
     if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket);

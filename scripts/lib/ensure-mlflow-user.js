@@ -51,14 +51,16 @@ async function main() {
   const admin = { username: env('MLFLOW_ADMIN_USERNAME'), password: env('MLFLOW_ADMIN_PASSWORD') };
   const user = { username: env('MLFLOW_PIPELINE_USERNAME'), password: env('MLFLOW_PIPELINE_PASSWORD') };
   const found = await call('GET', `users/get?username=${encodeURIComponent(user.username)}`, undefined, admin);
-  if (found.status === 401) throw new Error('the admin login was refused (does secrets.env belong to this state folder?)');
+  if (found.status === 401)
+    throw new Error('the admin login was refused (does secrets.env belong to this state folder?)');
   if (found.status === 404) {
     const created = await call('POST', 'users/create', user, admin);
     if (created.status !== 200) throw new Error(`users/create: HTTP ${created.status} ${created.text.slice(0, 300)}`);
   } else if (found.status === 200) {
     if (JSON.parse(found.text).user?.is_admin) throw new Error(`${user.username} is an admin; it must not be`);
     const updated = await call('PATCH', 'users/update-password', user, admin);
-    if (updated.status !== 200) throw new Error(`users/update-password: HTTP ${updated.status} ${updated.text.slice(0, 300)}`);
+    if (updated.status !== 200)
+      throw new Error(`users/update-password: HTTP ${updated.status} ${updated.text.slice(0, 300)}`);
   } else {
     throw new Error(`users/get: HTTP ${found.status} ${found.text.slice(0, 300)}`);
   }

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseEnvFile } from '../../../config/environment';
 import { freePorts, throwAwayStack, type ThrowAwayStack } from './fault-injection';
 
 export const SECURED_STACK_PORTS = [
@@ -50,16 +51,6 @@ export interface SecuredStack {
   down(): Promise<void>;
 }
 
-/** KEY=value lines (no quoting, as scripts/stack.sh writes them). */
-export function parseEnvFile(path: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line.trim());
-    if (m) out[m[1] as string] = m[2] as string;
-  }
-  return out;
-}
-
 /** Starts a secured stack; on a failed start it is torn down again and the error says where the logs were. */
 export async function securedStack(): Promise<SecuredStack> {
   const ports = freePorts(SECURED_STACK_PORTS) as SecuredStack['ports'];
@@ -87,8 +78,8 @@ export async function securedStack(): Promise<SecuredStack> {
     await stack.down().catch(() => undefined);
     throw new Error(`secured stack did not start: ${String(err)}\n${tails}`);
   }
-  const stackEnv = parseEnvFile(join(stateDir, 'stack.env'));
-  const secrets = parseEnvFile(join(stateDir, 'secrets.env'));
+  const stackEnv = parseEnvFile(readFileSync(join(stateDir, 'stack.env'), 'utf8'));
+  const secrets = parseEnvFile(readFileSync(join(stateDir, 'secrets.env'), 'utf8'));
   const tlsDir = join(stateDir, 'tls');
   const workDir = mkdtempSync(join(tmpdir(), 'onnx-export-secured-work-'));
   const need = (vars: Record<string, string>, name: string): string => {
