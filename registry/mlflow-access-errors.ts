@@ -3,7 +3,12 @@
  * Each names MLflow, the URL asked (no userinfo, no query) and the variable to set; a credential's
  * state is told as set/unset, never its value. All are ServiceAccessErrors: no retry changes them.
  */
-import { ServiceAccessError, type TlsFailure } from '../storage/access-error';
+import {
+  ServiceAccessError,
+  tlsFailureReason,
+  untrustedCertificateAdvice,
+  type TlsFailure,
+} from '../storage/access-error';
 import type { MlflowConnection } from './mlflow-connection';
 
 const SET_CREDENTIALS = 'set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)';
@@ -49,7 +54,7 @@ export function mlflowAuthError(
 
 export function mlflowTlsError(url: string, tls: TlsFailure, c: MlflowConnection, cause: unknown): ServiceAccessError {
   const context = { service: 'MLflow' as const, problem: 'tls' as const, endpoint: url, code: tls.code };
-  const why = `${tls.code}${tls.detail ? `: ${tls.detail}` : ''}`;
+  const why = tlsFailureReason(tls);
   let message: string;
   if (tls.kind === 'not-tls') {
     message =
@@ -60,16 +65,12 @@ export function mlflowTlsError(url: string, tls: TlsFailure, c: MlflowConnection
       `MLflow ${url}: TLS handshake failed (${why}); if the server requires a client certificate, set ` +
       `MLFLOW_TRACKING_CLIENT_CERT_PATH to one PEM file with the certificate and its key`;
   } else {
-    const ca = c.serverCertPath
-      ? `MLFLOW_TRACKING_SERVER_CERT_PATH=${c.serverCertPath} does not verify it; point it at the CA (PEM) that signed the server's certificate`
-      : "set MLFLOW_TRACKING_SERVER_CERT_PATH to the CA (PEM) that signed the server's certificate (MLFLOW_TRACKING_SERVER_CERT_PATH unset: system CAs only)";
-    const host =
-      tls.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
-        ? 'the certificate does not name this host: use a host name it names in MLFLOW_TRACKING_URI, or '
-        : tls.code === 'CERT_HAS_EXPIRED' || tls.code === 'CERT_NOT_YET_VALID'
-          ? "the server's certificate is outside its validity period (renew it), or "
-          : '';
-    message = `MLflow ${url}: TLS certificate verification failed (${why}); ${host}${ca}`;
+    const advice = untrustedCertificateAdvice(tls, {
+      urlVariable: 'MLFLOW_TRACKING_URI',
+      caVariable: 'MLFLOW_TRACKING_SERVER_CERT_PATH',
+      caPath: c.serverCertPath,
+    });
+    message = `MLflow ${url}: TLS certificate verification failed (${why}); ${advice}`;
   }
   return new ServiceAccessError(message, context, { cause });
 }

@@ -75,6 +75,32 @@ export function tlsFailureOf(err: unknown): TlsFailure | undefined {
   return undefined;
 }
 
+/** The failure as it is quoted in a message: its code, and OpenSSL's or Node's text when there is one. */
+export function tlsFailureReason(tls: TlsFailure): string {
+  return `${tls.code}${tls.detail ? `: ${tls.detail}` : ''}`;
+}
+
+/**
+ * What to do about a server certificate we do not trust, for either service: a host-name or
+ * validity problem first when that is the cause, then the CA variable (its path when set).
+ */
+export function untrustedCertificateAdvice(
+  tls: TlsFailure,
+  names: { urlVariable: string; caVariable: string; caPath: string | undefined },
+): string {
+  const { urlVariable, caVariable, caPath } = names;
+  const ca = caPath
+    ? `${caVariable}=${caPath} does not verify it; point it at the CA (PEM) that signed the server's certificate`
+    : `set ${caVariable} to the CA (PEM) that signed the server's certificate (${caVariable} unset: system CAs only)`;
+  const host =
+    tls.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+      ? `the certificate does not name this host: use a host name it names in ${urlVariable}, or `
+      : tls.code === 'CERT_HAS_EXPIRED' || tls.code === 'CERT_NOT_YET_VALID'
+        ? "the server's certificate is outside its validity period (renew it), or "
+        : '';
+  return `${host}${ca}`;
+}
+
 /** The first ServiceAccessError in `err`'s cause chain (wrappers such as StorageError keep it as cause). */
 export function findServiceAccessError(err: unknown): ServiceAccessError | undefined {
   for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 8; depth++) {

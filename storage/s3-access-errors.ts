@@ -8,7 +8,13 @@
 import { LOCAL_DEFAULTS } from '../common/constants';
 import { keyIdPrefix } from '../config/describe-security';
 import type { S3Config } from '../config/environment';
-import { ServiceAccessError, tlsFailureOf, urlForMessages } from './access-error';
+import {
+  ServiceAccessError,
+  tlsFailureOf,
+  tlsFailureReason,
+  untrustedCertificateAdvice,
+  urlForMessages,
+} from './access-error';
 
 /** S3 error codes no retry with the same credentials can change. */
 const AUTH_CODES: ReadonlySet<string> = new Set([
@@ -49,25 +55,21 @@ export function s3AccessError(err: unknown, s3: S3Config, req: S3Request = {}): 
   }
   const tls = tlsFailureOf(err);
   if (!tls) return undefined;
-  const why = `${tls.code}${tls.detail ? `: ${tls.detail}` : ''}`;
+  const why = tlsFailureReason(tls);
   let message: string;
   if (tls.kind === 'not-tls') {
     message =
       `S3 ${endpoint}: the server does not speak TLS (${why}): the endpoint is https:// but this port answers ` +
       "plain http; use http:// in AWS_ENDPOINT_URL_S3, or the server's TLS port";
   } else {
-    const ca = s3.caBundlePath
-      ? `AWS_CA_BUNDLE=${s3.caBundlePath} does not verify it; point it at the CA (PEM) that signed the server's certificate`
-      : "set AWS_CA_BUNDLE to the CA (PEM) that signed the server's certificate (AWS_CA_BUNDLE unset: system CAs only)";
-    const host =
-      tls.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
-        ? 'the certificate does not name this host: use a host name it names in AWS_ENDPOINT_URL_S3, or '
-        : tls.code === 'CERT_HAS_EXPIRED' || tls.code === 'CERT_NOT_YET_VALID'
-          ? "the server's certificate is outside its validity period (renew it), or "
-          : '';
+    const advice = untrustedCertificateAdvice(tls, {
+      urlVariable: 'AWS_ENDPOINT_URL_S3',
+      caVariable: 'AWS_CA_BUNDLE',
+      caPath: s3.caBundlePath,
+    });
     message =
       tls.kind === 'verify'
-        ? `S3 ${endpoint}: TLS certificate verification failed (${why}); ${host}${ca}`
+        ? `S3 ${endpoint}: TLS certificate verification failed (${why}); ${advice}`
         : `S3 ${endpoint}: TLS handshake failed (${why}); check the endpoint's TLS setup and AWS_CA_BUNDLE`;
   }
   return new ServiceAccessError(message, { service: 'S3', problem: 'tls', endpoint, code: tls.code }, { cause: err });

@@ -41,6 +41,7 @@ import {
   startThrottledProxy,
   startWorkerProcess,
   stopAllWorkers,
+  STACK_PORTS,
   throwAwayStack,
   waitFor,
   type GateProxy,
@@ -57,17 +58,7 @@ const SLOW_UPLOAD = 12 * MiB;
 const ACTIVITY_STARTED = 2;
 const QUICK_BENCHMARK = { gpu: false, batchSizes: [1], maxRuns: 20, timeBudgetMs: 500 };
 
-const stack = throwAwayStack(
-  freePorts([
-    'TEMPORAL_PORT',
-    'TEMPORAL_UI_PORT',
-    'TEMPORAL_HTTP_PORT',
-    'TEMPORAL_METRICS_PORT',
-    'MINIO_PORT',
-    'MINIO_CONSOLE_PORT',
-    'MLFLOW_PORT',
-  ]),
-);
+const stack = throwAwayStack(freePorts(STACK_PORTS));
 
 /** What each case measured, printed at the end (the report's figures). */
 const findings: Record<string, unknown> = {};

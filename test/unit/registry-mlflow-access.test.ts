@@ -15,6 +15,7 @@ import { ServiceAccessError } from '../../storage/access-error';
 import {
   json,
   makeTlsFixtures,
+  rejection,
   startHttpServer,
   startHttpsServer,
   type TestServer,
@@ -24,16 +25,6 @@ import {
 const PASSWORD = 'pw-Sup3rSecret';
 const TOKEN = 'tok-Sup3rSecret';
 const noRetry = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 };
-
-/** Runs `fn`, expecting it to reject; returns the error. */
-async function rejection(fn: () => Promise<unknown>): Promise<Error> {
-  try {
-    await fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 function expectNoSecrets(err: Error): void {
   const everything = `${err.message}\n${err.stack ?? ''}\n${JSON.stringify(err)}`;

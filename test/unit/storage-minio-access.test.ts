@@ -16,7 +16,14 @@ import { ContentAddressedStore } from '../../storage/object-store';
 import { isRetryableStorageError } from '../../storage/retry';
 import { minioS3Operations } from '../../storage/s3-operations';
 import { StorageError } from '../../storage/storage-error';
-import { makeTlsFixtures, startHttpServer, startHttpsServer, type TestServer, type TlsFixtures } from './tls-fixtures';
+import {
+  makeTlsFixtures,
+  rejection,
+  startHttpServer,
+  startHttpsServer,
+  type TestServer,
+  type TlsFixtures,
+} from './tls-fixtures';
 
 const SECRET = 'secret-Sup3rSecret';
 const SESSION = 'session-Sup3rSecret';
@@ -50,15 +57,6 @@ function s3Like(errorCode: string | undefined) {
         `<Resource>${req.url}</Resource><RequestId>1</RequestId><HostId>h</HostId></Error>`,
     );
   };
-}
-
-async function rejection(fn: () => Promise<unknown>): Promise<Error> {
-  try {
-    await fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 function expectNoSecrets(err: unknown): void {

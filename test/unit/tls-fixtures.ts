@@ -63,8 +63,8 @@ function signedBy(dir: string, name: string, subjectAltName: string, ext = 'serv
   ]);
 }
 
-export function makeTlsFixtures(): TlsFixtures {
-  const dir = mkdtempSync(join(tmpdir(), 'tls-fixtures-'));
+/** A self-signed certificate `<name>.crt` with its key `<name>.key`, valid for two days. */
+function selfSigned(dir: string, name: string, subject: string, extra: string[] = []): void {
   openssl(dir, [
     'req',
     '-x509',
@@ -72,34 +72,24 @@ export function makeTlsFixtures(): TlsFixtures {
     'rsa:2048',
     '-nodes',
     '-keyout',
-    'ca.key',
+    `${name}.key`,
     '-out',
-    'ca.crt',
+    `${name}.crt`,
     '-days',
     '2',
     '-subj',
-    '/CN=test-ca',
+    subject,
+    ...extra,
   ]);
+}
+
+export function makeTlsFixtures(): TlsFixtures {
+  const dir = mkdtempSync(join(tmpdir(), 'tls-fixtures-'));
+  selfSigned(dir, 'ca', '/CN=test-ca');
   signedBy(dir, 'server', 'IP:127.0.0.1,DNS:localhost');
   signedBy(dir, 'otherhost', 'DNS:not-this-host.example');
   signedBy(dir, 'client', 'DNS:client', 'clientAuth');
-  openssl(dir, [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'stranger.key',
-    '-out',
-    'stranger.crt',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=stranger',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
+  selfSigned(dir, 'stranger', '/CN=stranger', ['-addext', 'subjectAltName=IP:127.0.0.1']);
   const read = (f: string) => readFileSync(join(dir, f), 'utf8');
   const clientPem = join(dir, 'client.pem');
   writeFileSync(clientPem, read('client.crt') + read('client.key'));
@@ -183,3 +173,13 @@ export const json =
     res.writeHead(status, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(body));
   };
+
+/** Runs `fn`, expecting it to reject; returns the error. */
+export async function rejection(fn: () => Promise<unknown>): Promise<Error> {
+  try {
+    await fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}

@@ -68,6 +68,17 @@ export interface ThrowAwayStack {
  * can run synchronously at module load). Another process could take one before the stack binds it:
  * then `stack.sh up` stops with a message naming the port.
  */
+/** The ports scripts/stack.sh binds for a plain stack (their variable names). */
+export const STACK_PORTS = [
+  'TEMPORAL_PORT',
+  'TEMPORAL_UI_PORT',
+  'TEMPORAL_HTTP_PORT',
+  'TEMPORAL_METRICS_PORT',
+  'MINIO_PORT',
+  'MINIO_CONSOLE_PORT',
+  'MLFLOW_PORT',
+] as const;
+
 export function freePorts(names: readonly string[]): Record<string, string> {
   const script = `
     const net = require('node:net');

@@ -9,19 +9,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEnvFile } from '../../../config/environment';
-import { freePorts, throwAwayStack, type ThrowAwayStack } from './fault-injection';
+import { freePorts, STACK_PORTS, throwAwayStack, type ThrowAwayStack } from './fault-injection';
 
-export const SECURED_STACK_PORTS = [
-  'TEMPORAL_PORT',
-  'TEMPORAL_TLS_PORT',
-  'TEMPORAL_UI_PORT',
-  'TEMPORAL_HTTP_PORT',
-  'TEMPORAL_METRICS_PORT',
-  'MINIO_PORT',
-  'MINIO_CONSOLE_PORT',
-  'MLFLOW_PORT',
-  'MLFLOW_BACKEND_PORT',
-] as const;
+/** The plain stack's ports plus the TLS proxy's Temporal port and MLflow's private plain port. */
+export const SECURED_STACK_PORTS = [...STACK_PORTS, 'TEMPORAL_TLS_PORT', 'MLFLOW_BACKEND_PORT'] as const;
 
 export interface SecuredStack {
   stateDir: string;
