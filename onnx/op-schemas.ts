@@ -90,6 +90,16 @@ const SCHEMAS: readonly OpSchema[] = [
   }),
   op('Cast', 1, [1, 1], [1, 1], { to: { type: 'int', required: true } }),
   op('Cast', 19, [1, 1], [1, 1], { saturate: int, to: { type: 'int', required: true } }),
+  // What quantize/ writes: QDQ int8 graphs (per-channel axis from opset 13).
+  op('QuantizeLinear', 10, [2, 3], [1, 1]),
+  op('QuantizeLinear', 13, [2, 3], [1, 1], { axis: int }),
+  op('QuantizeLinear', 19, [2, 3], [1, 1], { axis: int, saturate: int }),
+  op('QuantizeLinear', 21, [2, 3], [1, 1], { axis: int, block_size: int, saturate: int }),
+  op('QuantizeLinear', 23, [2, 3], [1, 1], { axis: int, block_size: int, output_dtype: int, saturate: int }),
+  op('DequantizeLinear', 10, [2, 3], [1, 1]),
+  op('DequantizeLinear', 13, [2, 3], [1, 1], { axis: int }),
+  op('DequantizeLinear', 21, [2, 3], [1, 1], { axis: int, block_size: int }),
+  op('DequantizeLinear', 23, [2, 3], [1, 1], { axis: int, block_size: int, output_dtype: int }),
   // Common ops, so graphs from other exporters validate too.
   op('BatchNormalization', 9, [5, 5], [1, 5], { epsilon: float, momentum: float }),
   op('BatchNormalization', 14, [5, 5], [1, 3], { epsilon: float, momentum: float, training_mode: int }),

@@ -565,7 +565,20 @@ function clip(ctx: Ctx): ValueType[] {
   return sameAsInput(ctx);
 }
 
+/** QuantizeLinear: the input's shape, in the zero point's type (uint8 without one). */
+function quantizeLinear(ctx: Ctx): ValueType[] {
+  const zeroPoint = name(ctx, 2) !== '' ? ctx.inputs[2]?.dtype : 'uint8';
+  return [{ dtype: zeroPoint, shape: ctx.inputs[0]?.shape }];
+}
+
+/** DequantizeLinear: the input's shape, in the scale's type (float32). */
+function dequantizeLinear(ctx: Ctx): ValueType[] {
+  return [{ dtype: ctx.inputs[1]?.dtype, shape: ctx.inputs[0]?.shape }];
+}
+
 const RULES: Readonly<Record<string, Rule>> = {
+  QuantizeLinear: quantizeLinear,
+  DequantizeLinear: dequantizeLinear,
   Add: elementwise,
   Sub: elementwise,
   Mul: elementwise,

@@ -1,8 +1,20 @@
 /**
- * fp32 ONNX file + calibration inputs → int8 QDQ ONNX file. Work in progress: the signature is the
- * contract the CLI and the pipeline's quantize activity build on.
+ * fp32 ONNX file + calibration inputs → int8 QDQ ONNX file: read the graph (weights stay file
+ * ranges), plan which nodes become integer kernels (qdq-plan), calibrate their activations in
+ * onnxruntime (calibrate), rewrite (qdq-rewrite) and write the result atomically. Deterministic: the
+ * same model, calibration file and method give the same bytes (nothing time- or host-dependent is
+ * written; the metadata records the method and the number of calibration samples only).
  */
-import type { CalibrationMethod } from './calibration-methods';
+import { stat } from 'node:fs/promises';
+import { readModel } from '../onnx/serialize-read';
+import { writeModel } from '../onnx/write-model';
+import { DEFAULT_CALIBRATION_METHOD, type CalibrationMethod } from './calibration-methods';
+import { calibrate } from './calibrate';
+import { openCalibrationInputs } from './calibration-inputs';
+import { planQuantization } from './qdq-plan';
+import { splitFanOutConvBias } from './split-fanout-bias';
+import { MIN_QDQ_OPSET, rewriteToQdq } from './qdq-rewrite';
+import { QuantizeError } from './quantize-error';
 
 /** Where calibration inputs came from, for the report. */
 export type CalibrationSource = 'calibration.safetensors' | 'reference.safetensors' | 'file';
@@ -10,7 +22,7 @@ export type CalibrationSource = 'calibration.safetensors' | 'reference.safetenso
 export interface QuantizeRequest {
   /** The validated fp32 graph. */
   readonly modelPath: string;
-  /** A safetensors file with `mel_spectrogram` F32 [N, 3, mel_bins, frames]. */
+  /** A safetensors file with the model's input tensor (`mel_spectrogram` F32 [N, 3, mel_bins, frames]). */
   readonly calibrationPath: string;
   readonly calibrationSource?: CalibrationSource;
   /** The int8 graph is written here (atomically: a temporary file renamed). */
@@ -28,8 +40,10 @@ export interface QuantizationReport {
   };
   /** Quantized nodes by op type (Conv, MatMul, Gemm). */
   readonly quantizedNodes: Readonly<Record<string, number>>;
-  /** Nodes left in float32. */
+  /** Nodes of the input graph left in float32. */
   readonly floatNodes: number;
+  /** Activation tensors quantized (one Q/DQ pair each). */
+  readonly quantizedActivations: number;
   readonly fp32Bytes: number;
   readonly output: { readonly path: string; readonly bytes: number; readonly sha256: string };
   /** output.bytes / fp32Bytes. */
@@ -38,5 +52,59 @@ export interface QuantizationReport {
 }
 
 export async function quantizeOnnxFile(request: QuantizeRequest): Promise<QuantizationReport> {
-  throw new Error(`quantizeOnnxFile(${request.modelPath}): not written yet`);
+  const started = process.hrtime.bigint();
+  const method = request.method ?? DEFAULT_CALIBRATION_METHOD;
+  const fp32 = await readModel(request.modelPath);
+  const fail = (subject: string, expected: string, actual: string): never => {
+    throw new QuantizeError({ file: request.modelPath, subject, expected, actual });
+  };
+  if (fp32.opset < MIN_QDQ_OPSET)
+    fail('opset', `${MIN_QDQ_OPSET} or later (per-channel DequantizeLinear)`, String(fp32.opset));
+  if (fp32.graph.inputs.length !== 1) fail('graph inputs', 'exactly one', String(fp32.graph.inputs.length));
+  const input = fp32.graph.inputs[0] as (typeof fp32.graph.inputs)[number];
+  if (input.dtype !== 'float32' || input.shape === undefined) {
+    fail(`input '${input.name}'`, 'float32 with a shape', `${input.dtype ?? 'no type'}`);
+  }
+  if (fp32.metadataProps.quantization !== undefined) {
+    fail('metadata quantization', 'an fp32 graph (not quantized yet)', fp32.metadataProps.quantization);
+  }
+  const model = splitFanOutConvBias(fp32);
+  const plan = planQuantization(model);
+  if (plan.nodes.length === 0) fail('graph', 'Conv, Gemm or MatMul nodes with constant weights to quantize', 'none');
+
+  const inputs = await openCalibrationInputs(request.calibrationPath, input.name, input.shape ?? []);
+  const ranges = await calibrate(model, plan.activations, inputs, method, request.modelPath);
+  const rewritten = await rewriteToQdq(model, plan, ranges);
+  const written = await writeModel(
+    {
+      ...rewritten.model,
+      metadataProps: {
+        ...model.metadataProps,
+        quantization: 'int8 QDQ: per-channel symmetric int8 weights, uint8 activations',
+        calibration_method: method,
+        calibration_samples: String(inputs.samples),
+      },
+    },
+    request.outputPath,
+    { externalData: 'never' },
+  );
+  const quantizedNodes: Record<string, number> = {};
+  for (const q of plan.nodes) quantizedNodes[q.op] = (quantizedNodes[q.op] ?? 0) + 1;
+  const fp32Bytes = (await stat(request.modelPath)).size;
+  return {
+    method,
+    calibration: {
+      path: request.calibrationPath,
+      source: request.calibrationSource ?? 'file',
+      samples: inputs.samples,
+      tensor: input.name,
+    },
+    quantizedNodes,
+    floatNodes: model.graph.nodes.length - plan.nodes.length,
+    quantizedActivations: plan.activations.length,
+    fp32Bytes,
+    output: { path: written.path, bytes: written.bytes, sha256: written.sha256 },
+    sizeRatio: written.bytes / fp32Bytes,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+  };
 }

@@ -20,6 +20,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   list: async () => (await import('./list.js')).register,
   emit: async () => (await import('./emit.js')).register,
   validate: async () => (await import('./validate.js')).register,
+  quantize: async () => (await import('./quantize.js')).register,
   parity: async () => (await import('./parity.js')).register,
   bench: async () => (await import('./bench.js')).register,
   publish: async () => (await import('./publish.js')).register,

@@ -1,6 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DEFAULT_OPSET, MAX_EMIT_OPSET, MIN_EMIT_OPSET } from '../../common/export-contract';
+import {
+  CALIBRATION_METHODS,
+  DEFAULT_INT8_TOLERANCES,
+  DEFAULT_OPSET,
+  MAX_EMIT_OPSET,
+  MIN_EMIT_OPSET,
+  MODEL_VARIANTS,
+} from '../../common/export-contract';
 import type { ExportRequest } from '../../common/export-request';
 import { loadConfig } from '../../config/environment';
 import { uploadBundle } from '../bundle-upload';
@@ -18,6 +25,10 @@ interface RunOptions {
   gpu: boolean;
   gpuTimeout?: string;
   batch?: string;
+  variants?: string;
+  int8Mae?: string;
+  int8MaxAbs?: string;
+  calibration?: string;
   wait?: boolean;
   json?: boolean;
 }
@@ -38,6 +49,13 @@ export function register(program: Command): void {
     .option('--batch <list>', 'benchmark batch sizes, e.g. 1,32')
     .option('--no-gpu', 'skip the GPU benchmark')
     .option('--gpu-timeout <duration>', 'how long the GPU benchmark waits for a GPU worker (default 10 minutes)')
+    .option(
+      '--variants <list>',
+      `model variants to produce, from ${MODEL_VARIANTS.join(', ')}: fp32 (default) or fp32,int8 (int8 registers as <model-name>-int8)`,
+    )
+    .option('--int8-mae <n>', `int8 parity: most mean absolute error (default ${DEFAULT_INT8_TOLERANCES.mae})`)
+    .option('--int8-max-abs <n>', `int8 parity: most absolute error (default ${DEFAULT_INT8_TOLERANCES.maxAbs})`)
+    .option('--calibration <method>', `int8 calibration method: ${CALIBRATION_METHODS.join(', ')}`)
     .option('--wait', 'follow the export until it ends and print the result')
     .option('--json', 'print JSON')
     .action(async (bundle: string, opts: RunOptions) => {
@@ -50,6 +68,14 @@ export function register(program: Command): void {
         checkpointUri = up.uri;
         if (!opts.json) process.stdout.write(`uploaded bundle to ${up.uri} (${up.bytesSent} bytes sent)\n`);
       }
+      const int8Parity = {
+        ...(opts.int8Mae !== undefined ? { mae: Number(opts.int8Mae) } : {}),
+        ...(opts.int8MaxAbs !== undefined ? { maxAbs: Number(opts.int8MaxAbs) } : {}),
+      };
+      const int8 = {
+        ...(Object.keys(int8Parity).length > 0 ? { parity: int8Parity } : {}),
+        ...(opts.calibration !== undefined ? { calibration: opts.calibration } : {}),
+      };
       const request: ExportRequest = {
         checkpointUri,
         ...(opts.modelName ? { modelName: opts.modelName } : {}),
@@ -61,6 +87,11 @@ export function register(program: Command): void {
           ...(opts.gpuTimeout ? { gpuScheduleToStartTimeout: opts.gpuTimeout } : {}),
           ...(opts.batch ? { batchSizes: opts.batch.split(',').map(Number) } : {}),
         },
+        // Checked, with the field named, by startExport: an unknown variant or calibration method is refused there.
+        ...(opts.variants !== undefined
+          ? { variants: opts.variants.split(',').map((v) => v.trim()) as ExportRequest['variants'] }
+          : {}),
+        ...(Object.keys(int8).length > 0 ? { int8: int8 as ExportRequest['int8'] } : {}),
       };
       const client = await connectClient(config);
       try {
