@@ -5,4 +5,4 @@
 export const CALIBRATION_METHODS = ['minmax', 'percentile', 'entropy'] as const;
 export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
 /** Chosen by measurement (docs/quantization.md). */
-export const DEFAULT_CALIBRATION_METHOD: CalibrationMethod = 'minmax';
+export const DEFAULT_CALIBRATION_METHOD: CalibrationMethod = 'percentile';

@@ -15,6 +15,7 @@ import type { Problem } from '../../onnx/checker';
 import { serializeModel } from '../../onnx/encode';
 import { readModel } from '../../onnx/serialize-read';
 import { writeModel } from '../../onnx/write-model';
+import { quantizeOnnxFile } from '../../quantize';
 import { SMALL_BUNDLE } from '../unit/models-fixtures';
 import { brokenCases, tinyModel } from '../unit/onnx-test-models';
 import type { BrokenCase } from '../unit/onnx-test-models';
@@ -66,6 +67,8 @@ const validModels = [14, 15, 16, 17, 18, 19, 20, 21].map((opset) => ({
 const emittedModels = [14, 17, 20, 21]
   .map((opset) => ({ file: `localizationnet-${opset}.onnx`, opset, externalData: false }))
   .concat([{ file: 'localizationnet-17-external.onnx', opset: 17, externalData: true }]);
+/** The int8 QDQ variant of each emitted graph (quantize/), calibrated on the bundle's reference inputs. */
+const int8Models = [14, 17, 20, 21].map((opset) => ({ file: `localizationnet-${opset}-int8.onnx`, opset }));
 const cases = brokenCases();
 const caseFile = (i: number): string => join(dir, `broken-${i}.onnx`);
 
@@ -84,6 +87,15 @@ beforeAll(async () => {
     await emitLocalizationNet(SMALL_BUNDLE, path, { opset: e.opset, externalData: e.externalData });
     paths.push(path);
   }
+  for (const q of int8Models) {
+    const path = join(dir, q.file);
+    await quantizeOnnxFile({
+      modelPath: join(dir, `localizationnet-${q.opset}.onnx`),
+      calibrationPath: join(SMALL_BUNDLE, 'reference.safetensors'),
+      outputPath: path,
+    });
+    paths.push(path);
+  }
   const external = join(dir, 'valid-external.onnx');
   await writeModel(tinyModel(17), external, { externalData: 'always' });
   paths.push(external);
@@ -98,7 +110,7 @@ beforeAll(async () => {
 });
 
 describe('our checker and onnx.checker(full_check=True) agree', () => {
-  it.each([...validModels.map((v) => v.file), 'valid-external.onnx', ...emittedModels.map((e) => e.file)])(
+  it.each([...validModels.map((v) => v.file), 'valid-external.onnx', ...emittedModels.map((e) => e.file), ...int8Models.map((q) => q.file)])(
     '%s: both valid',
     (file) => {
       const path = join(dir, file);
