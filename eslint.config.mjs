@@ -42,7 +42,7 @@ const ROOM_IMPORTS = {
   onnx: ['common', 'hashing'],
   models: ['common', 'hashing', 'checkpoint', 'onnx'],
   parity: ['common', 'checkpoint', 'onnx'],
-  quantize: ['common', 'hashing', 'checkpoint', 'onnx'],
+  quantize: ['common', 'checkpoint', 'onnx'],
   storage: ['common', 'config', 'hashing'],
   registry: ['common', 'storage'],
   bench: ['common', 'config', 'hashing', 'onnx'],

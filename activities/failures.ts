@@ -1,6 +1,6 @@
 /**
  * The one mapping from the libraries' errors to Temporal failures, used by every activity. What can
- * never succeed (bad input, a bad graph, a parity miss, content that is not what its hash names, a
+ * never succeed (bad input, a graph or calibration file quantize/ refuses, a bad graph, a parity miss, content that is not what its hash names, a
  * 4xx) is non-retryable; a transient storage or registry failure is retried by the workflow's
  * policy; refused credentials and failed TLS to S3 or MLflow (a ServiceAccessError, possibly the
  * cause of a StorageError or RegistrationError) are non-retryable ServiceAuthFailed /
@@ -17,6 +17,7 @@ import { benchmarkFailureType, FAILURE_TYPES } from '../common/failure-types';
 import { ModelError } from '../models/model-error';
 import { ModelReadError } from '../onnx/serialize-read';
 import { ParityError } from '../parity/parity-error';
+import { QuantizeError } from '../quantize/quantize-error';
 import { RegistrationError, RegistryInputError } from '../registry/registry-error';
 import { findServiceAccessError } from '../storage/access-error';
 import { ContentMismatchError, StorageError, StorageInputError, UploadAbortedError } from '../storage/storage-error';
@@ -38,7 +39,13 @@ const FINAL_BENCHMARK_KINDS: ReadonlySet<BenchmarkErrorKind> = new Set([
 ]);
 
 type InputError =
-  CheckpointError | ModelError | MissingInputError | StorageInputError | RegistryInputError | ParityError;
+  | CheckpointError
+  | ModelError
+  | MissingInputError
+  | StorageInputError
+  | RegistryInputError
+  | ParityError
+  | QuantizeError;
 
 function isInputError(err: unknown): err is InputError {
   return (
@@ -47,7 +54,9 @@ function isInputError(err: unknown): err is InputError {
     err instanceof MissingInputError ||
     err instanceof StorageInputError ||
     err instanceof RegistryInputError ||
-    err instanceof ParityError
+    err instanceof ParityError ||
+    // A calibration file without the input tensor, a graph quantize/ cannot rewrite: the caller's input.
+    err instanceof QuantizeError
   );
 }
 
@@ -97,12 +106,17 @@ function inputFailure(err: InputError, copies: readonly LocalCopy[]): Applicatio
   const cause = Object.assign(new Error(message), { name: err.name });
   cause.stack = mirror(err.stack ?? `${err.name}: ${err.message}`);
   const named = err instanceof StorageInputError || err instanceof RegistryInputError;
+  const details = named
+    ? [{ field: err.field, expected: err.expected }]
+    : err instanceof QuantizeError
+      ? [{ subject: err.subject, expected: err.expected, actual: err.actual }]
+      : undefined;
   return ApplicationFailure.create({
     message,
     type: FAILURE_TYPES.invalidInput,
     nonRetryable: true,
     cause,
-    ...(named ? { details: [{ field: err.field, expected: err.expected }] } : {}),
+    ...(details ? { details } : {}),
   });
 }
 

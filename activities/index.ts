@@ -20,6 +20,7 @@ import { createEmitGraphActivity } from './emit-graph';
 import { createGpuQueuePollersActivity } from './gpu-queue-pollers';
 import { createPromoteModelActivities } from './promote-model';
 import { createPublishModelActivity } from './publish-model';
+import { createQuantizeGraphActivity } from './quantize-graph';
 import { createRegisterModelActivity } from './register-model';
 import { createStackSmokeActivities } from './stack-smoke';
 import { createValidateStructureActivity } from './validate-structure';
@@ -38,6 +39,7 @@ export function createActivities(config: PipelineConfig) {
     ...createEmitGraphActivity({ minio, store, work }),
     ...createValidateStructureActivity({ minio, work }),
     ...createCheckParityActivity({ minio, work }),
+    ...createQuantizeGraphActivity({ minio, store, work }),
     ...createBenchmarkLatencyActivity({ resolveModelPath: artifactResolver(config) }),
     ...createPublishModelActivity({ store, minio, work }),
     ...createRegisterModelActivity({ mlflow }),

@@ -1,5 +1,6 @@
 /**
- * Loads a checkpoint bundle directory (config.json + model.safetensors [+ reference.safetensors]):
+ * Loads a checkpoint bundle directory (config.json + model.safetensors [+ reference.safetensors]
+ * [+ calibration.safetensors, read by quantize/ only]):
  * schema-checked config, validated weights header, the weights' sha256 and a NaN/Inf check of every
  * float weight. The hash and (for F32/F64) a fast finite test share one pass on a worker thread; any
  * tensor that fails it, or has another float dtype, gets the exact scan here (in file order, so the
@@ -20,7 +21,14 @@ export const BUNDLE_FILES = {
   config: 'config.json',
   weights: 'model.safetensors',
   reference: 'reference.safetensors',
+  /** Optional: int8 calibration inputs (`mel_spectrogram` [N, ...]); without it the reference inputs calibrate. */
+  calibration: 'calibration.safetensors',
 } as const;
+
+/** The files every bundle has. */
+export const REQUIRED_BUNDLE_FILES = [BUNDLE_FILES.config, BUNDLE_FILES.weights, BUNDLE_FILES.reference] as const;
+/** The files a bundle may have; fetched when present, never required. */
+export const OPTIONAL_BUNDLE_FILES = [BUNDLE_FILES.calibration] as const;
 
 export interface Bundle {
   readonly dir: string;

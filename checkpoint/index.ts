@@ -12,5 +12,12 @@ export type { FileRange, ScanOptions } from './safetensors-file';
 export { findNonFinite } from './finite-scan';
 export { CONVNEXT_PRESETS, parseBundleConfig } from './bundle-config';
 export type { BackboneName, BundleConfig, PresetName } from './bundle-config';
-export { BUNDLE_FILES, loadBundle, openBundle, readConfig } from './bundle';
+export {
+  BUNDLE_FILES,
+  OPTIONAL_BUNDLE_FILES,
+  REQUIRED_BUNDLE_FILES,
+  loadBundle,
+  openBundle,
+  readConfig,
+} from './bundle';
 export type { Bundle, LoadBundleOptions, OpenedBundle } from './bundle';

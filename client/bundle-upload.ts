@@ -1,13 +1,15 @@
 /**
  * Uploads a local checkpoint bundle to the checkpoints bucket under a content-addressed prefix
- * (`bundles/<sha256 of the three files' hashes>/`), so the same bundle always gets the same URI and
- * the same export workflow id, and re-running `onnx-export run` sends nothing twice.
+ * (`bundles/<sha256 of its files' hashes>/`), so the same bundle always gets the same URI and
+ * the same export workflow id, and re-running `onnx-export run` sends nothing twice. The optional
+ * calibration.safetensors (the int8 variant's calibration inputs) is uploaded and counted in the id
+ * when the folder has it; a bundle without it keeps the id it always had.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PipelineConfig } from '../config/environment';
-import { BUNDLE_FILES } from '../workspace/local-files';
+import { BUNDLE_FILES, OPTIONAL_BUNDLE_FILES } from '../workspace/local-files';
 import { sha256File } from '../hashing/file-sha256';
 import { ContentAddressedStore, createMinioClient, minioS3Operations } from '../storage';
 
@@ -24,7 +26,8 @@ export async function uploadBundle(config: PipelineConfig, dir: string): Promise
     throw new Error(
       `${dir}: not a checkpoint bundle, missing ${missing.join(', ')} (expected ${BUNDLE_FILES.join(', ')})`,
     );
-  const hashes = await Promise.all(BUNDLE_FILES.map(async (f) => ({ file: f, ...(await sha256File(join(dir, f))) })));
+  const files = [...BUNDLE_FILES, ...OPTIONAL_BUNDLE_FILES.filter((f) => existsSync(join(dir, f)))];
+  const hashes = await Promise.all(files.map(async (f) => ({ file: f, ...(await sha256File(join(dir, f))) })));
   const id = createHash('sha256')
     .update(hashes.map((h) => `${h.file}:${h.sha256}`).join('\n'))
     .digest('hex');

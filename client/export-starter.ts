@@ -66,6 +66,7 @@ export async function startExport(
         `**Checkpoint** ${request.checkpointUri}`,
         `**Opset** ${request.opset ?? DEFAULT_OPSET}`,
         `**Registry** ${modelName}${request.alias === '' ? '' : ` @${request.alias ?? REGISTRY_DEFAULTS.alias}`}`,
+        ...(request.variants?.includes('int8') ? [`**Variants** fp32, int8 (as ${modelName}-int8)`] : []),
       ].join('\n'),
     });
     const run = await client.workflow.getHandle(workflowId, handle.firstExecutionRunId).describe();

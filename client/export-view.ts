@@ -5,7 +5,15 @@
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
-import { EXPORT_STAGES, PROGRESS_QUERY, type ExportProgress, type StageName } from '../common/export-contract';
+import {
+  EXPORT_STAGES,
+  INT8_STAGES,
+  PROGRESS_QUERY,
+  type AnyStageName,
+  type ExportProgress,
+  type Int8StageName,
+  type StageName,
+} from '../common/export-contract';
 import { searchAttributeKeys } from '../common/search-attributes';
 import type { ExportResult } from '../workflows/export-model';
 
@@ -27,9 +35,22 @@ function uploadFromHeartbeat(details: unknown): { done: number; total: number } 
   return { done: cp.parts.reduce((n, p) => n + p.size, 0), total: cp.size };
 }
 
-/** What the ExportStage search attribute alone says: `done`, `failed:<stage>`, or the running stage. */
+/**
+ * What the ExportStage search attribute alone says: `done`, `failed:<stage>`, or the running stage
+ * (an int8 stage, `int8:<stage>`, runs after every fp32 stage has passed).
+ */
 export function progressFromStage(value: string | undefined): ExportProgress | undefined {
   if (value === undefined) return undefined;
+  const int8Index = INT8_STAGES.indexOf(value as Int8StageName);
+  if (int8Index >= 0) {
+    return {
+      stage: value as Int8StageName,
+      completedStages: [...EXPORT_STAGES, ...INT8_STAGES.slice(0, int8Index)],
+      bytesUploaded: 0,
+      bytesTotal: undefined,
+      variants: { int8: { status: 'running', stage: value as Int8StageName } },
+    };
+  }
   const [state, failedStage] = value.split(':') as [string, string | undefined];
   const current = (failedStage ?? state) as StageName | 'done' | 'queued' | 'failed';
   const index = current === 'done' ? EXPORT_STAGES.length : EXPORT_STAGES.indexOf(current as StageName);
@@ -81,14 +102,21 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
-/** The stage list: done stages ticked, the current one marked, the rest waiting. */
+/**
+ * The stage list: done stages ticked, the current one marked, the rest waiting; the int8 stages
+ * follow when the export has an int8 variant (a failed one marked ✗ with its reason).
+ */
 export function stageLines(s: ExportSnapshot): string[] {
-  const done = new Set(s.progress?.completedStages ?? []);
-  return EXPORT_STAGES.map((stage) => {
+  const done = new Set<AnyStageName>(s.progress?.completedStages ?? []);
+  const int8 = s.progress?.variants?.int8;
+  const stages: readonly AnyStageName[] = int8 ? [...EXPORT_STAGES, ...INT8_STAGES] : EXPORT_STAGES;
+  return stages.map((stage) => {
     const current = s.progress?.stage === stage;
-    const mark = done.has(stage) ? '✓' : current ? (s.status === 'RUNNING' ? '…' : '✗') : ' ';
+    const failedVariant = int8?.status === 'failed' && int8.stage === stage;
+    const mark = done.has(stage) ? '✓' : failedVariant ? '✗' : current ? (s.status === 'RUNNING' ? '…' : '✗') : ' ';
     let line = `  [${mark}] ${stage}`;
     if (current && stage === 'emit' && s.upload) line += `  upload ${progressBar(s.upload.done, s.upload.total)}`;
+    if (failedVariant && int8.reason) line += `  (variant failed alone: ${int8.reason})`;
     return line;
   });
 }
@@ -114,6 +142,20 @@ export function formatResult(r: ExportResult): string {
     `  latency    CPU ${cpu}; GPU ${gpu}`,
     `  published  ${r.published.source}/`,
     `  registry   ${r.registry.modelUri}${r.registry.alias ? ` (@${r.registry.alias})` : ''}  ${r.registry.uiUrl}`,
+    ...int8Lines(r.variants?.int8),
     `  Web UI     ${r.uiLink}`,
   ].join('\n');
+}
+
+/** The int8 variant's lines of the result (none for an fp32-only export, or one from before variants). */
+export function int8Lines(v: ExportResult['variants']['int8']): string[] {
+  if (!v) return [];
+  if (v.status === 'failed') return [`  int8       FAILED at ${v.stage}: ${v.reason} (fp32 is published regardless)`];
+  const worst = Math.max(...Object.values(v.parity.outputs).map((o) => o.mae));
+  const cpu = v.latency.cpu.batches.map((b) => `batch ${b.batchSize}: p50 ${b.stats.p50.toFixed(2)} ms`).join(', ');
+  return [
+    `  int8       ${v.onnx.uri} (${formatBytes(v.onnx.bytes)}, ${(v.quantization.sizeRatio * 100).toFixed(0)}% of fp32; calibration ${v.quantization.method} on ${v.quantization.calibration.source})`,
+    `    parity   worst MAE ${worst.toExponential(2)} (${v.parity.samples} samples); latency CPU ${cpu}`,
+    `    registry ${v.registry.modelUri}${v.registry.alias ? ` (@${v.registry.alias})` : ''}  ${v.registry.uiUrl}`,
+  ];
 }

@@ -15,11 +15,16 @@ import { z } from 'zod';
 import { checkAgainst, expecting, nameSchema } from './request-check';
 import {
   ALIAS_RULE,
+  CALIBRATION_METHODS,
+  DEFAULT_INT8_TOLERANCES,
   DEFAULT_OPSET,
   DEFAULT_TOLERANCES,
+  DEFAULT_VARIANTS,
+  INT8_NAME_SUFFIX,
   MAX_EMIT_OPSET,
   MIN_EMIT_OPSET,
   MODEL_NAME_RULE,
+  MODEL_VARIANTS,
   RESERVED_ALIAS,
   RUN_ID_RULE,
   type NameRule,
@@ -86,6 +91,51 @@ const benchmarkSchema = z
   )
   .describe('Latency benchmark settings.');
 
+const variantsExpected =
+  `a list of distinct variants from ${MODEL_VARIANTS.join(', ')} that includes fp32 (int8 is derived from the fp32 graph): ` +
+  `["fp32"] (the default) or ["fp32", "int8"]`;
+
+const variantsSchema = z
+  .array(z.enum(MODEL_VARIANTS, expecting(variantsExpected)), expecting(variantsExpected))
+  .min(1, expecting(variantsExpected))
+  .max(MODEL_VARIANTS.length, expecting(variantsExpected))
+  .refine((v) => v.includes('fp32') && new Set(v).size === v.length, expecting(variantsExpected))
+  .meta({
+    description: `The model variants to produce: ${variantsExpected}.`,
+    uniqueItems: true,
+    contains: { const: 'fp32' },
+    default: [...DEFAULT_VARIANTS],
+  });
+
+/** Parity tolerances, against the bundle's reference outputs. */
+function paritySchema(defaults: { mae: number; maxAbs: number }, what: string) {
+  return z
+    .strictObject(
+      { mae: tolerance('mean absolute error'), maxAbs: tolerance('largest absolute error') },
+      expecting('an object of parity tolerances'),
+    )
+    .partial()
+    .describe(`${what} against the reference outputs (default mae ${defaults.mae}, maxAbs ${defaults.maxAbs}).`);
+}
+
+const calibrationExpected = `one of ${CALIBRATION_METHODS.join(', ')} (default: the quantizer's)`;
+
+const int8Schema = z
+  .strictObject(
+    {
+      parity: paritySchema(DEFAULT_INT8_TOLERANCES, 'Parity tolerances of the int8 graph').optional(),
+      calibration: z
+        .enum(CALIBRATION_METHODS, expecting(calibrationExpected))
+        .describe(`How activation ranges are chosen from the calibration inputs: ${calibrationExpected}.`)
+        .optional(),
+    },
+    expecting('an object of int8 variant settings (parity, calibration)'),
+  )
+  .describe('Settings of the int8 variant; only with variants ["fp32", "int8"].');
+
+/** The longest model name that leaves room for the int8 variant's `-int8`. */
+export const MAX_INT8_MODEL_NAME_LENGTH = MODEL_NAME_RULE.maxLength - INT8_NAME_SUFFIX.length;
+
 const aliasExpected = `${ALIAS_RULE.expected}; '' for none (default 'staging')`;
 
 export const exportRequestSchema = z
@@ -104,17 +154,10 @@ export const exportRequestSchema = z
       modelName: named(MODEL_NAME_RULE, 'registered model name, also the object prefix under models/').optional(),
       runId: named(RUN_ID_RULE, 'the training run (an MLflow run id when there is one)').optional(),
       opset: integer(MIN_EMIT_OPSET, MAX_EMIT_OPSET, `ONNX opset (default ${DEFAULT_OPSET})`).optional(),
-      parity: z
-        .strictObject(
-          { mae: tolerance('mean absolute error'), maxAbs: tolerance('largest absolute error') },
-          expecting('an object of parity tolerances'),
-        )
-        .partial()
-        .describe(
-          `Parity tolerances against the reference outputs (default mae ${DEFAULT_TOLERANCES.mae}, maxAbs ${DEFAULT_TOLERANCES.maxAbs}).`,
-        )
-        .optional(),
+      parity: paritySchema(DEFAULT_TOLERANCES, 'Parity tolerances').optional(),
       benchmark: benchmarkSchema.optional(),
+      variants: variantsSchema.optional(),
+      int8: int8Schema.optional(),
       alias: z
         .string(expecting(aliasExpected))
         .max(ALIAS_RULE.maxLength, expecting(aliasExpected))
@@ -130,6 +173,28 @@ export const exportRequestSchema = z
     },
     expecting('an export request object'),
   )
+  .superRefine((request, ctx) => {
+    // Rules across fields (not in the JSON Schema; the starter and the workflow check them).
+    const int8 = request.variants?.includes('int8') ?? false;
+    if (request.int8 !== undefined && !int8) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['int8'],
+        input: request.int8,
+        message: 'expected int8 settings only when variants includes "int8" (set variants to ["fp32", "int8"])',
+      });
+    }
+    if (int8 && request.modelName !== undefined && request.modelName.length > MAX_INT8_MODEL_NAME_LENGTH) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['modelName'],
+        input: request.modelName,
+        message:
+          `expected at most ${MAX_INT8_MODEL_NAME_LENGTH} characters when variants includes "int8" ` +
+          `(its versions are registered as <modelName>${INT8_NAME_SUFFIX}, at most ${MODEL_NAME_RULE.maxLength} characters)`,
+      });
+    }
+  })
   .meta({
     title: 'ExportRequest',
     description:

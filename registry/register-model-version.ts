@@ -7,7 +7,7 @@
  * Knows nothing of Temporal; must not log or return the tracking token.
  */
 import { REGISTRY_RETRY } from '../common/constants';
-import { ALIAS_RULE, followsNameRule, RUN_ID_RULE } from '../common/export-contract';
+import { ALIAS_RULE, followsNameRule, MODEL_VARIANTS, RUN_ID_RULE, type ModelVariant } from '../common/export-contract';
 import { realSleep, retryWithBackoff } from '../common/retry-backoff';
 import { parseS3Uri, validateModelName, validateSha256 } from '../storage/object-keys';
 import { StorageInputError } from '../storage/storage-error';
@@ -40,6 +40,13 @@ export const VERSION_TAGS = {
   opset: 'onnx_opset',
   workflowId: 'temporal_workflow_id',
   runId: 'training_run_id',
+  /** `fp32` or `int8`: which variant of the export this version is. */
+  variant: 'variant',
+  /** On an int8 version: the fp32 version (under the unsuffixed name) and graph it was quantized from. */
+  fp32ModelVersion: 'fp32_model_version',
+  fp32Sha256: 'fp32_onnx_sha256',
+  calibrationMethod: 'calibration_method',
+  calibrationSource: 'calibration_source',
 } as const;
 
 export interface RegisterModelInput {
@@ -60,6 +67,12 @@ export interface RegisterModelInput {
   alias?: string | null;
   /** Extra tags (keys must not collide with VERSION_TAGS). */
   tags?: Record<string, string>;
+  /** The variant this version is (tag `variant`); absent on versions registered before variants existed. */
+  variant?: ModelVariant;
+  /** An int8 version's fp32 origin: the fp32 version number and its graph's sha256. */
+  derivedFrom?: { modelVersion: string; onnxSha256: string };
+  /** An int8 version's calibration: the method and the bundle file its inputs came from. */
+  calibration?: { method: string; source: string };
 }
 
 export interface RegistryEntry {
@@ -107,6 +120,26 @@ export function validateRegisterInput(input: RegisterModelInput): void {
     if (typeof v !== 'string' || v.length > 5000)
       throw new RegistryInputError(`tags.${k}`, String(v).slice(0, 80), 'a string of at most 5000 characters');
   }
+  if (input.variant !== undefined && !(MODEL_VARIANTS as readonly string[]).includes(input.variant))
+    throw new RegistryInputError('variant', String(input.variant), `one of ${MODEL_VARIANTS.join(', ')}`);
+  if (input.derivedFrom) {
+    if (!/^[1-9][0-9]{0,9}$/.test(input.derivedFrom.modelVersion))
+      throw new RegistryInputError(
+        'derivedFrom.modelVersion',
+        input.derivedFrom.modelVersion,
+        'an MLflow version number',
+      );
+    if (!/^[0-9a-f]{64}$/.test(input.derivedFrom.onnxSha256))
+      throw new RegistryInputError(
+        'derivedFrom.onnxSha256',
+        input.derivedFrom.onnxSha256,
+        '64 lowercase hex characters',
+      );
+  }
+  for (const [field, v] of Object.entries(input.calibration ?? {})) {
+    if (typeof v !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(v))
+      throw new RegistryInputError(`calibration.${field}`, String(v), "1-100 letters, digits, '.', '_' or '-'");
+  }
   const finite = (field: string, v: number | undefined) => {
     if (v !== undefined && !Number.isFinite(v)) throw new RegistryInputError(field, String(v), 'a finite number');
   };
@@ -128,6 +161,15 @@ export function versionTags(input: RegisterModelInput): { key: string; value: st
   if (input.opset !== undefined) t[VERSION_TAGS.opset] = String(input.opset);
   if (input.workflowId) t[VERSION_TAGS.workflowId] = input.workflowId;
   if (input.runId) t[VERSION_TAGS.runId] = input.runId;
+  if (input.variant) t[VERSION_TAGS.variant] = input.variant;
+  if (input.derivedFrom) {
+    t[VERSION_TAGS.fp32ModelVersion] = input.derivedFrom.modelVersion;
+    t[VERSION_TAGS.fp32Sha256] = input.derivedFrom.onnxSha256;
+  }
+  if (input.calibration) {
+    t[VERSION_TAGS.calibrationMethod] = input.calibration.method;
+    t[VERSION_TAGS.calibrationSource] = input.calibration.source;
+  }
   Object.assign(t, input.tags ?? {});
   return Object.entries(t).map(([key, value]) => ({ key, value }));
 }
@@ -187,7 +229,13 @@ export async function registerModelVersion(
   // Registered model: create-if-missing; a lost create answer is settled by creating again (ALREADY_EXISTS).
   await retryWithBackoff(
     policy,
-    () => api.ensureRegisteredModel(modelName, 'ONNX exports of Heimdall LocalizationNet (onnx-export-pipeline)'),
+    () =>
+      api.ensureRegisteredModel(
+        modelName,
+        input.variant === 'int8'
+          ? 'int8 (QDQ) ONNX exports of Heimdall LocalizationNet, quantized from the fp32 versions (onnx-export-pipeline)'
+          : 'ONNX exports of Heimdall LocalizationNet (onnx-export-pipeline)',
+      ),
     retrying('registered model'),
   );
 

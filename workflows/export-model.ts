@@ -6,6 +6,11 @@
  * Bad input, an invalid graph and a parity miss fail at once (non-retryable) and nothing is
  * published: validation and parity run on the staged artifact before publish and register.
  *
+ * With `variants: ["fp32", "int8"]`, the int8 variant runs after fp32 is registered
+ * (workflows/int8-variant.ts) and fails alone: the export completes with fp32 published and the
+ * result's `variants.int8` saying what happened. An fp32-only request issues the same commands as
+ * before variants existed.
+ *
  * Changing this file while exports run: see docs/workflow-versioning.md (patched() for any change
  * to the order or kind of commands; replay tests of committed histories catch the rest).
  */
@@ -39,11 +44,13 @@ import {
   type ExportProgress,
   type ExportStage,
   type StageName,
+  DEFAULT_VARIANTS,
   type ValidationReport,
 } from '../common/export-contract';
 import { checkExportRequest, type ExportRequest } from '../common/export-request';
 import { EXPORT_OUTCOMES } from '../common/metrics';
-import { runBenchmarkStage, type BenchmarkStageResult } from './benchmark-stage';
+import { runBenchmarkStage, type BenchmarkStageInput, type BenchmarkStageResult } from './benchmark-stage';
+import { runInt8Variant, type Int8VariantResult } from './int8-variant';
 import { countedRun, countExport } from './metrics';
 
 export const progressQuery = defineQuery<ExportProgress>(PROGRESS_QUERY);
@@ -72,6 +79,8 @@ const SERVER_RETRY = stageRetry('2 minutes', 20);
  */
 const STAGE_OPTIONS = {
   emit: { startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute', retry: COMPUTE_RETRY },
+  /** The int8 variant's quantize stage: calibration runs and the staging upload, heartbeating. */
+  quantize: { startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute', retry: COMPUTE_RETRY },
   validate: { startToCloseTimeout: '10 minutes', retry: COMPUTE_RETRY },
   parity: { startToCloseTimeout: '20 minutes', retry: COMPUTE_RETRY },
   publish: { startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute', retry: SERVER_RETRY },
@@ -94,6 +103,12 @@ export interface ExportResult {
   published: PublishedModel;
   registry: RegistryEntry;
   uiLink: string;
+  /**
+   * The variants beyond fp32 that the request asked for, each `published` (with its own reports and
+   * registry entry) or `failed` (stage and reason); empty for an fp32-only export. The fields above
+   * are fp32's.
+   */
+  variants: { int8?: Int8VariantResult };
 }
 
 export async function exportModel(untrustedRequest: ExportRequest): Promise<ExportResult> {
@@ -202,17 +217,20 @@ async function runExport(untrustedRequest: ExportRequest): Promise<ExportResult>
     ),
   );
 
+  const benchmark: Omit<BenchmarkStageInput, 'model'> = {
+    ...(request.benchmark?.batchSizes ? { batchSizes: request.benchmark.batchSizes } : {}),
+    ...(request.benchmark?.threads !== undefined ? { threads: request.benchmark.threads } : {}),
+    ...(request.benchmark?.maxRuns !== undefined ? { maxRuns: request.benchmark.maxRuns } : {}),
+    ...(request.benchmark?.timeBudgetMs !== undefined ? { timeBudgetMs: request.benchmark.timeBudgetMs } : {}),
+    ...(request.benchmark?.gpu !== undefined ? { gpu: request.benchmark.gpu } : {}),
+    ...(request.benchmark?.gpuScheduleToStartTimeout
+      ? { gpuScheduleToStartTimeout: request.benchmark.gpuScheduleToStartTimeout as '10 minutes' }
+      : {}),
+  };
   const latency = await stage('benchmark', () =>
     runBenchmarkStage({
       model: { uri: onnx.uri, sha256: onnx.sha256, label: `${modelName}@${onnx.sha256.slice(0, 12)}` },
-      ...(request.benchmark?.batchSizes ? { batchSizes: request.benchmark.batchSizes } : {}),
-      ...(request.benchmark?.threads !== undefined ? { threads: request.benchmark.threads } : {}),
-      ...(request.benchmark?.maxRuns !== undefined ? { maxRuns: request.benchmark.maxRuns } : {}),
-      ...(request.benchmark?.timeBudgetMs !== undefined ? { timeBudgetMs: request.benchmark.timeBudgetMs } : {}),
-      ...(request.benchmark?.gpu !== undefined ? { gpu: request.benchmark.gpu } : {}),
-      ...(request.benchmark?.gpuScheduleToStartTimeout
-        ? { gpuScheduleToStartTimeout: request.benchmark.gpuScheduleToStartTimeout as '10 minutes' }
-        : {}),
+      ...benchmark,
     }),
   );
 
@@ -256,10 +274,20 @@ async function runExport(untrustedRequest: ExportRequest): Promise<ExportResult>
           ...(cpuStats ? { cpuP50Ms: cpuStats.p50, cpuP95Ms: cpuStats.p95 } : {}),
           ...(request.description ? { description: request.description } : {}),
           alias,
+          variant: 'fp32',
         },
       ],
     ),
   );
+
+  // The variants derived from the registered fp32 graph; each fails alone (never the export).
+  const variants: ExportResult['variants'] = {};
+  if ((request.variants ?? DEFAULT_VARIANTS).includes('int8')) {
+    variants.int8 = await runInt8Variant(
+      { request, modelName, workflowId, fp32: { onnx, emission, registry }, alias, benchmark, progress },
+      { acts, options: STAGE_OPTIONS, summariseParity },
+    );
+  }
 
   progress.stage = 'done';
   upsertSearchAttributes([{ key: searchAttributeKeys.exportStage, value: 'done' }]);
@@ -281,6 +309,7 @@ async function runExport(untrustedRequest: ExportRequest): Promise<ExportResult>
     published,
     registry,
     uiLink,
+    variants,
   };
 }
 

@@ -9,13 +9,15 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client as MinioClient } from 'minio';
-import { BUNDLE_FILES as CHECKPOINT_BUNDLE_FILES } from '../checkpoint';
+import { OPTIONAL_BUNDLE_FILES as OPTIONAL_FILES, REQUIRED_BUNDLE_FILES } from '../checkpoint';
 import { sha256File } from '../hashing/file-sha256';
 import { parseS3Uri } from '../storage';
 import { evictCache, markUsed, type WorkDir } from './work-cache';
 
-/** The files of a checkpoint bundle, as checkpoint/ names them; the reference is needed for parity. */
-export const BUNDLE_FILES = Object.values(CHECKPOINT_BUNDLE_FILES);
+/** The files every checkpoint bundle has, as checkpoint/ names them; the reference is needed for parity. */
+export const BUNDLE_FILES: readonly string[] = [...REQUIRED_BUNDLE_FILES];
+/** Files a bundle may have (calibration.safetensors): fetched when present, their absence is no error. */
+export const OPTIONAL_BUNDLE_FILES: readonly string[] = [...OPTIONAL_FILES];
 
 export class MissingInputError extends Error {
   constructor(
@@ -51,7 +53,9 @@ async function downloadTo(minio: MinioClient, bucket: string, key: string, dest:
 
 /**
  * Downloads a bundle (`s3://bucket/prefix/`) into `workDir/bundles/<hash of uri and etags>/` and
- * returns that folder. Files are matched to their S3 ETags, so a re-run finds them in place.
+ * returns that folder. Files are matched to their S3 ETags, so a re-run finds them in place. The
+ * optional files (calibration.safetensors) are downloaded when the bundle has them; the folder's
+ * name covers them too, so a calibration file added later gives a new folder, never a stale one.
  */
 export async function fetchBundle(
   minio: MinioClient,
@@ -75,6 +79,16 @@ export async function fetchBundle(
       throw err;
     }
   }
+  const present = [...BUNDLE_FILES];
+  for (const name of OPTIONAL_BUNDLE_FILES) {
+    try {
+      const st = await minio.statObject(bucket, `${prefix}${name}`);
+      etags.push(`${name}:${st.etag}:${st.size}`);
+      present.push(name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
   const id = createHash('sha256')
     .update(`${checkpointUri}\n${etags.join('\n')}`)
     .digest('hex')
@@ -83,7 +97,7 @@ export async function fetchBundle(
   await mkdir(dir, { recursive: true });
   await markUsed(dir, 'bundle');
   let downloaded = false;
-  for (const name of BUNDLE_FILES) {
+  for (const name of present) {
     const dest = join(dir, name);
     if (await exists(dest)) continue;
     onFile?.(name);

@@ -110,14 +110,16 @@ beforeAll(async () => {
 });
 
 describe('our checker and onnx.checker(full_check=True) agree', () => {
-  it.each([...validModels.map((v) => v.file), 'valid-external.onnx', ...emittedModels.map((e) => e.file), ...int8Models.map((q) => q.file)])(
-    '%s: both valid',
-    (file) => {
-      const path = join(dir, file);
-      expect(reference.get(path)).toEqual({ path, ok: true, error: null });
-      expect(ours.get(path)).toEqual([]);
-    },
-  );
+  it.each([
+    ...validModels.map((v) => v.file),
+    'valid-external.onnx',
+    ...emittedModels.map((e) => e.file),
+    ...int8Models.map((q) => q.file),
+  ])('%s: both valid', (file) => {
+    const path = join(dir, file);
+    expect(reference.get(path)).toEqual({ path, ok: true, error: null });
+    expect(ours.get(path)).toEqual([]);
+  });
 
   it.each(cases.map((c, i) => [c.name, i] as const))('%s: both invalid', (_, i) => {
     const c = cases[i] as BrokenCase;

@@ -4,6 +4,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { bundleCopy, toActivityFailure } from '../../activities/failures';
 import { CheckpointError } from '../../checkpoint/checkpoint-error';
+import { QuantizeError } from '../../quantize/quantize-error';
 import { FAILURE_TYPES, FINAL_FAILURE_TYPES } from '../../common/failure-types';
 import { RegistrationError, RegistryInputError } from '../../registry/registry-error';
 import { ServiceAccessError } from '../../storage/access-error';
@@ -35,6 +36,26 @@ describe('toActivityFailure', () => {
     expect(f.message).toBe('s3://ckpt/run-1/model.safetensors: tensor x: expected F32, got F16');
     expect(f.cause?.message).toBe(f.message);
     expect(f.cause?.stack).not.toContain('/work/bundles/abc');
+  });
+
+  it('a QuantizeError is InvalidInput, never retried, naming the tensor and showing the bundle path as its URI', () => {
+    const err = new QuantizeError({
+      file: '/work/bundles/abc/calibration.safetensors',
+      subject: 'tensor mel_spectrogram',
+      expected: 'F32 [N, 3, 128, 32]',
+      actual: 'missing',
+    });
+    const f = toActivityFailure(err, bundleCopy('/work/bundles/abc', 's3://ckpt/run-1/')) as ApplicationFailure;
+    expect(f).toBeInstanceOf(ApplicationFailure);
+    expect(f).toMatchObject({ type: FAILURE_TYPES.invalidInput, nonRetryable: true });
+    expect(FINAL_FAILURE_TYPES).toContain(f.type);
+    expect(f.message).toBe(
+      's3://ckpt/run-1/calibration.safetensors: tensor mel_spectrogram: expected F32 [N, 3, 128, 32], got missing',
+    );
+    expect(f.details).toEqual([
+      { subject: 'tensor mel_spectrogram', expected: 'F32 [N, 3, 128, 32]', actual: 'missing' },
+    ]);
+    expect(f.cause?.name).toBe('QuantizeError');
   });
 
   it('content mismatches are final; storage and registry errors retry exactly when the library says so', () => {

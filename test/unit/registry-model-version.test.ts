@@ -325,6 +325,54 @@ describe('registerModelVersion', () => {
     expect(sha256Filter('m', SHA)).toBe(`name='m' AND tags.onnx_sha256='${SHA}'`);
   });
 
+  it('an fp32 version is tagged variant=fp32; an int8 version also names its fp32 version, graph and calibration', () => {
+    const tags = (over: Partial<RegisterModelInput>) =>
+      Object.fromEntries(versionTags(input(over)).map((t) => [t.key, t.value]));
+    expect(tags({ variant: 'fp32' })).toMatchObject({ variant: 'fp32', onnx_sha256: SHA });
+    expect(tags({ variant: 'fp32' })).not.toHaveProperty('fp32_model_version');
+    const fp32Sha = 'f'.repeat(64);
+    expect(
+      tags({
+        modelName: 'heimdall-localization-onnx-int8',
+        source: `s3://heimdall-models/models/heimdall-localization-onnx-int8/${SHA}`,
+        variant: 'int8',
+        derivedFrom: { modelVersion: '7', onnxSha256: fp32Sha },
+        calibration: { method: 'minmax', source: 'calibration.safetensors' },
+      }),
+    ).toMatchObject({
+      onnx_sha256: SHA,
+      variant: 'int8',
+      fp32_model_version: '7',
+      fp32_onnx_sha256: fp32Sha,
+      calibration_method: 'minmax',
+      calibration_source: 'calibration.safetensors',
+    });
+  });
+
+  it('the variant tag does not change de-duplication: a version registered without it is found, not created again', async () => {
+    const reg = new FakeRegistry();
+    const before = await registerModelVersion(reg, input(), opts);
+    const after = await registerModelVersion(reg, input({ variant: 'fp32' }), opts);
+    expect(after).toMatchObject({ version: before.version, created: false });
+    expect(reg.creates).toBe(1);
+  });
+
+  it.each([
+    ['variant', { variant: 'int4' }],
+    ['derivedFrom.modelVersion', { derivedFrom: { modelVersion: 'latest', onnxSha256: SHA } }],
+    ['derivedFrom.onnxSha256', { derivedFrom: { modelVersion: '1', onnxSha256: 'abc' } }],
+    ['calibration.method', { calibration: { method: "x' OR 1", source: 'reference.safetensors' } }],
+    ['tags key', { tags: { variant: 'spoof' } }],
+  ])('refuses a bad int8 origin field %s before any request', async (field, over) => {
+    const reg = new FakeRegistry();
+    const err = await registerModelVersion(reg, input(over as Partial<RegisterModelInput>), opts).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RegistryInputError);
+    expect((err as RegistryInputError).field).toBe(field);
+    expect(reg.creates).toBe(0);
+  });
+
   it.each([
     ['modelName', { modelName: '../x' }],
     ['modelName', { modelName: "x' OR name='y" }],

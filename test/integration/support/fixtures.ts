@@ -22,6 +22,8 @@ export interface FixtureOptions {
   configBackbone?: string;
   /** One input's shape `[3, mel_bins, frames]` (config.json input_shape); default [3, 128, 32]. */
   inputShape?: number[];
+  /** Also write calibration.safetensors with this many inputs (int8 calibration); default none. */
+  calibrationSamples?: number;
 }
 
 /** A small custom ConvNeXt: the fastest real LocalizationNet there is. */
@@ -49,6 +51,7 @@ export async function makeBundle(options: FixtureOptions = SMALL_CONVNEXT): Prom
   args.push('--seed', String(options.seed ?? 1), '--samples', String(options.samples ?? 8));
   if (options.configBackbone) args.push('--config-backbone', options.configBackbone);
   if (options.inputShape) args.push('--input-shape', options.inputShape.join(','));
+  if (options.calibrationSamples) args.push('--calibration-samples', String(options.calibrationSamples));
   await run('/usr/bin/python3', args, { timeout: 300_000 });
   return out;
 }

@@ -1,0 +1,117 @@
+/**
+ * The int8 variant's quantize stage: the staged, validated fp32 graph (from the worker's artifact
+ * cache) and the bundle's calibration inputs (calibration.safetensors when the bundle has one, else
+ * its reference inputs) become an int8 QDQ graph (quantize/), staged in the object store under its
+ * sha256 exactly as the emit stage stages fp32: `staging/<sha256>/model.onnx`, resumed from the
+ * checkpoint in the last heartbeat, a no-op when the bytes are already there.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
+import type { Client as MinioClient } from 'minio';
+import { BUNDLE_FILES } from '../checkpoint';
+import type { ArtifactRef, CalibrationMethodName } from '../common/export-contract';
+import { quantizeOnnxFile, type QuantizationReport } from '../quantize';
+import type { ContentAddressedStore } from '../storage/object-store';
+import type { UploadCheckpoint } from '../storage/upload-checkpoint';
+import { adoptArtifact, fetchBundle, localArtifact } from '../workspace/local-files';
+import type { WorkDir } from '../workspace/work-cache';
+import { bundleCopy, toActivityFailure, type LocalCopy } from './failures';
+
+export type { QuantizationReport };
+
+export interface QuantizeGraphDeps {
+  minio: MinioClient;
+  store: ContentAddressedStore;
+  work: WorkDir;
+}
+
+export interface QuantizeGraphInput {
+  /** The staged fp32 graph (validated and parity-checked before this stage runs). */
+  fp32: ArtifactRef;
+  /** The bundle the fp32 graph was emitted from: its calibration (or reference) inputs calibrate. */
+  checkpointUri: string;
+  /** Calibration method; quantize/'s default when absent. */
+  method?: CalibrationMethodName;
+}
+
+export interface QuantizedGraph {
+  /** The staged int8 graph. */
+  onnx: ArtifactRef;
+  /** quantize/'s report, with its worker-local paths replaced by the s3:// URIs they mirror. */
+  report: QuantizationReport;
+  upload: { method: 'existing' | 'put' | 'multipart'; bytesSent: number; bytesReused: number };
+}
+
+interface QuantizeHeartbeat {
+  upload?: UploadCheckpoint;
+}
+
+/** Heartbeats while quantize/ works (it reports no progress), so a lost worker is noticed within the heartbeat timeout. */
+const QUANTIZE_HEARTBEAT_MS = 10_000;
+
+function withSlash(uri: string): string {
+  return uri.endsWith('/') ? uri : `${uri}/`;
+}
+
+export function createQuantizeGraphActivity(deps: QuantizeGraphDeps) {
+  return {
+    /** Quantizes the staged fp32 graph to int8 and stages the result under its sha256 (resuming an interrupted upload). */
+    async quantizeGraph(input: QuantizeGraphInput): Promise<QuantizedGraph> {
+      const ctx = Context.current();
+      const previous = (ctx.info.heartbeatDetails ?? {}) as QuantizeHeartbeat;
+      const scratch = join(deps.work.root, 'quantize', randomUUID());
+      await mkdir(scratch, { recursive: true });
+      let bundleDir: string | undefined;
+      let fp32Path: string | undefined;
+      const beat = setInterval(() => ctx.heartbeat(previous), QUANTIZE_HEARTBEAT_MS);
+      try {
+        fp32Path = await localArtifact(deps.minio, deps.work, input.fp32);
+        bundleDir = await fetchBundle(deps.minio, deps.work, input.checkpointUri, (file) =>
+          ctx.heartbeat({ ...previous, downloading: file }),
+        );
+        const calibrationFile = existsSync(join(bundleDir, BUNDLE_FILES.calibration))
+          ? BUNDLE_FILES.calibration
+          : BUNDLE_FILES.reference;
+        const outputPath = join(scratch, 'model.onnx');
+        const report = await quantizeOnnxFile({
+          modelPath: fp32Path,
+          calibrationPath: join(bundleDir, calibrationFile),
+          calibrationSource: calibrationFile,
+          outputPath,
+          ...(input.method !== undefined ? { method: input.method } : {}),
+        });
+        clearInterval(beat);
+        ctx.heartbeat(previous);
+        const staged = await deps.store.stageFile(outputPath, {
+          sha256: report.output.sha256,
+          resumeFrom: previous.upload,
+          onProgress: (upload) => ctx.heartbeat({ upload } satisfies QuantizeHeartbeat),
+          signal: ctx.cancellationSignal,
+        });
+        await adoptArtifact(deps.work, outputPath, staged.sha256);
+        const onnx: ArtifactRef = { uri: staged.uri, sha256: staged.sha256, bytes: staged.bytes };
+        return {
+          onnx,
+          report: {
+            ...report,
+            calibration: { ...report.calibration, path: `${withSlash(input.checkpointUri)}${calibrationFile}` },
+            output: { path: onnx.uri, bytes: onnx.bytes, sha256: onnx.sha256 },
+          },
+          upload: { method: staged.method, bytesSent: staged.bytesSent, bytesReused: staged.bytesReused },
+        };
+      } catch (err) {
+        const copies: LocalCopy[] = [
+          ...(fp32Path ? [{ local: fp32Path, uri: input.fp32.uri }] : []),
+          ...bundleCopy(bundleDir, input.checkpointUri),
+        ];
+        throw toActivityFailure(err, copies);
+      } finally {
+        clearInterval(beat);
+        await rm(scratch, { recursive: true, force: true });
+      }
+    },
+  };
+}
