@@ -8,6 +8,7 @@
  * can meet fails the variant alone (fp32 still published and registered); `onnx-export promote`
  * (dist/: `npm run build` first) promotes the int8 version on its own tags.
  */
+import { uploadBundle } from '../../client/bundle-upload';
 import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,7 +45,7 @@ describe('the int8 variant (Temporal, MinIO, MLflow, quantize/, MLflow Python cl
   let first: ExportResult;
   let firstRequest: ExportRequest;
 
-  /** Uploads the bundle's files (calibration.safetensors too, when `files` names it) to a prefix of its own. */
+  /** Uploads only `files` of the bundle to a prefix of its own (a bundle without its calibration file). */
   const upload = async (dir: string, files: string[]): Promise<string> => {
     const store = new ContentAddressedStore(minioS3Operations(createMinioClient(live.config.s3)), {
       bucket: live.config.s3.checkpointsBucket,
@@ -76,7 +77,8 @@ describe('the int8 variant (Temporal, MinIO, MLflow, quantize/, MLflow Python cl
     mlflow = new MlflowClient(live.config.mlflow.trackingUri, live.config.mlflow.token);
     bundle = await makeBundle({ ...SMALL_CONVNEXT, seed: 14, calibrationSamples: 16 });
     const required = ['config.json', 'model.safetensors', 'reference.safetensors'];
-    withCalibration = await upload(bundle, [...required, 'calibration.safetensors']);
+    // As `onnx-export run <dir>` uploads it: the folder's calibration.safetensors goes along.
+    withCalibration = (await uploadBundle(live.config, bundle)).uri;
     withoutCalibration = await upload(bundle, required);
   });
 
