@@ -113,6 +113,28 @@ export class SafetensorsFile {
   }
 
   /**
+   * Rows [start, start + count) along the first axis of an F32 tensor, by one positioned read: a
+   * batch of a large input or reference tensor without the rest of it in memory.
+   */
+  async readFloat32Rows(name: string, start: number, count: number): Promise<Float32Array> {
+    const t = this.require(name);
+    if (t.dtype !== 'F32')
+      throw new CheckpointError({
+        file: this.path,
+        subject: `tensor '${name}'.dtype`,
+        expected: 'F32',
+        actual: t.dtype,
+      });
+    const rowBytes = t.length / (t.shape[0] ?? 1);
+    const bytes = await readFileRange({
+      path: this.path,
+      offset: t.offset + start * rowBytes,
+      length: count * rowBytes,
+    });
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  }
+
+  /**
    * One sequential pass over the file: sha256 of every byte and/or a NaN/Inf check of every float
    * tensor, in bounded memory (two chunk buffers, reads overlapped with the scan).
    */

@@ -3,7 +3,7 @@
  * uncertainties [N,2], float32) opened and shape-checked, with batch reads by positioned I/O so a
  * large N never sits in memory. It must not run models.
  */
-import { formatShape, readFileRange, SafetensorsFile } from '../checkpoint';
+import { formatShape, SafetensorsFile } from '../checkpoint';
 import { ParityError } from './parity-error';
 
 export const REFERENCE_INPUT = 'mel_spectrogram';
@@ -43,11 +43,6 @@ export async function openReference(path: string): Promise<Reference> {
     path,
     samples,
     inputShape: input.shape.slice(1),
-    async rows(name, start, count) {
-      const t = file.require(name);
-      const rowBytes = t.length / samples;
-      const bytes = await readFileRange({ path, offset: t.offset + start * rowBytes, length: count * rowBytes });
-      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
-    },
+    rows: (name, start, count) => file.readFloat32Rows(name, start, count),
   };
 }

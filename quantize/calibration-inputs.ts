@@ -3,7 +3,7 @@
  * [N, 3, mel_bins, frames]), a bundle's calibration.safetensors or its reference.safetensors, read a
  * batch at a time. It checks the tensor against the model's input before anything runs.
  */
-import { formatShape, readFileRange, SafetensorsFile } from '../checkpoint';
+import { formatShape, SafetensorsFile } from '../checkpoint';
 import type { Shape } from '../onnx/ir';
 import { QuantizeError } from './quantize-error';
 
@@ -42,16 +42,11 @@ export async function openCalibrationInputs(
     (t.shape[0] as number) >= 1 &&
     fixed.every((d, i) => typeof d !== 'number' || d === t.shape[i + 1]);
   if (!matches) fail(`tensor '${tensor}'.shape`, expectedShape, formatShape(t.shape));
-  const samples = t.shape[0] as number;
-  const rowBytes = t.length / samples;
   return {
     path,
     tensor,
-    samples,
+    samples: t.shape[0] as number,
     sampleShape: t.shape.slice(1),
-    async rows(start, count) {
-      const bytes = await readFileRange({ path, offset: t.offset + start * rowBytes, length: count * rowBytes });
-      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
-    },
+    rows: (start, count) => file.readFloat32Rows(tensor, start, count),
   };
 }

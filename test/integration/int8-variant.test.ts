@@ -9,7 +9,7 @@
  * (dist/: `npm run build` first) promotes the int8 version on its own tags.
  */
 import { uploadBundle } from '../../client/bundle-upload';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -24,7 +24,7 @@ import { ContentAddressedStore, createMinioClient, minioS3Operations } from '../
 import type { ExportResult, exportModel } from '../../workflows/export-model';
 import { TASK_QUEUES } from '../../common/constants';
 import { makeBundle, SMALL_CONVNEXT } from './support/fixtures';
-import { mlflowClientEnv, runMlflowScript, venvPython } from './support/mlflow-python';
+import { mlflowLoadCheck, venvPython, versionByAlias } from './support/mlflow-python';
 import { uniqueName } from './support/stack';
 import { useWorkerHost } from './support/worker-host';
 
@@ -134,30 +134,18 @@ describe('the int8 variant (Temporal, MinIO, MLflow, quantize/, MLflow Python cl
 
   it("MLflow's Python client loads the int8 version and it predicts the PyTorch reference within the int8 tolerance", () => {
     const int8 = published(first);
-    const report = runMlflowScript<{
-      ok: boolean;
-      signature_inputs: string[];
-      pyfunc: Record<string, { max_abs: number }>;
-      onnx: Record<string, { max_abs: number }>;
-    }>(live.config, python, 'mlflow_load_check.py', [
+    const report = mlflowLoadCheck(
+      live.config,
+      python,
       int8.registry.modelUri,
       join(bundle, 'reference.safetensors'),
-      String(DEFAULT_INT8_TOLERANCES.maxAbs),
-      String(DEFAULT_INT8_TOLERANCES.mae),
-    ]);
+      DEFAULT_INT8_TOLERANCES,
+    );
     expect(report.signature_inputs).toEqual(['mel_spectrogram']);
     expect(report.ok).toBe(true);
     // Quantized for real: not the fp32 graph's ~1e-7 errors.
     expect(report.onnx.positions?.max_abs).toBeGreaterThan(1e-5);
-    const byAlias = execFileSync(
-      python,
-      [
-        '-c',
-        `import mlflow;print(mlflow.MlflowClient().get_model_version_by_alias(${JSON.stringify(`${modelName}-int8`)}, "staging").version)`,
-      ],
-      { encoding: 'utf8', env: mlflowClientEnv(live.config) },
-    );
-    expect(byAlias.trim()).toBe(int8.registry.version);
+    expect(versionByAlias(live.config, python, `${modelName}-int8`, 'staging')).toBe(int8.registry.version);
   });
 
   it('a second export of the same bundle registers neither variant again', async () => {
@@ -255,14 +243,6 @@ describe('the int8 variant (Temporal, MinIO, MLflow, quantize/, MLflow Python cl
       tagsOf(await mlflow.getModelVersion(modelName, first.registry.version)).parity_mean_abs_error,
     );
     expect(result.check.recorded.parityMeanAbsError).not.toBe(fp32Mae);
-    const byAlias = execFileSync(
-      python,
-      [
-        '-c',
-        `import mlflow;print(mlflow.MlflowClient().get_model_version_by_alias(${JSON.stringify(`${modelName}-int8`)}, "production").version)`,
-      ],
-      { encoding: 'utf8', env: mlflowClientEnv(live.config) },
-    );
-    expect(byAlias.trim()).toBe(int8.registry.version);
+    expect(versionByAlias(live.config, python, `${modelName}-int8`, 'production')).toBe(int8.registry.version);
   });
 });

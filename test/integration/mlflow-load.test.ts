@@ -7,14 +7,13 @@
  * `mlflow.onnx.load_model` must predict the bundle's reference outputs within the parity tolerance,
  * and the `staging` alias must resolve to the version.
  */
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadBundle } from '../../client/bundle-upload';
 import { startExport } from '../../client/export-starter';
 import { MlflowClient } from '../../registry/mlflow-client';
 import { makeBundle, SMALL_CONVNEXT } from './support/fixtures';
-import { mlflowClientEnv, runMlflowScript, venvPython } from './support/mlflow-python';
+import { mlflowLoadCheck, venvPython, versionByAlias } from './support/mlflow-python';
 import { uniqueName } from './support/stack';
 import { useWorkerHost } from './support/worker-host';
 
@@ -56,31 +55,19 @@ describe('MLflow loads the registered model', () => {
     });
     expect(second.registry.version).toBe(result.registry.version);
 
-    const report = runMlflowScript<{
-      ok: boolean;
-      signature_inputs: string[];
-      pyfunc: Record<string, { max_abs: number }>;
-      onnx: Record<string, { max_abs: number }>;
-    }>(live.config, python, 'mlflow_load_check.py', [
+    const report = mlflowLoadCheck(
+      live.config,
+      python,
       result.registry.modelUri,
       join(bundle, 'reference.safetensors'),
-      String(PARITY.maxAbs),
-      String(PARITY.mae),
-    ]);
+      PARITY,
+    );
     expect(report.signature_inputs).toEqual(['mel_spectrogram']);
     expect(report.pyfunc.positions?.max_abs).toBeLessThanOrEqual(PARITY.maxAbs);
     expect(report.onnx.uncertainties?.max_abs).toBeLessThanOrEqual(PARITY.maxAbs);
     expect(report.ok).toBe(true);
 
     // The alias resolves too.
-    const byAlias = execFileSync(
-      python,
-      [
-        '-c',
-        `import mlflow;print(mlflow.MlflowClient().get_model_version_by_alias(${JSON.stringify(modelName)}, "staging").version)`,
-      ],
-      { encoding: 'utf8', env: mlflowClientEnv(live.config) },
-    );
-    expect(byAlias.trim()).toBe(result.registry.version);
+    expect(versionByAlias(live.config, python, modelName, 'staging')).toBe(result.registry.version);
   });
 });

@@ -24,7 +24,7 @@ import type { ExportResult } from '../../workflows/export-model';
 import { startWorkerProcess, stopAllWorkers, type WorkerProcess } from './support/fault-injection';
 import { makeBundle, SMALL_CONVNEXT } from './support/fixtures';
 import { credentialsIn, findSecrets } from './support/history-secrets';
-import { runMlflowScript, venvPython } from './support/mlflow-python';
+import { mlflowLoadCheck, venvPython } from './support/mlflow-python';
 import { securedStack, type SecuredStack } from './support/secured-stack';
 import { uniqueName } from './support/stack';
 
@@ -130,16 +130,12 @@ describe('an export through a secured platform (mTLS Temporal, MinIO over TLS, M
   });
 
   it("MLflow's own Python client loads that version with the same credentials, over TLS", () => {
-    const report = runMlflowScript<{ ok: boolean; onnx: Record<string, { max_abs: number }> }>(
+    const report = mlflowLoadCheck(
       config,
       venvPython(config),
-      'mlflow_load_check.py',
-      [
-        exported.registry.modelUri,
-        join(bundleDir, 'reference.safetensors'),
-        String(DEFAULT_TOLERANCES.maxAbs),
-        String(DEFAULT_TOLERANCES.mae),
-      ],
+      exported.registry.modelUri,
+      join(bundleDir, 'reference.safetensors'),
+      DEFAULT_TOLERANCES,
     );
     expect(report.onnx.positions?.max_abs).toBeLessThanOrEqual(DEFAULT_TOLERANCES.maxAbs);
     expect(report.ok).toBe(true);

@@ -46,6 +46,16 @@ describe('SafetensorsFile: a valid file', () => {
     expect(sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
   });
 
+  it('reads rows of an F32 tensor along its first axis, and refuses another dtype', async () => {
+    const { header, data } = layout(base);
+    const file = await SafetensorsFile.open(writeTemp(encode(header, data)));
+    expect(Array.from(await file.readFloat32Rows('a.weight', 1, 1))).toEqual([4, 5, 6]);
+    expect(Array.from(await file.readFloat32Rows('a.weight', 0, 2))).toEqual([1, 2, 3, 4, 5, 6]);
+    await expect(file.readFloat32Rows('a.num_batches_tracked', 0, 1)).rejects.toThrow(
+      /tensor 'a.num_batches_tracked'.dtype: expected F32, got I64/,
+    );
+  });
+
   it('names a missing tensor', async () => {
     const { header, data } = layout(base);
     const file = await SafetensorsFile.open(writeTemp(encode(header, data)));

@@ -40,3 +40,33 @@ export function runMlflowScript<T>(config: PipelineConfig, python: string, scrip
   });
   return JSON.parse(out.trim().split('\n').pop() ?? '{}') as T;
 }
+
+/** What test/python/mlflow_load_check.py reports: per output, the worst error of each flavor's load. */
+export interface MlflowLoadReport {
+  ok: boolean;
+  signature_inputs: string[];
+  pyfunc: Record<string, { max_abs: number }>;
+  onnx: Record<string, { max_abs: number }>;
+}
+
+/** Loads `modelUri` with MLflow's pyfunc and onnx flavors and runs it on the reference inputs within `tolerances`. */
+export function mlflowLoadCheck(
+  config: PipelineConfig,
+  python: string,
+  modelUri: string,
+  referencePath: string,
+  tolerances: { mae: number; maxAbs: number },
+): MlflowLoadReport {
+  return runMlflowScript<MlflowLoadReport>(config, python, 'mlflow_load_check.py', [
+    modelUri,
+    referencePath,
+    String(tolerances.maxAbs),
+    String(tolerances.mae),
+  ]);
+}
+
+/** The version MLflow's client resolves `name@alias` to. */
+export function versionByAlias(config: PipelineConfig, python: string, name: string, alias: string): string {
+  const script = `import mlflow;print(mlflow.MlflowClient().get_model_version_by_alias(${JSON.stringify(name)}, ${JSON.stringify(alias)}).version)`;
+  return execFileSync(python, ['-c', script], { encoding: 'utf8', env: mlflowClientEnv(config) }).trim();
+}
