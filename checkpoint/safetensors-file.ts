@@ -98,8 +98,8 @@ export class SafetensorsFile {
     return readFileRange(this.range(name));
   }
 
-  /** Reads one F32 tensor as a Float32Array. */
-  async readFloat32(name: string): Promise<Float32Array> {
+  /** The tensor, or an error naming it, this file and its dtype when it is not F32. */
+  private requireFloat32(name: string): TensorEntry {
     const t = this.require(name);
     if (t.dtype !== 'F32')
       throw new CheckpointError({
@@ -108,6 +108,12 @@ export class SafetensorsFile {
         expected: 'F32',
         actual: t.dtype,
       });
+    return t;
+  }
+
+  /** Reads one F32 tensor as a Float32Array. */
+  async readFloat32(name: string): Promise<Float32Array> {
+    const t = this.requireFloat32(name);
     const bytes = await this.read(name);
     return new Float32Array(bytes.buffer, bytes.byteOffset, t.length / 4);
   }
@@ -117,14 +123,7 @@ export class SafetensorsFile {
    * batch of a large input or reference tensor without the rest of it in memory.
    */
   async readFloat32Rows(name: string, start: number, count: number): Promise<Float32Array> {
-    const t = this.require(name);
-    if (t.dtype !== 'F32')
-      throw new CheckpointError({
-        file: this.path,
-        subject: `tensor '${name}'.dtype`,
-        expected: 'F32',
-        actual: t.dtype,
-      });
+    const t = this.requireFloat32(name);
     const rowBytes = t.length / (t.shape[0] ?? 1);
     const bytes = await readFileRange({
       path: this.path,
