@@ -60,11 +60,12 @@ export function createEmitGraphActivity(deps: EmitGraphDeps) {
         await adoptArtifact(deps.work, emitted.path, emitted.sha256);
         return {
           onnx: { uri: staged.uri, sha256: staged.sha256, bytes: staged.bytes },
+          source: 'emitted',
+          producer: { ...emitted.producer },
+          architecture: emitted.architecture,
+          settings: { ...emitted.settings },
           checkpointSha256: emitted.checkpointSha256,
           opset: emitted.opset,
-          backbone: emitted.backbone,
-          depths: [...emitted.depths],
-          dims: [...emitted.dims],
           nodes: emitted.nodes,
           signature: emitted.signature,
           emitSeconds: emitted.seconds,

@@ -5,6 +5,7 @@
  * schema is export-request.ts, built from the rules and bounds here.
  * Imported by workflow code: pure functions and types only, no I/O.
  */
+import type { ModelSignature } from './model-signature';
 
 /** The stages in the order they run; `ExportStage` search attribute values. */
 export const EXPORT_STAGES = ['emit', 'validate', 'parity', 'benchmark', 'publish', 'register'] as const;
@@ -136,27 +137,27 @@ export function followsNameRule(value: unknown, rule: NameRule): value is string
   );
 }
 
-/** One graph input or output as MLflow's tensor-spec signature records it: -1 for a dynamic axis. */
-export interface TensorSpec {
-  name: string;
-  dtype: string;
-  shape: number[];
-}
+export type { ModelSignature, SignatureDim, SignatureDtype, TensorSpec } from './model-signature';
 
-/** The emitted graph's own inputs and outputs, in graph order (the inference service reads outputs by position). */
-export interface ModelSignature {
-  inputs: TensorSpec[];
-  outputs: TensorSpec[];
-}
+/**
+ * Where the staged graph came from: `emitted` from the checkpoint's weights by one of our
+ * architectures (models/), or `brought`: the bundle's own model.onnx, taken as it is.
+ */
+export type GraphSource = 'emitted' | 'brought';
 
 /** What the emit stage returns: the staged graph and the facts about it later stages record. */
 export interface EmittedGraph {
   onnx: ArtifactRef;
+  source: GraphSource;
+  /** The graph's own producer_name and producer_version (ours when emitted; `pytorch` and its version for a torch export). */
+  producer: { name: string; version: string };
+  /** The architecture that emitted the graph (config.json's `architecture`); absent for a brought graph. */
+  architecture?: string;
+  /** That architecture's settings as the graph's metadata records them (LocalizationNet: backbone, depths, dims); {} for a brought graph. */
+  settings: Record<string, string>;
+  /** sha256 of the weights file the graph was emitted from, or of the brought model.onnx as given. */
   checkpointSha256: string;
   opset: number;
-  backbone: string;
-  depths: number[];
-  dims: number[];
   nodes: number;
   signature: ModelSignature;
   emitSeconds: number;

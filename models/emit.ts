@@ -24,6 +24,10 @@ export interface EmitResult {
   readonly bytes: number;
   readonly externalData?: { readonly path: string; readonly sha256: string; readonly bytes: number };
   readonly opset: number;
+  readonly producer: { readonly name: string; readonly version: string };
+  readonly architecture: string;
+  /** The architecture's settings as the graph's metadata records them. */
+  readonly settings: Readonly<Record<string, string>>;
   readonly backbone: string;
   readonly depths: readonly number[];
   readonly dims: readonly number[];
@@ -73,6 +77,13 @@ export async function emitLocalizationNet(
     bytes: written.bytes,
     ...(written.externalData ? { externalData: written.externalData } : {}),
     opset: model.opset,
+    producer: { name: model.producerName, version: model.producerVersion },
+    architecture: bundle.config.architecture,
+    settings: {
+      backbone: bundle.config.backbone,
+      depths: JSON.stringify(layout.depths),
+      dims: JSON.stringify(layout.dims),
+    },
     backbone: bundle.config.backbone,
     depths: layout.depths,
     dims: layout.dims,
