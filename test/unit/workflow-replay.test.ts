@@ -1,8 +1,9 @@
 /**
  * Replays the committed histories of real exports (test/histories/, captured from a real server by
  * scripts/capture-histories.ts) against today's workflow code with Worker.runReplayHistories: a change
- * to exportModel or trainingWithExport that alters the commands they issue, without patched(), fails
- * here with the history's name. No servers: replay runs the workflow bundle in-process.
+ * to exportModel (fp32 alone, with its int8 variant published or failed alone), trainingWithExport or
+ * promoteModel (moved or refused) that alters the commands they issue, without patched(), fails here
+ * with the history's name. No servers: replay runs the workflow bundle in-process.
  * The files are protobufjs' JSON of the History message (what JSON.stringify(handle.fetchHistory())
  * writes), read back with History.fromObject.
  */
@@ -17,8 +18,12 @@ const HISTORIES = join(__dirname, '..', 'histories');
 /** The histories the capture script writes; a missing one is a failure, not a smaller test. */
 const EXPECTED = [
   'export-bad-input.json',
+  'export-int8-failed.json',
+  'export-int8.json',
   'export-parity-failed.json',
   'export-success.json',
+  'promote-model.json',
+  'promote-refused.json',
   'training-parent-child.json',
   'training-parent.json',
 ];
