@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` needs nothing but Node; `integration` talks to the real local stack
+// Two projects: `unit` needs no stack (the workflow tests start a private in-memory Temporal dev
+// server from the CLI that scripts/setup.sh builds); `integration` talks to the real local stack
 // (Temporal, MinIO, MLflow) that scripts/test-all.sh starts before it runs.
 export default defineConfig({
   test: {
