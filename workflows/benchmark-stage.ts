@@ -11,6 +11,7 @@
  * - a GPU worker took it and it failed after its retries: `failed`, with the error; the export goes on.
  *
  * It must not import Node built-ins or I/O packages, nor decide what an export does with the reports.
+ * Its activity options are workflows/stage-options.ts's.
  */
 import { TimeoutType } from '@temporalio/common';
 import type { Duration } from '@temporalio/common';
@@ -19,8 +20,10 @@ import type { BenchmarkActivityInput, BenchmarkModelRef } from '../activities/be
 import type { Activities } from '../activities';
 import type { LatencyReport } from '../bench/report-types';
 import { BENCHMARK_STAGE, TASK_QUEUES } from '../common/constants';
+import type { ExportRequest } from '../common/export-request';
 import { GPU_SKIP_REASONS } from '../common/metrics';
 import { countGpuSkip } from './metrics';
+import { BENCHMARK_OPTIONS, GPU_POLLER_CHECK_OPTIONS } from './stage-options';
 
 export interface BenchmarkStageInput {
   model: BenchmarkModelRef;
@@ -37,6 +40,19 @@ export interface BenchmarkStageInput {
   taskQueues?: { bench?: string; gpu?: string };
 }
 
+/** How an export times its graphs: the stage's input but the model (every variant is timed alike). */
+export type BenchmarkSettings = Omit<BenchmarkStageInput, 'model'>;
+
+/** The request's benchmark settings as the stage takes them; a setting it adds passes through. */
+export function benchmarkSettingsOf(requested: ExportRequest['benchmark']): BenchmarkSettings {
+  const { gpuScheduleToStartTimeout, ...settings } = requested ?? {};
+  return {
+    ...settings,
+    // The request's schema checked it is a duration the SDK reads ('30 seconds', '10m').
+    ...(gpuScheduleToStartTimeout ? { gpuScheduleToStartTimeout: gpuScheduleToStartTimeout as Duration } : {}),
+  };
+}
+
 export type GpuBenchmarkOutcome =
   | { status: 'completed'; report: LatencyReport }
   | { status: 'skipped'; reason: string }
@@ -49,12 +65,6 @@ export interface BenchmarkStageResult {
   cpu: LatencyReport;
   gpu: GpuBenchmarkOutcome;
 }
-
-const commonOptions = {
-  startToCloseTimeout: BENCHMARK_STAGE.startToCloseTimeout,
-  heartbeatTimeout: BENCHMARK_STAGE.heartbeatTimeout,
-  retry: { maximumAttempts: BENCHMARK_STAGE.maximumAttempts, initialInterval: '5 seconds' },
-} as const;
 
 /** True when `err` is an activity that no worker started within its scheduleToStartTimeout. */
 export function isScheduleToStartTimeout(err: unknown): boolean {
@@ -80,7 +90,7 @@ export async function runBenchmarkStage(input: BenchmarkStageInput): Promise<Ben
   const label = input.model.label ?? input.model.uri;
 
   const { benchmarkLatency: cpuBenchmark } = proxyActivities<Activities>({
-    ...commonOptions,
+    ...BENCHMARK_OPTIONS,
     taskQueue: benchQueue,
     summary: `CPU latency benchmark of ${label}`,
   });
@@ -100,7 +110,7 @@ export async function runBenchmarkStage(input: BenchmarkStageInput): Promise<Ben
     }
   }
   const { benchmarkLatency: gpuBenchmark } = proxyActivities<Activities>({
-    ...commonOptions,
+    ...BENCHMARK_OPTIONS,
     taskQueue: gpuQueue,
     scheduleToStartTimeout,
     summary: `CUDA latency benchmark of ${label}`,
@@ -136,8 +146,7 @@ export async function runBenchmarkStage(input: BenchmarkStageInput): Promise<Ben
  */
 async function noRecentGpuPoller(gpuQueue: string): Promise<string | undefined> {
   const { gpuQueuePollers } = proxyActivities<Activities>({
-    startToCloseTimeout: '1 minute',
-    retry: { maximumAttempts: 3, initialInterval: '1 second' },
+    ...GPU_POLLER_CHECK_OPTIONS,
     summary: `Is a GPU worker polling '${gpuQueue}'? (DescribeTaskQueue)`,
   });
   try {

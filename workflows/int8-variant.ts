@@ -1,22 +1,20 @@
 /**
  * The int8 variant of an export, as a helper of exportModel (deterministic: only activity calls
- * through proxies). It runs after the fp32 version is registered, on the staged fp32 graph:
+ * through proxies). It runs after the fp32 version is registered, on the staged fp32 graph: the
+ * quantize stage makes the int8 graph, then the gate chain every variant passes
+ * (workflows/variant-gates.ts) checks, times, publishes and registers it:
  *
  *   int8:quantize → int8:validate → int8:parity → int8:benchmark → int8:publish → int8:register
  *
- * the same gates as fp32 (structure, parity against PyTorch's reference outputs with the int8
- * tolerances, the same benchmark settings), then published at `models/<modelName>-int8/<sha256>/`
- * and registered as a version of its own registered model `<modelName>-int8`, tagged with the fp32
- * version it came from. A variant that misses a gate, or whose publish or register fails after its
- * retries, fails alone: this returns `{ status: 'failed', stage, reason }` and the export completes
- * with fp32 published. A cancellation is never swallowed.
+ * Parity uses the int8 tolerances, the benchmark fp32's settings; the graph is published at
+ * `models/<modelName>-int8/<sha256>/` and registered as a version of its own registered model
+ * `<modelName>-int8`, tagged with the fp32 version it came from. A variant that misses a gate, or
+ * whose publish or register fails after its retries, fails alone: this returns `{ status: 'failed',
+ * stage, reason }` and the export completes with fp32 published. A cancellation is never swallowed.
  */
-import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
-import { isCancellation, log, upsertSearchAttributes, type proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ApplicationFailure } from '@temporalio/common';
+import { isCancellation, log } from '@temporalio/workflow';
 import type { QuantizationReport } from '../activities/quantize-graph';
-import type { ParityReport } from '../parity';
-import type { PublishedModel, RegistryEntry } from '../registry';
 import {
   DEFAULT_INT8_TOLERANCES,
   variantModelName,
@@ -24,11 +22,12 @@ import {
   type EmittedGraph,
   type ExportProgress,
   type Int8StageName,
-  type ValidationReport,
 } from '../common/export-contract';
 import type { ExportRequest } from '../common/export-request';
-import { searchAttributeKeys } from '../common/search-attributes';
-import { runBenchmarkStage, type BenchmarkStageInput, type BenchmarkStageResult } from './benchmark-stage';
+import type { RegistryEntry } from '../registry';
+import { variantStages, type VariantProgress } from './export-progress';
+import { exportActivities as acts, STAGE_OPTIONS } from './stage-options';
+import { runVariantGates, type ExportContext, type VariantGatesResult } from './variant-gates';
 
 /** The int8 variant's outcome in the export's result (`variants.int8`). */
 export type Int8VariantResult =
@@ -41,38 +40,25 @@ export type Int8VariantResult =
       /** The failure's type (`ParityFailed`, `InvalidGraph`, `InvalidInput`, …) when it had one. */
       failureType: string | undefined;
     }
-  | {
+  | ({
       status: 'published';
       /** `<modelName>-int8`. */
       modelName: string;
       sha256: string;
       onnx: ArtifactRef;
       quantization: QuantizationReport;
-      validation: ValidationReport;
-      parity: ParityReport;
-      latency: BenchmarkStageResult;
-      published: PublishedModel;
-      registry: RegistryEntry;
-    };
+    } & VariantGatesResult);
 
 export interface Int8VariantInput {
-  request: ExportRequest;
+  /** What fp32 was checked, timed and registered with: int8 gets the same benchmark and alias. */
+  export: ExportContext;
+  /** The request's int8 settings: calibration method and parity tolerances. */
+  settings: ExportRequest['int8'];
   /** The fp32 registered model name; the int8 versions go to `<modelName>-int8`. */
   modelName: string;
-  workflowId: string;
   /** The fp32 graph, as emitted and staged, and its registered version. */
   fp32: { onnx: ArtifactRef; emission: Omit<EmittedGraph, 'onnx'>; registry: RegistryEntry };
-  /** The alias the fp32 version got (null for none): the int8 version gets the same one under its own name. */
-  alias: string | null;
-  /** The benchmark settings the fp32 graph was timed with, minus the model. */
-  benchmark: Omit<BenchmarkStageInput, 'model'>;
   progress: ExportProgress;
-}
-
-export interface Int8VariantDeps {
-  acts: ReturnType<typeof proxyActivities<Activities>>;
-  options: Record<'quantize' | 'validate' | 'parity' | 'publish' | 'register', ActivityOptions>;
-  summariseParity: (report: ParityReport) => { maxAbsError: number; meanAbsError: number };
 }
 
 /** The message and type of the failure an activity (or the benchmark stage) ended with. */
@@ -84,143 +70,74 @@ function failureOf(err: unknown): { reason: string; failureType: string | undefi
   return { reason: e instanceof Error ? e.message : String(e), failureType: undefined };
 }
 
-export async function runInt8Variant(input: Int8VariantInput, deps: Int8VariantDeps): Promise<Int8VariantResult> {
-  const { request, progress, workflowId, fp32 } = input;
-  const { acts, options } = deps;
+export async function runInt8Variant(input: Int8VariantInput): Promise<Int8VariantResult> {
+  const { settings, progress, fp32 } = input;
   const modelName = variantModelName(input.modelName, 'int8');
-  const checkpointUri = request.checkpointUri;
-  const tolerances = {
-    mae: request.int8?.parity?.mae ?? DEFAULT_INT8_TOLERANCES.mae,
-    maxAbs: request.int8?.parity?.maxAbs ?? DEFAULT_INT8_TOLERANCES.maxAbs,
-  };
-  const variant: NonNullable<NonNullable<ExportProgress['variants']>['int8']> = { status: 'running' };
+  const variant: VariantProgress = { status: 'running' };
   progress.variants = { ...progress.variants, int8: variant };
-  let current: Int8StageName = 'int8:quantize';
-
-  async function stage<T>(name: Int8StageName, run: () => Promise<T>): Promise<T> {
-    current = name;
-    progress.stage = name;
-    variant.stage = name;
-    upsertSearchAttributes([{ key: searchAttributeKeys.exportStage, value: name }]);
-    const out = await run();
-    progress.completedStages.push(name);
-    return out;
-  }
+  const stage = variantStages(progress, variant);
 
   try {
-    const quantized = await stage('int8:quantize', () =>
+    const { onnx, report: quantization } = await stage('int8:quantize', () =>
       acts.quantizeGraph.executeWithOptions(
         {
-          ...options.quantize,
-          summary: `Quantize ${fp32.onnx.sha256.slice(0, 12)} to int8 (calibration ${request.int8?.calibration ?? 'default'})`,
+          ...STAGE_OPTIONS.quantize,
+          summary: `Quantize ${fp32.onnx.sha256.slice(0, 12)} to int8 (calibration ${settings?.calibration ?? 'default'})`,
         },
         [
           {
             fp32: fp32.onnx,
-            checkpointUri,
-            ...(request.int8?.calibration ? { method: request.int8.calibration } : {}),
-          },
-        ],
-      ),
-    );
-    const { onnx, report: quantization } = quantized;
-
-    const validation = await stage('int8:validate', () =>
-      acts.validateStructure.executeWithOptions(
-        { ...options.validate, summary: `Check structure of int8 ${onnx.sha256.slice(0, 12)}` },
-        [onnx],
-      ),
-    );
-
-    const parity = await stage('int8:parity', () =>
-      acts.checkParity.executeWithOptions(
-        { ...options.parity, summary: `int8 parity vs PyTorch reference (MAE ≤ ${tolerances.mae})` },
-        [{ onnx, checkpointUri, mae: tolerances.mae, maxAbs: tolerances.maxAbs }],
-      ),
-    );
-
-    const latency = await stage('int8:benchmark', () =>
-      runBenchmarkStage({
-        ...input.benchmark,
-        model: { uri: onnx.uri, sha256: onnx.sha256, label: `${modelName}@${onnx.sha256.slice(0, 12)}` },
-      }),
-    );
-
-    const metadata = {
-      variant: 'int8',
-      fp32_model_name: input.modelName,
-      fp32_model_version: fp32.registry.version,
-      fp32_onnx_sha256: fp32.onnx.sha256,
-      calibration_method: quantization.method,
-      calibration_source: quantization.calibration.source,
-    };
-    const published = await stage('int8:publish', () =>
-      acts.publishModel.executeWithOptions(
-        {
-          ...options.publish,
-          summary: `Publish models/${modelName}/${onnx.sha256.slice(0, 12)}…/ (MLflow model directory)`,
-        },
-        [
-          {
-            artifact: onnx,
-            modelName,
-            // No signature: the publish stage reads it from the int8 graph itself.
-            opset: validation.opset,
-            ...(request.runId ? { runId: request.runId } : {}),
-            workflowId,
-            checkpointSha256: fp32.emission.checkpointSha256,
-            parityReport: parity,
-            latencyReports: latency,
-            metadata,
+            checkpointUri: input.export.checkpointUri,
+            ...(settings?.calibration ? { method: settings.calibration } : {}),
           },
         ],
       ),
     );
 
-    const cpuStats = latency.cpu.batches[0]?.stats;
-    const registry = await stage('int8:register', () =>
-      acts.registerModel.executeWithOptions(
-        {
-          ...options.register,
-          summary: `Register ${modelName} version for ${onnx.sha256.slice(0, 12)} (from ${input.modelName} v${fp32.registry.version})${input.alias ? ` as @${input.alias}` : ''}`,
+    const gates = await runVariantGates(
+      {
+        export: input.export,
+        variant: 'int8',
+        modelName,
+        graph: onnx,
+        tolerances: {
+          mae: settings?.parity?.mae ?? DEFAULT_INT8_TOLERANCES.mae,
+          maxAbs: settings?.parity?.maxAbs ?? DEFAULT_INT8_TOLERANCES.maxAbs,
         },
-        [
-          {
-            published,
-            ...(request.runId ? { runId: request.runId } : {}),
-            workflowId,
-            opset: validation.opset,
-            parity: deps.summariseParity(parity),
-            ...(cpuStats ? { cpuP50Ms: cpuStats.p50, cpuP95Ms: cpuStats.p95 } : {}),
-            ...(request.description ? { description: request.description } : {}),
-            alias: input.alias,
+        // No signature: the publish stage reads it from the int8 graph itself.
+        publish: {
+          checkpointSha256: fp32.emission.checkpointSha256,
+          metadata: {
             variant: 'int8',
-            derivedFrom: { modelVersion: fp32.registry.version, onnxSha256: fp32.onnx.sha256 },
-            calibration: { method: quantization.method, source: quantization.calibration.source },
+            fp32_model_name: input.modelName,
+            fp32_model_version: fp32.registry.version,
+            fp32_onnx_sha256: fp32.onnx.sha256,
+            calibration_method: quantization.method,
+            calibration_source: quantization.calibration.source,
           },
-        ],
-      ),
+        },
+        register: {
+          derivedFrom: { modelVersion: fp32.registry.version, onnxSha256: fp32.onnx.sha256 },
+          calibration: { method: quantization.method, source: quantization.calibration.source },
+        },
+        notes: { register: ` (from ${input.modelName} v${fp32.registry.version})` },
+      },
+      (gate, run) => stage(`int8:${gate}`, run),
     );
 
     variant.status = 'published';
-    return {
-      status: 'published',
-      modelName,
-      sha256: onnx.sha256,
-      onnx,
-      quantization,
-      validation,
-      parity,
-      latency,
-      published,
-      registry,
-    };
+    return { status: 'published', modelName, sha256: onnx.sha256, onnx, quantization, ...gates };
   } catch (err) {
     if (isCancellation(err)) throw err;
     const { reason, failureType } = failureOf(err);
+    const failedStage = variant.stage ?? 'int8:quantize';
     variant.status = 'failed';
-    variant.reason = `${current}: ${reason}`;
-    log.warn('int8 variant failed; the export goes on with fp32', { stage: current, workflowId, failureType });
-    return { status: 'failed', stage: current, reason, failureType };
+    variant.reason = `${failedStage}: ${reason}`;
+    log.warn('int8 variant failed; the export goes on with fp32', {
+      stage: failedStage,
+      workflowId: input.export.workflowId,
+      failureType,
+    });
+    return { status: 'failed', stage: failedStage, reason, failureType };
   }
 }

@@ -7,7 +7,7 @@
  *
  * Deterministic code only: every read and write is an activity.
  */
-import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { FAILURE_TYPES } from '../common/failure-types';
@@ -15,18 +15,7 @@ import { checkPromoteRequest, type PromoteRequest, type PromotionResult } from '
 import { PROMOTION_OUTCOMES } from '../common/metrics';
 import { searchAttributeKeys } from '../common/search-attributes';
 import { countedRun, countPromotion } from './metrics';
-
-/** Registry calls are short; retries ride out an MLflow restart, never a bad request. */
-const REGISTRY_CALL = {
-  startToCloseTimeout: '1 minute',
-  retry: {
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 10,
-    nonRetryableErrorTypes: [FAILURE_TYPES.invalidInput],
-  },
-} as const satisfies ActivityOptions;
+import { PROMOTION_CALL_OPTIONS as REGISTRY_CALL } from './stage-options';
 
 const acts = proxyActivities<Activities>(REGISTRY_CALL);
 
