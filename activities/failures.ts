@@ -19,7 +19,7 @@ import { ModelReadError } from '../onnx/serialize-read';
 import { ParityError } from '../parity/parity-error';
 import { QuantizeError } from '../quantize/quantize-error';
 import { RegistrationError, RegistryInputError } from '../registry/registry-error';
-import { findServiceAccessError } from '../storage/access-error';
+import { findServiceAccessError } from '../config/service-access-error';
 import { ContentMismatchError, StorageError, StorageInputError, UploadAbortedError } from '../storage/storage-error';
 import { MissingInputError } from '../workspace/local-files';
 

@@ -7,7 +7,7 @@ import { CheckpointError } from '../../checkpoint/checkpoint-error';
 import { QuantizeError } from '../../quantize/quantize-error';
 import { FAILURE_TYPES, FINAL_FAILURE_TYPES } from '../../common/failure-types';
 import { RegistrationError, RegistryInputError } from '../../registry/registry-error';
-import { ServiceAccessError } from '../../storage/access-error';
+import { ServiceAccessError } from '../../config/service-access-error';
 import { ContentMismatchError, StorageError, StorageInputError, UploadAbortedError } from '../../storage/storage-error';
 
 function asFailure(err: Error): ApplicationFailure {
