@@ -125,7 +125,7 @@ function failure(err: Error, type: string, nonRetryable: boolean, details?: unkn
 }
 
 function inputFailure(
-  err: InputError | OnnxInputError,
+  err: InputError,
   copies: readonly LocalCopy[],
   type: string = FAILURE_TYPES.invalidInput,
 ): ApplicationFailure {
