@@ -44,7 +44,7 @@ const ROOM_IMPORTS = {
   parity: ['common', 'checkpoint', 'onnx'],
   quantize: ['common', 'checkpoint', 'onnx'],
   storage: ['common', 'config', 'hashing'],
-  registry: ['common', 'storage'],
+  registry: ['common', 'config', 'storage'],
   bench: ['common', 'config', 'hashing', 'onnx'],
   workspace: ['common', 'config', 'hashing', 'checkpoint', 'storage'],
   temporal: ['common', 'config'],

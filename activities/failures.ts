@@ -1,26 +1,38 @@
 /**
  * The one mapping from the libraries' errors to Temporal failures, used by every activity. What can
- * never succeed (bad input, a graph or calibration file quantize/ refuses, a bad graph, a parity miss, content that is not what its hash names, a
- * 4xx) is non-retryable; a transient storage or registry failure is retried by the workflow's
- * policy; refused credentials and failed TLS to S3 or MLflow (a ServiceAccessError, possibly the
- * cause of a StorageError or RegistrationError) are non-retryable ServiceAuthFailed /
- * ServiceTlsFailed, so they end an export in seconds; an abort while the activity is cancelled
- * becomes a cancellation. Messages stay whole, with
- * worker-local paths (the bundle cache, the artifact cache) replaced by the s3:// URIs they mirror,
- * because the caller knows the URI, not this worker's disk.
+ * never succeed is non-retryable: bad input (a bundle, a request field, tensor data onnx/ cannot
+ * write, a calibration file or graph quantize/ refuses), a bad graph (one onnx/ cannot build or read,
+ * or whose inputs carry no types), a parity miss, content that is not what its hash names, an object
+ * that reads back other than written, an MLflow 4xx, an export waited for that failed. A transient
+ * storage or registry failure, and the worker's disk failing under an ONNX read or write, are
+ * retried by the workflow's policy. Refused credentials and failed TLS to S3 or MLflow (a
+ * ServiceAccessError, possibly the cause of a StorageError or RegistrationError) are non-retryable
+ * ServiceAuthFailed / ServiceTlsFailed, so they end an export in seconds; an abort while the
+ * activity is cancelled becomes a cancellation. Messages stay whole, with worker-local paths (the
+ * bundle cache, the artifact cache) replaced by the s3:// URIs they mirror, because the caller knows
+ * the URI, not this worker's disk.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { BenchmarkError, type BenchmarkErrorKind } from '../bench/bench-error';
 import { CheckpointError } from '../checkpoint/checkpoint-error';
 import { benchmarkFailureType, FAILURE_TYPES } from '../common/failure-types';
+import { findServiceAccessError } from '../config/service-access-error';
 import { ModelError } from '../models/model-error';
+import { OnnxInputError, OnnxIoError } from '../onnx/onnx-error';
 import { ModelReadError } from '../onnx/serialize-read';
 import { ParityError } from '../parity/parity-error';
 import { QuantizeError } from '../quantize/quantize-error';
-import { RegistrationError, RegistryInputError } from '../registry/registry-error';
-import { findServiceAccessError } from '../storage/access-error';
-import { ContentMismatchError, StorageError, StorageInputError, UploadAbortedError } from '../storage/storage-error';
+import { MlflowApiError } from '../registry/mlflow-client';
+import { RegisteredModelMissingError, RegistrationError, RegistryInputError } from '../registry/registry-error';
+import {
+  ContentMismatchError,
+  ReadBackMismatchError,
+  StorageError,
+  StorageInputError,
+  UploadAbortedError,
+} from '../storage/storage-error';
+import { ExistingExportFailedError } from '../temporal/existing-workflow';
 import { MissingInputError } from '../workspace/local-files';
 
 /** A worker-local copy and the object it came from, so messages name what the caller knows. */
@@ -45,7 +57,8 @@ type InputError =
   | StorageInputError
   | RegistryInputError
   | ParityError
-  | QuantizeError;
+  | QuantizeError
+  | OnnxInputError;
 
 function isInputError(err: unknown): err is InputError {
   return (
@@ -56,7 +69,9 @@ function isInputError(err: unknown): err is InputError {
     err instanceof RegistryInputError ||
     err instanceof ParityError ||
     // A calibration file without the input tensor, a graph quantize/ cannot rewrite: the caller's input.
-    err instanceof QuantizeError
+    err instanceof QuantizeError ||
+    // Tensor data onnx/ cannot write as given (byte lengths, a file range past its end, over 2 GiB).
+    (err instanceof OnnxInputError && err.kind === 'data')
   );
 }
 
@@ -81,11 +96,21 @@ export function toActivityFailure(err: unknown, copies: readonly LocalCopy[] = [
     return failure(err instanceof Error ? err : access, type, true, access.context);
   }
   if (isInputError(err)) return inputFailure(err, copies);
+  // A graph onnx/ cannot build (a name defined twice, an op above the opset) or whose inputs carry no types.
+  if (err instanceof OnnxInputError) return inputFailure(err, copies, FAILURE_TYPES.invalidGraph);
   if (err instanceof ModelReadError) return failure(err, FAILURE_TYPES.invalidGraph, true);
+  if (err instanceof OnnxIoError) return failure(err, FAILURE_TYPES.onnxIoError, false, err.context);
   if (err instanceof ContentMismatchError) return failure(err, FAILURE_TYPES.contentMismatch, true, err.context);
+  // Today's smoke-check failure carries no details; its message names the object and both hashes.
+  if (err instanceof ReadBackMismatchError) return failure(err, FAILURE_TYPES.objectMismatch, true);
   if (err instanceof StorageError) return failure(err, FAILURE_TYPES.storageError, !err.retryable, err.context);
   if (err instanceof RegistrationError)
     return failure(err, FAILURE_TYPES.registrationError, !err.retryable, err.context);
+  // An MLflow answer: a 4xx no retry can change, a 5xx or 429 that may pass.
+  if (err instanceof MlflowApiError) return failure(err, FAILURE_TYPES.registrationError, !err.retryable);
+  if (err instanceof RegisteredModelMissingError) return failure(err, FAILURE_TYPES.registrationError, false);
+  // The export being waited for failed: waiting again gives the same failure.
+  if (err instanceof ExistingExportFailedError) return failure(err, FAILURE_TYPES.exportFailed, true);
   return err instanceof Error ? err : new Error(String(err));
 }
 
@@ -99,7 +124,11 @@ function failure(err: Error, type: string, nonRetryable: boolean, details?: unkn
   });
 }
 
-function inputFailure(err: InputError, copies: readonly LocalCopy[]): ApplicationFailure {
+function inputFailure(
+  err: InputError,
+  copies: readonly LocalCopy[],
+  type: string = FAILURE_TYPES.invalidInput,
+): ApplicationFailure {
   const mirror = (text: string) => copies.reduce((m, c) => m.split(c.local).join(c.uri), text);
   const message = mirror(err.message);
   // The cause travels into history too: same class name and stack frames, paths mirrored as well.
@@ -110,14 +139,28 @@ function inputFailure(err: InputError, copies: readonly LocalCopy[]): Applicatio
     ? [{ field: err.field, expected: err.expected }]
     : err instanceof QuantizeError
       ? [{ subject: err.subject, expected: err.expected, actual: err.actual }]
-      : undefined;
+      : err instanceof OnnxInputError
+        ? [onnxDetails(err, mirror)]
+        : undefined;
   return ApplicationFailure.create({
     message,
-    type: FAILURE_TYPES.invalidInput,
+    type,
     nonRetryable: true,
     cause,
     ...(details ? { details } : {}),
   });
+}
+
+/** An OnnxInputError's facts, with any worker-local path shown as the URI it mirrors. */
+function onnxDetails(err: OnnxInputError, mirror: (text: string) => string): Record<string, string> {
+  const { file, subject, expected, actual } = err.context;
+  return {
+    kind: err.kind,
+    subject,
+    ...(file !== undefined ? { file: mirror(file) } : {}),
+    ...(expected !== undefined ? { expected: mirror(expected) } : {}),
+    ...(actual !== undefined ? { actual: mirror(actual) } : {}),
+  };
 }
 
 function benchmarkFailure(err: BenchmarkError): Error {

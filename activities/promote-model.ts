@@ -1,14 +1,11 @@
 /**
  * The promotion's activities: check the gates (moves nothing), point the alias, move the legacy
- * stage. Thin: registry/promote-version.ts does the work; errors are mapped by failures.ts, and an
+ * stage. Thin: registry/promote-version.ts does the work; errors are mapped by failures.ts, where an
  * MLflow 4xx (no retry can change it) becomes a non-retryable RegistrationError. Refused
  * credentials and failed TLS are not MlflowApiErrors: failures.ts makes them ServiceAuthFailed /
  * ServiceTlsFailed.
  */
-import { ApplicationFailure } from '@temporalio/common';
-import { FAILURE_TYPES } from '../common/failure-types';
 import type { AliasMove, LegacyStage, PromoteRequest, PromotionCheck, StageMove } from '../common/promotion';
-import { MlflowApiError } from '../registry/mlflow-client';
 import {
   checkPromotion,
   moveToStage,
@@ -22,17 +19,6 @@ export interface PromoteModelDeps {
   mlflow: PromotionRegistryApi;
 }
 
-function promotionFailure(err: unknown): Error {
-  if (err instanceof MlflowApiError)
-    return ApplicationFailure.create({
-      message: err.message,
-      type: FAILURE_TYPES.registrationError,
-      nonRetryable: !err.retryable,
-      cause: err,
-    });
-  return toActivityFailure(err);
-}
-
 export function createPromoteModelActivities(deps: PromoteModelDeps) {
   return {
     /** Reads the version, its tags and the current alias and stage holders; judges the gates. */
@@ -40,7 +26,7 @@ export function createPromoteModelActivities(deps: PromoteModelDeps) {
       try {
         return await checkPromotion(deps.mlflow, request);
       } catch (err) {
-        throw promotionFailure(err);
+        throw toActivityFailure(err);
       }
     },
 
@@ -50,7 +36,7 @@ export function createPromoteModelActivities(deps: PromoteModelDeps) {
         const { modelName, alias, version } = validatePromoteRequest(request);
         return await pointAlias(deps.mlflow, modelName, alias, version);
       } catch (err) {
-        throw promotionFailure(err);
+        throw toActivityFailure(err);
       }
     },
 
@@ -60,7 +46,7 @@ export function createPromoteModelActivities(deps: PromoteModelDeps) {
         const { modelName, version } = validatePromoteRequest(request);
         return await moveToStage(deps.mlflow, modelName, version, request.legacyStage);
       } catch (err) {
-        throw promotionFailure(err);
+        throw toActivityFailure(err);
       }
     },
   };

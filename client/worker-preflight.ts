@@ -7,7 +7,7 @@
  */
 import type { PipelineConfig } from '../config/environment';
 import { createMlflowClient } from '../registry/mlflow-client';
-import { findServiceAccessError, type ServiceAccessError } from '../storage/access-error';
+import { findServiceAccessError, type ServiceAccessError } from '../config/service-access-error';
 import { createMinioClient } from '../storage/minio-client';
 
 const PROBE_TIMEOUT_MS = 5_000;

@@ -137,6 +137,27 @@ export function followsNameRule(value: unknown, rule: NameRule): value is string
   );
 }
 
+/** A sha256 as the pipeline writes it everywhere (object keys, tags, results): lowercase hex. */
+export const SHA256_RULE: NameRule = {
+  pattern: /^[0-9a-f]{64}$/,
+  maxLength: 64,
+  expected: '64 lowercase hex characters',
+};
+
+/** The words an error uses for an S3 URI (splitS3Uri). */
+export const S3_URI_EXPECTED = 's3://<bucket>/<key>';
+
+/**
+ * `s3://bucket/key` split into its parts (key '' for `s3://bucket/`), or undefined when it is not
+ * one: the bucket must be a valid S3 bucket name, the key free of control characters. Each room
+ * refuses an undefined with its own error, naming its field.
+ */
+export function splitS3Uri(uri: unknown): { bucket: string; key: string } | undefined {
+  const m = typeof uri === 'string' ? /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri) : null;
+  if (!m || !m[1] || /[\u0000-\u001f]/.test(m[2] ?? '')) return undefined;
+  return { bucket: m[1], key: m[2] ?? '' };
+}
+
 export type { ModelSignature, SignatureDim, SignatureDtype, TensorSpec } from './model-signature';
 
 /**

@@ -14,6 +14,8 @@ export const FAILURE_TYPES = {
   contentMismatch: 'ContentMismatch',
   storageError: 'StorageError',
   registrationError: 'RegistrationError',
+  /** The worker's disk failed under an ONNX read or write (disk full, EIO, a file gone mid-write). Retried. */
+  onnxIoError: 'OnnxIoError',
   /** An upload stopped part-way (its checkpoint is in the heartbeat; a retry resumes it). */
   uploadInterrupted: 'UploadInterrupted',
   /** An export another starter began failed; the waiting parent fails with it. */

@@ -4,7 +4,7 @@
  * files and the first characters of an access key id (not a secret), never a password, token,
  * session token or secret key.
  */
-import type { MlflowConfig, S3Config } from './environment';
+import type { MlflowConfig, S3Config } from './service-settings';
 
 export interface ServiceSecurity {
   /** The endpoint, without any `user:password@` in it. */

@@ -11,40 +11,11 @@ import { join, resolve } from 'node:path';
 import { LOCAL_DEFAULTS, STORAGE_DEFAULTS } from '../common/constants';
 import { parseMetricsAddress } from './metrics-address';
 import { endpointWithoutCredentials, resolveMlflowSecurity, resolveS3Security } from './service-security';
+import type { MlflowConfig, S3Config, ValueSource } from './service-settings';
 import { resolveTemporalConnection, type TemporalConnection, type TemporalSecurity } from './temporal-connection';
 
-export type ValueSource = 'environment' | 'stack.env' | 'config file' | 'default';
-
-export interface S3Config {
-  /** e.g. http://127.0.0.1:9000 */
-  endpoint: string;
-  accessKey: string;
-  secretKey: string;
-  region: string;
-  modelsBucket: string;
-  checkpointsBucket: string;
-  /** AWS_CA_BUNDLE: a PEM file of the CAs to trust for an https endpoint (absent: Node's system CAs). */
-  caBundlePath: string | undefined;
-  /** AWS_SESSION_TOKEN, with temporary credentials (process environment only). */
-  sessionToken: string | undefined;
-}
-
-/** MLflow's tracking server, with the variables and semantics of MLflow's own Python client. */
-export interface MlflowConfig {
-  trackingUri: string;
-  /** MLFLOW_TRACKING_USERNAME: basic auth, together with the password. */
-  username: string | undefined;
-  /** MLFLOW_TRACKING_PASSWORD (process environment only). */
-  password: string | undefined;
-  /** MLFLOW_TRACKING_TOKEN: bearer auth, used when username and password are not both set (as MLflow does). */
-  token: string | undefined;
-  /** MLFLOW_TRACKING_SERVER_CERT_PATH: a PEM file of the CAs to trust (absent: Node's system CAs). */
-  serverCertPath: string | undefined;
-  /** MLFLOW_TRACKING_CLIENT_CERT_PATH: one PEM file holding the client certificate and its private key. */
-  clientCertPath: string | undefined;
-  /** MLFLOW_TRACKING_INSECURE_TLS: the server's certificate is not verified. Never with serverCertPath. */
-  insecureTls: boolean;
-}
+// The settings' shapes live in service-settings.ts (shared with service-security.ts without a cycle).
+export type { MlflowConfig, S3Config, ValueSource } from './service-settings';
 
 export interface PipelineConfig {
   projectRoot: string;

@@ -8,7 +8,7 @@
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { MlflowConfig, S3Config, ValueSource } from './environment';
+import type { MlflowConfig, S3Config, ValueSource } from './service-settings';
 
 /** loadConfig's `pick`: the first set key in the environment, then in stack.env, else the fallback. */
 export type PickSetting = (keys: readonly string[], fallback: string) => string;

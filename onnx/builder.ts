@@ -10,6 +10,7 @@
 import type { Attribute, Attributes, DataType, Graph, Model, Node, Shape, Tensor, ValueInfo } from './ir';
 import { DEFAULT_OPSET } from '../common/export-contract';
 import { attr, int64Tensor, irVersionForOpset, ONNX_DTYPE_CODES } from './ir';
+import { OnnxInputError } from './onnx-error';
 
 export interface NodeOptions {
   /** Node name; `scope/Op` by convention. A repeated name gets `_1`, `_2`, … like PyTorch's exporter. */
@@ -40,6 +41,11 @@ export const DEFAULT_PRODUCER_NAME = 'onnx-export-pipeline';
  * 0.2.0: the small-image stages stack the batch around their pointwise layers.
  */
 export const DEFAULT_PRODUCER_VERSION = '0.2.0';
+
+/** A graph the builder refuses to build: a bug in models/ fails at the line that caused it, typed. */
+function graphError(context: { subject: string; expected: string; actual: string }, message: string): OnnxInputError {
+  return new OnnxInputError('graph', context, message);
+}
 
 /** Drops attributes left undefined so ONNX defaults apply and the file says only what differs. */
 function defined(attrs: Readonly<Record<string, Attribute | undefined>>): Attributes {
@@ -72,9 +78,18 @@ export class GraphBuilder {
   }
 
   private define(name: string, by: string): void {
-    if (name === '') throw new Error(`${by}: a value name must not be empty`);
+    if (name === '')
+      throw graphError(
+        { subject: by, expected: 'a value name', actual: "''" },
+        `${by}: a value name must not be empty`,
+      );
     const previous = this.defined.get(name);
-    if (previous !== undefined) throw new Error(`${by}: value '${name}' is already defined by ${previous}`);
+    if (previous !== undefined) {
+      throw graphError(
+        { subject: `value '${name}'`, expected: 'one definition', actual: `${by} and ${previous}` },
+        `${by}: value '${name}' is already defined by ${previous}`,
+      );
+    }
     this.defined.set(name, by);
   }
 
@@ -101,7 +116,12 @@ export class GraphBuilder {
     const by = `node '${name}' (${opType})`;
     inputs.forEach((input, i) => {
       if (input !== '' && !this.defined.has(input)) {
-        throw new Error(
+        throw graphError(
+          {
+            subject: `${by} input ${i} '${input}'`,
+            expected: 'a graph input, initializer or earlier output',
+            actual: 'undefined',
+          },
           `${by}: input ${i} '${input}' is not defined (not a graph input, initializer or earlier output)`,
         );
       }
@@ -117,9 +137,18 @@ export class GraphBuilder {
 
   /** Marks an already-defined value as a graph output with its declared type and shape. */
   output(name: string, dtype: DataType, shape: Shape): void {
-    if (!this.defined.has(name))
-      throw new Error(`graph output '${name}' is not defined by any node, input or initializer`);
-    if (this.outputs.some((o) => o.name === name)) throw new Error(`graph output '${name}' is declared twice`);
+    if (!this.defined.has(name)) {
+      throw graphError(
+        { subject: `graph output '${name}'`, expected: 'defined by a node, input or initializer', actual: 'undefined' },
+        `graph output '${name}' is not defined by any node, input or initializer`,
+      );
+    }
+    if (this.outputs.some((o) => o.name === name)) {
+      throw graphError(
+        { subject: `graph output '${name}'`, expected: 'one declaration', actual: 'two' },
+        `graph output '${name}' is declared twice`,
+      );
+    }
     this.outputs.push({ name, dtype, shape: [...shape] });
   }
 
@@ -155,8 +184,12 @@ export class GraphBuilder {
   }
 
   private requireOpset(opType: string, since: number): void {
-    if (this.opset < since)
-      throw new Error(`${opType} needs opset ${since} or later; this graph is opset ${this.opset}`);
+    if (this.opset < since) {
+      throw graphError(
+        { subject: opType, expected: `opset ${since} or later`, actual: `opset ${this.opset}` },
+        `${opType} needs opset ${since} or later; this graph is opset ${this.opset}`,
+      );
+    }
   }
 
   /** One-output node named `scope/opType`. */

@@ -10,7 +10,7 @@
  * deterministic: attributes sorted by name, metadata sorted by key, nothing time- or randomness-dependent.
  *
  * Must not: open output files (write-model.ts), decide what a valid model is (checker.ts) or build
- * graphs (builder.ts).
+ * graphs (builder.ts). What it refuses is an OnnxInputError (onnx-error.ts).
  */
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
@@ -18,7 +18,9 @@ import { onnx } from 'onnx-proto';
 import type { Attribute, Model, Node, Tensor, ValueInfo } from './ir';
 import { dataByteLength, expectedByteLength, ONNX_DTYPE_CODES } from './ir';
 import { GRAPH_INITIALIZER, lenFieldHeader, lenFieldSize, MODEL_GRAPH, TENSOR_RAW_DATA } from './protobuf-wire';
-import { readTensorChunk, readTensorData } from './tensor-bytes';
+import { OnnxInputError } from './onnx-error';
+import { fileEndsEarly, readTensorChunk, readTensorData } from './tensor-bytes';
+import { atWriteBoundary } from './write-boundary';
 
 /** Protobuf refuses messages of 2 GiB or more; above this a model must use external data. */
 export const PROTOBUF_LIMIT_BYTES = 2 ** 31 - 1;
@@ -156,11 +158,7 @@ async function copyTensorData(
   const readChunk = async (at: number): Promise<Uint8Array> => {
     const buf = buffers.take();
     const bytesRead = await readTensorChunk(source, data, at, buf);
-    if (bytesRead === 0) {
-      throw new Error(
-        `initializer '${t.name}': ${data.path} ends before byte ${data.offset + data.length} (range ${data.offset}+${data.length})`,
-      );
-    }
+    if (bytesRead === 0) throw fileEndsEarly(data, data.offset + at, `initializer '${t.name}'`);
     return buf.subarray(0, bytesRead);
   };
   let done = 0;
@@ -201,7 +199,9 @@ function checkDataLength(t: Tensor): void {
   const actual = dataByteLength(t.data);
   if (expected !== actual) {
     // Writing it would make the length prefixes lie; the checker reports the same as a model problem.
-    throw new Error(
+    throw new OnnxInputError(
+      'data',
+      { subject: `initializer '${t.name}'`, expected: `${expected} bytes`, actual: `${actual} bytes` },
       `initializer '${t.name}': ${t.dtype} [${t.dims.join(', ')}] needs ${expected} bytes, its data has ${actual}`,
     );
   }
@@ -321,17 +321,30 @@ export async function emit(
   }
 }
 
-/** Serializes a self-contained model into memory (small models: tests, bench/'s probe model, onnxruntime sessions from bytes). */
+/** A model of `bytes` bytes, which protobuf cannot hold in one message; `advice` says what to do instead. */
+export function overProtobufLimit(bytes: number, advice?: string): OnnxInputError {
+  return new OnnxInputError(
+    'data',
+    { subject: 'model', expected: `at most ${PROTOBUF_LIMIT_BYTES} bytes`, actual: `${bytes} bytes` },
+    `model is ${bytes} bytes, over protobuf's 2 GiB limit${advice ? `; ${advice}` : ''}`,
+  );
+}
+
+/**
+ * Serializes a self-contained model into memory (small models: tests, bench/'s probe model,
+ * onnxruntime sessions from bytes). Errors as write-boundary.ts says, without an output file.
+ */
 export async function serializeModel(model: Model): Promise<Uint8Array> {
-  const p = await plan(model, false, '');
-  if (p.totalLength > PROTOBUF_LIMIT_BYTES)
-    throw new Error(`model is ${p.totalLength} bytes, over protobuf's 2 GiB limit`);
-  const out = new Uint8Array(p.totalLength);
-  let at = 0;
-  const write = async (chunk: Uint8Array): Promise<void> => {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  };
-  await emit(p, { write, writeDetached: write, drain: async () => undefined }, undefined);
-  return out;
+  return atWriteBoundary(model, undefined, async (watched) => {
+    const p = await plan(watched, false, '');
+    if (p.totalLength > PROTOBUF_LIMIT_BYTES) throw overProtobufLimit(p.totalLength);
+    const out = new Uint8Array(p.totalLength);
+    let at = 0;
+    const write = async (chunk: Uint8Array): Promise<void> => {
+      out.set(chunk, at);
+      at += chunk.byteLength;
+    };
+    await emit(p, { write, writeDetached: write, drain: async () => undefined }, undefined);
+    return out;
+  });
 }

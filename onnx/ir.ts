@@ -9,6 +9,8 @@
  * of a 786 MB model costs a few kilobytes until it is written.
  */
 
+import { OnnxInputError } from './onnx-error';
+
 /** Element types we read and write. Byte order of raw data is always little-endian (ONNX raw_data). */
 export type DataType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
 
@@ -184,7 +186,11 @@ export function irVersionForOpset(opset: number): number {
   const ir = IR_VERSION_BY_OPSET[opset];
   if (ir === undefined) {
     const known = Object.keys(IR_VERSION_BY_OPSET).join(', ');
-    throw new Error(`opset ${opset} is not supported: known opsets are ${known}`);
+    throw new OnnxInputError(
+      'graph',
+      { subject: 'opset', expected: `one of ${known}`, actual: String(opset) },
+      `opset ${opset} is not supported: known opsets are ${known}`,
+    );
   }
   return ir;
 }

@@ -12,6 +12,7 @@ import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { onnx } from 'onnx-proto';
 import type { Attribute, Attributes, DataType, Graph, Model, Node, Tensor, TensorData, ValueInfo } from './ir';
 import { dataTypeFromOnnxCode, expectedByteLength } from './ir';
+import { messageOf, OnnxIoError, transientReadCode } from './onnx-error';
 import { GRAPH_INITIALIZER, MODEL_GRAPH, TENSOR_RAW_DATA, WIRE_LEN } from './protobuf-wire';
 
 // The other protobuf wire types the scanner skips over.
@@ -348,6 +349,8 @@ function modelFromProto(
 /**
  * Reads an .onnx file. Initializer payloads are not read: they become file ranges into the model
  * file (or its external data files, resolved next to it), so validating a 786 MB model costs kilobytes.
+ * A file that cannot be opened or is not a model we can represent is a ModelReadError (final); a
+ * disk that fails under the read after it opened (EIO, say) is an OnnxIoError (transient).
  */
 export async function readModel(path: string): Promise<Model> {
   const fh = await open(path, 'r').catch((err: unknown) => {
@@ -359,7 +362,10 @@ export async function readModel(path: string): Promise<Model> {
     return modelFromProto(model, initializers, 'file', path);
   } catch (err) {
     if (err instanceof ModelReadError) throw err;
-    throw new ModelReadError(path, err instanceof Error ? err.message : String(err));
+    // The file opened, then the disk failed under the read (EIO, too many open files): not the model's fault.
+    const code = transientReadCode(err);
+    if (code !== undefined) throw new OnnxIoError({ file: path, code }, `${path}: ${messageOf(err)}`, { cause: err });
+    throw new ModelReadError(path, messageOf(err));
   } finally {
     await fh.close();
   }

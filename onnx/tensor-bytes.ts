@@ -9,6 +9,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import type { TensorData } from './ir';
+import { OnnxInputError } from './onnx-error';
 
 /** Tensor data that is a byte range of a file. */
 export type FileTensorData = Extract<TensorData, { kind: 'file' }>;
@@ -21,7 +22,11 @@ export async function readTensorData(data: TensorData): Promise<Uint8Array> {
     case 'lazy': {
       const bytes = await data.load();
       if (bytes.byteLength !== data.length) {
-        throw new Error(`lazy tensor data: loader returned ${bytes.byteLength} bytes, declared ${data.length}`);
+        throw new OnnxInputError(
+          'data',
+          { subject: 'lazy tensor data', expected: `${data.length} bytes`, actual: `${bytes.byteLength} bytes` },
+          `lazy tensor data: loader returned ${bytes.byteLength} bytes, declared ${data.length}`,
+        );
       }
       return bytes;
     }
@@ -32,10 +37,7 @@ export async function readTensorData(data: TensorData): Promise<Uint8Array> {
         let done = 0;
         while (done < data.length) {
           const { bytesRead } = await fh.read(out, done, data.length - done, data.offset + done);
-          if (bytesRead === 0)
-            throw new Error(
-              `${data.path}: file ends before byte ${data.offset + data.length} (tensor range ${data.offset}+${data.length})`,
-            );
+          if (bytesRead === 0) throw fileEndsEarly(data, data.offset + done);
           done += bytesRead;
         }
         return out;
@@ -44,6 +46,24 @@ export async function readTensorData(data: TensorData): Promise<Uint8Array> {
       }
     }
   }
+}
+
+/** A file-backed tensor whose range runs past its file's end; `subject` names the tensor when known. */
+export function fileEndsEarly(data: FileTensorData, endsAt: number, subject?: string): OnnxInputError {
+  const end = data.offset + data.length;
+  const range = `range ${data.offset}+${data.length}`;
+  return new OnnxInputError(
+    'data',
+    {
+      file: data.path,
+      subject: subject ?? 'tensor range',
+      expected: `${data.path} holds bytes ${data.offset} to ${end}`,
+      actual: `it ends at byte ${endsAt}`,
+    },
+    subject === undefined
+      ? `${data.path}: file ends before byte ${end} (tensor ${range})`
+      : `${subject}: ${data.path} ends before byte ${end} (${range})`,
+  );
 }
 
 /**

@@ -12,8 +12,10 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FileTailHasher, TAIL_HASH_MIN_BYTES } from '../hashing/worker-sha256';
 import type { Sink } from './encode';
-import { emit, encodeModelTail, plan, PROTOBUF_LIMIT_BYTES, WRITE_BUFFER_BYTES } from './encode';
+import { emit, encodeModelTail, overProtobufLimit, plan, PROTOBUF_LIMIT_BYTES, WRITE_BUFFER_BYTES } from './encode';
 import type { Model } from './ir';
+import { OnnxInputError } from './onnx-error';
+import { atWriteBoundary, type CallerCode } from './write-boundary';
 
 /**
  * A hashing, buffered output file. Small protobuf pieces are coalesced; big payloads go straight
@@ -141,28 +143,44 @@ export interface WrittenModel extends WrittenFile {
 /**
  * Writes `model` to `path` (via `<path>.partial` and a rename, so a crash never leaves a truncated
  * model under the final name; missing parent folders are made) and returns the sha256 of the
- * file(s), hashed while writing.
+ * file(s), hashed while writing. What it throws is an OnnxInputError (the model as given cannot be
+ * written), an OnnxIoError (the disk failed; worth another attempt) or the caller's own failure
+ * (a lazy loader's, the late metadata's) unchanged: write-boundary.ts.
  */
 export async function writeModel(model: Model, path: string, options: WriteOptions = {}): Promise<WrittenModel> {
+  return atWriteBoundary(model, path, (watched, caller) => writeModelFile(watched, path, options, caller));
+}
+
+async function writeModelFile(
+  model: Model,
+  path: string,
+  options: WriteOptions,
+  caller: CallerCode,
+): Promise<WrittenModel> {
   const mode = options.externalData ?? 'auto';
   const location = options.externalDataFileName ?? `${basename(path)}.data`;
   if (location.includes('/') || location.includes('\\') || location === basename(path)) {
-    throw new Error(`external data file name '${location}' must be a plain file name, different from the model's`);
+    throw new OnnxInputError(
+      'data',
+      {
+        subject: 'external data file name',
+        expected: "a plain file name, different from the model's",
+        actual: location,
+      },
+      `external data file name '${location}' must be a plain file name, different from the model's`,
+    );
   }
   let p = await plan(model, mode === 'always', location);
   if (mode === 'auto' && p.totalLength > PROTOBUF_LIMIT_BYTES) p = await plan(model, true, location);
-  if (p.totalLength > PROTOBUF_LIMIT_BYTES) {
-    throw new Error(
-      `${path}: the model would be ${p.totalLength} bytes, over protobuf's 2 GiB limit; write it with external data`,
-    );
-  }
+  if (p.totalLength > PROTOBUF_LIMIT_BYTES) throw overProtobufLimit(p.totalLength, 'write it with external data');
   const external = p.tensors.some((t) => !t.inline);
   const externalPath = join(dirname(path), location);
   const partial = `${path}.partial`;
   const externalPartial = `${externalPath}.partial`;
   // Late metadata: a rejection aborts the write at the next tensor; the value is awaited only for the tail.
+  const metadata = options.metadata === undefined ? undefined : caller.watch(options.metadata);
   let failed: { readonly reason: unknown } | undefined;
-  options.metadata?.catch((reason: unknown) => {
+  metadata?.catch((reason: unknown) => {
     failed = { reason };
   });
   const alive = (): void => {
@@ -170,22 +188,24 @@ export async function writeModel(model: Model, path: string, options: WriteOptio
   };
   let totalLength = p.totalLength;
   const tail = async (): Promise<Uint8Array> => {
-    if (options.metadata === undefined) return p.modelTail;
-    const late = await options.metadata;
+    if (metadata === undefined) return p.modelTail;
+    const late = await metadata;
     const modelTail = encodeModelTail(model, { ...model.metadataProps, ...late });
     totalLength = p.totalLength - p.modelTail.length + modelTail.length;
-    if (totalLength > PROTOBUF_LIMIT_BYTES) {
-      throw new Error(
-        `${path}: the model would be ${totalLength} bytes, over protobuf's 2 GiB limit; write it with external data`,
-      );
-    }
+    if (totalLength > PROTOBUF_LIMIT_BYTES) throw overProtobufLimit(totalLength, 'write it with external data');
     return modelTail;
   };
   await mkdir(dirname(path), { recursive: true });
   const writer = await HashingFileWriter.create(partial, p.totalLength);
-  const externalWriter = external ? await HashingFileWriter.create(externalPartial, p.externalLength) : undefined;
+  let externalWriter: HashingFileWriter | undefined;
+  let sha256: string;
+  let externalSha: string | undefined;
   try {
+    if (external) externalWriter = await HashingFileWriter.create(externalPartial, p.externalLength);
     await emit(p, writer, externalWriter, tail, alive);
+    // Closing flushes the last buffered bytes: a full disk may only show here.
+    sha256 = await writer.close();
+    externalSha = await externalWriter?.close();
   } catch (err) {
     await writer.abort();
     await externalWriter?.abort();
@@ -193,11 +213,9 @@ export async function writeModel(model: Model, path: string, options: WriteOptio
     await rm(externalPartial, { force: true });
     throw err;
   }
-  const sha256 = await writer.close();
   if (writer.bytes !== totalLength) throw new Error(`internal: wrote ${writer.bytes} bytes, planned ${totalLength}`);
   let externalData: WrittenFile | undefined;
-  if (externalWriter !== undefined) {
-    const externalSha = await externalWriter.close();
+  if (externalWriter !== undefined && externalSha !== undefined) {
     await rename(externalPartial, externalPath);
     externalData = { path: externalPath, bytes: externalWriter.bytes, sha256: externalSha };
   } else {

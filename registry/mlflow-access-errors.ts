@@ -8,7 +8,7 @@ import {
   tlsFailureReason,
   untrustedCertificateAdvice,
   type TlsFailure,
-} from '../storage/access-error';
+} from '../config/service-access-error';
 import type { MlflowConnection } from './mlflow-connection';
 
 const SET_CREDENTIALS = 'set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)';

@@ -10,7 +10,7 @@
 import { fetch, type RequestInit, type Response } from 'undici';
 import { REGISTRY_RETRY } from '../common/constants';
 import { realSleep, retryWithBackoff, type RetryPolicy, type Sleep } from '../common/retry-backoff';
-import { tlsFailureOf, urlForMessages } from '../storage/access-error';
+import { tlsFailureOf, urlForMessages } from '../config/service-access-error';
 import { mlflowAuthError, mlflowPlainHttpToTlsError, mlflowTlsError } from './mlflow-access-errors';
 import { mlflowConnection, type MlflowConnection, type MlflowConnectionSettings } from './mlflow-connection';
 

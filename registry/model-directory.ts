@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import { parse, Scalar, stringify } from 'yaml';
 import { DEFAULT_OPSET, MAX_EMIT_OPSET, MIN_EMIT_OPSET, type ModelSignature } from '../common/export-contract';
 import type { ContentAddressedStore } from '../storage/object-store';
-import { modelDirectoryPrefix, stagingKey, validateModelName, validateSha256 } from '../storage/object-keys';
+import { modelDirectoryPrefix, stagingKey } from '../storage/object-keys';
+import { requireModelName, requireSha256 } from './input-rules';
 import { RegistryInputError } from './registry-error';
 
 /** The MLflow release whose model format we write (the local stack's server and Python client). */
@@ -100,8 +101,8 @@ function yamlText(value: unknown): string {
 }
 
 export function validateDirectoryInput(input: ModelDirectoryInput): void {
-  validateModelName(input.modelName);
-  validateSha256(input.sha256);
+  requireModelName(input.modelName);
+  requireSha256(input.sha256);
   if (!Number.isSafeInteger(input.bytes) || input.bytes <= 0)
     throw new RegistryInputError('bytes', String(input.bytes), 'a positive integer byte count');
   if (

@@ -9,16 +9,15 @@
 import { REGISTRY_RETRY } from '../common/constants';
 import { ALIAS_RULE, followsNameRule, MODEL_VARIANTS, RUN_ID_RULE, type ModelVariant } from '../common/export-contract';
 import { realSleep, retryWithBackoff } from '../common/retry-backoff';
-import { parseS3Uri, validateModelName, validateSha256 } from '../storage/object-keys';
-import { StorageInputError } from '../storage/storage-error';
+import { findServiceAccessError } from '../config/service-access-error';
 import {
   isRetryableMlflowError,
   type CreateModelVersionRequest,
   type ModelVersion,
   type RegisteredModel,
 } from './mlflow-client';
+import { requireModelName, requireS3Uri, requireSha256 } from './input-rules';
 import { RegistrationError, RegistryInputError } from './registry-error';
-import { findServiceAccessError } from '../storage/access-error';
 
 /** The subset of MlflowClient this module needs (unit tests supply a fake). */
 export interface ModelRegistryApi {
@@ -95,14 +94,9 @@ export interface RegisterOptions {
 }
 
 export function validateRegisterInput(input: RegisterModelInput): void {
-  try {
-    validateModelName(input.modelName);
-    validateSha256(input.sha256);
-    parseS3Uri(input.source, 'source');
-  } catch (err) {
-    if (err instanceof StorageInputError) throw new RegistryInputError(err.field, err.value, err.expected);
-    throw err;
-  }
+  requireModelName(input.modelName);
+  requireSha256(input.sha256);
+  requireS3Uri(input.source, 'source');
   if (!input.source.includes(input.sha256)) {
     throw new RegistryInputError('source', input.source, `the model directory of sha256 ${input.sha256}`);
   }
@@ -129,12 +123,7 @@ export function validateRegisterInput(input: RegisterModelInput): void {
         input.derivedFrom.modelVersion,
         'an MLflow version number',
       );
-    if (!/^[0-9a-f]{64}$/.test(input.derivedFrom.onnxSha256))
-      throw new RegistryInputError(
-        'derivedFrom.onnxSha256',
-        input.derivedFrom.onnxSha256,
-        '64 lowercase hex characters',
-      );
+    requireSha256(input.derivedFrom.onnxSha256, 'derivedFrom.onnxSha256');
   }
   for (const [field, v] of Object.entries(input.calibration ?? {})) {
     if (typeof v !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(v))

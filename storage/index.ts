@@ -2,8 +2,6 @@
 export { ContentAddressedStore, SHA256_METADATA_KEY } from './object-store';
 export type { ArtifactRef, StoreOptions, UploadFileOptions, UploadOutcome } from './object-store';
 export { createMinioClient, probeS3Endpoint } from './minio-client';
-export { ServiceAccessError, findServiceAccessError } from './access-error';
-export type { ServiceAccessContext } from './access-error';
 export { minioS3Operations } from './s3-operations';
 export type { S3Operations, ObjectStat } from './s3-operations';
 export { modelDirectoryPrefix, parseS3Uri, s3Uri, stagingKey, validateModelName, validateSha256 } from './object-keys';

@@ -8,7 +8,7 @@
  * activities/failures.ts finds. Must not log or include credentials in errors.
  */
 import { retryWithBackoff, type RetryPolicy, type Sleep } from '../common/retry-backoff';
-import { ServiceAccessError } from './access-error';
+import { ServiceAccessError } from '../config/service-access-error';
 import { StorageError } from './storage-error';
 
 /** Node/undici network error codes that mean "the connection broke; the request may be sent again". */

@@ -14,7 +14,7 @@ import {
   tlsFailureReason,
   untrustedCertificateAdvice,
   urlForMessages,
-} from './access-error';
+} from '../config/service-access-error';
 
 /** S3 error codes no retry with the same credentials can change. */
 const AUTH_CODES: ReadonlySet<string> = new Set([

@@ -1,7 +1,7 @@
 /**
  * The typed errors of storage/: a failed object-store operation (with the facts that decided whether
- * a retry can help), bad input, content that is not what its sha256 names, and an upload stopped
- * part-way. Messages name the bucket, key and offending value; they never carry credentials or
+ * a retry can help), bad input, content that is not what its sha256 names, an object that reads back
+ * other than written, and an upload stopped part-way. Messages name the bucket, key and offending value; they never carry credentials or
  * request signatures.
  */
 
@@ -58,6 +58,24 @@ export class ContentMismatchError extends Error {
   ) {
     super(message);
     this.name = 'ContentMismatchError';
+  }
+}
+
+/** An object read back right after it was written is not the bytes written (the stack smoke check). */
+export class ReadBackMismatchError extends Error {
+  readonly retryable = false;
+  constructor(
+    readonly context: {
+      readonly bucket: string;
+      readonly key: string;
+      /** sha256 of the bytes written. */
+      readonly wrote: string;
+      /** sha256 of the bytes read back. */
+      readonly read: string;
+    },
+  ) {
+    super(`s3://${context.bucket}/${context.key}: read back sha256 ${context.read}, wrote ${context.wrote}`);
+    this.name = 'ReadBackMismatchError';
   }
 }
 

@@ -1,14 +1,29 @@
 /** Unit: activities/failures maps each library error to the failure type and retry decision workflows rely on. */
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { bundleCopy, toActivityFailure } from '../../activities/failures';
 import { CheckpointError } from '../../checkpoint/checkpoint-error';
+import { OnnxInputError, OnnxIoError } from '../../onnx/onnx-error';
+import { ModelReadError } from '../../onnx/serialize-read';
+import { writeModel } from '../../onnx/write-model';
 import { QuantizeError } from '../../quantize/quantize-error';
+import { MlflowApiError } from '../../registry/mlflow-client';
+import { ExistingExportFailedError } from '../../temporal/existing-workflow';
 import { FAILURE_TYPES, FINAL_FAILURE_TYPES } from '../../common/failure-types';
-import { RegistrationError, RegistryInputError } from '../../registry/registry-error';
-import { ServiceAccessError } from '../../storage/access-error';
-import { ContentMismatchError, StorageError, StorageInputError, UploadAbortedError } from '../../storage/storage-error';
+import { RegisteredModelMissingError, RegistrationError, RegistryInputError } from '../../registry/registry-error';
+import { ServiceAccessError } from '../../config/service-access-error';
+import {
+  ContentMismatchError,
+  ReadBackMismatchError,
+  StorageError,
+  StorageInputError,
+  UploadAbortedError,
+} from '../../storage/storage-error';
+import { tinyModel } from './onnx-test-models';
 
 function asFailure(err: Error): ApplicationFailure {
   const f = toActivityFailure(err);
@@ -126,6 +141,104 @@ describe('toActivityFailure', () => {
       return toActivityFailure(new UploadAbortedError(2));
     });
     await expect(mapped).resolves.toBeInstanceOf(CancelledFailure);
+  });
+
+  it('onnx/: tensor data it cannot write is InvalidInput and a graph it cannot build InvalidGraph, both final, bundle paths as URIs', () => {
+    const data = new OnnxInputError(
+      'data',
+      {
+        file: '/work/bundles/abc/model.safetensors',
+        subject: "initializer 'w'",
+        expected: '/work/bundles/abc/model.safetensors holds bytes 0 to 32',
+        actual: 'it ends at byte 10',
+      },
+      "initializer 'w': /work/bundles/abc/model.safetensors ends before byte 32 (range 0+32)",
+    );
+    const f = toActivityFailure(data, bundleCopy('/work/bundles/abc', 's3://ckpt/run-1')) as ApplicationFailure;
+    expect(f).toMatchObject({ type: FAILURE_TYPES.invalidInput, nonRetryable: true });
+    expect(f.message).toBe("initializer 'w': s3://ckpt/run-1/model.safetensors ends before byte 32 (range 0+32)");
+    expect(f.details).toEqual([
+      {
+        kind: 'data',
+        subject: "initializer 'w'",
+        file: 's3://ckpt/run-1/model.safetensors',
+        expected: 's3://ckpt/run-1/model.safetensors holds bytes 0 to 32',
+        actual: 'it ends at byte 10',
+      },
+    ]);
+    expect(f.cause?.name).toBe('OnnxInputError');
+
+    const graph = new OnnxInputError(
+      'graph',
+      { subject: 'LayerNormalization', expected: 'opset 17 or later', actual: 'opset 14' },
+      'LayerNormalization needs opset 17 or later; this graph is opset 14',
+    );
+    expect(asFailure(graph)).toMatchObject({
+      type: FAILURE_TYPES.invalidGraph,
+      nonRetryable: true,
+      message: graph.message,
+      details: [{ kind: 'graph', subject: 'LayerNormalization', expected: 'opset 17 or later', actual: 'opset 14' }],
+    });
+    expect(asFailure(new ModelReadError('/m.onnx', 'truncated'))).toMatchObject({
+      type: FAILURE_TYPES.invalidGraph,
+      nonRetryable: true,
+    });
+  });
+
+  it("onnx/: the worker's disk failing under a write is OnnxIoError, retried, with the file and code as details", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'failures-onnx-io-'));
+    try {
+      const path = join(dir, 'model.onnx');
+      symlinkSync('/dev/full', `${path}.partial`); // every write there fails with ENOSPC, as on a full disk
+      const err = await writeModel(tinyModel(17), path).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OnnxIoError);
+      expect(asFailure(err as Error)).toMatchObject({
+        type: FAILURE_TYPES.onnxIoError,
+        nonRetryable: false,
+        message: `${path}: ENOSPC: no space left on device, write`,
+        details: [{ file: path, code: 'ENOSPC' }],
+      });
+      expect(FINAL_FAILURE_TYPES).not.toContain(FAILURE_TYPES.onnxIoError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the errors of the activities that used to build their own failures keep their type, message and retry decision', () => {
+    const notFound = new MlflowApiError('registered-models/alias', 404, 'RESOURCE_DOES_NOT_EXIST', 'no version 9');
+    expect(asFailure(notFound)).toMatchObject({
+      type: FAILURE_TYPES.registrationError,
+      nonRetryable: true,
+      message: notFound.message,
+    });
+    expect(asFailure(new MlflowApiError('model-versions/get', 503, undefined, 'down'))).toMatchObject({
+      type: FAILURE_TYPES.registrationError,
+      nonRetryable: false,
+    });
+    const mismatch = new ReadBackMismatchError({
+      bucket: 'b',
+      key: 'smoke/x.txt',
+      wrote: 'a'.repeat(64),
+      read: 'b'.repeat(64),
+    });
+    expect(asFailure(mismatch)).toMatchObject({
+      type: FAILURE_TYPES.objectMismatch,
+      nonRetryable: true,
+      message: `s3://b/smoke/x.txt: read back sha256 ${'b'.repeat(64)}, wrote ${'a'.repeat(64)}`,
+    });
+    expect(asFailure(mismatch).details).toBeUndefined();
+    const exportFailed = new ExistingExportFailedError('export-m-r1', 'parity: MAE 0.2 over 1e-5');
+    expect(asFailure(exportFailed)).toMatchObject({
+      type: FAILURE_TYPES.exportFailed,
+      nonRetryable: true,
+      message: 'export export-m-r1 failed: parity: MAE 0.2 over 1e-5',
+    });
+    expect(asFailure(exportFailed).details).toBeUndefined();
+    expect(asFailure(new RegisteredModelMissingError('m', 'was created but cannot be read back'))).toMatchObject({
+      type: FAILURE_TYPES.registrationError,
+      nonRetryable: false,
+      message: "MLflow registered model 'm' was created but cannot be read back",
+    });
   });
 
   it('failures the workflows treat as final are the three that no retry can change', () => {

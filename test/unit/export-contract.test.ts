@@ -1,10 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { exportWorkflowId } from '../../common/export-contract';
+import { exportWorkflowId, followsNameRule, SHA256_RULE, splitS3Uri } from '../../common/export-contract';
 import { int8Lines, progressFromStage } from '../../client/export-view';
 
 describe('exportWorkflowId', () => {
   it('is one id per model and run', () => {
     expect(exportWorkflowId('m', 'r')).toBe('export-m-r');
+  });
+});
+
+describe('sha256 rule and S3 URIs (what storage/ and registry/ each check by)', () => {
+  it('a sha256 is 64 lowercase hex characters, nothing else', () => {
+    expect(followsNameRule('ab'.repeat(32), SHA256_RULE)).toBe(true);
+    for (const bad of ['AB'.repeat(32), 'ab'.repeat(31), `${'ab'.repeat(32)}0`, 42, undefined])
+      expect(followsNameRule(bad, SHA256_RULE), String(bad)).toBe(false);
+  });
+
+  it('splits s3://bucket/key, and refuses other schemes, bad bucket names and control characters', () => {
+    expect(splitS3Uri('s3://heimdall-models/models/x/')).toEqual({ bucket: 'heimdall-models', key: 'models/x/' });
+    expect(splitS3Uri('s3://heimdall-models')).toEqual({ bucket: 'heimdall-models', key: '' });
+    for (const bad of ['http://x/y', 's3://A_B/k', 's3://ok-bucket/a\u0001b', 3])
+      expect(splitS3Uri(bad), String(bad)).toBeUndefined();
   });
 });
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PRODUCER_VERSION, GraphBuilder } from '../../onnx/builder';
 import { float32Tensor, irVersionForOpset } from '../../onnx/ir';
+import { OnnxInputError } from '../../onnx/onnx-error';
 
 function withInput(opset = 17): { b: GraphBuilder; x: string } {
   const b = new GraphBuilder({ opset });
@@ -76,6 +77,32 @@ describe('GraphBuilder', () => {
   ] as const)('refuses %s at once', (_, f, message) => {
     const { b } = withInput(16);
     expect(() => f(b)).toThrow(message);
+  });
+
+  it('a refusal is a final OnnxInputError about the graph, with the subject and both sides as fields', () => {
+    const caught = (f: () => unknown): unknown => {
+      try {
+        f();
+      } catch (err) {
+        return err;
+      }
+      throw new Error('expected a refusal');
+    };
+    const twice = caught(() => withInput(16).b.relu('r', 'x', { output: 'x' }));
+    expect(twice).toBeInstanceOf(OnnxInputError);
+    expect(twice).toMatchObject({
+      kind: 'graph',
+      retryable: false,
+      context: { subject: "value 'x'", expected: 'one definition', actual: "node 'r/Relu' (Relu) and graph input 'x'" },
+    });
+    expect(caught(() => withInput(16).b.layerNormalization('ln', 'x', 'x', undefined))).toMatchObject({
+      kind: 'graph',
+      context: { subject: 'LayerNormalization', expected: 'opset 17 or later', actual: 'opset 16' },
+    });
+    expect(caught(() => new GraphBuilder({ opset: 12 }))).toMatchObject({
+      kind: 'graph',
+      context: { subject: 'opset', actual: '12', expected: expect.stringMatching(/^one of 13, 14, .*23$/) },
+    });
   });
 
   it('ReduceMean: axes attribute before opset 18, an int64 initializer input from 18', () => {

@@ -1,9 +1,12 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { sha256Bytes } from '../../hashing/file-sha256';
 import { serializeModel } from '../../onnx/encode';
 import type { Model } from '../../onnx/ir';
-import { lazyTensor } from '../../onnx/ir';
+import { fileTensor, lazyTensor } from '../../onnx/ir';
+import { OnnxInputError, OnnxIoError } from '../../onnx/onnx-error';
 import { decodeWithOnnxProto, deserializeModel } from '../../onnx/serialize-read';
 import { readTensorData } from '../../onnx/tensor-bytes';
 import { encodeWithOnnxProto } from './onnx-reference-encoder';
@@ -117,6 +120,42 @@ describe('serializeModel', () => {
         : t,
     );
     await expect(serializeModel(model)).rejects.toThrow('loader returned 4 bytes, declared 8');
+  });
+});
+
+describe('serializeModel: what it throws (onnx/write-boundary.ts)', () => {
+  it('tensor data that does not fit its dims and dtype is a final OnnxInputError about the data, both sides as fields', async () => {
+    const model = withInitializers(tinyModel(17), (t) =>
+      t.name === 'position_head.0.weight' ? { ...t, dims: [2, 5] } : t,
+    );
+    const err = await serializeModel(model).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OnnxInputError);
+    expect(err).toMatchObject({
+      kind: 'data',
+      retryable: false,
+      context: { subject: "initializer 'position_head.0.weight'", expected: '40 bytes', actual: '32 bytes' },
+    });
+  });
+
+  it("a lazy loader's own failure reaches the caller as it was thrown, not wrapped", async () => {
+    class WeightsGone extends Error {}
+    const thrown = new WeightsGone('checkpoint closed');
+    const model = withInitializers(tinyModel(17), (t) =>
+      t.name === 'position_head.0.bias' ? lazyTensor(t.name, t.dtype, t.dims, () => Promise.reject(thrown)) : t,
+    );
+    await expect(serializeModel(model)).rejects.toBe(thrown);
+  });
+
+  it('a tensor source file that is gone is a transient OnnxIoError naming that file and its code', async () => {
+    const gone = join(tmpdir(), `onnx-encode-gone-${process.pid}.bin`);
+    const model = withInitializers(tinyModel(17), (t) =>
+      t.name === 'position_head.0.weight' ? fileTensor(t.name, t.dtype, t.dims, gone, 0, 32) : t,
+    );
+    const err = await serializeModel(model).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OnnxIoError);
+    expect(err).toMatchObject({ retryable: true, context: { file: gone, code: 'ENOENT' } });
+    expect((err as OnnxIoError).message).toMatch(new RegExp(`^${gone}: ENOENT`));
+    expect((err as OnnxIoError).cause).toMatchObject({ code: 'ENOENT' });
   });
 });
 

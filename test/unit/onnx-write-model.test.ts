@@ -1,4 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -8,6 +17,7 @@ import { FileTailHasher, TAIL_HASH_MIN_BYTES } from '../../hashing/worker-sha256
 import { serializeModel } from '../../onnx/encode';
 import type { Model } from '../../onnx/ir';
 import { fileTensor, lazyTensor } from '../../onnx/ir';
+import { OnnxInputError, OnnxIoError } from '../../onnx/onnx-error';
 import { readModel } from '../../onnx/serialize-read';
 import { readTensorData } from '../../onnx/tensor-bytes';
 import { writeModel } from '../../onnx/write-model';
@@ -192,5 +202,82 @@ describe('writeModel', () => {
       /initializer 'position_head.0.weight': .*short.bin ends before byte 32/,
     );
     expect(existsSync(join(dir, 'short.onnx.partial'))).toBe(false);
+  });
+});
+
+describe('writeModel: what it throws (onnx/write-boundary.ts)', () => {
+  /** Nothing under `path`'s name is left: no model, no .partial. */
+  const nothingAt = (path: string): void => {
+    expect(existsSync(path)).toBe(false);
+    expect(() => lstatSync(`${path}.partial`)).toThrow(/ENOENT/);
+  };
+
+  it('a full disk is a transient OnnxIoError naming the file and ENOSPC, and leaves nothing behind', async () => {
+    // The partial file is a link to /dev/full, where every write fails with ENOSPC as on a full disk.
+    const path = join(dir, 'full.onnx');
+    symlinkSync('/dev/full', `${path}.partial`);
+    const err = await writeModel(tinyModel(17), path).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OnnxIoError);
+    expect(err).toMatchObject({ retryable: true, context: { file: path, code: 'ENOSPC' } });
+    expect((err as OnnxIoError).message).toBe(`${path}: ENOSPC: no space left on device, write`);
+    nothingAt(path);
+  });
+
+  it('a tensor source that is gone when the write reads it is an OnnxIoError naming the source, in a message naming the model', async () => {
+    const gone = join(dir, 'gone.bin');
+    const model = withInitializers(tinyModel(17), (t) =>
+      t.name === 'position_head.0.weight' ? fileTensor(t.name, t.dtype, t.dims, gone, 0, 32) : t,
+    );
+    const path = join(dir, 'source-gone.onnx');
+    const err = await writeModel(model, path).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OnnxIoError);
+    expect(err).toMatchObject({ context: { file: gone, code: 'ENOENT' } });
+    expect((err as OnnxIoError).message).toMatch(new RegExp(`^${path}: ENOENT: .*${gone}`));
+    nothingAt(path);
+  });
+
+  it('a model over 2 GiB without external data is a final OnnxInputError located in the output file, before any byte is written', async () => {
+    const model = tinyModel(17);
+    const huge: Model = {
+      ...model,
+      graph: {
+        ...model.graph,
+        // Planning needs only lengths: the source file is never opened.
+        initializers: [
+          ...model.graph.initializers,
+          fileTensor('huge', 'uint8', [2 ** 31], join(dir, 'absent'), 0, 2 ** 31),
+        ],
+      },
+    };
+    const path = join(dir, 'huge.onnx');
+    const err = await writeModel(huge, path, { externalData: 'never' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OnnxInputError);
+    expect(err).toMatchObject({
+      kind: 'data',
+      retryable: false,
+      context: { file: path, subject: 'model', expected: `at most ${2 ** 31 - 1} bytes` },
+    });
+    expect((err as OnnxInputError).message).toMatch(
+      new RegExp(`^${path}: model is \\d+ bytes, over protobuf's 2 GiB limit; write it with external data$`),
+    );
+    nothingAt(path);
+  });
+
+  it('an external data file name with a folder in it is a final OnnxInputError naming both', async () => {
+    const path = join(dir, 'bad-sidecar.onnx');
+    const err = await writeModel(tinyModel(17), path, { externalDataFileName: '../x.data' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OnnxInputError);
+    expect(err).toMatchObject({ kind: 'data', context: { file: path, actual: '../x.data' } });
+    expect((err as OnnxInputError).message).toBe(
+      `${path}: external data file name '../x.data' must be a plain file name, different from the model's`,
+    );
+  });
+
+  it("the late metadata's own failure reaches the caller as it was thrown, and nothing is written", async () => {
+    class HashFailed extends Error {}
+    const thrown = new HashFailed('weights are not finite');
+    const path = join(dir, 'late-metadata.onnx');
+    await expect(writeModel(tinyModel(17), path, { metadata: Promise.reject(thrown) })).rejects.toBe(thrown);
+    nothingAt(path);
   });
 });

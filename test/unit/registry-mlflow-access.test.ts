@@ -11,7 +11,7 @@ import { FAILURE_TYPES } from '../../common/failure-types';
 import { createMlflowClient, MlflowApiError, MlflowClient } from '../../registry/mlflow-client';
 import { splitCertAndKey } from '../../registry/mlflow-connection';
 import { registerModelVersion } from '../../registry/register-model-version';
-import { ServiceAccessError } from '../../storage/access-error';
+import { ServiceAccessError } from '../../config/service-access-error';
 import {
   json,
   makeTlsFixtures,

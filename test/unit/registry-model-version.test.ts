@@ -1,5 +1,5 @@
 /** Unit: MLmodel text, version tags/filters, input validation and idempotent registration over a fake registry. */
-import { ServiceAccessError } from '../../storage/access-error';
+import { ServiceAccessError } from '../../config/service-access-error';
 import { describe, expect, it } from 'vitest';
 import {
   MlflowApiError,
@@ -84,6 +84,21 @@ describe('MLmodel', () => {
       'positions',
       'uncertainties',
     ]);
+  });
+
+  it.each([
+    ['modelName', { modelName: '../x', sha256: SHA }, /^modelName: expected 1-100 characters/],
+    ['sha256', { modelName: 'm', sha256: 'A'.repeat(64) }, /^sha256: expected 64 lowercase hex characters/],
+  ])('refuses a bad %s with its own RegistryInputError, naming the field', (field, over, message) => {
+    const err = (() => {
+      try {
+        return validateDirectoryInput({ bytes: 1, signature: SIGNATURE, ...over } as never);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(RegistryInputError);
+    expect(err).toMatchObject({ field, message: expect.stringMatching(message) });
   });
 
   it('refuses a signature without inputs or with a non-integer dimension', () => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toActivityFailure } from '../../activities/failures';
 import { FAILURE_TYPES } from '../../common/failure-types';
 import type { S3Config } from '../../config/environment';
-import { ServiceAccessError } from '../../storage/access-error';
+import { ServiceAccessError } from '../../config/service-access-error';
 import { createMinioClient, probeS3Endpoint } from '../../storage/minio-client';
 import { ContentAddressedStore } from '../../storage/object-store';
 import { isRetryableStorageError } from '../../storage/retry';

@@ -1,8 +1,9 @@
 /**
  * A service refused us for a reason no retry can change: the credentials (missing, wrong, expired,
  * lacking permission) or TLS (an untrusted or mismatched certificate, TLS spoken to a plain-http
- * port). Raised by the S3 client (minio-client.ts) and the MLflow client (registry/); it lives here
- * because storage/ is the lowest room both may import. activities/failures.ts turns it into a
+ * port). Raised by the S3 client (storage/minio-client.ts) and the MLflow client (registry/); it lives
+ * in config/, beside the settings it says are wrong, because that is the room of the services'
+ * endpoints, credentials and TLS that both may import. activities/failures.ts turns it into a
  * non-retryable ServiceAuthFailed / ServiceTlsFailed, so wrong credentials fail an export in
  * seconds instead of retrying for minutes. Messages name the service, the endpoint and the variables
  * to set; they never carry a credential (callers build them from names and set/unset states only).
