@@ -1,6 +1,7 @@
 /**
  * The one mapping from the libraries' errors to Temporal failures, used by every activity. What can
- * never succeed (bad input, a graph or calibration file quantize/ refuses, a bad graph, a parity miss, content that is not what its hash names, a
+ * never succeed (bad input, a graph or calibration file quantize/ refuses, a bad graph, a parity miss
+ * (ParityFailedError: a final ParityFailed with its report as details), content that is not what its hash names, a
  * 4xx) is non-retryable; a transient storage or registry failure is retried by the workflow's
  * policy; refused credentials and failed TLS to S3 or MLflow (a ServiceAccessError, possibly the
  * cause of a StorageError or RegistrationError) are non-retryable ServiceAuthFailed /
@@ -17,6 +18,7 @@ import { benchmarkFailureType, FAILURE_TYPES } from '../common/failure-types';
 import { ModelError } from '../models/model-error';
 import { ModelReadError } from '../onnx/serialize-read';
 import { ParityError } from '../parity/parity-error';
+import { ParityFailedError } from '../parity/parity-failed';
 import { QuantizeError } from '../quantize/quantize-error';
 import { RegistrationError, RegistryInputError } from '../registry/registry-error';
 import { findServiceAccessError } from '../storage/access-error';
@@ -69,6 +71,15 @@ export function bundleCopy(dir: string | undefined, checkpointUri: string): Loca
 export function toActivityFailure(err: unknown, copies: readonly LocalCopy[] = []): Error {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   if (err instanceof BenchmarkError) return benchmarkFailure(err);
+  if (err instanceof ParityFailedError) {
+    // The report is the details; the message already lists every failure, so no cause repeats it.
+    return ApplicationFailure.create({
+      message: err.message,
+      type: FAILURE_TYPES.parityFailed,
+      nonRetryable: true,
+      details: [err.report],
+    });
+  }
   if (err instanceof UploadAbortedError) {
     return activityCancelled()
       ? new CancelledFailure(err.message)
