@@ -36,6 +36,7 @@ import { REGISTRY_DEFAULTS } from '../common/constants';
 import { FAILURE_TYPES, FINAL_FAILURE_TYPES } from '../common/failure-types';
 import { searchAttributeKeys } from '../common/search-attributes';
 import {
+  bundleReferenceUri,
   DEFAULT_OPSET,
   DEFAULT_TOLERANCES,
   EXPORT_STAGES,
@@ -218,6 +219,8 @@ async function runExport(untrustedRequest: ExportRequest): Promise<ExportResult>
   );
 
   const benchmark: Omit<BenchmarkStageInput, 'model'> = {
+    reference: { uri: bundleReferenceUri(request.checkpointUri) },
+    ...(request.benchmark?.dims ? { dims: request.benchmark.dims } : {}),
     ...(request.benchmark?.batchSizes ? { batchSizes: request.benchmark.batchSizes } : {}),
     ...(request.benchmark?.threads !== undefined ? { threads: request.benchmark.threads } : {}),
     ...(request.benchmark?.maxRuns !== undefined ? { maxRuns: request.benchmark.maxRuns } : {}),
