@@ -41,6 +41,8 @@ export interface ReferenceCaseErrorContext {
   /** The tensor's dimensions as the graph declares them, and its shape in the file. */
   readonly graphDims?: readonly SignatureDim[];
   readonly fileShape?: readonly number[];
+  /** For a missing tensor: the keys its case does have, in file order. */
+  readonly present?: readonly string[];
 }
 
 export class ReferenceCaseError extends CheckpointError {
@@ -51,6 +53,7 @@ export class ReferenceCaseError extends CheckpointError {
   readonly role: 'input' | 'output' | undefined;
   readonly graphDims: readonly SignatureDim[] | undefined;
   readonly fileShape: readonly number[] | undefined;
+  readonly present: readonly string[] | undefined;
   override readonly expected: string;
   override readonly actual: string;
 
@@ -64,5 +67,6 @@ export class ReferenceCaseError extends CheckpointError {
     this.role = c.role;
     this.graphDims = c.graphDims;
     this.fileShape = c.fileShape;
+    this.present = c.present;
   }
 }

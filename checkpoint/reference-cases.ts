@@ -218,6 +218,7 @@ function checkCase(
         expected: `present (${fileDtype} ${expectedShape(graphDims)} with N >= 1)`,
         actual: 'missing',
         problem: 'missing',
+        present: [...entries.values()].map((e) => e.name),
       });
     }
     if (entry.dtype !== fileDtype) {
