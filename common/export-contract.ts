@@ -73,6 +73,8 @@ export interface ExportProgress {
   bytesTotal: number | undefined;
   /** Why the export failed, when it did. */
   failure?: string;
+  /** The emitted graph's inputs and outputs, once emission is done (`onnx-export status` shows them). */
+  signature?: ModelSignature;
   /** The int8 variant's progress, when the request asked for it (its completed stages are in completedStages). */
   variants?: {
     int8?: { status: 'pending' | 'running' | 'published' | 'failed'; stage?: Int8StageName; reason?: string };

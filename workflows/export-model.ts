@@ -189,6 +189,7 @@ async function runExport(untrustedRequest: ExportRequest): Promise<ExportResult>
   const { onnx, ...emission } = emitted;
   progress.bytesUploaded = onnx.bytes;
   progress.bytesTotal = onnx.bytes;
+  progress.signature = emission.signature;
   upsertSearchAttributes([{ key: searchAttributeKeys.onnxSha256, value: onnx.sha256 }]);
 
   const validation = await stage('validate', () =>
