@@ -6,7 +6,15 @@
  * runs. No servers.
  */
 import { describe, expect, it } from 'vitest';
-import { ParityError, runParity } from '../../parity';
+import {
+  batchSplits,
+  concatErrors,
+  describeSizes,
+  ErrorAccumulator,
+  ParityError,
+  runParity,
+  worstErrors,
+} from '../../parity';
 import {
   bakedBatchGraph,
   f32Tensor,
@@ -114,5 +122,66 @@ describe('runParity on reference cases', () => {
     const report = await runParity(model, reference);
     expect(report.passed).toBe(true);
     expect(report.unusedTensors).toEqual(['a/encoder.0/Relu']);
+  });
+});
+
+describe('batchSplits', () => {
+  it.each([
+    [1, 32, [[['whole', 'batch 1', 'uneven'], [1]]]],
+    [
+      2,
+      32,
+      [
+        [['whole'], [2]],
+        [
+          ['batch 1', 'uneven'],
+          [1, 1],
+        ],
+      ],
+    ],
+    [
+      4,
+      32,
+      [
+        [['whole'], [4]],
+        [['batch 1'], [1, 1, 1, 1]],
+        [['uneven'], [3, 1]],
+      ],
+    ],
+    [
+      70,
+      32,
+      [
+        [['whole'], [32, 32, 6]],
+        [['batch 1'], Array(70).fill(1)],
+        [['uneven'], [3, 32, 32, 3]],
+      ],
+    ],
+  ])('B = %i, batch size %i: whole, batch 1 and uneven, the same ones once', (samples, size, expected) => {
+    expect(batchSplits(samples, size).map((p) => [p.splits, p.sizes])).toEqual(expected);
+  });
+
+  it('describes runs with repeats folded', () => {
+    expect([[32, 32, 6], [1, 1, 1], [3, 4], [5]].map(describeSizes)).toEqual(['32×2+6', '1×3', '3+4', '5']);
+  });
+});
+
+describe('concatErrors and worstErrors', () => {
+  const of = (got: number[], want: number[]) => {
+    const acc = new ErrorAccumulator();
+    acc.add(got, want);
+    return acc.result();
+  };
+
+  it('read two cases as one pass: the same figures as one accumulator over both', () => {
+    const a = of([1, 2, Number.NaN], [1, 2.5, 0]);
+    const b = of([0, 4], [1, 4]);
+    expect(concatErrors(a, b)).toEqual(of([1, 2, Number.NaN, 0, 4], [1, 2.5, 0, 1, 4]));
+  });
+
+  it('take the worst of each figure over the splits, the index following the largest error', () => {
+    const whole = of([1, 2], [1, 2.5]);
+    const split = of([1.1, 2], [1, 2]);
+    expect(worstErrors([whole, split])).toMatchObject({ count: 2, mae: 0.25, maxAbs: 0.5, maxAbsIndex: 1 });
   });
 });
