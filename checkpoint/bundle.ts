@@ -22,7 +22,7 @@ export const BUNDLE_FILES = {
   config: 'config.json',
   weights: 'model.safetensors',
   reference: REFERENCE_FILE,
-  /** Optional: int8 calibration inputs (`mel_spectrogram` [N, ...]); without it the reference inputs calibrate. */
+  /** Optional: int8 calibration inputs (every graph input, in the reference-case form); without it the reference inputs calibrate. */
   calibration: 'calibration.safetensors',
 } as const;
 
