@@ -7,7 +7,7 @@
 /**
  * Floor of the relative error's denominator: |got − want| / max(|want|, floor). Without it a reference
  * value of 1e-12 makes any rounding look like a 100% error; 1e-6 is far below the outputs' scale
- * (positions and uncertainties are O(0.01–10)) and still flags real relative drift.
+ * (regression outputs such as positions are O(0.01–10)) and still flags real relative drift.
  */
 export const RELATIVE_ERROR_FLOOR = 1e-6;
 
