@@ -45,7 +45,7 @@ const ROOM_IMPORTS = {
   quantize: ['common', 'checkpoint', 'onnx'],
   storage: ['common', 'config', 'hashing'],
   registry: ['common', 'config', 'storage'],
-  bench: ['common', 'config', 'hashing', 'onnx'],
+  bench: ['common', 'config', 'hashing', 'checkpoint', 'onnx'],
   workspace: ['common', 'config', 'hashing', 'checkpoint', 'storage'],
   temporal: ['common', 'config'],
   activities: [...LIBRARIES, 'workspace', 'temporal'],

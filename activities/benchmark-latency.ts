@@ -1,5 +1,6 @@
 /**
- * The benchmark stage's activity: resolves the model reference to a local file, runs bench/ with a
+ * The benchmark stage's activity: resolves the model (and, when the feeds need it, the reference
+ * cases) to a local file, runs bench/ with a
  * heartbeat per progress step (cancellation arrives through it); failures.ts maps BenchmarkError
  * kinds to retryable or non-retryable failures. It must stay thin: no statistics, no timing, no
  * figures here.
@@ -27,6 +28,14 @@ export interface BenchmarkModelRef {
 export interface BenchmarkActivityInput {
   model: BenchmarkModelRef;
   executionProvider: ExecutionProviderName;
+  /**
+   * The reference cases (an export passes its bundle's reference.safetensors), resolved like the
+   * model and fetched only when the graph's feeds need it: int64/bool inputs, or symbolic dimensions
+   * other than the batch that `dims` does not size.
+   */
+  reference?: { uri: string; sha256?: string };
+  /** Sizes of symbolic dimensions other than the batch (`benchmark.dims`), e.g. `{receivers: 7}`. */
+  dims?: Record<string, number>;
   batchSizes?: number[];
   threads?: number;
   maxRuns?: number;
@@ -40,18 +49,22 @@ export interface BenchmarkActivityDeps {
    * provider; the report says so in `settings.testOnlyNote`.
    */
   gpuQueueUsesCpuForTests?: boolean;
-  /** Turns a non-local model URI into a local file path (e.g. the object store's cache). */
-  resolveModelPath?: (ref: BenchmarkModelRef) => Promise<string>;
+  /** Turns a non-local model (or reference) URI into a local file path (e.g. the object store's cache). */
+  resolveModelPath?: (ref: { uri: string; sha256?: string }) => Promise<string>;
   /** How sessions are opened; default onnxruntime's (tests stand in for a host without CUDA). */
   openSession?: OpenSession;
 }
 
-async function localPath(ref: BenchmarkModelRef, deps: BenchmarkActivityDeps): Promise<string> {
+async function localPath(
+  ref: { uri: string; sha256?: string },
+  deps: BenchmarkActivityDeps,
+  what = 'model',
+): Promise<string> {
   if (ref.uri.startsWith('file://')) return fileURLToPath(ref.uri);
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(ref.uri)) return ref.uri;
   if (deps.resolveModelPath) return deps.resolveModelPath(ref);
   throw ApplicationFailure.nonRetryable(
-    `model '${ref.uri}': this worker has no resolver for its scheme`,
+    `${what} '${ref.uri}': this worker has no resolver for its scheme`,
     FAILURE_TYPES.benchmarkModelUnresolvable,
   );
 }
@@ -62,6 +75,7 @@ export function createBenchmarkLatencyActivity(deps: BenchmarkActivityDeps = {})
     async benchmarkLatency(input: BenchmarkActivityInput): Promise<LatencyReport> {
       const ctx = Context.current();
       const path = await localPath(input.model, deps);
+      const reference = input.reference;
       const cpuForCuda = input.executionProvider === 'cuda' && deps.gpuQueueUsesCpuForTests === true;
       let lastBeat = 0;
       let report: LatencyReport;
@@ -80,6 +94,10 @@ export function createBenchmarkLatencyActivity(deps: BenchmarkActivityDeps = {})
             ...(input.minRuns !== undefined ? { minRuns: input.minRuns } : {}),
             ...(input.timeBudgetMs !== undefined ? { timeBudgetMs: input.timeBudgetMs } : {}),
             ...(deps.openSession ? { openSession: deps.openSession } : {}),
+            inputs: {
+              ...(input.dims ? { dims: input.dims } : {}),
+              ...(reference ? { reference: () => localPath(reference, deps, 'reference') } : {}),
+            },
             signal: ctx.cancellationSignal,
             onProgress: (progress) => {
               const now = Date.now();

@@ -1,12 +1,12 @@
 /**
- * The parity stage: the staged graph run in onnxruntime on the bundle's reference inputs, compared
- * with PyTorch's reference outputs (parity/). A miss fails the export with the report attached.
+ * The parity stage: the staged graph run in onnxruntime on every case of the bundle's reference, fed
+ * by the graph's own signature, compared with PyTorch's reference outputs (parity/). A miss raises
+ * ParityFailedError, which failures.ts makes a final ParityFailed with the report attached.
  */
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Client as MinioClient } from 'minio';
 import type { ArtifactRef } from '../common/export-contract';
-import { FAILURE_TYPES } from '../common/failure-types';
+import { ParityFailedError } from '../parity/parity-failed';
 import { runParity, type ParityReport } from '../parity/run-parity';
 import { BUNDLE_FILES } from '../checkpoint';
 import { fetchBundle, localArtifact } from '../workspace/local-files';
@@ -38,14 +38,7 @@ export function createCheckParityActivity(deps: CheckParityDeps) {
           ...(input.mae !== undefined ? { mae: input.mae } : {}),
           ...(input.maxAbs !== undefined ? { maxAbs: input.maxAbs } : {}),
         });
-        if (!report.passed) {
-          throw ApplicationFailure.create({
-            message: `parity failed for ${input.onnx.uri}: ${report.failures.join('; ')}`,
-            type: FAILURE_TYPES.parityFailed,
-            nonRetryable: true,
-            details: [report],
-          });
-        }
+        if (!report.passed) throw new ParityFailedError(input.onnx.uri, report);
         return report;
       } catch (err) {
         const artifactCopy = path ? [{ local: path, uri: input.onnx.uri }] : [];

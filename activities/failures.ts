@@ -2,7 +2,8 @@
  * The one mapping from the libraries' errors to Temporal failures, used by every activity. What can
  * never succeed is non-retryable: bad input (a bundle, a request field, tensor data onnx/ cannot
  * write, a calibration file or graph quantize/ refuses), a bad graph (one onnx/ cannot build or read,
- * or whose inputs carry no types), a parity miss, content that is not what its hash names, an object
+ * or whose inputs carry no types), a parity miss (ParityFailedError: a final ParityFailed with its
+ * report as details), content that is not what its hash names, an object
  * that reads back other than written, an MLflow 4xx, an export waited for that failed. A transient
  * storage or registry failure, and the worker's disk failing under an ONNX read or write, are
  * retried by the workflow's policy. Refused credentials and failed TLS to S3 or MLflow (a
@@ -22,6 +23,7 @@ import { ModelError } from '../models/model-error';
 import { OnnxInputError, OnnxIoError } from '../onnx/onnx-error';
 import { ModelReadError } from '../onnx/serialize-read';
 import { ParityError } from '../parity/parity-error';
+import { ParityFailedError } from '../parity/parity-failed';
 import { QuantizeError } from '../quantize/quantize-error';
 import { MlflowApiError } from '../registry/mlflow-client';
 import { RegisteredModelMissingError, RegistrationError, RegistryInputError } from '../registry/registry-error';
@@ -84,6 +86,15 @@ export function bundleCopy(dir: string | undefined, checkpointUri: string): Loca
 export function toActivityFailure(err: unknown, copies: readonly LocalCopy[] = []): Error {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   if (err instanceof BenchmarkError) return benchmarkFailure(err);
+  if (err instanceof ParityFailedError) {
+    // The report is the details; the message already lists every failure, so no cause repeats it.
+    return ApplicationFailure.create({
+      message: err.message,
+      type: FAILURE_TYPES.parityFailed,
+      nonRetryable: true,
+      details: [err.report],
+    });
+  }
   if (err instanceof UploadAbortedError) {
     return activityCancelled()
       ? new CancelledFailure(err.message)

@@ -2,7 +2,7 @@
  * Plain-text tables of a LatencyReport or ComparisonReport for a terminal or a log. Pure formatting:
  * it must not compute statistics beyond what the report holds.
  */
-import type { BatchLatency, ComparisonReport, LatencyReport } from './report-types';
+import type { BatchLatency, BenchmarkFeeds, ComparisonReport, LatencyReport } from './report-types';
 
 const ms = (v: number): string =>
   v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3);
@@ -54,6 +54,14 @@ const HEADER = [
   'peak RSS',
 ];
 
+/** `  fed iq float32 [batch, 7, 2] (random normal), ids int64 [batch, 7] (reference); receivers 7 (request)`. */
+function feedsLine(f: BenchmarkFeeds): string {
+  const inputs = f.inputs.map((i) => `${i.name} ${i.dtype} [${i.shape.join(', ')}] (${i.values})`).join(', ');
+  const dims = Object.entries(f.dims).map(([d, size]) => `${d} ${size} (${f.dimsFrom[d] ?? '?'})`);
+  const from = f.referenceCase !== undefined ? `; reference case ${f.referenceCase}` : '';
+  return `  fed ${inputs}${dims.length > 0 ? `; ${dims.join(', ')}` : ''}${from}`;
+}
+
 export function formatLatencyReport(r: LatencyReport): string {
   const s = r.settings;
   const h = r.host;
@@ -66,6 +74,7 @@ export function formatLatencyReport(r: LatencyReport): string {
     `  ${provider}, ${s.intraOpThreads} intra-op threads, spinning ${s.allowSpinning ? 'on' : 'off'}, graph optimisation ${s.graphOptimizationLevel}; session created in ${ms(r.sessionCreationMs)} ms`,
     `  ${h.cpuModel}, ${h.logicalCores} cores, onnxruntime ${h.onnxruntimeVersion}, node ${h.nodeVersion}; load ${h.loadAverageStart.toFixed(2)} → ${h.loadAverageEnd.toFixed(2)}`,
     ...(s.testOnlyNote ? [`  NOTE ${s.testOnlyNote}`] : []),
+    ...(r.feeds ? [feedsLine(r.feeds)] : []),
     table([HEADER, ...r.batches.map(batchRow)]).replace(/^/gm, '  '),
   ];
   return `${lines.join('\n')}\n`;

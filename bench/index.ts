@@ -9,6 +9,8 @@ export {
   sessionOptions,
 } from './latency-benchmark';
 export type { BenchmarkOptions, ModelSource } from './latency-benchmark';
+export { planFeeds, signatureFeeds } from './signature-feeds';
+export type { FeedOptions, FeedPlan } from './signature-feeds';
 export { latencyFigureSpec, renderLatencySvg } from './latency-figure';
 export type { FigureInput } from './latency-figure';
 export { formatComparison, formatLatencyReport } from './format-report';

@@ -1,7 +1,8 @@
 /**
  * Measures ONNX models with onnxruntime-node: one model alone (`benchmarkModel`) or two interleaved in
  * one process (`compareModels`). Per batch size: a first run, a warm-up that ends when latency is
- * stable, then measured runs up to a count or a time budget, on rotating random inputs.
+ * stable, then measured runs up to a count or a time budget, on rotating inputs built from the
+ * graph's signature (signature-feeds.ts: random float32 values, int64/bool values from the reference).
  *
  * A model alone runs with onnxruntime's default intra-op spinning (on), as its consumers run it.
  * Bias controls of the comparison: both sessions get the same thread count with intra-op spinning off
@@ -18,7 +19,7 @@ import { InferenceSession } from 'onnxruntime-node';
 import { sha256File } from '../hashing/file-sha256';
 import { BenchmarkError } from './bench-error';
 import { defaultThreadCount, hostInfo, loadAverage1m } from './host-info';
-import { randomFeeds } from './model-inputs';
+import { planFeeds, signatureFeeds, type FeedOptions, type FeedPlan } from './signature-feeds';
 import type {
   BatchLatency,
   BenchmarkProgress,
@@ -111,6 +112,11 @@ export interface BenchmarkOptions {
   onProgress?: (progress: BenchmarkProgress) => void;
   /** How sessions are opened; default onnxruntime's. Tests pass one that fails as a host without CUDA does. */
   openSession?: OpenSession;
+  /**
+   * What the feeds need beyond the graph's signature: sizes of its symbolic dimensions other than the
+   * batch, and the reference cases that give int64/bool values and default sizes (signature-feeds.ts).
+   */
+  inputs?: FeedOptions;
 }
 
 /** Opens an onnxruntime session on a model file or its bytes. */
@@ -129,9 +135,9 @@ export interface ModelSource {
 }
 
 type Resolved = Required<
-  Omit<BenchmarkOptions, 'signal' | 'onProgress' | 'testOnlyNote' | 'requestedExecutionProvider'>
+  Omit<BenchmarkOptions, 'signal' | 'onProgress' | 'testOnlyNote' | 'requestedExecutionProvider' | 'inputs'>
 > &
-  Pick<BenchmarkOptions, 'signal' | 'onProgress' | 'testOnlyNote' | 'requestedExecutionProvider'>;
+  Pick<BenchmarkOptions, 'signal' | 'onProgress' | 'testOnlyNote' | 'requestedExecutionProvider' | 'inputs'>;
 
 function resolveOptions(options: BenchmarkOptions): Resolved {
   const d = BENCHMARK_LIBRARY_DEFAULTS;
@@ -158,6 +164,7 @@ function resolveOptions(options: BenchmarkOptions): Resolved {
     onProgress: options.onProgress,
     testOnlyNote: options.testOnlyNote,
     requestedExecutionProvider: options.requestedExecutionProvider,
+    inputs: options.inputs === undefined ? undefined : { ...options.inputs, reference: once(options.inputs.reference) },
   };
   const bad = (what: string): never => {
     throw new BenchmarkError(`bad benchmark option: ${what}`, { kind: 'bad-options' });
@@ -212,6 +219,14 @@ interface OpenModel {
   session: InferenceSession;
   identity: ModelIdentity;
   sessionCreationMs: number;
+  feeds: FeedPlan;
+}
+
+/** A reference getter that fetches at most once (a comparison plans the feeds of two models from it). */
+function once(reference: FeedOptions['reference']): FeedOptions['reference'] {
+  if (typeof reference !== 'function') return reference;
+  let fetched: Promise<string> | undefined;
+  return () => (fetched ??= reference());
 }
 
 async function openModel(source: ModelSource, r: Resolved): Promise<OpenModel> {
@@ -250,9 +265,17 @@ async function openModel(source: ModelSource, r: Resolved): Promise<OpenModel> {
     await session.release();
     throw new BenchmarkError(`${label}: the model has no inputs`, { kind: 'input-unsupported', model: label });
   }
+  let feeds: FeedPlan;
+  try {
+    feeds = await planFeeds(source.path, label, r.inputs);
+  } catch (err) {
+    await session.release();
+    throw err;
+  }
   return {
     session,
     sessionCreationMs,
+    feeds,
     identity: {
       label,
       path: source.path,
@@ -402,7 +425,7 @@ export async function benchmarkModel(source: ModelSource, options: BenchmarkOpti
     const batches: BatchLatency[] = [];
     for (const batchSize of r.batchSizes) {
       checkAbort(r, label);
-      const feeds = randomFeeds(m.session, batchSize, r.inputSets, r.seed, label);
+      const feeds = signatureFeeds(m.feeds, batchSize, r.inputSets, r.seed, label);
       const feed = (i: number) => feeds[i % feeds.length] as InferenceSession.FeedsType;
       const firstRunMs = await timedRun(m, feed(0), batchSize);
       const step: Step = async (i) => {
@@ -430,6 +453,7 @@ export async function benchmarkModel(source: ModelSource, options: BenchmarkOpti
       host: hostInfo(loadStart),
       settings: settingsOf(r),
       sessionCreationMs: m.sessionCreationMs,
+      feeds: m.feeds.description,
       batches,
       startedAt,
       durationMs: performance.now() - t0,
@@ -479,8 +503,8 @@ export async function compareModels(
     const label = `${a.identity.label} vs ${b.identity.label}`;
     for (const batchSize of r.batchSizes) {
       checkAbort(r, label);
-      const feedsA = randomFeeds(a.session, batchSize, r.inputSets, r.seed, a.identity.label);
-      const feedsB = randomFeeds(b.session, batchSize, r.inputSets, r.seed, b.identity.label);
+      const feedsA = signatureFeeds(a.feeds, batchSize, r.inputSets, r.seed, a.identity.label);
+      const feedsB = signatureFeeds(b.feeds, batchSize, r.inputSets, r.seed, b.identity.label);
       const pick = (f: InferenceSession.FeedsType[], i: number) => f[i % f.length] as InferenceSession.FeedsType;
       const firstA = await timedRun(a, pick(feedsA, 0), batchSize);
       const firstB = await timedRun(b, pick(feedsB, 0), batchSize);
@@ -531,6 +555,7 @@ export async function compareModels(
       host,
       settings,
       sessionCreationMs: m.sessionCreationMs,
+      feeds: m.feeds.description,
       batches,
       startedAt,
       durationMs,

@@ -1,7 +1,9 @@
 /**
  * Fresh random inputs for a session at one batch size: standard-normal float32 values (never zeros,
  * which some kernels shortcut), several distinct sets used in rotation so no run reuses the previous
- * run's cache-hot input. Shapes come from onnxruntime's own input metadata.
+ * run's cache-hot input. Shapes come from onnxruntime's own input metadata, so only float32 inputs
+ * with fixed non-batch dimensions; the benchmark itself builds its feeds from the graph's signature
+ * (signature-feeds.ts), with the same values for such inputs.
  *
  * It must not run the model or time anything.
  */
@@ -75,6 +77,22 @@ export function concreteShape(input: InferenceSession.ValueMetadata, batchSize: 
   });
 }
 
+/**
+ * The seed of one float input's values: per benchmark seed, batch size, input set and input index, so
+ * every set differs and the same model gets the same values in any run (signature-feeds.ts too).
+ */
+export function feedSeed(seed: number, batchSize: number, set: number, input: number): number {
+  return seed * 1_000_003 + batchSize * 7919 + set * 131 + input;
+}
+
+/** `length` standard-normal float32 values from `seed`. */
+export function normalValues(length: number, seed: number): Float32Array {
+  const next = normalSource(seed);
+  const data = new Float32Array(length);
+  for (let k = 0; k < length; k++) data[k] = next();
+  return data;
+}
+
 /** `sets` distinct feeds for `session` at `batchSize`, the same for any session with the same inputs and seed. */
 export function randomFeeds(
   session: InferenceSession,
@@ -88,9 +106,10 @@ export function randomFeeds(
     const feed: Record<string, Tensor> = {};
     session.inputMetadata.forEach((input, i) => {
       const shape = concreteShape(input, batchSize, model);
-      const next = normalSource(seed * 1_000_003 + batchSize * 7919 + s * 131 + i);
-      const data = new Float32Array(shape.reduce((p, d) => p * d, 1));
-      for (let k = 0; k < data.length; k++) data[k] = next();
+      const data = normalValues(
+        shape.reduce((p, d) => p * d, 1),
+        feedSeed(seed, batchSize, s, i),
+      );
       feed[input.name] = new Tensor('float32', data, shape);
     });
     feeds.push(feed);

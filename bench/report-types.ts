@@ -81,6 +81,26 @@ export interface ModelIdentity {
   readonly outputNames: readonly string[];
 }
 
+/** How an input's values were made: standard normals (float32), or cycled from the reference (int64, bool). */
+export type FeedValues = 'random normal' | 'reference';
+
+/** What the benchmark fed the model: the graph's inputs at the sizes it ran with. */
+export interface BenchmarkFeeds {
+  /** The size given to each symbolic dimension other than the batch (`{receivers: 7, seq_len: 10000}`). */
+  readonly dims: Readonly<Record<string, number>>;
+  /** Where each of those sizes came from: the request (`benchmark.dims`, `--dims`) or the reference's first case. */
+  readonly dimsFrom: Readonly<Record<string, 'request' | 'reference'>>;
+  /** Every input in graph order, its shape as run (`batch` first: each batch size in turn). */
+  readonly inputs: readonly {
+    readonly name: string;
+    readonly dtype: string;
+    readonly shape: readonly (number | 'batch')[];
+    readonly values: FeedValues;
+  }[];
+  /** The reference case that gave sizes or values, when the reference was read. */
+  readonly referenceCase?: string;
+}
+
 /** Where an activity ran; absent for CLI runs. */
 export interface RanOn {
   readonly taskQueue: string;
@@ -94,6 +114,8 @@ export interface LatencyReport {
   readonly host: HostInfo;
   readonly settings: BenchmarkSettings;
   readonly sessionCreationMs: number;
+  /** What the model was fed. Absent in reports from before feeds followed the signature. */
+  readonly feeds?: BenchmarkFeeds;
   readonly batches: readonly BatchLatency[];
   readonly startedAt: string;
   readonly durationMs: number;

@@ -11,6 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { REFERENCE_FILE } from '../common/export-contract';
 import { parseBundleConfig, type BundleConfig } from './bundle-config';
 import { CheckpointError } from './checkpoint-error';
 import { SAFETENSORS_DTYPES } from './safetensors-dtypes';
@@ -20,8 +21,8 @@ import { hashFileInWorker, type FiniteCheckRange } from './sha256-worker';
 export const BUNDLE_FILES = {
   config: 'config.json',
   weights: 'model.safetensors',
-  reference: 'reference.safetensors',
-  /** Optional: int8 calibration inputs (`mel_spectrogram` [N, ...]); without it the reference inputs calibrate. */
+  reference: REFERENCE_FILE,
+  /** Optional: int8 calibration inputs (every graph input, in the reference-case form); without it the reference inputs calibrate. */
   calibration: 'calibration.safetensors',
 } as const;
 

@@ -14,7 +14,7 @@ export interface CheckpointErrorContext {
 }
 
 export class CheckpointError extends Error {
-  override readonly name = 'CheckpointError';
+  override readonly name: string = 'CheckpointError';
   readonly file: string;
   readonly subject: string;
   readonly expected: string | undefined;

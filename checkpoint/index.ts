@@ -21,3 +21,14 @@ export {
   readConfig,
 } from './bundle';
 export type { Bundle, LoadBundleOptions, OpenedBundle } from './bundle';
+export { CASE_FILE_DTYPES, CASE_NAME_PATTERN, casePrefix, openReferenceCases } from './reference-cases';
+export type {
+  CaseDtype,
+  CaseTensor,
+  CaseValues,
+  OpenReferenceCasesOptions,
+  ReferenceCase,
+  ReferenceCases,
+} from './reference-cases';
+export { ReferenceCaseError } from './reference-case-error';
+export type { ReferenceCaseErrorContext, ReferenceProblem } from './reference-case-error';

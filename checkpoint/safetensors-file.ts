@@ -123,14 +123,22 @@ export class SafetensorsFile {
    * batch of a large input or reference tensor without the rest of it in memory.
    */
   async readFloat32Rows(name: string, start: number, count: number): Promise<Float32Array> {
-    const t = this.requireFloat32(name);
-    const rowBytes = t.length / (t.shape[0] ?? 1);
-    const bytes = await readFileRange({
-      path: this.path,
-      offset: t.offset + start * rowBytes,
-      length: count * rowBytes,
-    });
+    this.requireFloat32(name);
+    const bytes = await this.readRows(name, start, count);
     return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  }
+
+  /**
+   * Rows [start, start + count) along the first axis of a tensor of any dtype, by one positioned
+   * read into a fresh, 8-byte aligned buffer (so any typed array can view it).
+   */
+  async readRows(name: string, start: number, count: number): Promise<Buffer> {
+    const t = this.require(name);
+    const rows = t.shape[0] ?? 1;
+    if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > rows)
+      throw new RangeError(`${this.path}: tensor '${name}': rows [${start}, ${start + count}) outside [0, ${rows})`);
+    const rowBytes = rows === 0 ? 0 : t.length / rows;
+    return readFileRange({ path: this.path, offset: t.offset + start * rowBytes, length: count * rowBytes });
   }
 
   /**

@@ -16,6 +16,7 @@ import {
 } from '../common/export-contract';
 import { searchAttributeKeys } from '../common/search-attributes';
 import type { ExportResult } from '../workflows/export-model';
+import { parityCaseLines, paritySummary, signatureLines } from './signature-view';
 
 export interface ExportSnapshot {
   workflowId: string;
@@ -130,7 +131,6 @@ export function plainLine(s: ExportSnapshot): string {
 }
 
 export function formatResult(r: ExportResult): string {
-  const p = r.parity.outputs;
   const cpu = r.latency.cpu.batches.map((b) => `batch ${b.batchSize}: p50 ${b.stats.p50.toFixed(2)} ms`).join(', ');
   const gpu = r.latency.gpu.status === 'completed' ? 'measured' : `${r.latency.gpu.status} (${r.latency.gpu.reason})`;
   return [
@@ -138,7 +138,9 @@ export function formatResult(r: ExportResult): string {
     `  onnx       ${r.onnx.uri} (${formatBytes(r.onnx.bytes)}, opset ${r.emission.opset}, ${r.emission.nodes} nodes)`,
     `  sha256     ${r.sha256}`,
     `  validation ${r.validation.ok ? 'ok' : 'FAILED'} (${r.validation.problems.length} problems)`,
-    `  parity     positions MAE ${p.positions.mae.toExponential(2)} max ${p.positions.maxAbs.toExponential(2)}; uncertainties MAE ${p.uncertainties.mae.toExponential(2)} max ${p.uncertainties.maxAbs.toExponential(2)} (${r.parity.samples} samples)`,
+    ...signatureLines(r.emission.signature),
+    `  parity     ${paritySummary(r.parity)}`,
+    ...parityCaseLines(r.parity, '             '),
     `  latency    CPU ${cpu}; GPU ${gpu}`,
     `  published  ${r.published.source}/`,
     `  registry   ${r.registry.modelUri}${r.registry.alias ? ` (@${r.registry.alias})` : ''}  ${r.registry.uiUrl}`,

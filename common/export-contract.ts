@@ -46,6 +46,14 @@ export function variantModelName(modelName: string, variant: ModelVariant): stri
 /** The longest suffix variantModelName adds (`-int8`): a model name must leave room for it. */
 export const INT8_NAME_SUFFIX = '-int8';
 
+/** The reference cases file every bundle holds (checkpoint/ reads it; parity, the benchmark and int8 calibration use it). */
+export const REFERENCE_FILE = 'reference.safetensors';
+
+/** Where a bundle's reference cases are: `<checkpointUri>/reference.safetensors`. */
+export function bundleReferenceUri(checkpointUri: string): string {
+  return `${checkpointUri.endsWith('/') ? checkpointUri : `${checkpointUri}/`}${REFERENCE_FILE}`;
+}
+
 /** The workflow type name, for starters that don't import our code. */
 export const EXPORT_WORKFLOW_TYPE = 'exportModel';
 
@@ -65,6 +73,8 @@ export interface ExportProgress {
   bytesTotal: number | undefined;
   /** Why the export failed, when it did. */
   failure?: string;
+  /** The emitted graph's inputs and outputs, once emission is done (`onnx-export status` shows them). */
+  signature?: ModelSignature;
   /** The int8 variant's progress, when the request asked for it (its completed stages are in completedStages). */
   variants?: {
     int8?: { status: 'pending' | 'running' | 'published' | 'failed'; stage?: Int8StageName; reason?: string };

@@ -61,9 +61,28 @@ function named(rule: NameRule, what: string) {
 
 const gpuWait = `how long the GPU benchmark waits for a GPU worker that polls, from 1 second to 24 hours, e.g. '30 seconds', '10m' (default 10 minutes)`;
 
+/** A symbolic dimension's name as graphs spell it (`receivers`, `seq_len`, torch's `s0`). */
+const DIM_NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/;
+const dimsExpected =
+  "an object of at most 16 symbolic dimension sizes, e.g. {\"receivers\": 7, \"seq_len\": 10000}: names of 1-100 letters, digits, '_', '.', ':' or '-', sizes integers from 1 to 1000000";
+
 const benchmarkSchema = z
   .strictObject(
     {
+      dims: z
+        .record(
+          z.string(expecting(dimsExpected)).regex(DIM_NAME_PATTERN, expecting(dimsExpected)),
+          integer(1, 1_000_000, 'a dimension size'),
+          expecting(dimsExpected),
+        )
+        .refine((dims) => Object.keys(dims).length <= 16, expecting(dimsExpected))
+        .meta({
+          description:
+            "Sizes of the graph's symbolic dimensions other than the batch for the benchmark's inputs, e.g. " +
+            '{"receivers": 7, "seq_len": 10000}; a dimension not named here takes its size from the reference\'s first case.',
+          maxProperties: 16,
+        })
+        .optional(),
       batchSizes: z
         .array(integer(1, 1024, 'a batch size'), expecting('a list of 1 to 8 batch sizes, integers from 1 to 1024'))
         .min(1, expecting('a list of 1 to 8 batch sizes, integers from 1 to 1024'))

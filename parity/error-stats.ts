@@ -7,7 +7,7 @@
 /**
  * Floor of the relative error's denominator: |got − want| / max(|want|, floor). Without it a reference
  * value of 1e-12 makes any rounding look like a 100% error; 1e-6 is far below the outputs' scale
- * (positions and uncertainties are O(0.01–10)) and still flags real relative drift.
+ * (regression outputs such as positions are O(0.01–10)) and still flags real relative drift.
  */
 export const RELATIVE_ERROR_FLOOR = 1e-6;
 
@@ -73,4 +73,45 @@ export class ErrorAccumulator {
       nonFiniteReference: this.nonFiniteReference,
     };
   }
+}
+
+/**
+ * The errors of two passes over consecutive elements as one: `b`'s elements follow `a`'s (its
+ * `maxAbsIndex` is shifted by `a.count`). Used to read the cases of a reference as one pass.
+ */
+export function concatErrors(a: OutputErrors, b: OutputErrors): OutputErrors {
+  const finite = (e: OutputErrors) => e.count - e.nonFiniteOutputs - e.nonFiniteReference;
+  const finiteBoth = finite(a) + finite(b);
+  const bWins = b.maxAbs > a.maxAbs;
+  return {
+    count: a.count + b.count,
+    mae: finiteBoth > 0 ? (a.mae * finite(a) + b.mae * finite(b)) / finiteBoth : 0,
+    maxAbs: bWins ? b.maxAbs : a.maxAbs,
+    maxRel: Math.max(a.maxRel, b.maxRel),
+    maxAbsIndex: bWins ? a.count + b.maxAbsIndex : a.maxAbsIndex,
+    nonFiniteOutputs: a.nonFiniteOutputs + b.nonFiniteOutputs,
+    nonFiniteReference: a.nonFiniteReference + b.nonFiniteReference,
+  };
+}
+
+/**
+ * The worst of several passes over the same elements, statistic by statistic (the largest count,
+ * MAE, max abs error with its index, max relative error and NaN/Inf counts): what one pass's figures
+ * mean, at their worst over the ways the batch was split.
+ */
+export function worstErrors(passes: readonly OutputErrors[]): OutputErrors {
+  const [first, ...rest] = passes;
+  if (first === undefined) throw new Error('internal: worstErrors of no passes');
+  return rest.reduce(
+    (w, e) => ({
+      count: Math.max(w.count, e.count),
+      mae: Math.max(w.mae, e.mae),
+      maxAbs: e.maxAbs > w.maxAbs ? e.maxAbs : w.maxAbs,
+      maxRel: Math.max(w.maxRel, e.maxRel),
+      maxAbsIndex: e.maxAbs > w.maxAbs ? e.maxAbsIndex : w.maxAbsIndex,
+      nonFiniteOutputs: Math.max(w.nonFiniteOutputs, e.nonFiniteOutputs),
+      nonFiniteReference: Math.max(w.nonFiniteReference, e.nonFiniteReference),
+    }),
+    first,
+  );
 }

@@ -1,48 +1,47 @@
 /**
- * The reference file (reference.safetensors: mel_spectrogram [N,C,H,W], positions [N,2],
- * uncertainties [N,2], float32) opened and shape-checked, with batch reads by positioned I/O so a
- * large N never sits in memory. It must not run models.
+ * The parity reference: the graph's signature, read from the ONNX file, and the reference cases
+ * (checkpoint/reference-cases) checked against it, every refusal restated as a ParityError. A
+ * reference whose input has other fixed sizes than the graph's is told from the graph's side ("the
+ * model's input takes …"), as parity always said it. It must not run models.
  */
-import { formatShape, SafetensorsFile } from '../checkpoint';
+import { casePrefix, openReferenceCases, ReferenceCaseError, type ReferenceCases } from '../checkpoint';
+import type { ModelSignature } from '../common/model-signature';
+import { graphSignature } from '../onnx/graph-signature';
+import { readModel } from '../onnx/serialize-read';
 import { ParityError } from './parity-error';
 
-export const REFERENCE_INPUT = 'mel_spectrogram';
-export const REFERENCE_OUTPUTS = ['positions', 'uncertainties'] as const;
-export type ReferenceOutput = (typeof REFERENCE_OUTPUTS)[number];
-/** Width of each output row (x/y position, x/y uncertainty). */
-export const OUTPUT_WIDTH = 2;
-
-export interface Reference {
-  readonly path: string;
-  readonly samples: number;
-  /** Input shape without the batch axis. */
-  readonly inputShape: readonly number[];
-  /** Rows [start, start+count) of a tensor as float32. */
-  rows(name: typeof REFERENCE_INPUT | ReferenceOutput, start: number, count: number): Promise<Float32Array>;
+/** The signature of the graph at `modelPath`; a graph whose inputs or outputs cannot be fed or compared is a ParityError. */
+export async function readGraphSignature(modelPath: string): Promise<ModelSignature> {
+  const model = await readModel(modelPath);
+  try {
+    return graphSignature(model);
+  } catch (err) {
+    throw new ParityError({
+      file: modelPath,
+      subject: 'graph signature',
+      expected: 'inputs and outputs of float32, int64 or bool with declared shapes',
+      actual: err instanceof Error ? err.message : String(err),
+    });
+  }
 }
 
-export async function openReference(path: string): Promise<Reference> {
-  const file = await SafetensorsFile.open(path);
-  const fail = (subject: string, expected: string, actual: string): never => {
-    throw new ParityError({ file: path, subject, expected, actual });
-  };
-  const input =
-    file.get(REFERENCE_INPUT) ??
-    fail(`tensor '${REFERENCE_INPUT}'`, 'present (F32 [N, 3, mel_bins, frames])', 'missing');
-  if (input.dtype !== 'F32') fail(`tensor '${REFERENCE_INPUT}'.dtype`, 'F32', input.dtype);
-  if (input.shape.length !== 4 || input.shape[0] === 0)
-    fail(`tensor '${REFERENCE_INPUT}'.shape`, '[N, 3, mel_bins, frames] with N >= 1', formatShape(input.shape));
-  const samples = input.shape[0] as number;
-  for (const name of REFERENCE_OUTPUTS) {
-    const t = file.get(name) ?? fail(`tensor '${name}'`, `present (F32 [${samples}, ${OUTPUT_WIDTH}])`, 'missing');
-    if (t.dtype !== 'F32') fail(`tensor '${name}'.dtype`, 'F32', t.dtype);
-    if (formatShape(t.shape) !== formatShape([samples, OUTPUT_WIDTH]))
-      fail(`tensor '${name}'.shape`, formatShape([samples, OUTPUT_WIDTH]), formatShape(t.shape));
+export async function openParityReference(
+  referencePath: string,
+  signature: ModelSignature,
+  modelPath: string,
+): Promise<ReferenceCases> {
+  try {
+    return await openReferenceCases(referencePath, signature);
+  } catch (err) {
+    if (!(err instanceof ReferenceCaseError)) throw err;
+    if (err.problem === 'fixed-dim' && err.role === 'input' && err.fileShape && err.graphDims) {
+      throw new ParityError({
+        file: modelPath,
+        subject: `${casePrefix({ name: err.caseName ?? '' })}input '${err.tensor ?? ''}'`,
+        expected: `[N, ${err.fileShape.slice(1).join(', ')}] (the reference's)`,
+        actual: `[${err.graphDims.map((d) => (d === '' ? '?' : String(d))).join(', ')}]`,
+      });
+    }
+    throw new ParityError({ file: err.file, subject: err.subject, expected: err.expected, actual: err.actual });
   }
-  return {
-    path,
-    samples,
-    inputShape: input.shape.slice(1),
-    rows: (name, start, count) => file.readFloat32Rows(name, start, count),
-  };
 }

@@ -1,6 +1,7 @@
 /**
  * Calibration: the fp32 graph, with the activations the plan quantizes exposed as extra graph
- * outputs, run in onnxruntime-node over the calibration inputs a batch at a time; each activation's
+ * outputs, run in onnxruntime-node over the calibration inputs (every graph input, case by case) a
+ * batch at a time; each activation's
  * statistics are accumulated per batch (min/max; for percentile and entropy a second pass of
  * magnitude histograms over the range the first found). The exposed graph is written to a temporary
  * folder and removed afterwards. Threads are fixed, so the ranges, and with them the int8 file, do not
@@ -13,7 +14,7 @@ import * as ort from 'onnxruntime-node';
 import type { Model } from '../onnx/ir';
 import { writeModel } from '../onnx/write-model';
 import { chooseRange, MagnitudeHistogram, MinMax, type Range } from './activation-ranges';
-import type { CalibrationInputs } from './calibration-inputs';
+import type { CalibrationInputs, CalibrationTensor } from './calibration-inputs';
 import type { CalibrationMethod } from './calibration-methods';
 import { QuantizeError } from './quantize-error';
 
@@ -22,6 +23,12 @@ export const CALIBRATION_BATCH = 8;
 /** Fixed intra-op threads (see the header). */
 export const CALIBRATION_THREADS = 2;
 
+function feedTensor(t: CalibrationTensor): ort.Tensor {
+  if (t.data instanceof Float32Array) return new ort.Tensor('float32', t.data, t.dims);
+  if (t.data instanceof BigInt64Array) return new ort.Tensor('int64', t.data, t.dims);
+  return new ort.Tensor('bool', t.data, t.dims);
+}
+
 export async function calibrate(
   model: Model,
   activations: readonly string[],
@@ -29,7 +36,7 @@ export async function calibrate(
   method: CalibrationMethod,
   modelFile: string,
 ): Promise<Map<string, Range>> {
-  const inputName = model.graph.inputs[0]?.name as string;
+  const graphInputs = new Set(model.graph.inputs.map((i) => i.name));
   const existing = new Set(model.graph.outputs.map((o) => o.name));
   const exposed: Model = {
     ...model,
@@ -38,7 +45,7 @@ export async function calibrate(
       outputs: [
         ...model.graph.outputs,
         ...activations
-          .filter((a) => a !== inputName && !existing.has(a))
+          .filter((a) => !graphInputs.has(a) && !existing.has(a))
           .map((name) => ({ name, dtype: 'float32' as const })),
       ],
     },
@@ -54,14 +61,16 @@ export async function calibrate(
     try {
       /** Feeds every calibration batch and hands each activation's values to `visit`. */
       const eachBatch = async (visit: (name: string, values: Float32Array) => void): Promise<void> => {
-        for (let first = 0; first < inputs.samples; first += CALIBRATION_BATCH) {
-          const n = Math.min(CALIBRATION_BATCH, inputs.samples - first);
-          const x = await inputs.rows(first, n);
-          const feed = { [inputName]: new ort.Tensor('float32', x, [n, ...inputs.sampleShape]) };
-          visit(inputName, x);
+        for await (const batch of inputs.batches(CALIBRATION_BATCH)) {
+          const feed: Record<string, ort.Tensor> = {};
+          for (const t of batch) {
+            feed[t.name] = feedTensor(t);
+            // A float input read by a quantized node is an activation too: the feed is its values.
+            if (t.data instanceof Float32Array) visit(t.name, t.data);
+          }
           const out = await session.run(feed);
           for (const name of activations) {
-            if (name === inputName) continue;
+            if (graphInputs.has(name)) continue;
             const t = out[name];
             if (t?.type !== 'float32') {
               throw new Error(`calibration: onnxruntime returned no float32 '${name}' (got ${t?.type ?? 'nothing'})`);

@@ -1,52 +1,74 @@
 /**
- * The calibration inputs: a safetensors file holding the model's input tensor (`mel_spectrogram` F32
- * [N, 3, mel_bins, frames]), a bundle's calibration.safetensors or its reference.safetensors, read a
- * batch at a time. It checks the tensor against the model's input before anything runs.
+ * The calibration inputs: a reference-case file (a bundle's calibration.safetensors, else its
+ * reference.safetensors; checkpoint/reference-cases) holding every input of the graph, one case or
+ * several, checked against the graph's signature before anything runs, then handed out a case at a
+ * time in batches. Only inputs are read. Refusals are QuantizeErrors naming the file, the case and the
+ * tensor. It must not run models.
  */
-import { formatShape, SafetensorsFile } from '../checkpoint';
-import type { Shape } from '../onnx/ir';
+import {
+  openReferenceCases,
+  ReferenceCaseError,
+  type CaseDtype,
+  type CaseValues,
+  type ReferenceCases,
+} from '../checkpoint';
+import type { ModelSignature } from '../common/model-signature';
 import { QuantizeError } from './quantize-error';
+
+/** One graph input's rows in one batch. */
+export interface CalibrationTensor {
+  readonly name: string;
+  readonly dtype: CaseDtype;
+  readonly data: CaseValues;
+  readonly dims: readonly number[];
+}
 
 export interface CalibrationInputs {
   readonly path: string;
-  readonly tensor: string;
+  /** Samples over every case. */
   readonly samples: number;
-  /** Shape without the batch axis. */
-  readonly sampleShape: readonly number[];
-  rows(start: number, count: number): Promise<Float32Array>;
+  readonly cases: number;
+  /** The graph's inputs, in graph order. */
+  readonly inputs: readonly string[];
+  /** Case by case (in name order), batches of at most `size` samples: every input's rows. */
+  batches(size: number): AsyncGenerator<readonly CalibrationTensor[]>;
 }
 
-/** Opens `path` and checks its `tensor` is F32 [N ≥ 1, ...the model input's non-batch dims]. */
-export async function openCalibrationInputs(
-  path: string,
-  tensor: string,
-  modelInput: Shape,
-): Promise<CalibrationInputs> {
-  // A malformed file is the reader's CheckpointError, which names the file and what is wrong.
-  const file = await SafetensorsFile.open(path);
-  const expectedShape = `[N, ${modelInput.slice(1).join(', ')}] with N >= 1`;
-  const fail = (subject: string, expected: string, actual: string): never => {
-    throw new QuantizeError({ file: path, subject, expected, actual });
-  };
-  const t =
-    file.get(tensor) ??
-    fail(
-      `tensor '${tensor}'`,
-      `present (F32 ${expectedShape})`,
-      `missing (has ${file.tensors.map((e) => e.name).join(', ') || 'no tensors'})`,
-    );
-  if (t.dtype !== 'F32') fail(`tensor '${tensor}'.dtype`, 'F32', t.dtype);
-  const fixed = modelInput.slice(1);
-  const matches =
-    t.shape.length === modelInput.length &&
-    (t.shape[0] as number) >= 1 &&
-    fixed.every((d, i) => typeof d !== 'number' || d === t.shape[i + 1]);
-  if (!matches) fail(`tensor '${tensor}'.shape`, expectedShape, formatShape(t.shape));
+/** Opens `path` and checks that each case holds every input of `signature`, as the graph takes it. */
+export async function openCalibrationInputs(path: string, signature: ModelSignature): Promise<CalibrationInputs> {
+  let cases: ReferenceCases;
+  try {
+    cases = await openReferenceCases(path, signature, { tensors: 'inputs' });
+  } catch (err) {
+    if (!(err instanceof ReferenceCaseError)) throw err;
+    // A malformed file stays the reader's CheckpointError; a missing input lists what the case has.
+    const has = err.problem === 'missing' ? ` (has ${err.present?.join(', ') || 'no tensors'})` : '';
+    throw new QuantizeError({ file: err.file, subject: err.subject, expected: err.expected, actual: err.actual + has });
+  }
+  const inputs = signature.inputs.map((t) => t.name);
   return {
     path,
-    tensor,
-    samples: t.shape[0] as number,
-    sampleShape: t.shape.slice(1),
-    rows: (start, count) => file.readFloat32Rows(tensor, start, count),
+    samples: cases.samples,
+    cases: cases.cases.length,
+    inputs,
+    async *batches(size) {
+      for (const c of cases.cases) {
+        for (let first = 0; first < c.batch; first += size) {
+          const n = Math.min(size, c.batch - first);
+          const batch: CalibrationTensor[] = [];
+          for (const name of inputs) {
+            const t = c.tensors.get(name);
+            if (t === undefined) throw new Error(`internal: calibration case '${c.name}' has no input '${name}'`);
+            batch.push({
+              name,
+              dtype: t.dtype,
+              data: await cases.rows(c, name, first, n),
+              dims: [n, ...t.shape.slice(1)],
+            });
+          }
+          yield batch;
+        }
+      }
+    },
   };
 }

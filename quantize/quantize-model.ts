@@ -3,9 +3,12 @@
  * ranges), plan which nodes become integer kernels (qdq-plan), calibrate their activations in
  * onnxruntime (calibrate), rewrite (qdq-rewrite) and write the result atomically. Deterministic: the
  * same model, calibration file and method give the same bytes (nothing time- or host-dependent is
- * written; the metadata records the method and the number of calibration samples only).
+ * written; the metadata records the method and the number of calibration samples only). Any graph
+ * whose inputs are float32, int64 or bool: calibration feeds every input, case by case.
  */
 import { stat } from 'node:fs/promises';
+import type { ModelSignature } from '../common/model-signature';
+import { graphSignature } from '../onnx/graph-signature';
 import { readModel } from '../onnx/serialize-read';
 import { writeModel } from '../onnx/write-model';
 import { DEFAULT_CALIBRATION_METHOD, type CalibrationMethod } from './calibration-methods';
@@ -22,7 +25,7 @@ export type CalibrationSource = 'calibration.safetensors' | 'reference.safetenso
 export interface QuantizeRequest {
   /** The validated fp32 graph. */
   readonly modelPath: string;
-  /** A safetensors file with the model's input tensor (`mel_spectrogram` F32 [N, 3, mel_bins, frames]). */
+  /** Reference cases holding every input of the graph (docs/export-contract.md); outputs, if any, are not read. */
   readonly calibrationPath: string;
   readonly calibrationSource?: CalibrationSource;
   /** The int8 graph is written here (atomically: a temporary file renamed). */
@@ -35,7 +38,12 @@ export interface QuantizationReport {
   readonly calibration: {
     readonly path: string;
     readonly source: CalibrationSource;
+    /** Samples over every case. */
     readonly samples: number;
+    readonly cases: number;
+    /** The graph inputs it fed, in graph order. */
+    readonly inputs: readonly string[];
+    /** The same names, comma-separated (what results recorded before graphs had several inputs). */
     readonly tensor: string;
   };
   /** Quantized nodes by op type (Conv, MatMul, Gemm). */
@@ -60,10 +68,15 @@ export async function quantizeOnnxFile(request: QuantizeRequest): Promise<Quanti
   };
   if (fp32.opset < MIN_QDQ_OPSET)
     fail('opset', `${MIN_QDQ_OPSET} or later (per-channel DequantizeLinear)`, String(fp32.opset));
-  if (fp32.graph.inputs.length !== 1) fail('graph inputs', 'exactly one', String(fp32.graph.inputs.length));
-  const input = fp32.graph.inputs[0] as (typeof fp32.graph.inputs)[number];
-  if (input.dtype !== 'float32' || input.shape === undefined) {
-    fail(`input '${input.name}'`, 'float32 with a shape', `${input.dtype ?? 'no type'}`);
+  let signature: ModelSignature;
+  try {
+    signature = graphSignature(fp32);
+  } catch (err) {
+    return fail(
+      'graph signature',
+      'inputs and outputs of float32, int64 or bool with declared shapes',
+      err instanceof Error ? err.message : String(err),
+    );
   }
   if (fp32.metadataProps.quantization !== undefined) {
     fail('metadata quantization', 'an fp32 graph (not quantized yet)', fp32.metadataProps.quantization);
@@ -72,7 +85,7 @@ export async function quantizeOnnxFile(request: QuantizeRequest): Promise<Quanti
   const plan = planQuantization(model);
   if (plan.nodes.length === 0) fail('graph', 'Conv, Gemm or MatMul nodes with constant weights to quantize', 'none');
 
-  const inputs = await openCalibrationInputs(request.calibrationPath, input.name, input.shape ?? []);
+  const inputs = await openCalibrationInputs(request.calibrationPath, signature);
   const ranges = await calibrate(model, plan.activations, inputs, method, request.modelPath);
   const rewritten = await rewriteToQdq(model, plan, ranges);
   const written = await writeModel(
@@ -97,7 +110,9 @@ export async function quantizeOnnxFile(request: QuantizeRequest): Promise<Quanti
       path: request.calibrationPath,
       source: request.calibrationSource ?? 'file',
       samples: inputs.samples,
-      tensor: input.name,
+      cases: inputs.cases,
+      inputs: inputs.inputs,
+      tensor: inputs.inputs.join(', '),
     },
     quantizedNodes,
     floatNodes: model.graph.nodes.length - plan.nodes.length,

@@ -246,7 +246,7 @@ async function benchPreset(preset: string, options: Options, python: string) {
   const errors: Partial<Record<Graph, GraphResult['errors']>> = {};
   for (const g of graphs) {
     const r = await runParity(paths[g], reference, { mae: NO_TOLERANCE, maxAbs: NO_TOLERANCE, threads: THREADS });
-    errors[g] = { positions: errorsOf(r.outputs.positions), uncertainties: errorsOf(r.outputs.uncertainties) };
+    errors[g] = { positions: errorsOf(r.outputs.positions!), uncertainties: errorsOf(r.outputs.uncertainties!) };
   }
 
   const comparisons: Comparison[] = [];

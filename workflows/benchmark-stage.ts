@@ -27,6 +27,9 @@ import { BENCHMARK_OPTIONS, GPU_POLLER_CHECK_OPTIONS } from './stage-options';
 
 export interface BenchmarkStageInput {
   model: BenchmarkModelRef;
+  /** The reference cases the feeds may need (int64/bool values, default sizes), and sizes of symbolic dims. */
+  reference?: BenchmarkActivityInput['reference'];
+  dims?: BenchmarkActivityInput['dims'];
   batchSizes?: number[];
   threads?: number;
   maxRuns?: number;
@@ -81,6 +84,8 @@ export async function runBenchmarkStage(input: BenchmarkStageInput): Promise<Ben
   const request = (executionProvider: 'cpu' | 'cuda'): BenchmarkActivityInput => ({
     model: input.model,
     executionProvider,
+    ...(input.reference ? { reference: input.reference } : {}),
+    ...(input.dims ? { dims: input.dims } : {}),
     ...(input.batchSizes ? { batchSizes: input.batchSizes } : {}),
     ...(input.threads !== undefined ? { threads: input.threads } : {}),
     ...(input.maxRuns !== undefined ? { maxRuns: input.maxRuns } : {}),

@@ -17,6 +17,7 @@ import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common
 import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { REGISTRY_DEFAULTS } from '../common/constants';
 import {
+  bundleReferenceUri,
   DEFAULT_OPSET,
   DEFAULT_VARIANTS,
   EXPORT_STAGES,
@@ -103,13 +104,18 @@ async function runExport(untrustedRequest: ExportRequest): Promise<ExportResult>
   const { onnx, ...emission } = await stage('emit', () => emitGraph(request));
   progress.bytesUploaded = onnx.bytes;
   progress.bytesTotal = onnx.bytes;
+  progress.signature = emission.signature;
   upsertSearchAttributes([{ key: searchAttributeKeys.onnxSha256, value: onnx.sha256 }]);
 
   const context: ExportContext = {
     checkpointUri: request.checkpointUri,
     workflowId,
     runId: request.runId,
-    benchmark: benchmarkSettingsOf(request.benchmark),
+    // The reference cases give the feeds their int64/bool values and default sizes (bench/ reads them only when needed).
+    benchmark: {
+      ...benchmarkSettingsOf(request.benchmark),
+      reference: { uri: bundleReferenceUri(request.checkpointUri) },
+    },
     alias: request.alias === undefined ? REGISTRY_DEFAULTS.alias : request.alias === '' ? null : request.alias,
     description: request.description,
   };

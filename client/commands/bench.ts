@@ -11,6 +11,8 @@ import type { BenchmarkOptions, BenchmarkProgress, ComparisonReport, LatencyRepo
 
 interface BenchOpts {
   batch: number[];
+  dims?: Record<string, number>;
+  reference?: string;
   threads?: number;
   ep: 'cpu' | 'cuda';
   baseline?: string;
@@ -34,6 +36,17 @@ function positiveInt(value: string): number {
 
 function batchList(value: string): number[] {
   return value.split(',').map((v) => positiveInt(v.trim()));
+}
+
+/** `receivers=7,seq_len=10000` → `{receivers: 7, seq_len: 10000}`. */
+export function dimList(value: string): Record<string, number> {
+  const dims: Record<string, number> = {};
+  for (const part of value.split(',')) {
+    const m = /^\s*([^=\s]+)\s*=\s*(\S+)\s*$/.exec(part);
+    if (!m) throw new InvalidArgumentError(`expected name=N[,name=N…], got '${part}'`);
+    dims[m[1] as string] = positiveInt(m[2] as string);
+  }
+  return dims;
 }
 
 function seconds(value: string): number {
@@ -81,6 +94,15 @@ export function register(program: Command): void {
     )
     .argument('<model.onnx>', 'model to measure (the candidate with --baseline)')
     .option('--batch <list>', 'batch sizes, comma-separated', batchList, [1, 32])
+    .option(
+      '--dims <name=N,…>',
+      "sizes of the graph's symbolic dimensions other than the batch, e.g. receivers=7,seq_len=10000",
+      dimList,
+    )
+    .option(
+      '--reference <reference.safetensors>',
+      'reference cases: values of int64/bool inputs and, by default, the sizes of symbolic dimensions (its first case)',
+    )
     .option('--threads <n>', 'intra-op threads (default: available cores)', positiveInt)
     .option('--ep <provider>', 'execution provider: cpu or cuda', provider, 'cpu')
     .option('--baseline <other.onnx>', 'compare against this model, interleaved in one process')
@@ -109,6 +131,10 @@ export function register(program: Command): void {
         ...(opts.timeBudget !== undefined ? { timeBudgetMs: opts.timeBudget * 1000 } : {}),
         ...(opts.spinning !== undefined ? { allowSpinning: opts.spinning } : {}),
         ...(opts.fixedOrder ? { pairOrder: 'candidate-first' as const } : {}),
+        inputs: {
+          ...(opts.dims ? { dims: opts.dims } : {}),
+          ...(opts.reference ? { reference: opts.reference } : {}),
+        },
         onProgress: (p) => progress.update(p),
       };
       const candidate = { path: model, ...(opts.label ? { label: opts.label } : {}) };

@@ -1,11 +1,13 @@
 /**
  * `onnx-export parity <model.onnx> --reference <reference.safetensors>`: onnxruntime-node against
- * PyTorch's outputs; exit code 1 over tolerance. Parses options and prints; the work is parity/.
+ * PyTorch's outputs, every reference case whole, at batch 1 and split unevenly; exit code 1 on any
+ * failure. Parses options and prints (per output, then per case and split); the work is parity/.
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { ParityReport } from '../../parity';
 import { DEFAULT_PARITY_BATCH, DEFAULT_TOLERANCES } from '../../parity/tolerances';
+import { parityCaseLines } from '../signature-view';
 
 export function register(program: Command): void {
   program
@@ -16,11 +18,16 @@ export function register(program: Command): void {
     .argument('<model.onnx>', 'ONNX model to check')
     .requiredOption(
       '--reference <reference.safetensors>',
-      'mel_spectrogram [N,3,128,32], positions [N,2], uncertainties [N,2]',
+      "the graph's inputs and outputs by name, each with a leading batch axis; or several cases as <case>/<name> (docs/export-contract.md)",
     )
     .option('--mae <x>', 'mean absolute error tolerance per output', parsePositive, DEFAULT_TOLERANCES.mae)
     .option('--max-abs <x>', 'max absolute error tolerance per output', parsePositive, DEFAULT_TOLERANCES.maxAbs)
-    .option('--batch-size <n>', 'samples per onnxruntime run', parseBatch, DEFAULT_PARITY_BATCH)
+    .option(
+      '--batch-size <n>',
+      'the most samples per onnxruntime run (each case also runs at batch 1 and split unevenly)',
+      parseBatch,
+      DEFAULT_PARITY_BATCH,
+    )
     .option('--json', 'print the report as JSON')
     .action(
       async (
@@ -52,15 +59,19 @@ function parseBatch(value: string): number {
   return n;
 }
 
-function formatParity(r: ParityReport): string {
+export function formatParity(r: ParityReport): string {
+  const cases = r.cases?.length ?? 1;
   const lines = [
-    `${r.passed ? 'PASS' : 'FAIL'} ${r.model} vs ${r.reference} (${r.samples} samples; MAE <= ${r.tolerances.mae}, max abs <= ${r.tolerances.maxAbs})`,
+    `${r.passed ? 'PASS' : 'FAIL'} ${r.model} vs ${r.reference} (${r.samples} samples${cases > 1 ? ` in ${cases} cases` : ''}; MAE <= ${r.tolerances.mae}, max abs <= ${r.tolerances.maxAbs})`,
   ];
+  const width = Math.max(13, ...Object.keys(r.outputs).map((name) => name.length));
   for (const [name, e] of Object.entries(r.outputs)) {
     lines.push(
-      `  ${name.padEnd(13)} MAE ${e.mae.toExponential(3)}  max abs ${e.maxAbs.toExponential(3)}  max rel ${e.maxRel.toExponential(3)}  NaN/Inf ${e.nonFiniteOutputs}`,
+      `  ${name.padEnd(width)} MAE ${e.mae.toExponential(3)}  max abs ${e.maxAbs.toExponential(3)}  max rel ${e.maxRel.toExponential(3)}  NaN/Inf ${e.nonFiniteOutputs}`,
     );
   }
+  lines.push(...parityCaseLines(r));
+  if (r.unusedTensors?.length) lines.push(`  not used: ${r.unusedTensors.join(', ')}`);
   for (const f of r.failures) lines.push(`  ${f}`);
   return `${lines.join('\n')}\n`;
 }

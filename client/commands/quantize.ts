@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .argument('<model.onnx>', 'the fp32 graph (e.g. from `onnx-export emit`)')
     .requiredOption(
       '--calibration <file.safetensors>',
-      "calibration inputs: tensor mel_spectrogram F32 [N, 3, mel_bins, frames] (a bundle's calibration.safetensors or reference.safetensors)",
+      "calibration inputs: every graph input by name with a leading batch axis, one case or several as <case>/<name> (a bundle's calibration.safetensors or reference.safetensors)",
     )
     .requiredOption('-o, --output <model.int8.onnx>', 'the int8 graph to write')
     .option(
@@ -59,7 +59,7 @@ export function register(program: Command): void {
           [
             `wrote ${report.output.path} (${report.output.bytes} bytes, ${report.sizeRatio.toFixed(3)}× the fp32 file, sha256 ${report.output.sha256})`,
             `  int8: ${nodes}; ${report.quantizedActivations} activations uint8 (${report.method}); ${report.floatNodes} nodes stay float32`,
-            `  calibration: ${report.calibration.samples} samples of ${report.calibration.tensor} from ${report.calibration.path}, ${report.seconds.toFixed(2)} s`,
+            `  calibration: ${report.calibration.samples} samples${report.calibration.cases > 1 ? ` in ${report.calibration.cases} cases` : ''} of ${report.calibration.inputs.join(', ')} from ${report.calibration.path}, ${report.seconds.toFixed(2)} s`,
           ].join('\n') + '\n',
         );
       },

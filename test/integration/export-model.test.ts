@@ -69,7 +69,7 @@ describe('exportModel end to end (Temporal, MinIO, MLflow, PyTorch fixtures)', (
     expect(result.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(result.validation.ok).toBe(true);
     expect(result.parity.passed).toBe(true);
-    expect(result.parity.outputs.positions.mae).toBeLessThanOrEqual(1e-6);
+    expect(result.parity.outputs.positions!.mae).toBeLessThanOrEqual(1e-6);
     expect(result.latency.cpu.batches.map((b) => b.batchSize)).toEqual([1, 4]);
     expect(result.latency.gpu.status).toBe('skipped');
     expect(result.registry.version).toBe('1');

@@ -50,9 +50,9 @@ describe.each(Object.keys(SIZES))('export of %s, started three ways', (size) => 
     );
     expect(versions.map((v) => v.version)).toEqual([result.registry.version]);
     expect(result.parity.passed).toBe(true);
-    expect(Math.max(result.parity.outputs.positions.mae, result.parity.outputs.uncertainties.mae)).toBeLessThanOrEqual(
-      1e-6,
-    );
+    expect(
+      Math.max(result.parity.outputs.positions!.mae, result.parity.outputs.uncertainties!.mae),
+    ).toBeLessThanOrEqual(1e-6);
   }
 
   it('by the CLI', async () => {

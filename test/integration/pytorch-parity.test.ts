@@ -72,12 +72,12 @@ describe.each(CASES)('$name', (c) => {
       maxAbs: PARITY_MAX_ABS,
     });
     measured.push(
-      `  ${c.name.padEnd(16)} opset ${opset}: ${report.outputs.positions.mae.toExponential(2)} / ${report.outputs.uncertainties.mae.toExponential(2)}  (max abs ${Math.max(report.outputs.positions.maxAbs, report.outputs.uncertainties.maxAbs).toExponential(2)}, ${emitted.nodes} nodes, emit ${emitted.seconds.toFixed(2)} s)`,
+      `  ${c.name.padEnd(16)} opset ${opset}: ${report.outputs.positions!.mae.toExponential(2)} / ${report.outputs.uncertainties!.mae.toExponential(2)}  (max abs ${Math.max(report.outputs.positions!.maxAbs, report.outputs.uncertainties!.maxAbs).toExponential(2)}, ${emitted.nodes} nodes, emit ${emitted.seconds.toFixed(2)} s)`,
     );
     expect(report.samples).toBe(c.samples);
     expect(report.failures).toEqual([]);
-    expect(report.outputs.positions.mae).toBeLessThanOrEqual(PARITY_MAE);
-    expect(report.outputs.uncertainties.mae).toBeLessThanOrEqual(PARITY_MAE);
+    expect(report.outputs.positions!.mae).toBeLessThanOrEqual(PARITY_MAE);
+    expect(report.outputs.uncertainties!.mae).toBeLessThanOrEqual(PARITY_MAE);
   });
 });
 

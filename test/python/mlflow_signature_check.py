@@ -3,10 +3,10 @@
 Run with the stack's virtualenv, MLFLOW_TRACKING_URI, MLFLOW_S3_ENDPOINT_URL and AWS credentials in
 the environment:
 
-    python mlflow_signature_check.py <models:/name/version>
+    python mlflow_signature_check.py <models:/name/version | a local model directory>
 
 Prints one JSON line: {"inputs": [...], "outputs": [...]}, each a list of {name, dtype, shape} as
-mlflow.models.get_model_info parsed them from the MLmodel.
+mlflow.models.get_model_info parsed them from the MLmodel (float32, int64 and bool tensor specs).
 """
 import json
 import sys

@@ -7,9 +7,12 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { bundleCopy, toActivityFailure } from '../../activities/failures';
 import { CheckpointError } from '../../checkpoint/checkpoint-error';
+import { ReferenceCaseError } from '../../checkpoint/reference-case-error';
 import { OnnxInputError, OnnxIoError } from '../../onnx/onnx-error';
 import { ModelReadError } from '../../onnx/serialize-read';
 import { writeModel } from '../../onnx/write-model';
+import { ParityFailedError } from '../../parity/parity-failed';
+import type { ParityReport } from '../../parity/parity-report';
 import { QuantizeError } from '../../quantize/quantize-error';
 import { MlflowApiError } from '../../registry/mlflow-client';
 import { ExistingExportFailedError } from '../../temporal/existing-workflow';
@@ -51,6 +54,34 @@ describe('toActivityFailure', () => {
     expect(f.message).toBe('s3://ckpt/run-1/model.safetensors: tensor x: expected F32, got F16');
     expect(f.cause?.message).toBe(f.message);
     expect(f.cause?.stack).not.toContain('/work/bundles/abc');
+  });
+
+  it('a parity miss is a final ParityFailed carrying the report, its message listing every failure', () => {
+    const report = {
+      passed: false,
+      failures: ["case 'r7', split 3+4: position: MAE 1.1e-1 > 0.00001"],
+    } as unknown as ParityReport;
+    const f = asFailure(new ParityFailedError('s3://models/staging/abc/model.onnx', report));
+    expect(f).toMatchObject({ type: FAILURE_TYPES.parityFailed, nonRetryable: true });
+    expect(f.message).toBe(
+      "parity failed for s3://models/staging/abc/model.onnx: case 'r7', split 3+4: position: MAE 1.1e-1 > 0.00001",
+    );
+    expect(f.details).toEqual([report]);
+  });
+
+  it('a reference case the graph cannot take is InvalidInput, shown by its URI', () => {
+    const err = new ReferenceCaseError({
+      file: '/work/bundles/abc/reference.safetensors',
+      subject: "case 'r4': tensor 'r4/mask'.dtype",
+      expected: "BOOL (the graph's input 'mask' is bool)",
+      actual: 'F32',
+      problem: 'dtype',
+    });
+    const f = toActivityFailure(err, bundleCopy('/work/bundles/abc', 's3://ckpt/run-1')) as ApplicationFailure;
+    expect(f).toMatchObject({ type: FAILURE_TYPES.invalidInput, nonRetryable: true });
+    expect(f.message).toBe(
+      "s3://ckpt/run-1/reference.safetensors: case 'r4': tensor 'r4/mask'.dtype: expected BOOL (the graph's input 'mask' is bool), got F32",
+    );
   });
 
   it('a QuantizeError is InvalidInput, never retried, naming the tensor and showing the bundle path as its URI', () => {

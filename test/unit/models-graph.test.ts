@@ -70,8 +70,8 @@ describe('LocalizationNet graph', () => {
     expect(result.sha256).toMatch(/^[0-9a-f]{64}$/);
     const report = await runParity(out, join(SMALL_BUNDLE, 'reference.safetensors'), { mae: PARITY_MAE, maxAbs: 1e-5 });
     expect(report.failures).toEqual([]);
-    expect(report.outputs.positions.mae).toBeLessThanOrEqual(PARITY_MAE);
-    expect(report.outputs.uncertainties.mae).toBeLessThanOrEqual(PARITY_MAE);
+    expect(report.outputs.positions!.mae).toBeLessThanOrEqual(PARITY_MAE);
+    expect(report.outputs.uncertainties!.mae).toBeLessThanOrEqual(PARITY_MAE);
     const back = await readModel(out);
     expect(back.opset).toBe(opset);
     expect(back.graph.nodes.length).toBe(result.nodes);
@@ -106,7 +106,7 @@ describe('LocalizationNet graph', () => {
     });
     expect(report.batchSize).toBe(batchSize);
     expect(report.failures).toEqual([]);
-    expect(report.outputs.positions.mae).toBeLessThanOrEqual(PARITY_MAE);
+    expect(report.outputs.positions!.mae).toBeLessThanOrEqual(PARITY_MAE);
   });
 
   it('is deterministic: two emissions give the same bytes', async () => {

@@ -68,9 +68,9 @@ describe('runParity', () => {
     const [one, many] = await Promise.all([runParity(model, REFERENCE, { batchSize: 1 }), runParity(model, REFERENCE)]);
     expect(one.passed).toBe(true);
     expect(one.samples).toBe(2);
-    expect(one.outputs.positions.count).toBe(4);
-    expect(one.outputs.positions.mae).toBeLessThan(1e-6);
-    expect(many.outputs.positions.maxAbs).toBeCloseTo(one.outputs.positions.maxAbs, 7);
+    expect(one.outputs.positions!.count).toBe(4);
+    expect(one.outputs.positions!.mae).toBeLessThan(1e-6);
+    expect(many.outputs.positions!.maxAbs).toBeCloseTo(one.outputs.positions!.maxAbs, 7);
     expect(JSON.parse(JSON.stringify(one))).toEqual(one);
   });
 
@@ -83,7 +83,7 @@ describe('runParity', () => {
   it('catches NaN in the model output', async () => {
     const report = await runParity(await nanModel(), REFERENCE);
     expect(report.passed).toBe(false);
-    expect(report.outputs.positions.nonFiniteOutputs).toBe(4);
+    expect(report.outputs.positions!.nonFiniteOutputs).toBe(4);
     expect(report.failures).toContain("positions: 4 NaN/Inf values in the model's output");
   });
 
@@ -159,7 +159,7 @@ describe('runParity', () => {
       uncertainties: { dtype: 'F32', shape: [1, 2], data: f32(2) },
     });
     const report = await runParity(await smallModel(), path, { mae: 10, maxAbs: 10 });
-    expect(report.outputs.positions.nonFiniteReference).toBe(2);
+    expect(report.outputs.positions!.nonFiniteReference).toBe(2);
     expect(report.passed).toBe(false);
   });
 });
