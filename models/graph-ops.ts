@@ -71,7 +71,7 @@ export function gelu(b: GraphBuilder, scope: string, x: string): string {
  * LayerNorm over the channels of NCHW `x` whose result is laid out as one image `[1, C, N·H, W]`:
  * the batch stacked along the height. A 1×1 Conv on that image is the same pointwise layer, but
  * onnxruntime then streams its weights once per call instead of once per image (see
- * ConvNeXt's blocks in localizationnet-graph.ts). `unstackBatch` restores `[N, C, H, W]`.
+ * ConvNeXt's blocks in localizationnet/graph.ts). `unstackBatch` restores `[N, C, H, W]`.
  */
 export function layerNormChannelsBatchStacked(
   b: GraphBuilder,

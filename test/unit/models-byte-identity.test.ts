@@ -5,15 +5,12 @@
  * version bump alone does not fail this test; any other byte that differs does.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { emitLocalizationNet } from '../../models';
+import { CONVNEXT_PRESETS, emitBundle, expectedShapes } from '../../models';
 import { tempDir } from './checkpoint-safetensors-writer';
 import { bundleWith, SMALL_BUNDLE, smallEntries, type Entry, writeSafetensors } from './models-fixtures';
-import { expectedShapes } from '../../models';
-import { CONVNEXT_PRESETS } from '../../checkpoint';
-import { copyFileSync } from 'node:fs';
 
 /** ModelProto.producer_version (onnx.proto field 3, a string). */
 const PRODUCER_VERSION_FIELD = 3;
@@ -112,7 +109,7 @@ describe('LocalizationNet emission is byte-identical to before the plug-in move'
     it.each([14, 17, 20])(`${bundle} at opset %i`, async (opset) => {
       const dir = await (BUNDLES[bundle] as () => Promise<string> | string)();
       const out = join(tempDir(), 'model.onnx');
-      await emitLocalizationNet(dir, out, { opset });
+      await emitBundle(dir, out, { opset });
       const bytes = readFileSync(out);
       expect(sha256WithoutProducerVersion(bytes)).toBe(RECORDED[bundle]?.[opset]);
     });
