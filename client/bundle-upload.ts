@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { BUNDLE_FILES, BundleLayoutError, bundleLayout } from '../checkpoint';
 import type { PipelineConfig } from '../config/environment';
 import { sha256File } from '../hashing/file-sha256';
+import { readBroughtGraph } from '../models/brought-graph';
 import { externalDataFiles, externalDataRefusals } from '../onnx/external-data';
-import { ModelReadError, readModel } from '../onnx/serialize-read';
 import { ContentAddressedStore, createMinioClient, minioS3Operations } from '../storage';
 
 export interface UploadedBundle {
@@ -28,11 +28,7 @@ export interface UploadedBundle {
 /** The external data files of a graph bundle's model.onnx, once each is found where it belongs. */
 async function graphExternalData(dir: string): Promise<string[]> {
   const path = join(dir, BUNDLE_FILES.graph);
-  const model = await readModel(path).catch((err: unknown) => {
-    throw err instanceof ModelReadError
-      ? new BundleLayoutError(path, `not an ONNX model this tool can read: ${err.message.slice(path.length + 2)}`)
-      : err;
-  });
+  const model = await readBroughtGraph(path);
   const [refused] = await externalDataRefusals(model, path, dir);
   if (refused) throw new BundleLayoutError(path, `tensor '${refused.tensor}': ${refused.problem}`);
   return externalDataFiles(model, path).map((f) => f.location);

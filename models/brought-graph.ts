@@ -30,14 +30,18 @@ export interface StageGraphOptions {
   readonly opset?: number;
 }
 
-/** Reads the graph; one that does not parse is refused naming the file. */
-async function readBrought(path: string): Promise<Model> {
+/**
+ * Reads a brought graph with our reader; one it refuses is refused naming the file (and the tensor,
+ * when the reader's refusal is about one, e.g. an external data location outside the folder).
+ */
+export async function readBroughtGraph(path: string): Promise<Model> {
   try {
     return await readModel(path);
   } catch (err) {
     if (!(err instanceof ModelReadError)) throw err;
     const detail = err.message.startsWith(`${path}: `) ? err.message.slice(path.length + 2) : err.message;
-    throw new CheckpointError({ file: path, subject: 'graph' }, `not an ONNX model this tool can read: ${detail}`);
+    const about = detail.startsWith("tensor '") ? detail : `not an ONNX model this tool can read: ${detail}`;
+    throw new CheckpointError({ file: path, subject: 'graph' }, about);
   }
 }
 
@@ -66,7 +70,7 @@ export async function stageBroughtGraph(
 ): Promise<EmitResult> {
   const start = process.hrtime.bigint();
   const path = join(bundleDir, BUNDLE_FILES.graph);
-  const model = await readBrought(path);
+  const model = await readBroughtGraph(path);
   if (options.opset !== undefined) {
     throw new CheckpointError({
       file: path,

@@ -120,7 +120,7 @@ describe("the client's upload list (bundleFiles)", () => {
     const dir = await graphWithSubfolderData();
     writeFileSync(join(dir, 'model.onnx'), 'garbage');
     await expect(bundleFiles(dir)).rejects.toThrow(
-      `${join(dir, 'model.onnx')}: not an ONNX model this tool can read: `,
+      `${join(dir, 'model.onnx')}: graph: not an ONNX model this tool can read: `,
     );
   });
 
