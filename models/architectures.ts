@@ -5,7 +5,7 @@
  * (docs/architecture.md, "Adding an architecture").
  */
 import { configEnvelope, configRefusal, parseRunId } from '../checkpoint';
-import type { Architecture } from './architecture';
+import type { Architecture, Configured } from './architecture';
 import { localizationNet } from './localizationnet';
 
 export const ARCHITECTURES = [localizationNet] as const satisfies readonly Architecture[];
@@ -26,11 +26,12 @@ function knownNames(): string {
 }
 
 /**
- * Reads a parsed config.json with the architecture it names: the envelope, then the architecture's
- * own fields (an unknown field is refused with the known ones listed), then `run_id`. An unknown
- * architecture is refused naming the field and the known names.
+ * Reads a parsed config.json with the architecture it names, in this order: the envelope (a JSON
+ * object), `architecture` (an unknown one is refused naming the field and the known names), no
+ * field the architecture does not read (refused with the ones it does listed), `run_id`, then the
+ * architecture's own check of its fields.
  */
-export function configureArchitecture(json: unknown, file: string) {
+export function configureArchitecture(json: unknown, file: string): Configured<ArchitectureConfig> {
   const fail = configRefusal(file);
   const { architecture, runId, fields } = configEnvelope(json, file);
   const found = ARCHITECTURES.find((a) => a.name === architecture);

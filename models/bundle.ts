@@ -17,12 +17,13 @@ import {
   type OpenWeightsOptions,
   type SafetensorsFile,
 } from '../checkpoint';
+import type { Configured } from './architecture';
 import { configureArchitecture, type ArchitectureConfig } from './architectures';
 
 /** A weights bundle: the architecture its config names, with that config, and the opened weights. */
 export interface Bundle {
   readonly dir: string;
-  readonly architecture: ReturnType<typeof configureArchitecture>;
+  readonly architecture: Configured<ArchitectureConfig>;
   readonly config: ArchitectureConfig;
   readonly weights: SafetensorsFile;
   /** sha256 (hex) of model.safetensors: the checkpoint's identity in metadata and reports. */
