@@ -46,7 +46,7 @@ const ROOM_IMPORTS = {
   storage: ['common', 'config', 'hashing'],
   registry: ['common', 'config', 'storage'],
   bench: ['common', 'config', 'hashing', 'checkpoint', 'onnx'],
-  workspace: ['common', 'config', 'hashing', 'checkpoint', 'storage'],
+  workspace: ['common', 'config', 'hashing', 'checkpoint', 'onnx', 'storage'],
   temporal: ['common', 'config'],
   activities: [...LIBRARIES, 'workspace', 'temporal'],
   // Workflow code: values from common/ only; types from the rooms below (see WORKFLOW_TYPE_ROOMS).

@@ -1,7 +1,9 @@
 /**
  * The emit stage: the checkpoint bundle (fetched into the worker's cache) becomes an ONNX graph,
- * staged in the object store under its sha256. An interrupted staging upload resumes from the
- * checkpoint in the last heartbeat. The work is models/emitLocalizationNet and storage/.
+ * staged in the object store under its sha256: emitted from its weights by the architecture its
+ * config names, or, for a bundle with its own model.onnx, the given graph staged as it is. An
+ * interrupted staging upload resumes from the checkpoint in the last heartbeat. The work is
+ * models/emitBundle and storage/.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
@@ -9,7 +11,7 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Client as MinioClient } from 'minio';
 import type { EmittedGraph } from '../common/export-contract';
-import { emitLocalizationNet } from '../models/emit';
+import { emitBundle } from '../models/emit';
 import type { ContentAddressedStore } from '../storage/object-store';
 import type { UploadCheckpoint } from '../storage/upload-checkpoint';
 import { adoptArtifact, fetchBundle } from '../workspace/local-files';
@@ -35,7 +37,7 @@ interface EmitHeartbeat {
 
 export function createEmitGraphActivity(deps: EmitGraphDeps) {
   return {
-    /** Emits the ONNX graph from the bundle and stages it under its sha256 (resuming an interrupted upload). */
+    /** Emits the bundle's graph (or takes its own) and stages it under its sha256 (resuming an interrupted upload). */
     async emitGraph(input: EmitGraphInput): Promise<EmittedGraph> {
       const ctx = Context.current();
       const previous = (ctx.info.heartbeatDetails ?? {}) as EmitHeartbeat;
@@ -46,7 +48,7 @@ export function createEmitGraphActivity(deps: EmitGraphDeps) {
         bundleDir = await fetchBundle(deps.minio, deps.work, input.checkpointUri, (file) =>
           ctx.heartbeat({ ...previous, downloading: file }),
         );
-        const emitted = await emitLocalizationNet(bundleDir, join(scratch, 'model.onnx'), {
+        const emitted = await emitBundle(bundleDir, join(scratch, 'model.onnx'), {
           ...(input.opset !== undefined ? { opset: input.opset } : {}),
           ...(input.runId !== undefined ? { runId: input.runId } : {}),
         });
@@ -60,9 +62,9 @@ export function createEmitGraphActivity(deps: EmitGraphDeps) {
         await adoptArtifact(deps.work, emitted.path, emitted.sha256);
         return {
           onnx: { uri: staged.uri, sha256: staged.sha256, bytes: staged.bytes },
-          source: 'emitted',
+          source: emitted.source,
           producer: { ...emitted.producer },
-          architecture: emitted.architecture,
+          ...(emitted.architecture !== undefined ? { architecture: emitted.architecture } : {}),
           settings: { ...emitted.settings },
           checkpointSha256: emitted.checkpointSha256,
           opset: emitted.opset,

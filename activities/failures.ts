@@ -16,6 +16,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { BenchmarkError, type BenchmarkErrorKind } from '../bench/bench-error';
+import { BundleLayoutError } from '../checkpoint/bundle-layout';
 import { CheckpointError } from '../checkpoint/checkpoint-error';
 import { benchmarkFailureType, FAILURE_TYPES } from '../common/failure-types';
 import { findServiceAccessError } from '../config/service-access-error';
@@ -54,6 +55,7 @@ const FINAL_BENCHMARK_KINDS: ReadonlySet<BenchmarkErrorKind> = new Set([
 
 type InputError =
   | CheckpointError
+  | BundleLayoutError
   | ModelError
   | MissingInputError
   | StorageInputError
@@ -65,6 +67,7 @@ type InputError =
 function isInputError(err: unknown): err is InputError {
   return (
     err instanceof CheckpointError ||
+    err instanceof BundleLayoutError ||
     err instanceof ModelError ||
     err instanceof MissingInputError ||
     err instanceof StorageInputError ||

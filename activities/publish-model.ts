@@ -12,6 +12,7 @@ import type { LatencyReport } from '../bench/report-types';
 import type { ArtifactRef, ModelSignature } from '../common/export-contract';
 import { graphSignature } from '../onnx/graph-signature';
 import { readModel } from '../onnx/serialize-read';
+import type { GraphProvenance } from '../registry/graph-provenance';
 import { publishModelDirectory, type PublishedModel } from '../registry/model-directory';
 import { parseS3Uri } from '../storage/object-keys';
 import type { ContentAddressedStore } from '../storage/object-store';
@@ -41,6 +42,8 @@ export interface PublishModelInput {
   latencyReports?: unknown;
   latencySvg?: string;
   metadata?: Record<string, string>;
+  /** Where the graph came from (emitted or brought, its producer): MLmodel metadata. */
+  provenance?: GraphProvenance;
 }
 
 /**

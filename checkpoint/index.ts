@@ -1,4 +1,7 @@
-/** checkpoint/: safetensors reader and bundle loader. The public surface; nothing here interprets weights. */
+/**
+ * checkpoint/: safetensors reader, the bundle's layout, config.json's envelope and the weights file.
+ * The public surface; nothing here interprets weights (models/' architectures do).
+ */
 export { CheckpointError, formatShape } from './checkpoint-error';
 export type { CheckpointErrorContext } from './checkpoint-error';
 export { SAFETENSORS_DTYPES, isSafetensorsDtype } from './safetensors-dtypes';
@@ -10,17 +13,19 @@ export { hashFileInWorker } from './sha256-worker';
 export type { FiniteCheckRange, HashResult } from './sha256-worker';
 export type { FileRange, ScanOptions } from './safetensors-file';
 export { findNonFinite } from './finite-scan';
-export { CONVNEXT_PRESETS, parseBundleConfig } from './bundle-config';
-export type { BackboneName, BundleConfig, PresetName } from './bundle-config';
+export { configEnvelope, configRefusal, finiteNumber, parseRunId, positiveInts, readConfigJson } from './bundle-config';
+export type { BundleConfig, ConfigEnvelope, ConfigRefusal } from './bundle-config';
 export {
   BUNDLE_FILES,
-  OPTIONAL_BUNDLE_FILES,
-  REQUIRED_BUNDLE_FILES,
-  loadBundle,
-  openBundle,
-  readConfig,
-} from './bundle';
-export type { Bundle, LoadBundleOptions, OpenedBundle } from './bundle';
+  BundleLayoutError,
+  OPTIONAL_FILES,
+  REQUIRED_FILES,
+  bundleKind,
+  bundleLayout,
+} from './bundle-layout';
+export type { BundleKind, BundleLayout, LayoutRefusal, LayoutVerdict } from './bundle-layout';
+export { openWeights } from './open-weights';
+export type { OpenedWeights, OpenWeightsOptions } from './open-weights';
 export { CASE_FILE_DTYPES, CASE_NAME_PATTERN, casePrefix, openReferenceCases } from './reference-cases';
 export type {
   CaseDtype,

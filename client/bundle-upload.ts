@@ -1,16 +1,21 @@
 /**
  * Uploads a local checkpoint bundle to the checkpoints bucket under a content-addressed prefix
  * (`bundles/<sha256 of its files' hashes>/`), so the same bundle always gets the same URI and
- * the same export workflow id, and re-running `onnx-export run` sends nothing twice. The optional
- * calibration.safetensors (the int8 variant's calibration inputs) is uploaded and counted in the id
- * when the folder has it; a bundle without it keeps the id it always had.
+ * the same export workflow id, and re-running `onnx-export run` sends nothing twice. Which files a
+ * bundle has is checkpoint/bundle-layout's decision, as for the worker that fetches it: a weights
+ * bundle's config.json, model.safetensors and reference.safetensors, or a graph bundle's model.onnx
+ * and reference.safetensors, each with calibration.safetensors when the folder has it (a bundle
+ * without it keeps the id it always had). A graph's external data files go with it, each checked
+ * first: there, inside the folder (symlinks followed), long enough for its tensors.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BUNDLE_FILES, BundleLayoutError, bundleLayout } from '../checkpoint';
 import type { PipelineConfig } from '../config/environment';
-import { BUNDLE_FILES, OPTIONAL_BUNDLE_FILES } from '../workspace/local-files';
 import { sha256File } from '../hashing/file-sha256';
+import { readBroughtGraph } from '../models/brought-graph';
+import { externalDataFiles, externalDataRefusals } from '../onnx/external-data';
 import { ContentAddressedStore, createMinioClient, minioS3Operations } from '../storage';
 
 export interface UploadedBundle {
@@ -20,13 +25,25 @@ export interface UploadedBundle {
   bytesSent: number;
 }
 
+/** The external data files of a graph bundle's model.onnx, once each is found where it belongs. */
+async function graphExternalData(dir: string): Promise<string[]> {
+  const path = join(dir, BUNDLE_FILES.graph);
+  const model = await readBroughtGraph(path);
+  const [refused] = await externalDataRefusals(model, path, dir);
+  if (refused) throw new BundleLayoutError(path, `tensor '${refused.tensor}': ${refused.problem}`);
+  return externalDataFiles(model, path).map((f) => f.location);
+}
+
+/** The files to upload from `dir`, by the bundle layout; a folder that is no bundle is refused naming the file. */
+export async function bundleFiles(dir: string): Promise<string[]> {
+  const verdict = bundleLayout(await readdir(dir));
+  if ('refusal' in verdict) throw new BundleLayoutError(join(dir, verdict.refusal.file), verdict.refusal.problem);
+  const { files, kind } = verdict.layout;
+  return kind === 'graph' ? [...files, ...(await graphExternalData(dir))] : [...files];
+}
+
 export async function uploadBundle(config: PipelineConfig, dir: string): Promise<UploadedBundle> {
-  const missing = BUNDLE_FILES.filter((f) => !existsSync(join(dir, f)));
-  if (missing.length > 0)
-    throw new Error(
-      `${dir}: not a checkpoint bundle, missing ${missing.join(', ')} (expected ${BUNDLE_FILES.join(', ')})`,
-    );
-  const files = [...BUNDLE_FILES, ...OPTIONAL_BUNDLE_FILES.filter((f) => existsSync(join(dir, f)))];
+  const files = await bundleFiles(dir);
   const hashes = await Promise.all(files.map(async (f) => ({ file: f, ...(await sha256File(join(dir, f))) })));
   const id = createHash('sha256')
     .update(hashes.map((h) => `${h.file}:${h.sha256}`).join('\n'))

@@ -203,6 +203,12 @@ export interface ValidationReport {
   initializers: number;
   opset: number;
   problems: { kind: string; message: string; node?: string; opType?: string; value?: string }[];
+  /**
+   * ai.onnx ops our checker has no schema for, with how many nodes use each: not failures; onnxruntime
+   * loading the graph was their check (a load that fails is an InvalidGraph). Empty or absent when
+   * every op was checked (absent in results recorded before it existed).
+   */
+  notChecked?: { opType: string; nodes: number }[];
 }
 
 /**

@@ -1,63 +1,55 @@
 /**
- * Emission: bundle directory → checked weights → LocalizationNet graph → ONNX file, with the file's
- * sha256 as its identity. The same bundle and options give the same bytes. The weights' hash and
- * NaN/Inf check (a worker thread) run while the model is written: the checkpoint hash is only needed
- * for metadata_props, which come after the graph, and a non-finite weight aborts the write (nothing
- * is renamed into place) with the same CheckpointError loadBundle gives. It must not validate the
- * written model (onnx/checker) nor run it (parity/).
+ * Emission: bundle directory → ONNX file, with the file's sha256 as its identity. A weights bundle's
+ * config picks its architecture (models/architectures.ts), whose weight check and build give the
+ * graph; a bundle with its own model.onnx is staged as it is (brought-graph.ts). The same bundle and
+ * options give the same bytes.
+ *
+ * For weights, the hash and NaN/Inf check (a worker thread) run while the model is written: the
+ * checkpoint hash is only needed for metadata_props, which come after the graph, and a non-finite
+ * weight aborts the write (nothing is renamed into place) with the same CheckpointError loadBundle
+ * gives. It must not validate the written model (onnx/checker) nor run it (parity/).
  */
-import { openBundle } from '../checkpoint';
-import type { ModelSignature } from '../common/export-contract';
+import { isDeepStrictEqual } from 'node:util';
 import { graphSignature } from '../onnx/graph-signature';
 import type { WrittenModel } from '../onnx/write-model';
 import { writeModel } from '../onnx/write-model';
-import { buildLocalizationNet, type BuildOptions } from './localizationnet-graph';
+import type { BuildOptions, BuiltGraph } from './architecture';
+import { stageBroughtGraph } from './brought-graph';
+import { openBundle, readBundleKind } from './bundle';
+import type { EmitResult } from './emit-result';
+
+export type { EmitResult };
 
 export interface EmitOptions extends BuildOptions {
-  /** Write initializers to a `<model>.data` sidecar even when the model is under 2 GB. */
+  /** Write initializers to a `<model>.data` sidecar even when the model is under 2 GB (weights bundles). */
   readonly externalData?: boolean;
 }
 
-export interface EmitResult {
-  readonly path: string;
-  readonly sha256: string;
-  readonly bytes: number;
-  readonly externalData?: { readonly path: string; readonly sha256: string; readonly bytes: number };
-  readonly opset: number;
-  readonly producer: { readonly name: string; readonly version: string };
-  readonly architecture: string;
-  /** The architecture's settings as the graph's metadata records them. */
-  readonly settings: Readonly<Record<string, string>>;
-  readonly backbone: string;
-  readonly depths: readonly number[];
-  readonly dims: readonly number[];
-  readonly checkpointSha256: string;
-  readonly nodes: number;
-  readonly initializers: number;
-  /** The graph's inputs and outputs (-1 for the batch axis), as the MLmodel records them. */
-  readonly signature: ModelSignature;
-  readonly seconds: number;
-}
-
-/** The metadata key under which buildLocalizationNet records the bundle's weightsSha256. */
+/** The metadata key under which every architecture's build records the bundle's weightsSha256. */
 const CHECKPOINT_SHA256_KEY = 'checkpoint_sha256';
 const PENDING_SHA256 = '0'.repeat(64);
 
-export async function emitLocalizationNet(
-  bundleDir: string,
-  outPath: string,
-  options: EmitOptions = {},
-): Promise<EmitResult> {
+/** Emits the bundle in `bundleDir` to `outPath`: from its weights by its architecture, or its own graph as given. */
+export async function emitBundle(bundleDir: string, outPath: string, options: EmitOptions = {}): Promise<EmitResult> {
+  if ((await readBundleKind(bundleDir)) === 'graph') {
+    return stageBroughtGraph(bundleDir, outPath, options.opset !== undefined ? { opset: options.opset } : {});
+  }
+  return emitFromWeights(bundleDir, outPath, options);
+}
+
+async function emitFromWeights(bundleDir: string, outPath: string, options: EmitOptions): Promise<EmitResult> {
   const start = process.hrtime.bigint();
-  const { bundle: opened, weightsSha256 } = await openBundle(bundleDir);
-  // The graph records the checkpoint hash in metadata; the serializer fills in its value once known.
-  const bundle = { ...opened, weightsSha256: PENDING_SHA256 };
-  let built: ReturnType<typeof buildLocalizationNet>;
+  const { bundle, weightsSha256 } = await openBundle(bundleDir);
+  let built: BuiltGraph;
   let written: WrittenModel;
   try {
-    built = buildLocalizationNet(bundle, options);
+    // The graph records the checkpoint hash in metadata; the serializer fills in its value once known.
+    built = bundle.architecture.checkWeights(bundle.weights).build(PENDING_SHA256, options);
     if (built.model.metadataProps[CHECKPOINT_SHA256_KEY] !== PENDING_SHA256) {
-      throw new Error(`internal: the graph does not record '${CHECKPOINT_SHA256_KEY}'`);
+      throw new Error(`internal: the ${bundle.architecture.name} graph does not record '${CHECKPOINT_SHA256_KEY}'`);
+    }
+    if (!isDeepStrictEqual(graphSignature(built.model), bundle.architecture.signature())) {
+      throw new Error(`internal: the ${bundle.architecture.name} graph's inputs and outputs differ from its signature`);
     }
     const metadata = weightsSha256.then((sha256) => ({ [CHECKPOINT_SHA256_KEY]: sha256 }));
     written = await writeModel(built.model, outPath, {
@@ -69,25 +61,18 @@ export async function emitLocalizationNet(
     await weightsSha256;
     throw err;
   }
-  const { model, layout } = built;
-  const checkpointSha256 = await weightsSha256;
+  const { model, settings } = built;
   return {
     path: written.path,
     sha256: written.sha256,
     bytes: written.bytes,
     ...(written.externalData ? { externalData: written.externalData } : {}),
+    source: 'emitted',
     opset: model.opset,
     producer: { name: model.producerName, version: model.producerVersion },
-    architecture: bundle.config.architecture,
-    settings: {
-      backbone: bundle.config.backbone,
-      depths: JSON.stringify(layout.depths),
-      dims: JSON.stringify(layout.dims),
-    },
-    backbone: bundle.config.backbone,
-    depths: layout.depths,
-    dims: layout.dims,
-    checkpointSha256,
+    architecture: bundle.architecture.name,
+    settings,
+    checkpointSha256: await weightsSha256,
     nodes: model.graph.nodes.length,
     initializers: model.graph.initializers.length,
     signature: graphSignature(model),

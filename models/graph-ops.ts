@@ -1,16 +1,12 @@
 /**
  * Opset-dependent building blocks on top of onnx/builder: LayerNorm over the last axis (the op from
- * opset 17, decomposed before), LayerNorm over channels of an NCHW tensor, exact GELU (the op from
- * opset 20, the erf formula before), and shared scalar constants. Decompositions follow the patterns
+ * its first opset, decomposed before), LayerNorm over channels of an NCHW tensor, exact GELU (the op
+ * from its first opset, the erf formula before), and shared scalar constants. Which opset first has
+ * an op is onnx/op-schemas.ts's fact, asked through the builder. Decompositions follow the patterns
  * onnxruntime fuses back into one kernel. It must not know about ConvNeXt or checkpoints.
  */
 import type { GraphBuilder } from '../onnx/builder';
 import { float32Tensor } from '../onnx/ir';
-
-/** First opset with LayerNormalization (below it LayerNorm is decomposed). */
-export const LAYER_NORM_OPSET = 17;
-/** First opset with Gelu (below it GELU is 0.5·x·(1+erf(x/√2)), exactly torch's default nn.GELU). */
-export const GELU_OPSET = 20;
 
 /** A float32 scalar initializer `/constants/<name>`, added on first use and shared afterwards. */
 export function scalar(b: GraphBuilder, name: string, value: number): string {
@@ -27,7 +23,8 @@ export function layerNormLastAxis(
   bias: string,
   epsilon: number,
 ): string {
-  if (b.opset >= LAYER_NORM_OPSET) return b.layerNormalization(scope, x, scale, bias, { axis: -1, epsilon });
+  // Below LayerNormalization's first opset (op-schemas.ts: 17), the mean/variance formula.
+  if (b.supports('LayerNormalization')) return b.layerNormalization(scope, x, scale, bias, { axis: -1, epsilon });
   const mean = b.reduceMean(scope, x, [-1]);
   const centred = b.sub(scope, x, mean);
   const squares = b.pow(scope, centred, scalar(b, 'two', 2));
@@ -62,7 +59,8 @@ export function layerNormChannels(
 
 /** Exact (erf) GELU. */
 export function gelu(b: GraphBuilder, scope: string, x: string): string {
-  if (b.opset >= GELU_OPSET) return b.gelu(scope, x);
+  // Below Gelu's first opset (op-schemas.ts: 20), 0.5·x·(1+erf(x/√2)), exactly torch's default nn.GELU.
+  if (b.supports('Gelu')) return b.gelu(scope, x);
   const erf = b.erf(scope, b.div(scope, x, scalar(b, 'sqrt_2', Math.SQRT2)));
   return b.mul(scope, b.mul(scope, x, b.add(scope, erf, scalar(b, 'one', 1))), scalar(b, 'half', 0.5));
 }
@@ -71,7 +69,7 @@ export function gelu(b: GraphBuilder, scope: string, x: string): string {
  * LayerNorm over the channels of NCHW `x` whose result is laid out as one image `[1, C, N·H, W]`:
  * the batch stacked along the height. A 1×1 Conv on that image is the same pointwise layer, but
  * onnxruntime then streams its weights once per call instead of once per image (see
- * ConvNeXt's blocks in localizationnet-graph.ts). `unstackBatch` restores `[N, C, H, W]`.
+ * ConvNeXt's blocks in localizationnet/graph.ts). `unstackBatch` restores `[N, C, H, W]`.
  */
 export function layerNormChannelsBatchStacked(
   b: GraphBuilder,

@@ -11,6 +11,7 @@ import type { Attribute, Attributes, DataType, Graph, Model, Node, Shape, Tensor
 import { DEFAULT_OPSET } from '../common/export-contract';
 import { attr, int64Tensor, irVersionForOpset, ONNX_DTYPE_CODES } from './ir';
 import { OnnxInputError } from './onnx-error';
+import { firstOpset } from './op-schemas';
 
 export interface NodeOptions {
   /** Node name; `scope/Op` by convention. A repeated name gets `_1`, `_2`, … like PyTorch's exporter. */
@@ -183,8 +184,14 @@ export class GraphBuilder {
     return name;
   }
 
-  private requireOpset(opType: string, since: number): void {
-    if (this.opset < since) {
+  /** Whether `opType` exists at this graph's opset (its first opset is op-schemas.ts's fact). */
+  supports(opType: string): boolean {
+    return this.opset >= firstOpset(opType);
+  }
+
+  private requireOpset(opType: string): void {
+    if (!this.supports(opType)) {
+      const since = firstOpset(opType);
       throw graphError(
         { subject: opType, expected: `opset ${since} or later`, actual: `opset ${this.opset}` },
         `${opType} needs opset ${since} or later; this graph is opset ${this.opset}`,
@@ -224,7 +231,7 @@ export class GraphBuilder {
     return this.op('Conv', scope, b === undefined ? [x, w] : [x, w, b], attrs, a);
   }
 
-  /** LayerNormalization (opset 17+); below 17 models/ decomposes it. */
+  /** LayerNormalization (from its first opset, 17; below it models/ decomposes it). */
   layerNormalization(
     scope: string,
     x: string,
@@ -232,7 +239,7 @@ export class GraphBuilder {
     bias: string | undefined,
     a: { axis?: number; epsilon?: number } & OutputOption = {},
   ): string {
-    this.requireOpset('LayerNormalization', 17);
+    this.requireOpset('LayerNormalization');
     const attrs = defined({ axis: optInt(a.axis), epsilon: optFloat(a.epsilon) });
     return this.op('LayerNormalization', scope, bias === undefined ? [x, scale] : [x, scale, bias], attrs, a);
   }
@@ -289,9 +296,9 @@ export class GraphBuilder {
     return this.op('Max', scope, xs, {}, o);
   }
 
-  /** Gelu (opset 20+); `approximate` 'none' (default, erf) or 'tanh'. */
+  /** Gelu (from its first opset, 20); `approximate` 'none' (default, erf) or 'tanh'. */
   gelu(scope: string, x: string, a: { approximate?: 'none' | 'tanh' } & OutputOption = {}): string {
-    this.requireOpset('Gelu', 20);
+    this.requireOpset('Gelu');
     const attrs = defined({ approximate: a.approximate === undefined ? undefined : attr.string(a.approximate) });
     return this.op('Gelu', scope, [x], attrs, a);
   }

@@ -35,6 +35,11 @@ export interface Problem {
   readonly opType?: string;
   /** The value (node input, graph output, initializer) the problem is about. */
   readonly value?: string;
+  /**
+   * Set on an `unknown-op` problem whose op is ai.onnx's but has no schema in op-schemas.ts: the
+   * graph may be fine, this tool just cannot vouch for the op (a caller may let another check decide).
+   */
+  readonly noSchema?: true;
 }
 
 export interface CheckReport {
@@ -255,11 +260,13 @@ export function checkOperators(model: Model): Problem[] {
     }
     const found = lookupSchema(n.opType, model.opset);
     if ('problem' in found) {
-      const detail =
-        found.problem === 'not-in-opset'
-          ? `${n.opType} exists from opset ${found.since}; this model is opset ${model.opset}`
-          : `no operator ${n.opType} is known for opset ${model.opset}`;
-      problems.push(nodeProblem('unknown-op', n, i, detail));
+      if (found.problem === 'not-in-opset') {
+        const detail = `${n.opType} exists from opset ${found.since}; this model is opset ${model.opset}`;
+        problems.push(nodeProblem('unknown-op', n, i, detail));
+      } else {
+        const detail = `no operator ${n.opType} is known for opset ${model.opset}`;
+        problems.push({ ...nodeProblem('unknown-op', n, i, detail), noSchema: true });
+      }
       return;
     }
     const s = found.schema;

@@ -1,8 +1,11 @@
 /**
  * The ai.onnx operators this tool knows, with what the checker needs of their schemas: since which
  * opset they exist, how many inputs/outputs they take, and their attributes (type, required). The
- * table covers the ops models/ emits plus common ones, and is exact for opsets 13–23; an op
- * missing from it is reported as unknown, so we never vouch for a graph we don't understand.
+ * table covers the ops models/ emits, what quantize/ writes, every op torch's TorchScript and dynamo
+ * exporters write for the Heimdall models at opsets 14–20 (test/fixtures/torch-export-ops.json),
+ * and common ones; it is exact for opsets 13–23 (test/integration/op-schemas-agreement.test.ts
+ * compares it with the onnx package's own schemas). An op missing from it is reported as unknown:
+ * the checker never vouches for an op it does not know (the pipeline then has onnxruntime load it).
  *
  * Must not: infer shapes (shape-inference.ts) or report problems (checker.ts); this is data.
  * Source: https://github.com/onnx/onnx/blob/main/docs/Operators.md (since-versions and attributes).
@@ -51,6 +54,11 @@ function op(
 
 const unary = (opType: string, since = 1): OpSchema => op(opType, since, [1, 1], [1, 1]);
 const binary = (opType: string, since = 1): OpSchema => op(opType, since, [2, 2], [1, 1]);
+/** A Reduce* op: `axes` an attribute until opset 18, an optional int64 input from 18 (ReduceSum: from 13). */
+const reduction = (opType: string): OpSchema[] => [
+  op(opType, 1, [1, 1], [1, 1], { axes: ints, keepdims: int }),
+  op(opType, 18, [1, 2], [1, 1], { keepdims: int, noop_with_empty_axes: int }),
+];
 
 /** Opset numbers where an op's interface (not just its types) changed are separate entries. */
 const SCHEMAS: readonly OpSchema[] = [
@@ -77,7 +85,8 @@ const SCHEMAS: readonly OpSchema[] = [
   op('Max', 1, [1, V], [1, 1]),
   unary('GlobalAveragePool'),
   op('Flatten', 1, [1, 1], [1, 1], { axis: int }),
-  op('Reshape', 5, [2, 2], [1, 1], { allowzero: int }),
+  op('Reshape', 5, [2, 2], [1, 1]),
+  op('Reshape', 14, [2, 2], [1, 1], { allowzero: int }),
   unary('Identity'),
   op('Constant', 1, [0, 0], [1, 1], {
     sparse_value: { type: 'tensor' },
@@ -94,8 +103,14 @@ const SCHEMAS: readonly OpSchema[] = [
   op('QuantizeLinear', 10, [2, 3], [1, 1]),
   op('QuantizeLinear', 13, [2, 3], [1, 1], { axis: int }),
   op('QuantizeLinear', 19, [2, 3], [1, 1], { axis: int, saturate: int }),
-  op('QuantizeLinear', 21, [2, 3], [1, 1], { axis: int, block_size: int, saturate: int }),
-  op('QuantizeLinear', 23, [2, 3], [1, 1], { axis: int, block_size: int, output_dtype: int, saturate: int }),
+  op('QuantizeLinear', 21, [2, 3], [1, 1], { axis: int, block_size: int, output_dtype: int, saturate: int }),
+  op('QuantizeLinear', 23, [2, 3], [1, 1], {
+    axis: int,
+    block_size: int,
+    output_dtype: int,
+    precision: int,
+    saturate: int,
+  }),
   op('DequantizeLinear', 10, [2, 3], [1, 1]),
   op('DequantizeLinear', 13, [2, 3], [1, 1], { axis: int }),
   op('DequantizeLinear', 21, [2, 3], [1, 1], { axis: int, block_size: int }),
@@ -129,6 +144,68 @@ const SCHEMAS: readonly OpSchema[] = [
   unary('Reciprocal'),
   op('LeakyRelu', 1, [1, 1], [1, 1], { alpha: float }),
   op('HardSigmoid', 6, [1, 1], [1, 1], { alpha: float, beta: float }),
+  // What torch's exporters write for HeimdallNet, TriangulationModel and IQResNet18 (census), beyond the above.
+  unary('Atan', 7),
+  unary('Cos', 7),
+  unary('Sin', 7),
+  unary('Not'),
+  binary('Greater', 7),
+  binary('Less', 7),
+  op('Mod', 10, [2, 2], [1, 1], { fmod: int }),
+  op('ConstantOfShape', 9, [1, 1], [1, 1], { value: { type: 'tensor' } }),
+  ...reduction('ReduceMax'),
+  ...reduction('ReduceProd'),
+  ...reduction('ReduceL2'),
+  // Common in exported graphs of attention, pooling and masking.
+  ...reduction('ReduceMin'),
+  ...reduction('ReduceL1'),
+  ...reduction('ReduceSumSquare'),
+  ...reduction('ReduceLogSumExp'),
+  binary('And', 7),
+  binary('Or', 7),
+  binary('Xor', 7),
+  binary('GreaterOrEqual', 12),
+  binary('LessOrEqual', 12),
+  op('Split', 13, [1, 2], [1, V], { axis: int }),
+  op('Split', 18, [1, 2], [1, V], { axis: int, num_outputs: int }),
+  binary('Tile', 6),
+  op('Range', 11, [3, 3], [1, 1]),
+  unary('Sign', 9),
+  unary('Floor', 6),
+  unary('Ceil', 6),
+  unary('Round', 11),
+  unary('IsNaN', 9),
+  op('IsInf', 10, [1, 1], [1, 1], { detect_negative: int, detect_positive: int }),
+  op('CumSum', 11, [2, 2], [1, 1], { exclusive: int, reverse: int }),
+  op('Einsum', 12, [1, V], [1, 1], { equation: { type: 'string', required: true } }),
+  op('ArgMax', 12, [1, 1], [1, 1], { axis: int, keepdims: int, select_last_index: int }),
+  op('ArgMin', 12, [1, 1], [1, 1], { axis: int, keepdims: int, select_last_index: int }),
+  op('Pad', 11, [2, 3], [1, 1], { mode: str }),
+  op('Pad', 18, [2, 4], [1, 1], { mode: str }),
+  binary('CastLike', 15),
+  op('CastLike', 19, [2, 2], [1, 1], { saturate: int }),
+  op('Sum', 6, [1, V], [1, 1]),
+  op('Mean', 6, [1, V], [1, 1]),
+  op('Elu', 6, [1, 1], [1, 1], { alpha: float }),
+  op('Selu', 6, [1, 1], [1, 1], { alpha: float, gamma: float }),
+  op('Trilu', 14, [1, 2], [1, 1], { upper: int }),
+  op('ScatterND', 11, [3, 3], [1, 1]),
+  op('ScatterND', 16, [3, 3], [1, 1], { reduction: str }),
+  op('ScatterElements', 11, [3, 3], [1, 1], { axis: int }),
+  op('ScatterElements', 16, [3, 3], [1, 1], { axis: int, reduction: str }),
+  op('GatherElements', 11, [2, 2], [1, 1], { axis: int }),
+  unary('Size'),
+  unary('NonZero', 9),
+  op('TopK', 11, [2, 2], [2, 2], { axis: int, largest: int, sorted: int }),
+  unary('HardSwish', 14),
+  binary('PRelu', 6),
+  op('LogSoftmax', 1, [1, 1], [1, 1], { axis: int }),
+  unary('Tan', 7),
+  unary('Asin', 7),
+  unary('Acos', 7),
+  op('InstanceNormalization', 6, [3, 3], [1, 1], { epsilon: float }),
+  unary('Softsign'),
+  unary('Mish', 18),
 ];
 
 const BY_OP = new Map<string, OpSchema[]>();
@@ -150,6 +227,13 @@ export function lookupSchema(
   for (const e of entries) if (e.since <= opset) found = e;
   if (found === undefined) return { problem: 'not-in-opset', since: entries[0]?.since };
   return { schema: found };
+}
+
+/** The first opset in which `opType` exists (the builder and models/ use it to pick an op or its decomposition). */
+export function firstOpset(opType: string): number {
+  const since = BY_OP.get(opType)?.[0]?.since;
+  if (since === undefined) throw new Error(`internal: no schema for ${opType}`);
+  return since;
 }
 
 export function knownOpTypes(): string[] {

@@ -576,6 +576,136 @@ function dequantizeLinear(ctx: Ctx): ValueType[] {
   return [{ dtype: ctx.inputs[1]?.dtype, shape: ctx.inputs[0]?.shape }];
 }
 
+/** Same shape as input 0, element type bool (IsNaN, IsInf). */
+function boolLikeInput(ctx: Ctx): ValueType[] {
+  return [{ dtype: 'bool', shape: ctx.inputs[0]?.shape }];
+}
+
+/** CastLike: input 0's shape in input 1's element type. */
+function castLike(ctx: Ctx): ValueType[] {
+  return [{ dtype: ctx.inputs[1]?.dtype, shape: ctx.inputs[0]?.shape }];
+}
+
+/** ConstantOfShape: the shape its (constant) input gives, in its `value`'s type (float32 without one). */
+function constantOfShape(ctx: Ctx): ValueType[] {
+  const value = ctx.node.attributes['value'];
+  const dtype = value?.type === 'tensor' ? value.value.dtype : 'float32';
+  const dims = ctx.ints(0);
+  return [{ dtype, ...(dims !== undefined ? { shape: dims } : {}) }];
+}
+
+/** Expand: input 0 broadcast with the (constant) target shape. */
+function expand(ctx: Ctx): ValueType[] {
+  const x = input(ctx, 0);
+  const target = ctx.ints(1);
+  if (target === undefined) return [{ dtype: x.dtype }];
+  return [{ dtype: x.dtype, shape: broadcastShapes([x.shape, target], [name(ctx, 0), name(ctx, 1)]) }];
+}
+
+/** Tile: each axis times its (constant) repeat; a symbolic axis keeps its symbol only when repeated once. */
+function tile(ctx: Ctx): ValueType[] {
+  const x = input(ctx, 0);
+  const repeats = ctx.ints(1);
+  if (repeats === undefined) return [{ dtype: x.dtype }];
+  if (repeats.length !== x.shape.length)
+    throw new RuleError(
+      `repeats [${repeats.join(', ')}] has ${repeats.length} values, input '${name(ctx, 0)}' ${formatShape(x.shape)} has rank ${x.shape.length}`,
+      name(ctx, 1),
+    );
+  const shape = x.shape.map((d, i) => {
+    const r = repeats[i] as number;
+    if (typeof d === 'number') return d * r;
+    return r === 1 ? d : UNKNOWN;
+  });
+  return [{ dtype: x.dtype, shape }];
+}
+
+/** Range: a 1-D tensor of the start's type, its length known only at run time. */
+function range(ctx: Ctx): ValueType[] {
+  return [{ dtype: ctx.inputs[0]?.dtype, shape: [UNKNOWN] }];
+}
+
+/** Split: the axis divided by the (constant) split sizes, by num_outputs, or evenly among the outputs. */
+function split(ctx: Ctx): ValueType[] {
+  const x = input(ctx, 0);
+  const axis = normAxis(attrInt(ctx.node, 'axis', 0), x.shape.length, "attribute 'axis'");
+  const count = ctx.node.outputs.length;
+  const d = x.shape[axis] as Dim;
+  let sizes: Dim[] | undefined;
+  if (name(ctx, 1) !== '') {
+    const given = ctx.ints(1);
+    if (given !== undefined) {
+      if (given.length !== count)
+        throw new RuleError(`split sizes [${given.join(', ')}] name ${given.length} outputs, the node has ${count}`);
+      const total = given.reduce((a, b) => a + b, 0);
+      if (typeof d === 'number' && total !== d)
+        throw new RuleError(
+          `split sizes [${given.join(', ')}] add up to ${total}, axis ${axis} has ${d}`,
+          name(ctx, 1),
+        );
+      sizes = given;
+    }
+  } else if (typeof d === 'number') {
+    // Without sizes: equal parts, the last one smaller if the axis does not divide (num_outputs, opset 18).
+    const part = Math.ceil(d / count);
+    sizes = Array.from({ length: count }, (_, i) => Math.max(Math.min(part, d - i * part), 0));
+  }
+  return ctx.node.outputs.map((_, i) => ({
+    dtype: x.dtype,
+    shape: x.shape.map((di, k) => (k === axis ? (sizes?.[i] ?? UNKNOWN) : di)),
+  }));
+}
+
+/** ArgMax/ArgMin: int64 indices, the axis reduced (kept as 1 unless keepdims is 0). */
+function argReduce(ctx: Ctx): ValueType[] {
+  const x = input(ctx, 0);
+  const axis = normAxis(attrInt(ctx.node, 'axis', 0), x.shape.length, "attribute 'axis'");
+  const keep = attrInt(ctx.node, 'keepdims', 1) === 1;
+  return [{ dtype: 'int64', shape: x.shape.flatMap((d, i) => (i === axis ? (keep ? [1] : []) : [d])) }];
+}
+
+/** GatherElements: the indices' shape, the data's type. */
+function gatherElements(ctx: Ctx): ValueType[] {
+  return [{ dtype: ctx.inputs[0]?.dtype, shape: ctx.inputs[1]?.shape }];
+}
+
+/**
+ * MaxPool and AveragePool without ceil_mode: each spatial axis `floor((d + pads - ((k-1)·dilation+1)) / s) + 1`
+ * (SAME and VALID as Conv). With ceil_mode the spatial axes are left unknown rather than guessed.
+ */
+function pool(ctx: Ctx): ValueType[] {
+  const x = input(ctx, 0);
+  const spatial = x.shape.length - 2;
+  if (spatial < 1)
+    throw new RuleError(`input 0 '${name(ctx, 0)}' ${formatShape(x.shape)} needs rank 3 or more`, name(ctx, 0));
+  const kernel = attrInts(ctx.node, 'kernel_shape');
+  if (kernel === undefined) throw new Unknown(); // the checker reports the missing attribute
+  const strides = attrInts(ctx.node, 'strides') ?? Array<number>(spatial).fill(1);
+  const dilations = attrInts(ctx.node, 'dilations') ?? Array<number>(spatial).fill(1);
+  const pads = attrInts(ctx.node, 'pads') ?? Array<number>(2 * spatial).fill(0);
+  const autoPad = attrString(ctx.node, 'auto_pad', 'NOTSET');
+  const ceil = attrInt(ctx.node, 'ceil_mode', 0) === 1;
+  for (const [what, v, n] of [
+    ['kernel_shape', kernel, spatial],
+    ['strides', strides, spatial],
+    ['dilations', dilations, spatial],
+    ['pads', pads, 2 * spatial],
+  ] as const) {
+    if (v.length !== n) throw new RuleError(`attribute '${what}' has ${v.length} values, expected ${n}`);
+  }
+  const out: Dim[] = [x.shape[0] as Dim, x.shape[1] as Dim];
+  for (let i = 0; i < spatial; i++) {
+    const d = x.shape[i + 2] as Dim;
+    const s = strides[i] as number;
+    const effective = ((kernel[i] as number) - 1) * (dilations[i] as number) + 1;
+    if (typeof d !== 'number' || ceil) out.push(UNKNOWN);
+    else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') out.push(Math.ceil(d / s));
+    else if (autoPad === 'VALID') out.push(Math.floor((d - effective) / s) + 1);
+    else out.push(Math.floor((d + (pads[i] as number) + (pads[i + spatial] as number) - effective) / s) + 1);
+  }
+  return [{ dtype: x.dtype, shape: out }];
+}
+
 const RULES: Readonly<Record<string, Rule>> = {
   QuantizeLinear: quantizeLinear,
   DequantizeLinear: dequantizeLinear,
@@ -630,6 +760,65 @@ const RULES: Readonly<Record<string, Rule>> = {
   Dropout: dropout,
   Equal: comparison,
   Where: where,
+  // Ops torch's exporters write for the Heimdall models, and common ones (op-schemas.ts).
+  Atan: sameAsInput,
+  Cos: sameAsInput,
+  Sin: sameAsInput,
+  Tan: sameAsInput,
+  Asin: sameAsInput,
+  Acos: sameAsInput,
+  Sign: sameAsInput,
+  Floor: sameAsInput,
+  Ceil: sameAsInput,
+  Round: sameAsInput,
+  Not: sameAsInput,
+  Elu: sameAsInput,
+  Selu: sameAsInput,
+  HardSwish: sameAsInput,
+  Softsign: sameAsInput,
+  Mish: sameAsInput,
+  PRelu: sameAsInput,
+  LogSoftmax: sameAsInput,
+  Trilu: sameAsInput,
+  CumSum: sameAsInput,
+  InstanceNormalization: sameAsInput,
+  ScatterND: sameAsInput,
+  ScatterElements: sameAsInput,
+  IsNaN: boolLikeInput,
+  IsInf: boolLikeInput,
+  Greater: comparison,
+  Less: comparison,
+  GreaterOrEqual: comparison,
+  LessOrEqual: comparison,
+  And: comparison,
+  Or: comparison,
+  Xor: comparison,
+  Mod: elementwise,
+  Sum: elementwise,
+  Mean: elementwise,
+  ReduceMax: reduce,
+  ReduceMin: reduce,
+  ReduceProd: reduce,
+  ReduceL1: reduce,
+  ReduceL2: reduce,
+  ReduceSumSquare: reduce,
+  ReduceLogSumExp: reduce,
+  ArgMax: argReduce,
+  ArgMin: argReduce,
+  CastLike: castLike,
+  ConstantOfShape: constantOfShape,
+  Expand: expand,
+  Tile: tile,
+  Range: range,
+  Split: split,
+  GatherElements: gatherElements,
+  Size: () => [{ dtype: 'int64', shape: [] }],
+  NonZero: (ctx) => [{ dtype: 'int64', shape: [input(ctx, 0).shape.length, UNKNOWN] }],
+  MaxPool: (ctx) => {
+    const [values] = pool(ctx);
+    return [values, { dtype: 'int64', shape: values?.shape }];
+  },
+  AveragePool: pool,
 };
 
 // ---- constants ------------------------------------------------------------------------------

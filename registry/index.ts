@@ -19,6 +19,8 @@ export {
 export type { ModelDirectoryInput, PublishedModel } from './model-directory';
 export { registerModelVersion, sha256Filter, versionTags, VERSION_TAGS } from './register-model-version';
 export type { ModelRegistryApi, RegisterModelInput, RegistryEntry } from './register-model-version';
+export { PROVENANCE_KEYS, provenanceEntries, validateProvenance } from './graph-provenance';
+export type { GraphProvenance } from './graph-provenance';
 export { RegistrationError, RegistryInputError } from './registry-error';
 export {
   checkPromotion,

@@ -13,6 +13,7 @@ import { parse, Scalar, stringify } from 'yaml';
 import { DEFAULT_OPSET, MAX_EMIT_OPSET, MIN_EMIT_OPSET, type ModelSignature } from '../common/export-contract';
 import type { ContentAddressedStore } from '../storage/object-store';
 import { modelDirectoryPrefix, stagingKey } from '../storage/object-keys';
+import { provenanceEntries, validateProvenance, type GraphProvenance } from './graph-provenance';
 import { requireModelName, requireSha256 } from './input-rules';
 import { RegistryInputError } from './registry-error';
 
@@ -51,6 +52,8 @@ export interface ModelDirectoryInput {
   latencySvg?: string;
   /** Extra string metadata recorded in MLmodel `metadata` and metadata.json. */
   metadata?: Record<string, string>;
+  /** Where the graph came from, recorded as metadata graph_source, graph_producer, graph_producer_version. */
+  provenance?: GraphProvenance;
 }
 
 export interface DirectoryFile {
@@ -136,6 +139,7 @@ export function validateDirectoryInput(input: ModelDirectoryInput): void {
       );
     }
   }
+  if (input.provenance) validateProvenance(input.provenance);
   for (const [k, v] of Object.entries(input.metadata ?? {})) {
     if (!/^[A-Za-z0-9_.-]{1,100}$/.test(k))
       throw new RegistryInputError(`metadata key`, k, 'a key of [A-Za-z0-9_.-], at most 100 characters');
@@ -150,6 +154,7 @@ function recordedMetadata(input: ModelDirectoryInput): Record<string, string> {
   if (input.runId) md.training_run_id = input.runId;
   if (input.workflowId) md.workflow_id = input.workflowId;
   if (input.checkpointSha256) md.checkpoint_sha256 = input.checkpointSha256;
+  if (input.provenance) Object.assign(md, provenanceEntries(input.provenance));
   for (const [k, v] of Object.entries(input.metadata ?? {})) md[k] = v;
   return Object.fromEntries(Object.entries(md).sort(([a], [b]) => (a < b ? -1 : 1)));
 }

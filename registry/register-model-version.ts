@@ -16,6 +16,7 @@ import {
   type ModelVersion,
   type RegisteredModel,
 } from './mlflow-client';
+import { PROVENANCE_KEYS, provenanceEntries, validateProvenance, type GraphProvenance } from './graph-provenance';
 import { requireModelName, requireS3Uri, requireSha256 } from './input-rules';
 import { RegistrationError, RegistryInputError } from './registry-error';
 
@@ -46,6 +47,10 @@ export const VERSION_TAGS = {
   fp32Sha256: 'fp32_onnx_sha256',
   calibrationMethod: 'calibration_method',
   calibrationSource: 'calibration_source',
+  /** Where the graph came from (graph-provenance.ts): emitted or brought, and its own producer. */
+  graphSource: PROVENANCE_KEYS.source,
+  graphProducer: PROVENANCE_KEYS.producer,
+  graphProducerVersion: PROVENANCE_KEYS.producerVersion,
 } as const;
 
 export interface RegisterModelInput {
@@ -72,6 +77,8 @@ export interface RegisterModelInput {
   derivedFrom?: { modelVersion: string; onnxSha256: string };
   /** An int8 version's calibration: the method and the bundle file its inputs came from. */
   calibration?: { method: string; source: string };
+  /** Where the graph came from (tags graph_source, graph_producer, graph_producer_version); absent before it was recorded. */
+  provenance?: GraphProvenance;
 }
 
 export interface RegistryEntry {
@@ -129,6 +136,7 @@ export function validateRegisterInput(input: RegisterModelInput): void {
     if (typeof v !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(v))
       throw new RegistryInputError(`calibration.${field}`, String(v), "1-100 letters, digits, '.', '_' or '-'");
   }
+  if (input.provenance) validateProvenance(input.provenance);
   const finite = (field: string, v: number | undefined) => {
     if (v !== undefined && !Number.isFinite(v)) throw new RegistryInputError(field, String(v), 'a finite number');
   };
@@ -159,6 +167,7 @@ export function versionTags(input: RegisterModelInput): { key: string; value: st
     t[VERSION_TAGS.calibrationMethod] = input.calibration.method;
     t[VERSION_TAGS.calibrationSource] = input.calibration.source;
   }
+  if (input.provenance) Object.assign(t, provenanceEntries(input.provenance));
   Object.assign(t, input.tags ?? {});
   return Object.entries(t).map(([key, value]) => ({ key, value }));
 }
@@ -222,8 +231,8 @@ export async function registerModelVersion(
       api.ensureRegisteredModel(
         modelName,
         input.variant === 'int8'
-          ? 'int8 (QDQ) ONNX exports of Heimdall LocalizationNet, quantized from the fp32 versions (onnx-export-pipeline)'
-          : 'ONNX exports of Heimdall LocalizationNet (onnx-export-pipeline)',
+          ? 'int8 (QDQ) ONNX exports of a Heimdall localization model, quantized from the fp32 versions (onnx-export-pipeline)'
+          : 'ONNX exports of a Heimdall localization model (onnx-export-pipeline)',
       ),
     retrying('registered model'),
   );

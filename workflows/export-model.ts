@@ -107,6 +107,9 @@ async function runExport(untrustedRequest: ExportRequest): Promise<ExportResult>
   progress.signature = emission.signature;
   upsertSearchAttributes([{ key: searchAttributeKeys.onnxSha256, value: onnx.sha256 }]);
 
+  // Emitted by us or brought in the bundle: the fp32 version's tags and MLmodel say which, and who wrote
+  // the graph. An export whose emit stage ran before emissions recorded it has none to pass.
+  const provenance = emission.source ? { provenance: { source: emission.source, producer: emission.producer } } : {};
   const context: ExportContext = {
     checkpointUri: request.checkpointUri,
     workflowId,
@@ -126,8 +129,8 @@ async function runExport(untrustedRequest: ExportRequest): Promise<ExportResult>
       modelName,
       graph: onnx,
       tolerances: request.parity ?? {},
-      publish: { signature: emission.signature, checkpointSha256: emission.checkpointSha256 },
-      register: {},
+      publish: { signature: emission.signature, checkpointSha256: emission.checkpointSha256, ...provenance },
+      register: { ...provenance },
       notes: { validate: ` (${emission.nodes} nodes)` },
     },
     stage,
@@ -170,7 +173,8 @@ function emitGraph(request: ExportRequest): Promise<EmittedGraph> {
   return acts.emitGraph.executeWithOptions(
     {
       ...STAGE_OPTIONS.emit,
-      summary: `Emit ONNX opset ${request.opset ?? DEFAULT_OPSET} from ${request.checkpointUri}`,
+      // The bundle decides: weights are emitted (at the request's opset, else the default), a model.onnx is staged as given.
+      summary: `Emit ONNX (opset ${request.opset ?? DEFAULT_OPSET}) or stage the bundle's own graph from ${request.checkpointUri}`,
     },
     [
       {

@@ -7,17 +7,14 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Client as MinioClient } from 'minio';
-import { OPTIONAL_BUNDLE_FILES as OPTIONAL_FILES, REQUIRED_BUNDLE_FILES } from '../checkpoint';
+import { BUNDLE_FILES as FILES, bundleLayout } from '../checkpoint';
 import { sha256File } from '../hashing/file-sha256';
+import { externalDataFiles } from '../onnx/external-data';
+import { readModel } from '../onnx/serialize-read';
 import { parseS3Uri } from '../storage';
 import { evictCache, markUsed, type WorkDir } from './work-cache';
-
-/** The files every checkpoint bundle has, as checkpoint/ names them; the reference is needed for parity. */
-export const BUNDLE_FILES: readonly string[] = [...REQUIRED_BUNDLE_FILES];
-/** Files a bundle may have (calibration.safetensors): fetched when present, their absence is no error. */
-export const OPTIONAL_BUNDLE_FILES: readonly string[] = [...OPTIONAL_FILES];
 
 export class MissingInputError extends Error {
   constructor(
@@ -43,6 +40,7 @@ function isNotFound(err: unknown): boolean {
 
 async function downloadTo(minio: MinioClient, bucket: string, key: string, dest: string): Promise<void> {
   const tmp = `${dest}.${randomUUID()}.part`;
+  await mkdir(dirname(dest), { recursive: true });
   try {
     await minio.fGetObject(bucket, key, tmp);
     await rename(tmp, dest);
@@ -51,11 +49,56 @@ async function downloadTo(minio: MinioClient, bucket: string, key: string, dest:
   }
 }
 
+/** An object under the bundle's prefix, by its name relative to the prefix. */
+interface ListedObject {
+  readonly etag: string;
+  readonly size: number;
+}
+
+/** Every object under `prefix` (recursively), by relative name; a bucket that does not exist lists nothing. */
+async function listPrefix(minio: MinioClient, bucket: string, prefix: string): Promise<Map<string, ListedObject>> {
+  const listed = new Map<string, ListedObject>();
+  try {
+    for await (const item of minio.listObjectsV2(bucket, prefix, true)) {
+      const o = item as { name?: string; etag?: string; size?: number };
+      if (o.name !== undefined) listed.set(o.name.slice(prefix.length), { etag: o.etag ?? '', size: o.size ?? 0 });
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  return listed;
+}
+
+/** `name:etag:size` lines: what a cached copy of these files is keyed on. */
+function identity(names: readonly string[], listed: ReadonlyMap<string, ListedObject>): string {
+  return names.map((n) => `${n}:${listed.get(n)?.etag}:${listed.get(n)?.size}`).join('\n');
+}
+
+/**
+ * The external data files a downloaded graph names (relative locations), or none if it does not
+ * parse: the loader then refuses the graph, naming the file and the tensor, so the fetch need not.
+ */
+async function graphExternalData(modelPath: string): Promise<string[]> {
+  try {
+    return externalDataFiles(await readModel(modelPath), modelPath).map((f) => f.location);
+  } catch {
+    return [];
+  }
+}
+
+/** Records which external data a bundle folder holds (by name, etag and size), beside its own files. */
+const EXTERNAL_DATA_MARKER = '.external-data';
+
 /**
  * Downloads a bundle (`s3://bucket/prefix/`) into `workDir/bundles/<hash of uri and etags>/` and
- * returns that folder. Files are matched to their S3 ETags, so a re-run finds them in place. The
- * optional files (calibration.safetensors) are downloaded when the bundle has them; the folder's
- * name covers them too, so a calibration file added later gives a new folder, never a stale one.
+ * returns that folder. Which files it has is the bundle layout's decision (checkpoint/bundle-layout):
+ * a weights bundle's config.json, model.safetensors and reference.safetensors, or a graph bundle's
+ * model.onnx and reference.safetensors, with calibration.safetensors when present; a bundle the
+ * layout refuses (a missing file, model.onnx beside weights) is refused here naming the object.
+ * A graph's external data files are downloaded after it, those that exist under the prefix (the
+ * loader refuses the rest, naming the tensor). Files are matched to their S3 ETags, so a re-run
+ * finds them in place; the folder's name covers every file of the layout, so a calibration file
+ * added later gives a new folder, never a stale one, and the external data is re-checked by ETag.
  */
 export async function fetchBundle(
   minio: MinioClient,
@@ -65,44 +108,39 @@ export async function fetchBundle(
 ): Promise<string> {
   const { bucket, key } = parseS3Uri(checkpointUri, 'checkpointUri');
   const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
-  const etags: string[] = [];
-  for (const name of BUNDLE_FILES) {
-    try {
-      const st = await minio.statObject(bucket, `${prefix}${name}`);
-      etags.push(`${name}:${st.etag}:${st.size}`);
-    } catch (err) {
-      if (isNotFound(err))
-        throw new MissingInputError(
-          `s3://${bucket}/${prefix}${name}`,
-          `the checkpoint bundle has no ${name} (a bundle needs ${BUNDLE_FILES.join(', ')})`,
-        );
-      throw err;
-    }
+  const listed = await listPrefix(minio, bucket, prefix);
+  const verdict = bundleLayout([...listed.keys()].filter((n) => !n.includes('/')));
+  if ('refusal' in verdict) {
+    throw new MissingInputError(`s3://${bucket}/${prefix}${verdict.refusal.file}`, verdict.refusal.problem);
   }
-  const present = [...BUNDLE_FILES];
-  for (const name of OPTIONAL_BUNDLE_FILES) {
-    try {
-      const st = await minio.statObject(bucket, `${prefix}${name}`);
-      etags.push(`${name}:${st.etag}:${st.size}`);
-      present.push(name);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-  }
+  const { files, kind } = verdict.layout;
   const id = createHash('sha256')
-    .update(`${checkpointUri}\n${etags.join('\n')}`)
+    .update(`${checkpointUri}\n${identity(files, listed)}`)
     .digest('hex')
     .slice(0, 32);
   const dir = join(work.root, 'bundles', id);
   await mkdir(dir, { recursive: true });
   await markUsed(dir, 'bundle');
   let downloaded = false;
-  for (const name of present) {
-    const dest = join(dir, name);
-    if (await exists(dest)) continue;
-    onFile?.(name);
-    await downloadTo(minio, bucket, `${prefix}${name}`, dest);
-    downloaded = true;
+  const download = async (names: readonly string[], always: boolean): Promise<void> => {
+    for (const name of names) {
+      const dest = join(dir, name);
+      if (!always && (await exists(dest))) continue;
+      onFile?.(name);
+      await downloadTo(minio, bucket, `${prefix}${name}`, dest);
+      downloaded = true;
+    }
+  };
+  await download(files, false);
+  if (kind === 'graph') {
+    const external = (await graphExternalData(join(dir, FILES.graph))).filter((n) => listed.has(n));
+    const marker = join(dir, EXTERNAL_DATA_MARKER);
+    const want = identity(external, listed);
+    const have = await readFile(marker, 'utf8').catch(() => undefined);
+    if (have !== want) {
+      await download(external, true);
+      await writeFile(marker, want);
+    }
   }
   if (downloaded) await evictCache(work);
   return dir;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { onnx } from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emitLocalizationNet } from '../../models';
+import { emitBundle } from '../../models';
 import { checkModel } from '../../onnx/checker';
 import type { Problem } from '../../onnx/checker';
 import { serializeModel } from '../../onnx/encode';
@@ -84,7 +84,7 @@ beforeAll(async () => {
   }
   for (const e of emittedModels) {
     const path = join(dir, e.file);
-    await emitLocalizationNet(SMALL_BUNDLE, path, { opset: e.opset, externalData: e.externalData });
+    await emitBundle(SMALL_BUNDLE, path, { opset: e.opset, externalData: e.externalData });
     paths.push(path);
   }
   for (const q of int8Models) {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../client/cli';
-import { emitLocalizationNet } from '../../models';
+import { emitBundle } from '../../models';
 import { runParity } from '../../parity';
 
 const run = promisify(execFile);
@@ -66,7 +66,7 @@ afterAll(() => {
 describe.each(CASES)('$name', (c) => {
   it.each(OPSETS)('opset %i: MAE <= 1e-6 against PyTorch', async (opset) => {
     const out = join(bundleDir(c), `model-${opset}.onnx`);
-    const emitted = await emitLocalizationNet(bundleDir(c), out, { opset });
+    const emitted = await emitBundle(bundleDir(c), out, { opset });
     const report = await runParity(out, join(bundleDir(c), 'reference.safetensors'), {
       mae: PARITY_MAE,
       maxAbs: PARITY_MAX_ABS,
@@ -85,8 +85,8 @@ describe('determinism and CLI (convnext_tiny)', () => {
   const tiny = CASES[3] as Case;
 
   it('two emissions of the same bundle and options give the same sha256 and bytes', async () => {
-    const a = await emitLocalizationNet(bundleDir(tiny), join(root, 'a.onnx'));
-    const b = await emitLocalizationNet(bundleDir(tiny), join(root, 'b.onnx'));
+    const a = await emitBundle(bundleDir(tiny), join(root, 'a.onnx'));
+    const b = await emitBundle(bundleDir(tiny), join(root, 'b.onnx'));
     expect(a.sha256).toBe(b.sha256);
     expect(readFileSync(join(root, 'a.onnx')).equals(readFileSync(join(root, 'b.onnx')))).toBe(true);
   });

@@ -18,7 +18,7 @@ import { randomFeeds } from '../../bench/model-inputs';
 import type { LatencyReport } from '../../bench/report-types';
 import { planFeeds, signatureFeeds } from '../../bench/signature-feeds';
 import { main } from '../../client/cli';
-import { emitLocalizationNet } from '../../models';
+import { emitBundle } from '../../models';
 import { tempDir } from './checkpoint-safetensors-writer';
 import { SMALL_BUNDLE } from './models-fixtures';
 import { FEATURES, receiverCase, receiverGraph, receiverTensors, writeTensors } from './signature-test-graphs';
@@ -33,7 +33,7 @@ const r7 = receiverCase(2, 7, 12);
 
 beforeAll(async () => {
   localizationNet = join(tempDir(), 'model.onnx');
-  await emitLocalizationNet(SMALL_BUNDLE, localizationNet);
+  await emitBundle(SMALL_BUNDLE, localizationNet);
   receivers = await receiverGraph();
   reference = writeTensors({ ...receiverTensors(r7, 'r7/'), ...receiverTensors(r4, 'r4/') });
 });

@@ -1,7 +1,8 @@
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, loadBundle, parseBundleConfig } from '../../checkpoint';
+import { CheckpointError } from '../../checkpoint';
+import { loadBundle, parseBundleConfig } from '../../models';
 import { tempDir } from './checkpoint-safetensors-writer';
 
 /** The committed small bundle (scripts/fixtures/data, made by make_localizationnet.py). */

@@ -6,8 +6,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, loadBundle } from '../../checkpoint';
-import { buildLocalizationNet, emitLocalizationNet } from '../../models';
+import { CheckpointError } from '../../checkpoint';
+import { buildLocalizationNet, emitBundle, loadBundle } from '../../models';
 import { sha256Bytes } from '../../hashing/file-sha256';
 import { encodeWithOnnxProto } from './onnx-reference-encoder';
 import { tempDir } from './checkpoint-safetensors-writer';
@@ -16,7 +16,7 @@ import { bundleWith, SMALL_BUNDLE, smallEntries } from './models-fixtures';
 describe('emission with the checkpoint checks in the background', () => {
   it('writes what onnx-proto encodes for the loaded model, with the checkpoint sha256 in metadata', async () => {
     const out = join(tempDir(), 'model.onnx');
-    const result = await emitLocalizationNet(SMALL_BUNDLE, out);
+    const result = await emitBundle(SMALL_BUNDLE, out);
     const bundle = await loadBundle(SMALL_BUNDLE);
     const expected = await encodeWithOnnxProto(buildLocalizationNet(bundle).model);
     const actual = readFileSync(out);
@@ -41,7 +41,7 @@ describe('emission with the checkpoint checks in the background', () => {
     const outDir = tempDir();
     const out = join(outDir, 'model.onnx');
     writeFileSync(out, 'previous model');
-    const err = await emitLocalizationNet(dir, out).catch((e: unknown) => e);
+    const err = await emitBundle(dir, out).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CheckpointError);
     expect((err as CheckpointError).message).toBe((expected as CheckpointError).message);
     expect((err as CheckpointError).message).toContain(`tensor '${name}'`);

@@ -2,9 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { loadBundle } from '../../checkpoint';
-import { buildLocalizationNet, emitLocalizationNet } from '../../models';
-import { STACK_BATCH_MAX_PIXELS } from '../../models/localizationnet-graph';
+import { buildLocalizationNet, emitBundle, loadBundle } from '../../models';
+import { STACK_BATCH_MAX_PIXELS } from '../../models/localizationnet';
 import { readModel } from '../../onnx/serialize-read';
 import { inferShapes } from '../../onnx/shape-inference';
 import { runParity } from '../../parity';
@@ -66,7 +65,7 @@ describe('LocalizationNet graph', () => {
 
   it.each([14, 17, 20, 21])('opset %i: emitted model matches PyTorch (MAE <= 1e-6) and reads back', async (opset) => {
     const out = join(tempDir(), 'model.onnx');
-    const result = await emitLocalizationNet(SMALL_BUNDLE, out, { opset });
+    const result = await emitBundle(SMALL_BUNDLE, out, { opset });
     expect(result.sha256).toMatch(/^[0-9a-f]{64}$/);
     const report = await runParity(out, join(SMALL_BUNDLE, 'reference.safetensors'), { mae: PARITY_MAE, maxAbs: 1e-5 });
     expect(report.failures).toEqual([]);
@@ -98,7 +97,7 @@ describe('LocalizationNet graph', () => {
 
   it.each([1, 3])('runs at batch %i as at batch 8: stacking never mixes samples (MAE <= 1e-6)', async (batchSize) => {
     const out = join(tempDir(), 'model.onnx');
-    await emitLocalizationNet(SMALL_BUNDLE, out);
+    await emitBundle(SMALL_BUNDLE, out);
     const report = await runParity(out, join(SMALL_BUNDLE, 'reference.safetensors'), {
       mae: PARITY_MAE,
       maxAbs: 1e-5,
@@ -111,15 +110,15 @@ describe('LocalizationNet graph', () => {
 
   it('is deterministic: two emissions give the same bytes', async () => {
     const dir = tempDir();
-    const a = await emitLocalizationNet(SMALL_BUNDLE, join(dir, 'a.onnx'));
-    const b = await emitLocalizationNet(SMALL_BUNDLE, join(dir, 'b.onnx'));
+    const a = await emitBundle(SMALL_BUNDLE, join(dir, 'a.onnx'));
+    const b = await emitBundle(SMALL_BUNDLE, join(dir, 'b.onnx'));
     expect(a.sha256).toBe(b.sha256);
     expect(readFileSync(join(dir, 'a.onnx')).equals(readFileSync(join(dir, 'b.onnx')))).toBe(true);
   });
 
   it('external data: the sidecar holds the weights and onnxruntime loads it', async () => {
     const dir = tempDir();
-    const r = await emitLocalizationNet(SMALL_BUNDLE, join(dir, 'model.onnx'), { externalData: true });
+    const r = await emitBundle(SMALL_BUNDLE, join(dir, 'model.onnx'), { externalData: true });
     expect(r.externalData?.bytes).toBeGreaterThan(200_000);
     expect(r.bytes).toBeLessThan(50_000);
     const session = await ort.InferenceSession.create(join(dir, 'model.onnx'));

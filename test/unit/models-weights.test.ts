@@ -1,13 +1,16 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, CONVNEXT_PRESETS, loadBundle, SafetensorsFile, type PresetName } from '../../checkpoint';
+import { CheckpointError, SafetensorsFile } from '../../checkpoint';
 import {
   buildLocalizationNet,
   checkWeights,
+  CONVNEXT_PRESETS,
   expectedShapes,
   inferLayout,
+  loadBundle,
   ModelError,
   resolveLayout,
+  type PresetName,
 } from '../../models';
 import { tempDir } from './checkpoint-safetensors-writer';
 import { bundleWith, smallEntries, writeSafetensors, type Entry } from './models-fixtures';

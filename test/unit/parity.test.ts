@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { emitLocalizationNet } from '../../models';
+import { emitBundle } from '../../models';
 import { GraphBuilder } from '../../onnx/builder';
 import { float32Tensor } from '../../onnx/ir';
 import { writeModel } from '../../onnx/write-model';
@@ -12,7 +12,7 @@ const REFERENCE = join(SMALL_BUNDLE, 'reference.safetensors');
 
 async function smallModel(): Promise<string> {
   const out = join(tempDir(), 'model.onnx');
-  await emitLocalizationNet(SMALL_BUNDLE, out);
+  await emitBundle(SMALL_BUNDLE, out);
   return out;
 }
 

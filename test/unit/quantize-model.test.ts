@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { emitLocalizationNet } from '../../models';
+import { emitBundle } from '../../models';
 import { checkModel } from '../../onnx/checker';
 import { dataByteLength } from '../../onnx/ir';
 import { readModel } from '../../onnx/serialize-read';
@@ -23,7 +23,7 @@ let report: QuantizationReport;
 beforeAll(async () => {
   dir = tempDir();
   fp32 = join(dir, 'model.onnx');
-  await emitLocalizationNet(SMALL_BUNDLE, fp32, { opset: 17 });
+  await emitBundle(SMALL_BUNDLE, fp32, { opset: 17 });
   report = await quantizeOnnxFile({
     modelPath: fp32,
     calibrationPath: reference,

@@ -11,12 +11,16 @@
  *
  * It must not read tensor data (folds are lazy) nor write files (emit.ts does).
  */
-import type { Bundle } from '../checkpoint';
-import { GraphBuilder } from '../onnx/builder';
-import { DEFAULT_OPSET } from '../common/export-contract';
-import { fileTensor, float32Tensor, type Model } from '../onnx/ir';
-import { batchNormFolded, layerScaled } from './folding';
-import { gelu, layerNormChannels, layerNormChannelsBatchStacked, unstackBatch } from './graph-ops';
+import type { SafetensorsFile } from '../../checkpoint';
+import { DEFAULT_OPSET } from '../../common/export-contract';
+import type { ModelSignature } from '../../common/model-signature';
+import { GraphBuilder } from '../../onnx/builder';
+import { fileTensor, float32Tensor, type Model } from '../../onnx/ir';
+import type { BuildOptions } from '../architecture';
+import { batchNormFolded, layerScaled } from '../folding';
+import { gelu, layerNormChannels, layerNormChannelsBatchStacked, unstackBatch } from '../graph-ops';
+import { ModelError } from '../model-error';
+import type { LocalizationNetConfig } from './config';
 import {
   checkWeights,
   downsampleIndex,
@@ -26,8 +30,7 @@ import {
   resolveLayout,
   stageIndex,
   type ConvNextLayout,
-} from './localizationnet-spec';
-import { ModelError } from './model-error';
+} from './weights';
 
 /** torchvision ConvNeXt's LayerNorm and LayerNorm2d epsilon (`partial(nn.LayerNorm, eps=1e-6)`). */
 export const CONVNEXT_LAYER_NORM_EPSILON = 1e-6;
@@ -45,10 +48,13 @@ export const BATCH_DIM = 'batch_size';
  */
 export const STACK_BATCH_MAX_PIXELS = 16;
 
-export interface BuildOptions {
-  readonly opset?: number;
-  /** Training run id for metadata; default the config's `run_id`, else ''. */
-  readonly runId?: string;
+export type { BuildOptions };
+
+/** What the build reads: the config, the weights, and their sha256 (recorded in metadata). */
+export interface LocalizationNetBundle {
+  readonly config: LocalizationNetConfig;
+  readonly weights: SafetensorsFile;
+  readonly weightsSha256: string;
 }
 
 export interface BuiltModel {
@@ -56,11 +62,47 @@ export interface BuiltModel {
   readonly layout: ConvNextLayout;
 }
 
+/** The layout the weights were checked against, and its name for messages. */
+export interface CheckedLayout {
+  readonly layout: ConvNextLayout;
+  readonly against: string;
+}
+
+/** The weight check: the layout the config promises (or the weights' own), every tensor checked against it. */
+export function checkLocalizationNetWeights(config: LocalizationNetConfig, weights: SafetensorsFile): CheckedLayout {
+  const checked = resolveLayout(config, weights);
+  checkWeights(weights, checked.layout, checked.against);
+  return checked;
+}
+
+/** The graph's inputs and outputs: one spectrogram in, positions and uncertainties ([batch, 2]) out. */
+export function localizationNetSignature(config: LocalizationNetConfig): ModelSignature {
+  const input = [BATCH_DIM, ...config.inputShape];
+  const output = [BATCH_DIM, 2];
+  const spec = (name: string, dims: readonly (number | string)[]) => ({
+    name,
+    dtype: 'float32',
+    shape: dims.map((d) => (typeof d === 'number' ? d : -1)),
+  });
+  return {
+    inputs: [spec(INPUT_NAME, input)],
+    outputs: [spec(OUTPUT_NAMES.positions, output), spec(OUTPUT_NAMES.uncertainties, output)],
+    dims: { [INPUT_NAME]: input, [OUTPUT_NAMES.positions]: output, [OUTPUT_NAMES.uncertainties]: output },
+  };
+}
+
 /** Checks the bundle's weights against its config and returns the graph (no tensor data is read). */
-export function buildLocalizationNet(bundle: Bundle, options: BuildOptions = {}): BuiltModel {
+export function buildLocalizationNet(bundle: LocalizationNetBundle, options: BuildOptions = {}): BuiltModel {
+  return buildChecked(bundle, checkLocalizationNetWeights(bundle.config, bundle.weights), options);
+}
+
+/** The graph of weights already checked against `checked`. */
+export function buildChecked(
+  bundle: LocalizationNetBundle,
+  { layout, against }: CheckedLayout,
+  options: BuildOptions = {},
+): BuiltModel {
   const { config, weights } = bundle;
-  const { layout, against } = resolveLayout(config, weights);
-  checkWeights(weights, layout, against);
   const [, height, width] = config.inputShape;
   const sizes = stageSizes(height, width, layout, weights.path, against);
 

@@ -1,11 +1,12 @@
 /**
- * What a LocalizationNet state_dict must contain: the ConvNeXt layout read from the weights, the
+ * LocalizationNet's weight check: what its state_dict must contain: the ConvNeXt layout read from the weights, the
  * expected key → shape table for a layout, and the check of a safetensors file against it (missing,
  * unexpected, shape and dtype mismatches, all reported at once). It must not build graphs or read
  * tensor data.
  */
-import { CONVNEXT_PRESETS, formatShape, type BundleConfig, type SafetensorsFile } from '../checkpoint';
-import { ModelError, type TensorMismatch } from './model-error';
+import { formatShape, type SafetensorsFile } from '../../checkpoint';
+import { ModelError, type TensorMismatch } from '../model-error';
+import { CONVNEXT_PRESETS, type LocalizationNetConfig } from './config';
 
 export interface ConvNextLayout {
   readonly depths: readonly number[];
@@ -42,7 +43,7 @@ export function inferLayout(weights: SafetensorsFile): ConvNextLayout | undefine
 
 /** The layout the config promises (preset or explicit), or the weights' own when the config leaves it open. */
 export function resolveLayout(
-  config: BundleConfig,
+  config: LocalizationNetConfig,
   weights: SafetensorsFile,
 ): { layout: ConvNextLayout; against: string } {
   if (config.backbone !== 'convnext') {
