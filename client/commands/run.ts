@@ -4,6 +4,7 @@ import {
   CALIBRATION_METHODS,
   DEFAULT_INT8_TOLERANCES,
   DEFAULT_OPSET,
+  DEFAULT_TOLERANCES,
   MAX_EMIT_OPSET,
   MIN_EMIT_OPSET,
   MODEL_VARIANTS,
@@ -16,6 +17,7 @@ import { connectClient, workflowUiLink } from '../../temporal/connect';
 import { watchExport } from './watch';
 import { workflowFailureMessage } from '../workflow-failure';
 import { formatResult } from '../export-view';
+import { dimList } from './bench';
 
 interface RunOptions {
   modelName?: string;
@@ -25,6 +27,9 @@ interface RunOptions {
   gpu: boolean;
   gpuTimeout?: string;
   batch?: string;
+  dims?: Record<string, number>;
+  mae?: string;
+  maxAbs?: string;
   variants?: string;
   int8Mae?: string;
   int8MaxAbs?: string;
@@ -40,13 +45,20 @@ export function register(program: Command): void {
     .description('export a checkpoint bundle (a local folder is uploaded to the checkpoints bucket first)')
     .argument(
       '<bundle>',
-      'bundle folder (config.json, model.safetensors, reference.safetensors) or s3://bucket/prefix/',
+      'bundle folder (config.json + model.safetensors, or its own model.onnx; reference.safetensors) or s3://bucket/prefix/',
     )
     .option('--model-name <name>', 'registered model name (default heimdall-localization-onnx)')
     .option('--run-id <id>', 'training run id: one export per run')
     .option('--opset <n>', `ONNX opset (${MIN_EMIT_OPSET}-${MAX_EMIT_OPSET}, default ${DEFAULT_OPSET})`)
     .option('--alias <alias>', "registry alias for the new version (default staging; '' for none)")
     .option('--batch <list>', 'benchmark batch sizes, e.g. 1,32')
+    .option(
+      '--dims <name=N,…>',
+      "benchmark sizes of the graph's symbolic dimensions other than the batch, e.g. receivers=7,seq_len=10000 (default: the reference's first case)",
+      dimList,
+    )
+    .option('--mae <n>', `parity: most mean absolute error against the reference (default ${DEFAULT_TOLERANCES.mae})`)
+    .option('--max-abs <n>', `parity: most absolute error against the reference (default ${DEFAULT_TOLERANCES.maxAbs})`)
     .option('--no-gpu', 'skip the GPU benchmark')
     .option('--gpu-timeout <duration>', 'how long the GPU benchmark waits for a GPU worker (default 10 minutes)')
     .option(
@@ -68,6 +80,10 @@ export function register(program: Command): void {
         checkpointUri = up.uri;
         if (!opts.json) process.stdout.write(`uploaded bundle to ${up.uri} (${up.bytesSent} bytes sent)\n`);
       }
+      const parity = {
+        ...(opts.mae !== undefined ? { mae: Number(opts.mae) } : {}),
+        ...(opts.maxAbs !== undefined ? { maxAbs: Number(opts.maxAbs) } : {}),
+      };
       const int8Parity = {
         ...(opts.int8Mae !== undefined ? { mae: Number(opts.int8Mae) } : {}),
         ...(opts.int8MaxAbs !== undefined ? { maxAbs: Number(opts.int8MaxAbs) } : {}),
@@ -82,10 +98,12 @@ export function register(program: Command): void {
         ...(opts.runId ? { runId: opts.runId } : {}),
         ...(opts.opset ? { opset: Number(opts.opset) } : {}),
         ...(opts.alias !== undefined ? { alias: opts.alias } : {}),
+        ...(Object.keys(parity).length > 0 ? { parity } : {}),
         benchmark: {
           gpu: opts.gpu,
           ...(opts.gpuTimeout ? { gpuScheduleToStartTimeout: opts.gpuTimeout } : {}),
           ...(opts.batch ? { batchSizes: opts.batch.split(',').map(Number) } : {}),
+          ...(opts.dims ? { dims: opts.dims } : {}),
         },
         // Checked, with the field named, by startExport: an unknown variant or calibration method is refused there.
         ...(opts.variants !== undefined
