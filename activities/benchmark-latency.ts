@@ -8,10 +8,9 @@
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { BenchmarkError } from '../bench/bench-error';
 import { benchmarkModel, type OpenSession } from '../bench/latency-benchmark';
 import type { ExecutionProviderName, LatencyReport } from '../bench/report-types';
-import { FAILURE_TYPES } from '../common/failure-types';
 import { toActivityFailure } from './failures';
 
 /** Heartbeats carry progress at most this often; the SDK throttles further to its heartbeat timeout. */
@@ -63,10 +62,10 @@ async function localPath(
   if (ref.uri.startsWith('file://')) return fileURLToPath(ref.uri);
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(ref.uri)) return ref.uri;
   if (deps.resolveModelPath) return deps.resolveModelPath(ref);
-  throw ApplicationFailure.nonRetryable(
-    `${what} '${ref.uri}': this worker has no resolver for its scheme`,
-    FAILURE_TYPES.benchmarkModelUnresolvable,
-  );
+  throw new BenchmarkError(`${what} '${ref.uri}': this worker has no resolver for its scheme`, {
+    kind: 'model-unresolvable',
+    model: ref.uri,
+  });
 }
 
 export function createBenchmarkLatencyActivity(deps: BenchmarkActivityDeps = {}) {
@@ -74,13 +73,12 @@ export function createBenchmarkLatencyActivity(deps: BenchmarkActivityDeps = {})
     /** Benchmarks one model on one execution provider; the queue it runs on decides the hardware. */
     async benchmarkLatency(input: BenchmarkActivityInput): Promise<LatencyReport> {
       const ctx = Context.current();
-      const path = await localPath(input.model, deps);
       const reference = input.reference;
       const cpuForCuda = input.executionProvider === 'cuda' && deps.gpuQueueUsesCpuForTests === true;
       let lastBeat = 0;
-      let report: LatencyReport;
       try {
-        report = await benchmarkModel(
+        const path = await localPath(input.model, deps);
+        const report = await benchmarkModel(
           { path, ...(input.model.label ? { label: input.model.label } : {}) },
           {
             executionProvider: cpuForCuda ? 'cpu' : input.executionProvider,
@@ -108,16 +106,16 @@ export function createBenchmarkLatencyActivity(deps: BenchmarkActivityDeps = {})
             },
           },
         );
+        if (input.model.sha256 && input.model.sha256 !== report.model.sha256) {
+          throw new BenchmarkError(
+            `model '${input.model.uri}': expected sha256 ${input.model.sha256}, benchmarked ${report.model.sha256}`,
+            { kind: 'model-mismatch', model: input.model.uri },
+          );
+        }
+        return { ...report, ranOn: { taskQueue: ctx.info.taskQueue, workerIdentity: `${process.pid}@${hostname()}` } };
       } catch (err) {
         throw toActivityFailure(err);
       }
-      if (input.model.sha256 && input.model.sha256 !== report.model.sha256) {
-        throw ApplicationFailure.nonRetryable(
-          `model '${input.model.uri}': expected sha256 ${input.model.sha256}, benchmarked ${report.model.sha256}`,
-          FAILURE_TYPES.benchmarkModelMismatch,
-        );
-      }
-      return { ...report, ranOn: { taskQueue: ctx.info.taskQueue, workerIdentity: `${process.pid}@${hostname()}` } };
     },
   };
 }

@@ -21,6 +21,7 @@ import { CheckpointError } from '../checkpoint/checkpoint-error';
 import { benchmarkFailureType, FAILURE_TYPES } from '../common/failure-types';
 import { findServiceAccessError } from '../config/service-access-error';
 import { ModelError } from '../models/model-error';
+import { GraphRefusedError } from '../onnx/graph-refused-error';
 import { OnnxInputError, OnnxIoError } from '../onnx/onnx-error';
 import { ModelReadError } from '../onnx/serialize-read';
 import { ParityError } from '../parity/parity-error';
@@ -51,6 +52,8 @@ const FINAL_BENCHMARK_KINDS: ReadonlySet<BenchmarkErrorKind> = new Set([
   'bad-options',
   'statistics',
   'figure',
+  'model-unresolvable',
+  'model-mismatch',
 ]);
 
 type InputError =
@@ -89,6 +92,14 @@ export function bundleCopy(dir: string | undefined, checkpointUri: string): Loca
 export function toActivityFailure(err: unknown, copies: readonly LocalCopy[] = []): Error {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   if (err instanceof BenchmarkError) return benchmarkFailure(err);
+  if (err instanceof GraphRefusedError) {
+    return ApplicationFailure.create({
+      message: err.message,
+      type: FAILURE_TYPES.invalidGraph,
+      nonRetryable: true,
+      details: [err.report],
+    });
+  }
   if (err instanceof ParityFailedError) {
     // The report is the details; the message already lists every failure, so no cause repeats it.
     return ApplicationFailure.create({

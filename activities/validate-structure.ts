@@ -6,11 +6,10 @@
  * checked", and onnxruntime loading the graph is then their check: a graph it refuses fails the
  * export as InvalidGraph with onnxruntime's message.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import type { Client as MinioClient } from 'minio';
 import type { ArtifactRef, ValidationReport } from '../common/export-contract';
-import { FAILURE_TYPES } from '../common/failure-types';
 import { checkModel, type Problem } from '../onnx/checker';
+import { GraphRefusedError } from '../onnx/graph-refused-error';
 import { loadInOnnxruntime } from '../onnx/runtime-load';
 import { readModel } from '../onnx/serialize-read';
 import { localArtifact } from '../workspace/local-files';
@@ -47,15 +46,6 @@ function pick(p: Problem): { node?: string; opType?: string; value?: string } {
   };
 }
 
-function invalidGraph(message: string, report: ValidationReport): ApplicationFailure {
-  return ApplicationFailure.create({
-    message,
-    type: FAILURE_TYPES.invalidGraph,
-    nonRetryable: true,
-    details: [report],
-  });
-}
-
 export function createValidateStructureActivity(deps: ValidateStructureDeps) {
   return {
     /** Our structural checker over the staged file; every problem is reported, and any one fails the export. */
@@ -74,13 +64,16 @@ export function createValidateStructureActivity(deps: ValidateStructureDeps) {
         };
         if (!report.ok) {
           const first = failures.slice(0, 5).map((p) => p.message);
-          throw invalidGraph(`${onnx.uri}: ${failures.length} structural problem(s): ${first.join('; ')}`, report);
+          throw new GraphRefusedError(
+            `${onnx.uri}: ${failures.length} structural problem(s): ${first.join('; ')}`,
+            report,
+          );
         }
         if (notChecked.length > 0) {
           const loaded = await loadInOnnxruntime(path);
           if (!loaded.ok) {
             const ops = notChecked.map((o) => o.opType).join(', ');
-            throw invalidGraph(
+            throw new GraphRefusedError(
               `${onnx.uri}: onnxruntime cannot load the graph (our checker has no schema for ${ops}): ${loaded.message.split(path).join(onnx.uri)}`,
               { ...report, ok: false },
             );

@@ -18,7 +18,11 @@ export type BenchmarkErrorKind =
   /** The caller's AbortSignal fired. */
   | 'aborted'
   /** The SVG figure could not be rendered. */
-  | 'figure';
+  | 'figure'
+  /** A model or reference URI has a scheme this worker cannot resolve to a local file. */
+  | 'model-unresolvable'
+  /** The file benchmarked is not the artifact the caller named (another sha256). */
+  | 'model-mismatch';
 
 export interface BenchmarkErrorContext {
   readonly kind: BenchmarkErrorKind;

@@ -6,8 +6,10 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { bundleCopy, toActivityFailure } from '../../activities/failures';
+import { BenchmarkError } from '../../bench/bench-error';
 import { CheckpointError } from '../../checkpoint/checkpoint-error';
 import { ReferenceCaseError } from '../../checkpoint/reference-case-error';
+import { GraphRefusedError } from '../../onnx/graph-refused-error';
 import { OnnxInputError, OnnxIoError } from '../../onnx/onnx-error';
 import { ModelReadError } from '../../onnx/serialize-read';
 import { writeModel } from '../../onnx/write-model';
@@ -67,6 +69,31 @@ describe('toActivityFailure', () => {
       "parity failed for s3://models/staging/abc/model.onnx: case 'r7', split 3+4: position: MAE 1.1e-1 > 0.00001",
     );
     expect(f.details).toEqual([report]);
+  });
+
+  it('a graph the validate stage refuses is a final InvalidGraph with its validation report as details', () => {
+    const report = {
+      ok: false,
+      nodes: 3,
+      initializers: 1,
+      opset: 17,
+      problems: [],
+      notChecked: [{ opType: 'Frobnicate', nodes: 1 }],
+    };
+    const f = asFailure(
+      new GraphRefusedError('s3://models/staging/abc/model.onnx: onnxruntime cannot load the graph', report),
+    );
+    expect(f).toMatchObject({ type: FAILURE_TYPES.invalidGraph, nonRetryable: true });
+    expect(f.message).toBe('s3://models/staging/abc/model.onnx: onnxruntime cannot load the graph');
+    expect(f.details).toEqual([report]);
+  });
+
+  it.each([
+    ['model-unresolvable', FAILURE_TYPES.benchmarkModelUnresolvable],
+    ['model-mismatch', FAILURE_TYPES.benchmarkModelMismatch],
+  ] as const)('a benchmark of a model it cannot resolve or that is another file (%s) is a final %s', (kind, type) => {
+    const f = asFailure(new BenchmarkError(`model 's3://m/model.onnx': ${kind}`, { kind, model: 's3://m/model.onnx' }));
+    expect(f).toMatchObject({ type, nonRetryable: true });
   });
 
   it('a reference case the graph cannot take is InvalidInput, shown by its URI', () => {
