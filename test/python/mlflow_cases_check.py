@@ -12,42 +12,13 @@ every batch size b that the case has samples for, its first b samples go through
 onnxruntime; each output is compared with PyTorch's. Prints one JSON line: the signature MLflow read
 (name, dtype, shape per input and output), the worst error per loader, case, batch and output; exits
 1 when any output is outside the tolerance or has another shape, or when no case has the samples a
-batch size asks for. Reads safetensors by hand: the virtualenv has no safetensors package.
+batch size asks for. Reads the cases with reference_files.py beside it.
 """
 import json
-import struct
 import sys
 
 import numpy as np
-
-DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "BOOL": np.bool_}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-    base = 8 + n
-    out = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = meta["data_offsets"]
-        out[name] = np.frombuffer(raw[base + start : base + end], dtype=DTYPES[meta["dtype"]]).reshape(meta["shape"])
-    return out
-
-
-def split_cases(tensors):
-    """{case: {name: array}}; a file without '/' keys is one case named ''."""
-    if not any("/" in k for k in tensors):
-        return {"": tensors}
-    cases = {}
-    for key, value in tensors.items():
-        case, name = key.split("/", 1)
-        cases.setdefault(case, {})[name] = value
-    return dict(sorted(cases.items()))
-
+from reference_files import read_safetensors, reference_cases
 
 def spec_of(schema):
     return [
@@ -78,7 +49,7 @@ def main():
         "problems": [],
     }
     ran = set()
-    for case, tensors in split_cases(read_safetensors(cases_path)).items():
+    for case, tensors in reference_cases(read_safetensors(cases_path), input_names + output_names).items():
         samples = tensors[input_names[0]].shape[0]
         for b in batches:
             if samples < b:

@@ -10,43 +10,13 @@ onnxruntime), predicts on every case of the reference (its inputs by the graph's
 several as <case>/<name>) and compares with the reference outputs. Prints one JSON line with the
 errors per loader and output (`<case>/<output>` when there are several cases); exits 1 when any
 output is outside the tolerance.
-Reads safetensors by hand (8-byte header length, JSON header, raw little-endian data): the
-virtualenv has no safetensors package.
+Reads the reference with reference_files.py beside it.
 """
 import json
-import struct
 import sys
 
 import numpy as np
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-    base = 8 + n
-    dtypes = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "BOOL": np.bool_}
-    out = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = meta["data_offsets"]
-        out[name] = np.frombuffer(raw[base + start : base + end], dtype=dtypes[meta["dtype"]]).reshape(meta["shape"])
-    return out
-
-
-def reference_cases(ref, names):
-    """The reference's cases as {case: {name: array}}: one case ('') keyed by the graph's names, or
-    several keyed '<case>/<name>' (docs/export-contract.md, "Reference cases")."""
-    if all(name in ref for name in names):
-        return {"": {name: ref[name] for name in names}}
-    cases = {}
-    for key, value in ref.items():
-        case, _, name = key.partition("/")
-        if name in names:
-            cases.setdefault(case, {})[name] = value
-    return dict(sorted(cases.items()))
+from reference_files import read_safetensors, reference_cases
 
 
 def errors(pred, ref):
