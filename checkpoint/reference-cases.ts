@@ -178,13 +178,18 @@ function groupKeys(
 }
 
 /** `[N, 3, 128, 32]`, `[N, receivers, 2, seq_len]`: a tensor's shape as the graph has it, the batch as N. */
-function expectedShape(dims: readonly SignatureDim[], bind: ReadonlyMap<string, number> = new Map()): string {
+/** The graph's dims as a reference tensor must have them: the batch as `N` (or `rows`, when the tensor's own batch is meant). */
+function expectedShape(
+  dims: readonly SignatureDim[],
+  bind: ReadonlyMap<string, number> = new Map(),
+  rows?: number,
+): string {
   const rest = dims.slice(1).map((d) => {
     if (d === '') return '?';
     const bound = typeof d === 'string' ? bind.get(d) : undefined;
     return bound === undefined ? String(d) : `${d}=${bound}`;
   });
-  return `[${['N', ...rest].join(', ')}]`;
+  return `[${[rows === undefined ? 'N' : String(rows), ...rest].join(', ')}]`;
 }
 
 function checkCase(
@@ -243,7 +248,8 @@ function checkCase(
     if (entry.shape.length !== graphDims.length) throw shapeError('rank', plain);
     if (entry.shape[0] === 0) throw shapeError('empty-batch', plain);
     if (graphDims.some((d, i) => i > 0 && typeof d === 'number' && d !== entry.shape[i])) {
-      throw shapeError('fixed-dim', plain);
+      // The tensor's own batch with the graph's other dims: `expected [8, 2], got [8, 3]`.
+      throw shapeError('fixed-dim', expectedShape(graphDims, new Map(), entry.shape[0]));
     }
     const rows = entry.shape[0] as number;
     if (batch !== undefined && rows !== batch.size) {

@@ -173,8 +173,8 @@ function emitGraph(request: ExportRequest): Promise<EmittedGraph> {
   return acts.emitGraph.executeWithOptions(
     {
       ...STAGE_OPTIONS.emit,
-      // The bundle decides: weights are emitted (at the request's opset, else the default), a model.onnx is staged as given.
-      summary: `Emit ONNX (opset ${request.opset ?? DEFAULT_OPSET}) or stage the bundle's own graph from ${request.checkpointUri}`,
+      // What the request asks for; a bundle that brings its own model.onnx is staged at that graph's opset.
+      summary: `Emit ONNX opset ${request.opset ?? DEFAULT_OPSET} from ${request.checkpointUri}`,
     },
     [
       {

@@ -145,7 +145,7 @@ describe('openReferenceCases', () => {
       'another fixed dimension',
       { ...r4, 'r4/position': F32([2, 2]) },
       'fixed-dim',
-      "case 'r4': tensor 'r4/position'.shape: expected [N, 3] with N >= 1, got [2, 2]",
+      "case 'r4': tensor 'r4/position'.shape: expected [2, 3], got [2, 2]",
     ],
     [
       'tensors that disagree on the batch',
