@@ -6,9 +6,15 @@
  */
 import { configEnvelope, configRefusal, parseRunId } from '../checkpoint';
 import type { Architecture, Configured } from './architecture';
+import { iqResNet18 } from './iq_resnet18';
 import { localizationNet } from './localizationnet';
+import { triangulationModel } from './triangulation_model';
 
-export const ARCHITECTURES = [localizationNet] as const satisfies readonly Architecture[];
+export const ARCHITECTURES = [
+  localizationNet,
+  triangulationModel,
+  iqResNet18,
+] as const satisfies readonly Architecture[];
 
 export type KnownArchitecture = (typeof ARCHITECTURES)[number];
 /** The config type of any listed architecture (a union, one member per architecture). */

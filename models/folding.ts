@@ -1,6 +1,6 @@
 /**
  * Eval-mode folds as lazy tensors: layer_scale into the block's second pointwise weight and bias, and
- * BatchNorm1d into the preceding Linear. Nothing is read or computed while the graph is built; the
+ * BatchNorm1d into the preceding Linear or Conv1d. Nothing is read or computed while the graph is built; the
  * serializer calls `load()` when it writes the tensor, one tensor at a time. Folds are computed in
  * float64 and rounded once to float32. It must not decide graph structure.
  */
@@ -45,11 +45,16 @@ export function layerScaled(
   });
 }
 
-/** BatchNorm1d `bn` (state_dict prefix) folded into Linear `linear`: returns the folded weight and bias. */
+/**
+ * BatchNorm1d `bn` (state_dict prefix) folded into the Linear or Conv1d `linear` before it (its output
+ * channels are the weight's rows): returns the folded weight, with `dims` if given (same element count,
+ * e.g. a Conv1d kernel as a 1×k Conv2d one), and bias.
+ */
 export function batchNormFolded(
   weights: SafetensorsFile,
   linear: string,
   bn: string,
+  dims?: readonly number[],
 ): { weight: Tensor; bias: Tensor } {
   const rows = weights.require(`${linear}.weight`).shape;
   const stats = async () => {
@@ -59,7 +64,7 @@ export function batchNormFolded(
     const scale = Float64Array.from(gamma, (g, i) => g / Math.sqrt((variance[i] as number) + BATCH_NORM_EPSILON));
     return { scale, beta, mean };
   };
-  const weight = lazyTensor(`${linear}.weight+${bn}`, 'float32', rows, async () => {
+  const weight = lazyTensor(`${linear}.weight+${bn}`, 'float32', dims ?? rows, async () => {
     const [{ scale }, w] = await Promise.all([stats(), weights.readFloat32(`${linear}.weight`)]);
     return bytesOf(scaleRows(w, scale, w));
   });

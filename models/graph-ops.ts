@@ -6,12 +6,53 @@
  * onnxruntime fuses back into one kernel. It must not know about ConvNeXt or checkpoints.
  */
 import type { GraphBuilder } from '../onnx/builder';
-import { float32Tensor } from '../onnx/ir';
+import { attr, float32Tensor, int64Tensor, type Attributes } from '../onnx/ir';
 
 /** A float32 scalar initializer `/constants/<name>`, added on first use and shared afterwards. */
 export function scalar(b: GraphBuilder, name: string, value: number): string {
   const full = `/constants/${name}`;
   return b.has(full) ? full : b.initializer(float32Tensor(full, [], [value]));
+}
+
+/** An int64 initializer `/ints/<values>` (axes, split sizes, shape pieces), added on first use and shared afterwards. */
+export function int64s(b: GraphBuilder, values: readonly number[]): string {
+  const full = `/ints/${values.join('_')}`;
+  return b.has(full) ? full : b.initializer(int64Tensor(full, [values.length], values));
+}
+
+/** A one-output node `scope/opType` of an op the builder has no helper for; `output` names its value. */
+export function op(
+  b: GraphBuilder,
+  opType: string,
+  scope: string,
+  inputs: readonly string[],
+  attrs: Attributes = {},
+  output?: string,
+): string {
+  const [out] = b.node(opType, inputs, attrs, {
+    name: `${scope}/${opType}`,
+    ...(output !== undefined ? { outputs: [output] } : {}),
+  });
+  return out as string;
+}
+
+/** The opset from which each reduction takes `axes` as an input instead of an attribute (Operators.md). */
+const AXES_INPUT_SINCE = { ReduceSum: 13, ReduceMax: 18, ReduceMean: 18 } as const;
+
+/** ReduceSum, ReduceMax or ReduceMean over `axes`, with `axes` where this graph's opset wants it. */
+export function reduce(
+  b: GraphBuilder,
+  opType: keyof typeof AXES_INPUT_SINCE,
+  scope: string,
+  x: string,
+  axes: readonly number[],
+  keepdims: 0 | 1,
+  output?: string,
+): string {
+  const keep = attr.int(keepdims);
+  if (b.opset >= AXES_INPUT_SINCE[opType])
+    return op(b, opType, scope, [x, int64s(b, axes)], { keepdims: keep }, output);
+  return op(b, opType, scope, [x], { axes: attr.ints(axes), keepdims: keep }, output);
 }
 
 /** LayerNorm over the last axis with affine `scale`/`bias` (initializer names). */

@@ -5,6 +5,7 @@
 import { closeSync, copyFileSync, ftruncateSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFileRange, SafetensorsFile } from '../../checkpoint';
+import { loadBundle, type ArchitectureConfig, type Bundle, type LocalizationNetConfig } from '../../models';
 import { tempDir } from './checkpoint-safetensors-writer';
 
 export const SMALL_BUNDLE = join(__dirname, '../../scripts/fixtures/data/localizationnet-small');
@@ -64,4 +65,17 @@ export function bundleWith(entries: ReadonlyMap<string, Entry>, config?: Record<
   if (config) writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   else copyFileSync(join(SMALL_BUNDLE, 'config.json'), join(dir, 'config.json'));
   return dir;
+}
+
+/** A config as LocalizationNet's (what the LocalizationNet tests load); any other architecture fails the test. */
+export function asLocalizationNetConfig(config: ArchitectureConfig): LocalizationNetConfig {
+  if (config.architecture !== 'LocalizationNet')
+    throw new Error(`expected a LocalizationNet config, got ${config.architecture}`);
+  return config;
+}
+
+/** loadBundle of a LocalizationNet bundle, its config typed as LocalizationNet's. */
+export async function loadLocalizationNet(dir: string): Promise<Bundle & { readonly config: LocalizationNetConfig }> {
+  const bundle = await loadBundle(dir);
+  return { ...bundle, config: asLocalizationNetConfig(bundle.config) };
 }

@@ -1,0 +1,136 @@
+/**
+ * TriangulationModel (shared/heimdall-models.md section 2) as an ONNX IR graph in eval semantics:
+ * six features per receiver → encoder MLP → self-attention across receivers (models/attention.ts)
+ * → LayerNorm(o + e) → pooled over receivers (mean, max, the heads' mean attention map's std, the
+ * active count / 7) → head MLP → `position` [B, 2] and `log_variance` [B, 1]. The batch B and the
+ * receiver count N are symbolic; `signal_mask` keeps its polarity (True = masked).
+ *
+ * Edge cases are PyTorch's (spec 2.3), by the same arithmetic rather than by special cases: with
+ * N = 1 the unbiased std divides 0 by 0, so both outputs are NaN; with every receiver masked the
+ * attention rows are NaN but the masked fills (Where, like masked_fill) replace them, so agg is
+ * [0, −1e9, 0, 1/7] and the outputs are finite and huge.
+ *
+ * Graph shape: rows stay [B·N, C] through the encoder, the attention's Gemms and the LayerNorm, and
+ * become [B, N, C] once, for the pooling; the head's last Gemm is split into the two outputs by one
+ * Split. Every weight is the file's bytes by range except the attention's Q rows (1/√d folded in).
+ * It must not read tensor data nor write files.
+ */
+import type { SafetensorsFile } from '../../checkpoint';
+import { DEFAULT_OPSET } from '../../common/export-contract';
+import type { ModelSignature } from '../../common/model-signature';
+import { GraphBuilder } from '../../onnx/builder';
+import { attr, type Model } from '../../onnx/ir';
+import type { BuildOptions } from '../architecture';
+import { selfAttention } from '../attention';
+import { int64s, layerNormLastAxis, op, reduce, scalar } from '../graph-ops';
+import { activeCount, maskedFill, maskedMax, maskView, receiverSet, toSet, unbiasedStd } from '../receiver-set';
+import {
+  declaredSignature,
+  declareInputs,
+  declareOutputs,
+  fileInitializers,
+  linearStack,
+  type TensorDeclaration,
+} from '../state-dict-layers';
+import type { TriangulationModelConfig } from './config';
+import {
+  ATTENTION,
+  ATTENTION_PREFIX,
+  ENCODER,
+  ENCODER_LINEARS,
+  HEAD,
+  HEAD_LINEARS,
+  LAYER_NORM,
+  RECEIVER_FEATURES,
+} from './weights';
+
+export const BATCH_DIM = 'batch_size';
+export const RECEIVERS_DIM = 'receivers';
+/** nn.LayerNorm's default epsilon (the state_dict does not store it). */
+export const LAYER_NORM_EPSILON = 1e-5;
+/**
+ * The module constant T7 divides the active count by, whatever N is (spec 2: `max_receivers` is
+ * not a constructor argument, so a checkpoint cannot change it).
+ */
+export const COUNT_NORMALISER = 7;
+
+/** The service's names (spec 2.1). */
+export const INPUTS: readonly TensorDeclaration[] = [
+  { name: 'receiver_features', dtype: 'float32', dims: [BATCH_DIM, RECEIVERS_DIM, RECEIVER_FEATURES] },
+  { name: 'signal_mask', dtype: 'bool', dims: [BATCH_DIM, RECEIVERS_DIM] },
+];
+export const OUTPUTS: readonly TensorDeclaration[] = [
+  { name: 'position', dtype: 'float32', dims: [BATCH_DIM, 2] },
+  { name: 'log_variance', dtype: 'float32', dims: [BATCH_DIM, 1] },
+];
+
+export function triangulationModelSignature(): ModelSignature {
+  return declaredSignature(INPUTS, OUTPUTS);
+}
+
+export interface TriangulationModelBundle {
+  readonly config: TriangulationModelConfig;
+  readonly weights: SafetensorsFile;
+  readonly weightsSha256: string;
+}
+
+/** The graph of weights already checked against the state_dict table (weights.ts). */
+export function buildTriangulationModel(bundle: TriangulationModelBundle, options: BuildOptions = {}): Model {
+  const { config, weights } = bundle;
+  const b = new GraphBuilder({ opset: options.opset ?? DEFAULT_OPSET, graphName: 'TriangulationModel' });
+  const file = fileInitializers(b, weights);
+  const [features, mask] = declareInputs(b, INPUTS) as [string, string];
+  const set = receiverSet(b, mask);
+  const width = ATTENTION.embedDim;
+
+  // T1: the encoder on every receiver's row.
+  const rows = b.reshape(ENCODER, features, [-1, RECEIVER_FEATURES]);
+  const e = linearStack(b, file, ENCODER, ENCODER_LINEARS, rows);
+  // T2, T3.
+  const attention = selfAttention(b, weights, ATTENTION_PREFIX, e, set, ATTENTION, { averageWeights: true });
+  const normed = layerNormLastAxis(
+    b,
+    LAYER_NORM,
+    b.add('aggregator', attention.output, e),
+    file(`${LAYER_NORM}.weight`),
+    file(`${LAYER_NORM}.bias`),
+    LAYER_NORM_EPSILON,
+  );
+  const a = toSet(b, 'aggregator', normed, set, [width]);
+
+  // T4: mean over the active receivers, the count clamped to at least 1.
+  const count = b.max('pool/count', [activeCount(b, set), scalar(b, 'one', 1)]);
+  const sum = reduce(b, 'ReduceSum', 'pool/mean', maskedFill(b, 'pool/mean', a, maskView(b, set, [2]), 0), [1], 0);
+  const mean = b.div('pool/mean', sum, count);
+  // T5.
+  const max = maskedMax(b, 'pool/max', a, set);
+  // T6: masked key columns count as zeros; the std over keys, averaged over every query row.
+  const keysZeroed = maskedFill(b, 'pool/std', attention.weights as string, maskView(b, set, [1]), 0);
+  const std = reduce(b, 'ReduceMean', 'pool/std', unbiasedStd(b, 'pool/std', keysZeroed, 2, set), [1], 1);
+  // T7.
+  const repeated = (scope: string, x: string) => op(b, 'Expand', scope, [x, int64s(b, [1, width])]);
+  const scaledCount = b.div('pool/count', count, scalar(b, 'count_normaliser', COUNT_NORMALISER));
+  const agg = op(b, 'Concat', 'pool', [mean, max, repeated('pool/std', std), repeated('pool/count', scaledCount)], {
+    axis: attr.int(1),
+  });
+  // T8: the head, its three columns split into the two outputs.
+  const out = linearStack(b, file, HEAD, HEAD_LINEARS, agg);
+  b.node(
+    'Split',
+    [out, int64s(b, [2, 1])],
+    { axis: attr.int(1) },
+    {
+      name: `${HEAD}/Split`,
+      outputs: OUTPUTS.map((t) => t.name),
+    },
+  );
+  declareOutputs(b, OUTPUTS);
+
+  return b.build({
+    metadataProps: {
+      architecture: config.architecture,
+      checkpoint_sha256: bundle.weightsSha256,
+      run_id: options.runId ?? config.runId ?? '',
+    },
+  });
+}
