@@ -5,6 +5,11 @@
  * fills, the active count, the max with masked rows at −1e9 and the unbiased std (divides by N − 1,
  * so N = 1 gives NaN as PyTorch does). B and N stay symbolic: every size comes from Shape(mask).
  * Fills are Where, never a multiply, so a NaN row under the mask is replaced as masked_fill replaces it.
+ *
+ * Around the attention, rows are slot-major: [N·B, C], row i·B + b is receiver i of sample b, and
+ * [N, B, C] is the same tensor reshaped (what PyTorch's MultiheadAttention works in internally). That
+ * order lets onnxruntime fold the per-head transposes into its batched MatMul (attention.ts) instead
+ * of materialising them; the pooling then reduces over axis 0.
  * It must not know either model's widths, weights or input names.
  */
 import type { GraphBuilder } from '../onnx/builder';
@@ -14,12 +19,14 @@ import { int64s, op, reduce, scalar } from './graph-ops';
 /** What PyTorch's masked_fill puts in masked rows before a max over receivers (spec T5, R7). */
 export const MASKED_MAX_FILL = -1e9;
 
-/** The mask and the values derived from it, each made once per graph. */
+/** The mask in both orders and the sizes read from it, each made once per graph. */
 export interface ReceiverSet {
   /** bool [B, N], True = masked. */
   readonly mask: string;
-  /** int64 [2]: (B, N) at run time. */
-  readonly sizes: string;
+  /** bool [N, B]: the mask slot-major. */
+  readonly slotMask: string;
+  /** int64 [1]: N at run time. */
+  readonly receivers: string;
 }
 
 const PREFIX = '/receivers';
@@ -31,38 +38,56 @@ function once(b: GraphBuilder, name: string, make: (output: string) => string): 
 }
 
 export function receiverSet(b: GraphBuilder, mask: string): ReceiverSet {
-  return { mask, sizes: once(b, `${PREFIX}/sizes`, (out) => op(b, 'Shape', PREFIX, [mask], {}, out)) };
+  const slotMask = once(b, `${PREFIX}/slot_mask`, (out) => b.transpose(PREFIX, mask, [1, 0], { output: out }));
+  // Shape's start/end attributes exist from opset 15; before, Shape then Gather.
+  const receivers = once(b, `${PREFIX}/receivers`, (out) =>
+    b.opset >= 15
+      ? op(b, 'Shape', PREFIX, [mask], { start: attr.int(1), end: attr.int(2) }, out)
+      : op(b, 'Gather', PREFIX, [op(b, 'Shape', PREFIX, [mask]), int64s(b, [1])], { axis: attr.int(0) }, out),
+  );
+  return { mask, slotMask, receivers };
 }
 
-/** int64 [2 + k]: (B, N, ...trailing), the target of a Reshape from [B·N, ...] rows (row b·N + i). */
-function setShape(b: GraphBuilder, set: ReceiverSet, trailing: readonly number[]): string {
-  return once(b, `${PREFIX}/shape_${trailing.join('x')}`, (out) =>
-    op(b, 'Concat', PREFIX, [set.sizes, int64s(b, trailing)], { axis: attr.int(0) }, out),
+/** int64 [2 + k]: (N, -1, ...trailing), the target of a Reshape from slot-major rows [N·B, ...] to [N, B, ...]. */
+function slotShape(b: GraphBuilder, set: ReceiverSet, trailing: readonly number[]): string {
+  return once(b, `${PREFIX}/slot_shape_${trailing.join('x')}`, (out) =>
+    op(b, 'Concat', PREFIX, [set.receivers, int64s(b, [-1, ...trailing])], { axis: attr.int(0) }, out),
   );
 }
 
-/** Rows [B·N, ...] (row b·N + i) as [B, N, ...trailing]. */
-export function toSet(
+/** Slot-major rows [N·B, ...] as [N, B, ...trailing]. */
+export function toSlots(
   b: GraphBuilder,
   scope: string,
   rows: string,
   set: ReceiverSet,
   trailing: readonly number[],
 ): string {
-  return op(b, 'Reshape', scope, [rows, setShape(b, set, trailing)]);
+  return op(b, 'Reshape', scope, [rows, slotShape(b, set, trailing)]);
 }
 
-/** The mask with size-1 axes inserted at `axes` (e.g. [2] gives [B, N, 1]), to broadcast against a tensor. */
-export function maskView(b: GraphBuilder, set: ReceiverSet, axes: readonly number[]): string {
-  return once(b, `${PREFIX}/mask_unsqueezed_${axes.join('_')}`, (out) =>
-    op(b, 'Unsqueeze', PREFIX, [set.mask, int64s(b, axes)], {}, out),
+/** Sample-major rows [B·N, C] (row b·N + i, as a [B, N, ...] input flattens) reordered slot-major, [N·B, C]. */
+export function slotMajorRows(b: GraphBuilder, scope: string, rows: string, set: ReceiverSet, width: number): string {
+  const sampleShape = once(b, `${PREFIX}/sample_shape_${width}`, (out) =>
+    op(b, 'Concat', PREFIX, [int64s(b, [-1]), set.receivers, int64s(b, [width])], { axis: attr.int(0) }, out),
+  );
+  const bySample = op(b, 'Reshape', scope, [rows, sampleShape]);
+  return b.reshape(scope, b.transpose(scope, bySample, [1, 0, 2]), [-1, width]);
+}
+
+/**
+ * A mask with size-1 axes inserted at `axes`, to broadcast against a tensor: of `set.mask` ([B, N];
+ * [1, 2] gives [B, 1, 1, N] for attention scores) or of `set.slotMask` ([N, B]; [2] gives [N, B, 1]).
+ */
+export function maskView(b: GraphBuilder, mask: string, axes: readonly number[]): string {
+  return once(b, `${mask}_unsqueezed_${axes.join('_')}`, (out) =>
+    op(b, 'Unsqueeze', PREFIX, [mask, int64s(b, axes)], {}, out),
   );
 }
 
 /** `x` with `value` where `view` (a maskView) is True: masked_fill. */
 export function maskedFill(b: GraphBuilder, scope: string, x: string, view: string, value: number): string {
-  const name = value === 0 ? 'zero' : `fill_${value}`;
-  return op(b, 'Where', scope, [view, scalar(b, name, value), x]);
+  return op(b, 'Where', scope, [view, scalar(b, value === 0 ? 'zero' : `fill_${value}`, value), x]);
 }
 
 /** float32 [B, 1]: how many receivers are not masked (Σ of NOT mask). */
@@ -76,15 +101,19 @@ export function activeCount(b: GraphBuilder, set: ReceiverSet): string {
 /** float32 [1]: N − 1, the unbiased std's divisor (0 when N = 1, so the std is NaN as in PyTorch). */
 function receiversMinusOne(b: GraphBuilder, set: ReceiverSet): string {
   return once(b, `${PREFIX}/receivers_minus_one`, (out) => {
-    const n = op(b, 'Gather', PREFIX, [set.sizes, int64s(b, [1])], { axis: attr.int(0) });
-    const nFloat = op(b, 'Cast', PREFIX, [n], { to: FLOAT32 });
+    const nFloat = op(b, 'Cast', PREFIX, [set.receivers], { to: FLOAT32 });
     return op(b, 'Sub', PREFIX, [nFloat, scalar(b, 'one', 1)], {}, out);
   });
 }
 
-/** The max over receivers (axis 1 of [B, N, C]) with masked rows at −1e9: [B, C]. */
-export function maskedMax(b: GraphBuilder, scope: string, x: string, set: ReceiverSet): string {
-  return reduce(b, 'ReduceMax', scope, maskedFill(b, scope, x, maskView(b, set, [2]), MASKED_MAX_FILL), [1], 0);
+/** Slot-major [N, B, C] with masked receivers' rows set to `value`. */
+export function maskedRows(b: GraphBuilder, scope: string, slots: string, set: ReceiverSet, value: number): string {
+  return maskedFill(b, scope, slots, maskView(b, set.slotMask, [2]), value);
+}
+
+/** The max over receivers of slot-major [N, B, C] with masked rows at −1e9: [B, C]. */
+export function maskedMax(b: GraphBuilder, scope: string, slots: string, set: ReceiverSet): string {
+  return reduce(b, 'ReduceMax', scope, maskedRows(b, scope, slots, set, MASKED_MAX_FILL), [0], 0);
 }
 
 /**

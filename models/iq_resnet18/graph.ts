@@ -24,7 +24,7 @@ import type { BuildOptions } from '../architecture';
 import { selfAttention } from '../attention';
 import { batchNormFolded } from '../folding';
 import { op, reduce } from '../graph-ops';
-import { activeCount, maskedFill, maskedMax, maskView, receiverSet, toSet, unbiasedStd } from '../receiver-set';
+import { activeCount, maskedMax, maskedRows, receiverSet, slotMajorRows, toSlots, unbiasedStd } from '../receiver-set';
 import {
   declaredSignature,
   declareInputs,
@@ -117,18 +117,18 @@ export function buildIqResNet18(bundle: IqResNet18Bundle, options: BuildOptions 
     const stage = first.conv.slice(0, first.conv.lastIndexOf('.'));
     x = conv(second, b.relu(`${stage}.2`, conv(first, x)));
   }
-  // R4: the mean over length, one row of 128 per receiver.
-  const e = b.reshape(`${ENCODER}.8`, b.globalAveragePool(`${ENCODER}.8`, x), [-1, ATTENTION.embedDim]);
+  // R4: the mean over length, one row of 128 per receiver, reordered slot-major (receiver-set.ts).
+  const pooled = b.reshape(`${ENCODER}.8`, b.globalAveragePool(`${ENCODER}.8`, x), [-1, ATTENTION.embedDim]);
+  const e = slotMajorRows(b, `${ENCODER}.8`, pooled, set, ATTENTION.embedDim);
   // R5.
-  const o = toSet(b, ATTENTION_PREFIX, selfAttention(b, weights, ATTENTION_PREFIX, e, set, ATTENTION).output, set, [
-    ATTENTION.embedDim,
-  ]);
+  const attention = selfAttention(b, weights, ATTENTION_PREFIX, e, set, ATTENTION);
+  const o = toSlots(b, ATTENTION_PREFIX, attention.output, set, [ATTENTION.embedDim]);
   // R6: the mean over active receivers (the count is not clamped: all masked gives 0/0).
-  const zeroed = maskedFill(b, 'pool/mean', o, maskView(b, set, [2]), 0);
-  const mean = b.div('pool/mean', reduce(b, 'ReduceSum', 'pool/mean', zeroed, [1], 0), activeCount(b, set));
+  const zeroed = maskedRows(b, 'pool/mean', o, set, 0);
+  const mean = b.div('pool/mean', reduce(b, 'ReduceSum', 'pool/mean', zeroed, [0], 0), activeCount(b, set));
   // R7, R8 (masked rows count as zeros in the std).
   const max = maskedMax(b, 'pool/max', o, set);
-  const std = unbiasedStd(b, 'pool/std', zeroed, 1, set);
+  const std = unbiasedStd(b, 'pool/std', zeroed, 0, set);
   // R9, R10.
   const agg = op(b, 'Concat', 'pool', [mean, max, std], { axis: attr.int(1) });
   const [positions, uncertainties] = OUTPUTS.map((t) => t.name) as [string, string];

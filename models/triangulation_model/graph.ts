@@ -10,8 +10,9 @@
  * attention rows are NaN but the masked fills (Where, like masked_fill) replace them, so agg is
  * [0, −1e9, 0, 1/7] and the outputs are finite and huge.
  *
- * Graph shape: rows stay [B·N, C] through the encoder, the attention's Gemms and the LayerNorm, and
- * become [B, N, C] once, for the pooling; the head's last Gemm is split into the two outputs by one
+ * Graph shape: rows are slot-major [N·B, C] (receiver-set.ts: the input is transposed once, 6 values
+ * a receiver) through the encoder, the attention's Gemms and the LayerNorm, and become [N, B, C] once,
+ * for the pooling; the head's last Gemm is split into the two outputs by one
  * Split. Every weight is the file's bytes by range except the attention's Q rows (1/√d folded in).
  * It must not read tensor data nor write files.
  */
@@ -19,11 +20,20 @@ import type { SafetensorsFile } from '../../checkpoint';
 import { DEFAULT_OPSET } from '../../common/export-contract';
 import type { ModelSignature } from '../../common/model-signature';
 import { GraphBuilder } from '../../onnx/builder';
-import { attr, type Model } from '../../onnx/ir';
+import { attr, lazyTensor, type Model, type Tensor } from '../../onnx/ir';
 import type { BuildOptions } from '../architecture';
 import { selfAttention } from '../attention';
 import { int64s, layerNormLastAxis, op, reduce, scalar } from '../graph-ops';
-import { activeCount, maskedFill, maskedMax, maskView, receiverSet, toSet, unbiasedStd } from '../receiver-set';
+import {
+  activeCount,
+  maskedFill,
+  maskedMax,
+  maskedRows,
+  maskView,
+  receiverSet,
+  toSlots,
+  unbiasedStd,
+} from '../receiver-set';
 import {
   declaredSignature,
   declareInputs,
@@ -74,6 +84,35 @@ export interface TriangulationModelBundle {
   readonly weightsSha256: string;
 }
 
+/**
+ * The head's first Linear for agg = [mean (C), max (C), std, count] instead of T7's [mean, max, std
+ * repeated C times, count/7 repeated C times]: the weight's columns of each repeated block summed into
+ * one (and the count's divided by 7), [out, 2C + 2]. Algebraically T7 then T8's first layer; it spares
+ * the graph two Expands and a Div on every run. Read lazily, at serialization.
+ */
+function pooledHeadWeight(weights: SafetensorsFile, linear: string, width: number): Tensor {
+  const key = `${linear}.weight`;
+  const [rows, columns] = weights.require(key).shape as [number, number];
+  return lazyTensor(`${key}+pooled_columns`, 'float32', [rows, 2 * width + 2], async () => {
+    const w = await weights.readFloat32(key);
+    const out = new Float32Array(rows * (2 * width + 2));
+    for (let r = 0; r < rows; r++) {
+      const row = w.subarray(r * columns, (r + 1) * columns);
+      const folded = out.subarray(r * (2 * width + 2), (r + 1) * (2 * width + 2));
+      folded.set(row.subarray(0, 2 * width));
+      let std = 0;
+      let count = 0;
+      for (let j = 0; j < width; j++) {
+        std += row[2 * width + j] as number;
+        count += row[3 * width + j] as number;
+      }
+      folded[2 * width] = std;
+      folded[2 * width + 1] = count / COUNT_NORMALISER;
+    }
+    return new Uint8Array(out.buffer);
+  });
+}
+
 /** The graph of weights already checked against the state_dict table (weights.ts). */
 export function buildTriangulationModel(bundle: TriangulationModelBundle, options: BuildOptions = {}): Model {
   const { config, weights } = bundle;
@@ -83,8 +122,8 @@ export function buildTriangulationModel(bundle: TriangulationModelBundle, option
   const set = receiverSet(b, mask);
   const width = ATTENTION.embedDim;
 
-  // T1: the encoder on every receiver's row.
-  const rows = b.reshape(ENCODER, features, [-1, RECEIVER_FEATURES]);
+  // T1: the encoder on every receiver's row, rows slot-major (receiver-set.ts).
+  const rows = b.reshape(ENCODER, b.transpose(ENCODER, features, [1, 0, 2]), [-1, RECEIVER_FEATURES]);
   const e = linearStack(b, file, ENCODER, ENCODER_LINEARS, rows);
   // T2, T3.
   const attention = selfAttention(b, weights, ATTENTION_PREFIX, e, set, ATTENTION, { averageWeights: true });
@@ -96,25 +135,25 @@ export function buildTriangulationModel(bundle: TriangulationModelBundle, option
     file(`${LAYER_NORM}.bias`),
     LAYER_NORM_EPSILON,
   );
-  const a = toSet(b, 'aggregator', normed, set, [width]);
+  const a = toSlots(b, 'aggregator', normed, set, [width]);
 
   // T4: mean over the active receivers, the count clamped to at least 1.
   const count = b.max('pool/count', [activeCount(b, set), scalar(b, 'one', 1)]);
-  const sum = reduce(b, 'ReduceSum', 'pool/mean', maskedFill(b, 'pool/mean', a, maskView(b, set, [2]), 0), [1], 0);
+  const sum = reduce(b, 'ReduceSum', 'pool/mean', maskedRows(b, 'pool/mean', a, set, 0), [0], 0);
   const mean = b.div('pool/mean', sum, count);
   // T5.
   const max = maskedMax(b, 'pool/max', a, set);
   // T6: masked key columns count as zeros; the std over keys, averaged over every query row.
-  const keysZeroed = maskedFill(b, 'pool/std', attention.weights as string, maskView(b, set, [1]), 0);
+  const keysZeroed = maskedFill(b, 'pool/std', attention.weights as string, maskView(b, set.mask, [1]), 0);
   const std = reduce(b, 'ReduceMean', 'pool/std', unbiasedStd(b, 'pool/std', keysZeroed, 2, set), [1], 1);
-  // T7.
-  const repeated = (scope: string, x: string) => op(b, 'Expand', scope, [x, int64s(b, [1, width])]);
-  const scaledCount = b.div('pool/count', count, scalar(b, 'count_normaliser', COUNT_NORMALISER));
-  const agg = op(b, 'Concat', 'pool', [mean, max, repeated('pool/std', std), repeated('pool/count', scaledCount)], {
-    axis: attr.int(1),
-  });
-  // T8: the head, its three columns split into the two outputs.
-  const out = linearStack(b, file, HEAD, HEAD_LINEARS, agg);
+  // T7, T8: agg's two repeated blocks enter the head as one column each (pooledHeadWeight).
+  const agg = op(b, 'Concat', 'pool', [mean, max, std, count], { axis: attr.int(1) });
+  const first = `${HEAD}.${HEAD_LINEARS[0]}`;
+  const hidden = b.relu(
+    `${HEAD}.${HEAD_LINEARS[0] + 1}`,
+    b.gemm(first, agg, b.initializer(pooledHeadWeight(weights, first, width)), file(`${first}.bias`), { transB: 1 }),
+  );
+  const out = linearStack(b, file, HEAD, HEAD_LINEARS.slice(1), hidden);
   b.node(
     'Split',
     [out, int64s(b, [2, 1])],
