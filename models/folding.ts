@@ -57,13 +57,7 @@ export function batchNormFolded(
   dims?: readonly number[],
 ): { weight: Tensor; bias: Tensor } {
   const rows = weights.require(`${linear}.weight`).shape;
-  const stats = async () => {
-    const [gamma, beta, mean, variance] = (await Promise.all(
-      ['weight', 'bias', 'running_mean', 'running_var'].map((p) => weights.readFloat32(`${bn}.${p}`)),
-    )) as [Float32Array, Float32Array, Float32Array, Float32Array];
-    const scale = Float64Array.from(gamma, (g, i) => g / Math.sqrt((variance[i] as number) + BATCH_NORM_EPSILON));
-    return { scale, beta, mean };
-  };
+  const stats = () => batchNormStatistics(weights, bn);
   const weight = lazyTensor(`${linear}.weight+${bn}`, 'float32', dims ?? rows, async () => {
     const [{ scale }, w] = await Promise.all([stats(), weights.readFloat32(`${linear}.weight`)]);
     return bytesOf(scaleRows(w, scale, w));
@@ -75,4 +69,37 @@ export function batchNormFolded(
     );
   });
   return { weight, bias };
+}
+
+/** BatchNorm1d `bn`'s eval affine map per channel: y = (x − mean)·scale + beta, scale in float64. */
+async function batchNormStatistics(
+  weights: SafetensorsFile,
+  bn: string,
+): Promise<{ scale: Float64Array; beta: Float32Array; mean: Float32Array }> {
+  const [gamma, beta, mean, variance] = (await Promise.all(
+    ['weight', 'bias', 'running_mean', 'running_var'].map((p) => weights.readFloat32(`${bn}.${p}`)),
+  )) as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const scale = Float64Array.from(gamma, (g, i) => g / Math.sqrt((variance[i] as number) + BATCH_NORM_EPSILON));
+  return { scale, beta, mean };
+}
+
+/**
+ * What batchNormFolded's tensors hold, unrounded (float64): for folds that go on computing with them
+ * (composing two convolutions) before rounding once. `weight` is row-major, one row per output channel.
+ */
+export async function batchNormFoldedValues(
+  weights: SafetensorsFile,
+  linear: string,
+  bn: string,
+): Promise<{ weight: Float64Array; bias: Float64Array }> {
+  const [{ scale, beta, mean }, w, b] = await Promise.all([
+    batchNormStatistics(weights, bn),
+    weights.readFloat32(`${linear}.weight`),
+    weights.readFloat32(`${linear}.bias`),
+  ]);
+  const cols = w.length / scale.length;
+  return {
+    weight: Float64Array.from(w, (v, j) => v * (scale[Math.floor(j / cols)] as number)),
+    bias: Float64Array.from(b, (v, i) => (v - (mean[i] as number)) * (scale[i] as number) + (beta[i] as number)),
+  };
 }

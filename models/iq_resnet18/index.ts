@@ -10,7 +10,7 @@ import { BATCH_DIM, buildIqResNet18, iqResNet18Signature, LENGTH_DIM, RECEIVERS_
 import { checkIqResNet18Weights } from './weights';
 
 export type { IqResNet18Config } from './config';
-export { CONV_LAYOUT, INPUTS, OUTPUTS, buildIqResNet18, iqResNet18Signature } from './graph';
+export { INPUTS, OUTPUTS, buildIqResNet18, iqResNet18Signature } from './graph';
 export { expectedShapes } from './weights';
 
 /** What a config records beside the graph (settings are strings, as graph metadata). */
