@@ -250,7 +250,7 @@ function findSettings(top: unknown, path: string): CheckpointSettings | undefine
   const dict = asDict(top) as ReadonlyMap<unknown, unknown>;
   for (const source of ['config', 'hyper_parameters'] as const) {
     const value = dictGet(dict, source);
-    if (value === undefined) continue;
+    if (value === undefined || value === null) continue;
     const settings = asDict(value);
     if (settings === undefined) {
       throw new CheckpointError({ file: path, subject: source, expected: 'a dict', actual: describe(value) });
