@@ -33,10 +33,10 @@ import { startExport } from '../../client/export-starter';
 import type { PipelineConfig } from '../../config/environment';
 import { buildLocalizationNet, loadBundle } from '../../models';
 import { writeModel } from '../../onnx/write-model';
-import { MlflowClient } from '../../registry/mlflow-client';
 import { createMinioClient } from '../../storage/minio-client';
 import type { ExportResult } from '../../workflows/export-model';
 import { SMALL_BUNDLE, writeSafetensors, type Entry } from '../unit/models-fixtures';
+import { putRawBundle, versionsOf } from './support/raw-bundles';
 import { uniqueName } from './support/stack';
 import { useWorkerHost } from './support/worker-host';
 
@@ -230,24 +230,11 @@ const BAD: BadBundle[] = [
   },
 ];
 
-/** Puts a local bundle's files in the checkpoints bucket as they are (no client checks); returns its URI. */
-async function putRaw(config: PipelineConfig, dir: string, files: readonly string[]): Promise<string> {
-  const minio = createMinioClient(config.s3);
-  const prefix = `bundles/${uniqueName('byo-raw')}/`;
-  for (const f of files)
-    await minio.putObject(config.s3.checkpointsBucket, `${prefix}${f}`, readFileSync(join(dir, f)));
-  return `s3://${config.s3.checkpointsBucket}/${prefix}`;
-}
-
 async function listKeys(config: PipelineConfig, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   for await (const o of createMinioClient(config.s3).listObjectsV2(config.s3.modelsBucket, prefix, true))
     if (o.name) keys.push(o.name);
   return keys;
-}
-
-async function versionsOf(config: PipelineConfig, modelName: string) {
-  return new MlflowClient(config.mlflow.trackingUri).searchModelVersions(`name='${modelName}'`);
 }
 
 describe('bring-your-own ONNX bundles (Temporal, MinIO, MLflow)', () => {
@@ -301,10 +288,11 @@ describe('bring-your-own ONNX bundles (Temporal, MinIO, MLflow)', () => {
   describe('bad bundles are refused fast, naming the file and the tensor; nothing is published or registered', () => {
     it.each(BAD)('$name', async (c) => {
       const { dir, files } = await c.make();
-      const checkpointUri = await putRaw(
+      const checkpointUri = await putRawBundle(
         config,
         dir,
         files ?? readdirSync(dir).filter((f) => statSync(join(dir, f)).isFile()),
+        'byo-raw',
       );
       const modelName = uniqueName('byo-bad');
       const started = Date.now();

@@ -20,11 +20,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadBundle } from '../../client/bundle-upload';
 import { startExport } from '../../client/export-starter';
 import type { PipelineConfig } from '../../config/environment';
-import { MlflowClient } from '../../registry/mlflow-client';
-import { createMinioClient } from '../../storage/minio-client';
 import type { ExportResult } from '../../workflows/export-model';
 import { SMALL_BUNDLE } from '../unit/models-fixtures';
 import { Pickle, torch113FromSafetensors, writeCheckpoint } from '../unit/torch-checkpoint-writer';
+import { putRawBundle, versionsOf } from './support/raw-bundles';
 import { uniqueName } from './support/stack';
 import { useWorkerHost } from './support/worker-host';
 
@@ -42,19 +41,6 @@ function bundleOf(name: string, checkpoint: string): string {
   copyFileSync(checkpoint, join(dir, 'best_model.pth'));
   copyFileSync(join(SMALL_BUNDLE, REFERENCE), join(dir, REFERENCE));
   return dir;
-}
-
-/** Puts files in the checkpoints bucket as they are (no client checks); returns the bundle's URI. */
-async function putRaw(config: PipelineConfig, dir: string, files: readonly string[]): Promise<string> {
-  const minio = createMinioClient(config.s3);
-  const prefix = `bundles/${uniqueName('torch-raw')}/`;
-  for (const f of files)
-    await minio.putObject(config.s3.checkpointsBucket, `${prefix}${f}`, readFileSync(join(dir, f)));
-  return `s3://${config.s3.checkpointsBucket}/${prefix}`;
-}
-
-async function versionsOf(config: PipelineConfig, modelName: string) {
-  return new MlflowClient(config.mlflow.trackingUri).searchModelVersions(`name='${modelName}'`);
 }
 
 describe('torch.save checkpoint bundles (Temporal, MinIO, MLflow)', () => {
@@ -140,7 +126,7 @@ describe('torch.save checkpoint bundles (Temporal, MinIO, MLflow)', () => {
 
   it.each(bad)('$name: a final InvalidInput naming the object and the key; nothing published', async (c) => {
     const { dir, files } = c.make();
-    const checkpointUri = await putRaw(config, dir, files);
+    const checkpointUri = await putRawBundle(config, dir, files, 'torch-raw');
     const modelName = uniqueName('torch-bad');
     const { handle } = await startExport(client, {
       checkpointUri,
