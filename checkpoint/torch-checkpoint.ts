@@ -23,7 +23,7 @@ import { PickleRefusal, TensorView, asDict, dictEntries, dictGet, isList, unpick
 import { SAFETENSORS_DTYPES } from './safetensors-dtypes';
 import type { TensorEntry } from './safetensors-header';
 import { TensorRangeFile } from './weights-file';
-import { ZipArchive } from './zip-archive';
+import { ZipArchive, type ZipEntry } from './zip-archive';
 
 /**
  * Largest data.pkl we allocate for. It holds names and shapes, about 150 bytes per tensor (the
@@ -68,14 +68,14 @@ export class TorchCheckpointFile extends TensorRangeFile {
     await checkByteOrder(archive, root, path);
     const top = await readPickle(archive, root, path);
     const { source, dict } = findWeights(top, path);
-    const tensors = weightEntries(dict, source, archive, root, path);
+    const tensors = await weightEntries(dict, source, archive, root, path);
     return new TorchCheckpointFile(path, archive.size, tensors, source, findSettings(top, path));
   }
 }
 
 /** `<root>/` of `<root>/data.pkl`: torch names it after the file, but any one folder is read. */
 function archiveRoot(archive: ZipArchive, path: string): string {
-  const roots = archive.entries.filter((e) => /^[^/]+\/data\.pkl$/.test(e.name)).map((e) => e.name.slice(0, -8));
+  const roots = archive.names.filter((n) => /^[^/]+\/data\.pkl$/.test(n)).map((n) => n.slice(0, -8));
   if (roots.length !== 1) {
     throw new CheckpointError({
       file: path,
@@ -89,8 +89,9 @@ function archiveRoot(archive: ZipArchive, path: string): string {
 
 /** `byteorder` (torch ≥ 1.10 writes it; older archives are little-endian): the storages' byte order. */
 async function checkByteOrder(archive: ZipArchive, root: string, path: string): Promise<void> {
-  const entry = archive.get(`${root}byteorder`);
-  if (entry === undefined) return;
+  const name = `${root}byteorder`;
+  if (!archive.has(name)) return;
+  const entry = (await archive.locate([name])).get(name) as ZipEntry;
   const order = (await readFileRange({ path, offset: entry.offset, length: Math.min(entry.size, 16) })).toString();
   if (order !== 'little') {
     throw new CheckpointError({ file: path, subject: `${root}byteorder`, expected: 'little', actual: order });
@@ -98,7 +99,8 @@ async function checkByteOrder(archive: ZipArchive, root: string, path: string): 
 }
 
 async function readPickle(archive: ZipArchive, root: string, path: string): Promise<unknown> {
-  const entry = archive.get(`${root}data.pkl`) as NonNullable<ReturnType<ZipArchive['get']>>;
+  const name = `${root}data.pkl`;
+  const entry = (await archive.locate([name])).get(name) as ZipEntry;
   if (entry.size > MAX_PICKLE_BYTES) {
     throw new CheckpointError({
       file: path,
@@ -148,16 +150,16 @@ function findWeights(top: unknown, path: string): { source: WeightsSource; dict:
 }
 
 /** Every weight as a file range, in the state dict's order, each view checked against its storage. */
-function weightEntries(
+async function weightEntries(
   dict: ReadonlyMap<unknown, unknown>,
   source: WeightsSource,
   archive: ZipArchive,
   root: string,
   path: string,
-): TensorEntry[] {
+): Promise<TensorEntry[]> {
   const where = (key: string) => (source === 'state dict' ? `state dict['${key}']` : `${source}['${key}']`);
   const byName = new Map<string, string>();
-  const tensors: TensorEntry[] = [];
+  const views: { name: string; view: TensorView; subject: string }[] = [];
   for (const [k, value] of dictEntries(dict)) {
     const key = String(k);
     if (typeof k !== 'string') {
@@ -180,9 +182,14 @@ function weightEntries(
       );
     }
     byName.set(name, key);
-    tensors.push(viewEntry(name, value, where(key), archive, root, path));
+    views.push({ name, view: value, subject: where(key) });
   }
-  return tensors;
+  const records = views.map(({ view }) => `${root}data/${view.storage.key}`);
+  const stored = await archive.locate(records.filter((r) => archive.has(r)));
+  return views.map(({ name, view, subject }, i) => {
+    const record = records[i] as string;
+    return viewEntry(name, view, subject, record, stored.get(record), path);
+  });
 }
 
 /** One weight's byte range: a contiguous view inside a storage whose record has the size its id says. */
@@ -190,8 +197,8 @@ function viewEntry(
   name: string,
   view: TensorView,
   subject: string,
-  archive: ZipArchive,
-  root: string,
+  recordName: string,
+  record: ZipEntry | undefined,
   path: string,
 ): TensorEntry {
   const { storage, storageOffset, shape, strides } = view;
@@ -199,9 +206,8 @@ function viewEntry(
   const refuse = (detail: string, expected: string, actual: string): never => {
     throw new CheckpointError({ file: path, subject, expected, actual }, detail);
   };
-  const record = archive.get(`${root}data/${storage.key}`);
-  if (record === undefined) refuse('its storage is not in the archive', `${root}data/${storage.key}`, 'no such entry');
-  const { offset, size } = record as NonNullable<typeof record>;
+  if (record === undefined) refuse('its storage is not in the archive', recordName, 'no such entry');
+  const { offset, size } = record as ZipEntry;
   if (size !== storage.numel * element) {
     refuse(
       `storage '${storage.key}' has another size than its persistent id says`,

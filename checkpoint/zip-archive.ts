@@ -1,6 +1,7 @@
 /**
  * The central directory of a zip archive as `torch.save` writes it: entry names and where each
- * entry's bytes lie in the file, by positioned reads of the directory and the local headers only.
+ * entry's bytes lie in the file, by positioned reads of the directory and of the local headers of
+ * the entries asked for (a checkpoint's optimizer state has twice as many entries as its weights).
  * torch stores every entry uncompressed (and pads them to an alignment), so an entry is a plain file
  * range; a compressed or encrypted entry is refused by name, and so is anything that does not fit in
  * the file (a truncated archive loses its end-of-directory record first). Zip64 is read (archives
@@ -45,33 +46,59 @@ export const MAX_DIRECTORY_BYTES = 80 * 1024 * 1024;
 type Handle = Awaited<ReturnType<typeof open>>;
 
 export class ZipArchive {
-  private readonly byName: ReadonlyMap<string, ZipEntry>;
+  private readonly byName: ReadonlyMap<string, DirectoryRecord>;
 
   private constructor(
     readonly path: string,
     readonly size: number,
-    readonly entries: readonly ZipEntry[],
+    private readonly records: readonly DirectoryRecord[],
+    /** Where the central directory starts: no entry's data may reach past it. */
+    private readonly dataEnd: number,
   ) {
-    this.byName = new Map(entries.map((e) => [e.name, e]));
+    this.byName = new Map(records.map((r) => [r.name, r]));
   }
 
-  /** Reads the central directory and every entry's local header; refuses what is not a stored, whole archive. */
-  static async open(path: string, label: string = path): Promise<ZipArchive> {
+  /** Reads the central directory; refuses a compressed, encrypted or cut archive. Reads no local header yet. */
+  static async open(path: string): Promise<ZipArchive> {
     const handle = await open(path, 'r');
     try {
       const { size } = await handle.stat();
-      const reader = new RangeReader(handle, label, size);
+      const reader = new RangeReader(handle, path, size);
       const { records, start } = await readDirectory(reader);
-      const entries: ZipEntry[] = [];
-      for (const record of records) entries.push(await locateData(reader, record, start));
-      return new ZipArchive(path, size, entries);
+      for (const record of records) checkStored(reader, record);
+      return new ZipArchive(path, size, records, start);
     } finally {
       await handle.close();
     }
   }
 
-  get(name: string): ZipEntry | undefined {
-    return this.byName.get(name);
+  get names(): string[] {
+    return this.records.map((r) => r.name);
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  /** The data ranges of these entries (each must exist), from their local headers, by name. */
+  async locate(names: Iterable<string>): Promise<Map<string, ZipEntry>> {
+    const wanted = [...new Set(names)].map((n) => {
+      const record = this.byName.get(n);
+      if (record === undefined) throw new Error(`zip: no entry '${n}'`);
+      return record;
+    });
+    const out = new Map<string, ZipEntry>();
+    if (wanted.length === 0) return out;
+    const handle = await open(this.path, 'r');
+    try {
+      const reader = new RangeReader(handle, this.path, this.size);
+      for (const r of wanted.sort((a, b) => a.headerOffset - b.headerOffset)) {
+        out.set(r.name, await locateData(reader, r, this.dataEnd));
+      }
+    } finally {
+      await handle.close();
+    }
+    return out;
   }
 }
 
@@ -231,8 +258,8 @@ function u64(bytes: Buffer, at: number, reader: RangeReader, subject: string): n
   return Number(value);
 }
 
-/** The entry's data range, from its local header; refuses compression, encryption and ranges past the data. */
-async function locateData(reader: RangeReader, r: DirectoryRecord, end: number): Promise<ZipEntry> {
+/** Refuses an entry that is compressed, encrypted, or whose sizes disagree. */
+function checkStored(reader: RangeReader, r: DirectoryRecord): void {
   const subject = `zip entry '${r.name}'`;
   if (r.flags & ENCRYPTED_FLAG) reader.fail(subject, 'encrypted: torch.save never encrypts its entries');
   if (r.method !== STORED) {
@@ -241,6 +268,11 @@ async function locateData(reader: RangeReader, r: DirectoryRecord, end: number):
   if (r.compressedSize !== r.size) {
     reader.fail(subject, 'corrupt', `stored size ${r.size}`, `${r.compressedSize} bytes in the archive`);
   }
+}
+
+/** The entry's data range, from its local header; refuses a range past the archive's data. */
+async function locateData(reader: RangeReader, r: DirectoryRecord, end: number): Promise<ZipEntry> {
+  const subject = `zip entry '${r.name}'`;
   const header = await reader.read(r.headerOffset, LOCAL_HEADER_BYTES, `${subject} local header`);
   if (header.readUInt32LE(0) !== SIG.localHeader) reader.fail(`${subject} local header`, 'bad signature');
   const offset = r.headerOffset + LOCAL_HEADER_BYTES + header.readUInt16LE(26) + header.readUInt16LE(28);
