@@ -12,7 +12,10 @@
  * lenient where a hostile pickle could bend its values (a protocol-0 DICT writes properties, not
  * entries; BUILD assigns a state's keys onto objects), so our records are frozen (BUILD on them
  * fails) and callers read dicts through `asDict`/`dictGet`, which refuse any Map that is not a plain
- * one. It must not know what a checkpoint's keys mean (torch-checkpoint.ts does) nor read files.
+ * one. pickleparser reads LONG1/LONG4 as unsigned, so an int below -2^31 comes out wrong; a tensor's
+ * offset, sizes and strides are never negative, and a view that does not fit its storage is refused,
+ * so only values we ignore could be misread. It must not know what a checkpoint's keys mean
+ * (torch-checkpoint.ts does) nor read files.
  */
 import { Parser } from 'pickleparser';
 import { isSafetensorsDtype, type SafetensorsDtype } from './safetensors-dtypes';

@@ -13,7 +13,9 @@
  * read until a plug-in asks. A non-contiguous view, a view outside its storage, a storage of another
  * size than its persistent id says, or a big-endian archive is refused naming the key. The optimizer,
  * scheduler and Lightning extras are unpickled (they are in the same stream) and then ignored, their
- * tensors unchecked. `settings` reads `config` (or Lightning's `hyper_parameters`): the training job's
+ * tensors unchecked; a global they name is refused like any other: a pickle is one program whose
+ * values the weights may share through its memo, so no part of it can be skipped unread, and torch's
+ * own `weights_only` loader refuses the same (real extras are plain containers and tensors). `settings` reads `config` (or Lightning's `hyper_parameters`): the training job's
  * fields, as JSON, for the loader to map to config.json's form. It must not interpret weights, read
  * config.json, or run anything a pickle names (restricted-unpickler.ts).
  */
