@@ -10,6 +10,7 @@
  */
 import { open } from 'node:fs/promises';
 import { CheckpointError } from './checkpoint-error';
+import { fileSize } from './file-ranges';
 
 /** One stored entry: its bytes are [offset, offset + size) of the archive file. */
 export interface ZipEntry {
@@ -60,9 +61,9 @@ export class ZipArchive {
 
   /** Reads the central directory; refuses a compressed, encrypted or cut archive. Reads no local header yet. */
   static async open(path: string): Promise<ZipArchive> {
+    const size = await fileSize(path);
     const handle = await open(path, 'r');
     try {
-      const { size } = await handle.stat();
       const reader = new RangeReader(handle, path, size);
       const { records, start } = await readDirectory(reader);
       for (const record of records) checkStored(reader, record);

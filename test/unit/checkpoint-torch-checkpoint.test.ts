@@ -348,7 +348,7 @@ describe('TorchCheckpointFile: bad archives and bad views are refused naming the
     expect((await refusal(path)).message).toMatch(message);
   });
 
-  it('a big-endian archive, a file that is no zip, an archive without data.pkl', async () => {
+  it('a big-endian archive, a file that is no zip, no file, an archive without data.pkl', async () => {
     const big = join(tempDir(), 'big.pth');
     writeFileSync(
       big,
@@ -362,6 +362,9 @@ describe('TorchCheckpointFile: bad archives and bad views are refused naming the
     const notZip = join(tempDir(), 'model.pth');
     copyFileSync(join(torch113Dir, 'triangulation_model.safetensors'), notZip);
     expect((await refusal(notZip)).message).toMatch(/end of central directory: not found/);
+
+    const absent = join(tempDir(), 'absent.pth');
+    expect((await refusal(absent)).message).toBe(`${absent}: file: expected a readable file, got ENOENT`);
 
     const noPickle = join(tempDir(), 'empty.pth');
     writeFileSync(noPickle, zipArchive([{ name: 'archive/version', data: Buffer.from('3') }]));
