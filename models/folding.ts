@@ -46,11 +46,7 @@ export function layerScaled(
 }
 
 /** BatchNorm1d `bn` (state_dict prefix) folded into Linear `linear`: returns the folded weight and bias. */
-export function batchNormFolded(
-  weights: WeightsFile,
-  linear: string,
-  bn: string,
-): { weight: Tensor; bias: Tensor } {
+export function batchNormFolded(weights: WeightsFile, linear: string, bn: string): { weight: Tensor; bias: Tensor } {
   const rows = weights.require(`${linear}.weight`).shape;
   const stats = async () => {
     const [gamma, beta, mean, variance] = (await Promise.all(

@@ -7,12 +7,10 @@
  * put in the bucket object by object (so the worker's own checks refuse them) fail the export with a
  * final InvalidInput naming the object and the key, with nothing published or registered.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { ActivityFailure } from '@temporalio/common';
 import { ApplicationFailure } from '@temporalio/common';
@@ -20,14 +18,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadBundle } from '../../client/bundle-upload';
 import { startExport } from '../../client/export-starter';
 import type { PipelineConfig } from '../../config/environment';
-import type { ExportResult } from '../../workflows/export-model';
 import { SMALL_BUNDLE } from '../unit/models-fixtures';
 import { Pickle, torch113FromSafetensors, writeCheckpoint } from '../unit/torch-checkpoint-writer';
+import { exportWithCli } from './support/cli-run';
 import { putRawBundle, versionsOf } from './support/raw-bundles';
 import { uniqueName } from './support/stack';
 import { useWorkerHost } from './support/worker-host';
 
-const run = promisify(execFile);
 const QUICK_BENCHMARK = { batchSizes: [1], maxRuns: 10, timeBudgetMs: 500, gpu: false };
 const REFERENCE = 'reference.safetensors';
 
@@ -61,13 +58,7 @@ describe('torch.save checkpoint bundles (Temporal, MinIO, MLflow)', () => {
   it('onnx-export run <bare .pth bundle> --wait registers a version whose checkpoint hash is the .pth file’s', async () => {
     const dir = bundleOf('bare', pth);
     const modelName = uniqueName('torch-pth');
-    const cli = join(config.projectRoot, 'bin', 'onnx-export.js');
-    const { stdout } = await run(
-      'node',
-      [cli, 'run', dir, '--model-name', modelName, '--run-id', 'r1', '--batch', '1', '--no-gpu', '--wait', '--json'],
-      { timeout: 600_000 },
-    );
-    const result = JSON.parse(stdout) as ExportResult;
+    const result = await exportWithCli(config, dir, modelName);
     expect(result.emission).toMatchObject({ source: 'emitted', architecture: 'LocalizationNet' });
     expect(result.emission.checkpointSha256).toBe(createHash('sha256').update(readFileSync(pth)).digest('hex'));
     expect(result.validation).toMatchObject({ ok: true, problems: [] });
