@@ -135,6 +135,24 @@ describe('TorchCheckpointFile: what torch writes', () => {
     expect(Array.from(await file.readFloat32('w'))).toEqual([1, 2, 3, 4]);
   });
 
+  it("a Lightning state_dict loses the first 'model.' of each key, as the service's k.replace('model.', '', 1)", async () => {
+    const stateDict = (keys: string[]) => {
+      const p = new Pickle().emptyDict().str('state_dict').emptyDict().mark();
+      keys.forEach((k, i) => p.str(k).tensor('FloatStorage', String(i), 1, [1]));
+      return p.setitems().setitem().stop();
+    };
+    const storages = { '0': float32Bytes([0]), '1': float32Bytes([1]), '2': float32Bytes([2]) };
+    const file = await TorchCheckpointFile.open(
+      writeCheckpoint(stateDict(['model.a', 'model.model.b', 'loss.model.c']), storages),
+    );
+    expect(file.tensors.map((t) => t.name)).toEqual(['a', 'model.b', 'loss.c']);
+    const path = writeCheckpoint(stateDict(['model.a', 'a']), storages);
+    expect((await refusal(path)).message).toBe(
+      `${path}: state_dict['a']: with 'model.' removed, two keys name the same tensor: ` +
+        "expected a name of its own, got 'a', as state_dict['model.a']",
+    );
+  });
+
   it("openWeights: the checkpoint file's sha256, and a NaN in a weight refused naming it (not one in the optimizer state)", async () => {
     const path = join(torch113Dir, 'triangulation_model.pth');
     const { weights, settings, weightsSha256 } = await openWeights(path);
