@@ -135,6 +135,21 @@ describe('TorchCheckpointFile: what torch writes', () => {
     expect(Array.from(await file.readFloat32('w'))).toEqual([1, 2, 3, 4]);
   });
 
+  it("torch 2.x's UntypedStorage (bytes) is a uint8 storage: its views are U8 tensors", async () => {
+    const pickle = new Pickle()
+      .emptyDict()
+      .str('model_state_dict')
+      .emptyDict()
+      .str('raw')
+      .tensor('UntypedStorage', '0', 4, [2], { offset: 2 })
+      .setitem()
+      .setitem()
+      .stop();
+    const file = await TorchCheckpointFile.open(writeCheckpoint(pickle, { '0': Buffer.from([1, 2, 3, 4]) }));
+    expect(file.require('raw')).toMatchObject({ dtype: 'U8', shape: [2], length: 2 });
+    expect([...(await file.read('raw'))]).toEqual([3, 4]);
+  });
+
   it("a Lightning state_dict loses the first 'model.' of each key, as the service's k.replace('model.', '', 1)", async () => {
     const stateDict = (keys: string[]) => {
       const p = new Pickle().emptyDict().str('state_dict').emptyDict().mark();
