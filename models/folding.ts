@@ -4,7 +4,7 @@
  * serializer calls `load()` when it writes the tensor, one tensor at a time. Folds are computed in
  * float64 and rounded once to float32. It must not decide graph structure.
  */
-import type { SafetensorsFile } from '../checkpoint';
+import type { WeightsFile } from '../checkpoint';
 import { lazyTensor, type Tensor } from '../onnx/ir';
 
 /** BatchNorm1d's default epsilon: LocalizationNet's heads use `nn.BatchNorm1d(n)` (the state_dict does not store eps). */
@@ -33,7 +33,7 @@ export function scaleRows(
 
 /** `weight[i,...] * layer_scale[i]`, as a tensor named `name` with `dims`. */
 export function layerScaled(
-  weights: SafetensorsFile,
+  weights: WeightsFile,
   name: string,
   key: string,
   layerScaleKey: string,
@@ -46,11 +46,7 @@ export function layerScaled(
 }
 
 /** BatchNorm1d `bn` (state_dict prefix) folded into Linear `linear`: returns the folded weight and bias. */
-export function batchNormFolded(
-  weights: SafetensorsFile,
-  linear: string,
-  bn: string,
-): { weight: Tensor; bias: Tensor } {
+export function batchNormFolded(weights: WeightsFile, linear: string, bn: string): { weight: Tensor; bias: Tensor } {
   const rows = weights.require(`${linear}.weight`).shape;
   const stats = async () => {
     const [gamma, beta, mean, variance] = (await Promise.all(
