@@ -25,7 +25,7 @@ export function architectureNames(): string[] {
 }
 
 /** `"LocalizationNet"`, or `"A" or "B"` once there are several: what config.json's `architecture` may be. */
-function knownNames(): string {
+export function knownNames(): string {
   return architectureNames()
     .map((n) => JSON.stringify(n))
     .join(' or ');

@@ -16,7 +16,7 @@
  * attention by broadcast Mul + ReduceSum (no MatMul) ran 0.37 ms against 0.31 ms for torch's graph.
  * It must not read tensor data while building (the fold is lazy) nor know which model calls it.
  */
-import type { SafetensorsFile } from '../checkpoint';
+import type { WeightsFile } from '../checkpoint';
 import type { GraphBuilder } from '../onnx/builder';
 import { attr, lazyTensor } from '../onnx/ir';
 import { int64s, op, reduce, scalar } from './graph-ops';
@@ -53,7 +53,7 @@ export function attentionShapes(prefix: string, { embedDim: d }: AttentionShape)
  */
 export function selfAttention(
   b: GraphBuilder,
-  weights: SafetensorsFile,
+  weights: WeightsFile,
   prefix: string,
   x: string,
   set: ReceiverSet,
@@ -106,7 +106,7 @@ function keyPaddingBias(b: GraphBuilder, set: ReceiverSet): string {
 }
 
 /** `in_proj_weight` and `in_proj_bias` with the Q rows (the first D) multiplied by `scale`. */
-function qScaled(weights: SafetensorsFile, prefix: string, embedDim: number, scale: number) {
+function qScaled(weights: WeightsFile, prefix: string, embedDim: number, scale: number) {
   const scaled = (key: string, dims: number[]) =>
     lazyTensor(`${key}*q_scale`, 'float32', dims, async () => {
       const values = await weights.readFloat32(key);

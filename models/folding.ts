@@ -1,10 +1,10 @@
 /**
  * Eval-mode folds as lazy tensors: layer_scale into the block's second pointwise weight and bias, and
- * BatchNorm1d into the preceding Linear or Conv1d. Nothing is read or computed while the graph is built; the
- * serializer calls `load()` when it writes the tensor, one tensor at a time. Folds are computed in
- * float64 and rounded once to float32. It must not decide graph structure.
+ * BatchNorm1d into the preceding Linear or Conv1d. Nothing is read or computed while the graph is
+ * built; the serializer calls `load()` when it writes the tensor, one tensor at a time. Folds are
+ * computed in float64 and rounded once to float32. It must not decide graph structure.
  */
-import type { SafetensorsFile } from '../checkpoint';
+import type { WeightsFile } from '../checkpoint';
 import { lazyTensor, type Tensor } from '../onnx/ir';
 
 /** BatchNorm1d's default epsilon: LocalizationNet's heads use `nn.BatchNorm1d(n)` (the state_dict does not store eps). */
@@ -33,7 +33,7 @@ export function scaleRows(
 
 /** `weight[i,...] * layer_scale[i]`, as a tensor named `name` with `dims`. */
 export function layerScaled(
-  weights: SafetensorsFile,
+  weights: WeightsFile,
   name: string,
   key: string,
   layerScaleKey: string,
@@ -51,7 +51,7 @@ export function layerScaled(
  * e.g. a Conv1d kernel as a 1×k Conv2d one), and bias.
  */
 export function batchNormFolded(
-  weights: SafetensorsFile,
+  weights: WeightsFile,
   linear: string,
   bn: string,
   dims?: readonly number[],
@@ -73,7 +73,7 @@ export function batchNormFolded(
 
 /** BatchNorm1d `bn`'s eval affine map per channel: y = (x − mean)·scale + beta, scale in float64. */
 async function batchNormStatistics(
-  weights: SafetensorsFile,
+  weights: WeightsFile,
   bn: string,
 ): Promise<{ scale: Float64Array; beta: Float32Array; mean: Float32Array }> {
   const [gamma, beta, mean, variance] = (await Promise.all(
@@ -88,7 +88,7 @@ async function batchNormStatistics(
  * (composing two convolutions) before rounding once. `weight` is row-major, one row per output channel.
  */
 export async function batchNormFoldedValues(
-  weights: SafetensorsFile,
+  weights: WeightsFile,
   linear: string,
   bn: string,
 ): Promise<{ weight: Float64Array; bias: Float64Array }> {

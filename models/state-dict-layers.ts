@@ -1,23 +1,21 @@
 /**
  * Pieces of a state_dict graph that several architectures build alike: an initializer that is the
- * weights file's bytes as they are (named after its key, read by range at serialization), an
+ * weights file's bytes as they are (named after its key, read by range at serialization; models/weight-tensors.ts), an
  * nn.Sequential of Linear layers with ReLU between them as Gemm/Relu nodes (Dropout is the identity in
  * eval), and the graph's inputs and outputs declared from the same table that gives its signature.
  * It must not read tensor data nor know any particular architecture.
  */
-import type { SafetensorsFile } from '../checkpoint';
+import type { WeightsFile } from '../checkpoint';
 import type { ModelSignature } from '../common/model-signature';
 import type { GraphBuilder } from '../onnx/builder';
-import { fileTensor, type DataType } from '../onnx/ir';
+import type { DataType } from '../onnx/ir';
+import { float32Weight } from './weight-tensors';
 
 /** An initializer from the file: `key` names it; `dims` reshapes it (same element count), default the stored shape. */
 export type FileInitializer = (key: string, dims?: readonly number[]) => string;
 
-export function fileInitializers(b: GraphBuilder, weights: SafetensorsFile): FileInitializer {
-  return (key, dims) => {
-    const t = weights.require(key);
-    return b.initializer(fileTensor(key, 'float32', dims ?? t.shape, weights.path, t.offset, t.length));
-  };
+export function fileInitializers(b: GraphBuilder, weights: WeightsFile): FileInitializer {
+  return (key, dims) => b.initializer(float32Weight(weights, key, dims));
 }
 
 /**

@@ -5,7 +5,7 @@
  * it (BatchNorm's `num_batches_tracked` counters) is this module's one rule. It must not read tensor
  * data nor know any architecture.
  */
-import { formatShape, type SafetensorsFile } from '../checkpoint';
+import { formatShape, type WeightsFile } from '../checkpoint';
 import { ModelError, type TensorMismatch } from './model-error';
 
 /** BatchNorm's step counter: an int64 scalar no eval graph reads, so a state_dict may hold it or not. */
@@ -13,7 +13,7 @@ export const isIgnoredTensor = (name: string): boolean => name.endsWith('.num_ba
 
 /** Refuses weights that differ from `expected` (float32 tensors by name) in any name, shape or dtype, all at once. */
 export function checkWeightTable(
-  weights: SafetensorsFile,
+  weights: WeightsFile,
   expected: ReadonlyMap<string, readonly number[]>,
   against: string,
 ): void {

@@ -20,7 +20,7 @@
  * Tensors are [rows, C, 1, L] (Conv2d on height-1 images; graph.ts says why). It must not read tensor
  * data while building (the BatchNorm folds are lazy) nor know the stage layout (weights.ts does).
  */
-import type { SafetensorsFile } from '../../checkpoint';
+import type { WeightsFile } from '../../checkpoint';
 import type { GraphBuilder } from '../../onnx/builder';
 import { attr, int64Tensor, lazyTensor, ONNX_DTYPE_CODES, type Tensor } from '../../onnx/ir';
 import { batchNormFolded, batchNormFoldedValues } from '../folding';
@@ -35,13 +35,13 @@ const FLOAT32 = attr.int(ONNX_DTYPE_CODES.float32);
 const TO_END = Number.MAX_SAFE_INTEGER;
 
 /** A conv's weight with its BatchNorm folded, as a height-1 Conv2d kernel [out, in, 1, k]; its bias if asked. */
-function folded(b: GraphBuilder, weights: SafetensorsFile, c: ConvBn): { weight: string; bias: () => string } {
+function folded(b: GraphBuilder, weights: WeightsFile, c: ConvBn): { weight: string; bias: () => string } {
   const t = batchNormFolded(weights, c.conv, c.bn, [c.outputs, c.inputs, 1, c.kernel]);
   return { weight: b.initializer(t.weight), bias: () => b.initializer(t.bias) };
 }
 
 /** Conv `c` with its BatchNorm folded, on [rows, c.inputs, 1, L]. */
-export function foldedConv(b: GraphBuilder, weights: SafetensorsFile, c: ConvBn, x: string): string {
+export function foldedConv(b: GraphBuilder, weights: WeightsFile, c: ConvBn, x: string): string {
   const { weight, bias } = folded(b, weights, c);
   return b.conv(c.conv, x, weight, bias(), {
     kernelShape: [1, c.kernel],
@@ -65,7 +65,7 @@ function lengthOf(b: GraphBuilder, scope: string, x: string): string {
 }
 
 /** Conv a then conv b (module docstring): [rows, a.inputs, 1, L] → [rows, b.outputs, 1, L_b]. */
-export function composedConvs(b: GraphBuilder, weights: SafetensorsFile, a: ConvBn, c: ConvBn, x: string): string {
+export function composedConvs(b: GraphBuilder, weights: WeightsFile, a: ConvBn, c: ConvBn, x: string): string {
   const scope = `${a.conv}+${c.conv}`;
   if (a.kernel !== 3 || a.stride !== 1 || c.kernel !== 3 || c.stride !== 2) {
     throw new Error(`internal: ${scope}: composedConvs takes a k3 stride-1 conv then a k3 stride-2 conv`);
@@ -128,7 +128,7 @@ export function composedConvs(b: GraphBuilder, weights: SafetensorsFile, a: Conv
 }
 
 /** The composed conv's bias: b's bias plus Σ over b's taps of b's weight times a's bias. */
-function composedBias(weights: SafetensorsFile, a: ConvBn, c: ConvBn, name: string): Tensor {
+function composedBias(weights: WeightsFile, a: ConvBn, c: ConvBn, name: string): Tensor {
   return lazyTensor(name, 'float32', [c.outputs], async () => {
     const [fa, fc] = await Promise.all([
       batchNormFoldedValues(weights, a.conv, a.bn),
@@ -151,7 +151,7 @@ function composedBias(weights: SafetensorsFile, a: ConvBn, c: ConvBn, name: stri
 }
 
 /** Conv then the mean over length (module docstring): [rows, c.inputs, 1, L] → [rows, c.outputs, 1, 1]. */
-export function convThenMean(b: GraphBuilder, weights: SafetensorsFile, c: ConvBn, x: string): string {
+export function convThenMean(b: GraphBuilder, weights: WeightsFile, c: ConvBn, x: string): string {
   const scope = `${c.conv}+mean`;
   const { weight, bias } = folded(b, weights, c);
   const tapSum = reduce(b, 'ReduceSum', `${scope}/taps`, weight, [3], 1);

@@ -23,7 +23,7 @@
  *   40.6 ms against 63.5 ms (loaded machine, same run; 17.7 against 28.4 ms when it was quiet).
  * It must not read tensor data nor write files.
  */
-import type { SafetensorsFile } from '../../checkpoint';
+import type { WeightsFile } from '../../checkpoint';
 import { DEFAULT_OPSET } from '../../common/export-contract';
 import type { ModelSignature } from '../../common/model-signature';
 import { GraphBuilder } from '../../onnx/builder';
@@ -77,7 +77,7 @@ export function iqResNet18Signature(): ModelSignature {
 
 export interface IqResNet18Bundle {
   readonly config: IqResNet18Config;
-  readonly weights: SafetensorsFile;
+  readonly weights: WeightsFile;
   readonly weightsSha256: string;
 }
 

@@ -4,7 +4,7 @@
  * two three-layer heads) and the check of a weights file against them. BatchNorm's
  * `num_batches_tracked` may be present or not. It must not build graphs or read tensor data.
  */
-import type { SafetensorsFile } from '../../checkpoint';
+import type { WeightsFile } from '../../checkpoint';
 import { attentionShapes, type AttentionShape } from '../attention';
 import { checkWeightTable } from '../weight-table';
 import type { IqResNet18Config } from './config';
@@ -87,6 +87,6 @@ export function expectedShapes(): Map<string, readonly number[]> {
 }
 
 /** Refuses weights that differ from IQResNet18's state_dict (every problem at once). */
-export function checkIqResNet18Weights(_config: IqResNet18Config, weights: SafetensorsFile): void {
+export function checkIqResNet18Weights(_config: IqResNet18Config, weights: WeightsFile): void {
   checkWeightTable(weights, expectedShapes(), AGAINST);
 }

@@ -4,7 +4,7 @@
  * unexpected, shape and dtype mismatches, all reported at once). It must not build graphs or read
  * tensor data.
  */
-import type { SafetensorsFile } from '../../checkpoint';
+import type { WeightsFile } from '../../checkpoint';
 import { ModelError } from '../model-error';
 import { checkWeightTable } from '../weight-table';
 import { CONVNEXT_PRESETS, type LocalizationNetConfig } from './config';
@@ -28,7 +28,7 @@ export const stageIndex = (s: number): number => 2 * s + 1;
 export const downsampleIndex = (s: number): number => 2 * s + 2;
 
 /** Reads depths and widths from the tensor names and shapes (the check then verifies every tensor). */
-export function inferLayout(weights: SafetensorsFile): ConvNextLayout | undefined {
+export function inferLayout(weights: WeightsFile): ConvNextLayout | undefined {
   const depths: number[] = [];
   const dims: number[] = [];
   for (let s = 0; ; s++) {
@@ -45,7 +45,7 @@ export function inferLayout(weights: SafetensorsFile): ConvNextLayout | undefine
 /** The layout the config promises (preset or explicit), or the weights' own when the config leaves it open. */
 export function resolveLayout(
   config: LocalizationNetConfig,
-  weights: SafetensorsFile,
+  weights: WeightsFile,
 ): { layout: ConvNextLayout; against: string } {
   if (config.backbone !== 'convnext') {
     return { layout: CONVNEXT_PRESETS[config.backbone], against: config.backbone };
@@ -117,6 +117,6 @@ export function expectedShapes(layout: ConvNextLayout): Map<string, readonly num
 }
 
 /** Refuses weights that differ from `layout` in any tensor name, shape or dtype (all problems at once). */
-export function checkWeights(weights: SafetensorsFile, layout: ConvNextLayout, against: string): void {
+export function checkWeights(weights: WeightsFile, layout: ConvNextLayout, against: string): void {
   checkWeightTable(weights, expectedShapes(layout), against);
 }

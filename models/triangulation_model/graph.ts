@@ -16,7 +16,7 @@
  * Split. Every weight is the file's bytes by range except the attention's Q rows (1/√d folded in).
  * It must not read tensor data nor write files.
  */
-import type { SafetensorsFile } from '../../checkpoint';
+import type { WeightsFile } from '../../checkpoint';
 import { DEFAULT_OPSET } from '../../common/export-contract';
 import type { ModelSignature } from '../../common/model-signature';
 import { GraphBuilder } from '../../onnx/builder';
@@ -80,7 +80,7 @@ export function triangulationModelSignature(): ModelSignature {
 
 export interface TriangulationModelBundle {
   readonly config: TriangulationModelConfig;
-  readonly weights: SafetensorsFile;
+  readonly weights: WeightsFile;
   readonly weightsSha256: string;
 }
 
@@ -90,7 +90,7 @@ export interface TriangulationModelBundle {
  * one (and the count's divided by 7), [out, 2C + 2]. Algebraically T7 then T8's first layer; it spares
  * the graph two Expands and a Div on every run. Read lazily, at serialization.
  */
-function pooledHeadWeight(weights: SafetensorsFile, linear: string, width: number): Tensor {
+function pooledHeadWeight(weights: WeightsFile, linear: string, width: number): Tensor {
   const key = `${linear}.weight`;
   const [rows, columns] = weights.require(key).shape as [number, number];
   return lazyTensor(`${key}+pooled_columns`, 'float32', [rows, 2 * width + 2], async () => {

@@ -3,7 +3,7 @@
  * 2.2; the factory's widths, which no checkpoint varies) and the check of a weights file against
  * them. It must not build graphs or read tensor data.
  */
-import type { SafetensorsFile } from '../../checkpoint';
+import type { WeightsFile } from '../../checkpoint';
 import { attentionShapes, type AttentionShape } from '../attention';
 import { checkWeightTable } from '../weight-table';
 import type { TriangulationModelConfig } from './config';
@@ -49,6 +49,6 @@ export function expectedShapes(): Map<string, readonly number[]> {
 }
 
 /** Refuses weights that differ from TriangulationModel's state_dict (every problem at once). */
-export function checkTriangulationModelWeights(_config: TriangulationModelConfig, weights: SafetensorsFile): void {
+export function checkTriangulationModelWeights(_config: TriangulationModelConfig, weights: WeightsFile): void {
   checkWeightTable(weights, expectedShapes(), AGAINST);
 }
