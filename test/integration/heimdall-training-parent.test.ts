@@ -10,7 +10,7 @@
  * reference never held, at batch 1 and 5.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -94,6 +94,8 @@ describe('the Python HeimdallNet training parent (Temporal, MinIO, MLflow)', () 
 
     // The reference: the parent's two cases, every input and output (written before the export starts).
     const reference = join(workDir, runId, 'reference.safetensors');
+    if (!existsSync(reference))
+      throw new Error(`the parent wrote no reference: ${done.ok ? '' : done.stderr.slice(-3000)}`);
     const names = ['features', 'iq_data', 'mask', 'position', 'positions', 'receiver_ids', 'uncertainty'];
     expect(safetensorsKeys(reference)).toEqual(['r4', 'r7'].flatMap((c) => names.map((n) => `${c}/${n}`)));
 

@@ -42,17 +42,20 @@ from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from training_parent import (  # noqa: E402
-    DEFAULT_MODEL_NAME,
-    await_existing_export,
-    export_as_child,
-    refuse_if_invalid,
-    run_and_exit,
-    run_parent,
-)
+# String operations only at module level: the workflow sandbox re-imports this module and refuses I/O.
+HERE = os.path.dirname(__file__)
+sys.path.insert(0, HERE)
+with workflow.unsafe.imports_passed_through():
+    from training_parent import (
+        DEFAULT_MODEL_NAME,
+        await_existing_export,
+        export_as_child,
+        refuse_if_invalid,
+        run_and_exit,
+        run_parent,
+    )
 
-REFERENCE_SCRIPT = Path(__file__).resolve().parent / "heimdall_reference.py"
+REFERENCE_SCRIPT = os.path.join(HERE, "heimdall_reference.py")
 REFERENCE_FILE = "reference.safetensors"
 DEFAULT_BUCKET = "heimdall-checkpoints"
 # The local stack's object store when the environment names none (common/constants.ts's defaults).
@@ -89,21 +92,21 @@ class HeimdallActivities:
         out_dir.mkdir(parents=True, exist_ok=True)
         out = out_dir / REFERENCE_FILE
         process = await asyncio.create_subprocess_exec(
-            self.torch_python, str(REFERENCE_SCRIPT), "--checkpoint", job["checkpointPath"], "--out", str(out),
+            self.torch_python, REFERENCE_SCRIPT, "--checkpoint", job["checkpointPath"], "--out", str(out),
             "--seed", str(self.seed), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         stdout, stderr = await process.communicate()
         if process.returncode != 0:
             # The same checkpoint fails the same way again: not worth a retry.
             raise ApplicationError(
-                f"{REFERENCE_SCRIPT.name} failed on {job['checkpointPath']}: "
+                f"{os.path.basename(REFERENCE_SCRIPT)} failed on {job['checkpointPath']}: "
                 f"{stderr.decode(errors='replace').strip()[-2000:]}",
                 type="ReferenceCasesFailed", non_retryable=True)
         return {"path": str(out), **json.loads(stdout.decode().strip().splitlines()[-1])}
 
     @activity.defn
-    async def upload_bundle(self, files: dict[str, str]) -> str:
-        """Uploads {name in the bundle: local path}; returns the bundle's s3:// URI."""
-        return await asyncio.to_thread(self._upload, files)
+    async def upload_bundle(self, paths: list[str]) -> str:
+        """Uploads the files (each under its own name, the weights file first); returns the bundle's s3:// URI."""
+        return await asyncio.to_thread(self._upload, {os.path.basename(path): path for path in paths})
 
     def _upload(self, files: dict[str, str]) -> str:
         import boto3  # here, not at module level: the workflow sandbox re-imports this module
@@ -144,7 +147,7 @@ class HeimdallTrainingWithExport:
             HeimdallActivities.write_reference_cases, job, start_to_close_timeout=timedelta(minutes=10))
         checkpoint_uri = await workflow.execute_activity_method(
             HeimdallActivities.upload_bundle,
-            {Path(job["checkpointPath"]).name: job["checkpointPath"], REFERENCE_FILE: reference["path"]},
+            [job["checkpointPath"], reference["path"]],
             start_to_close_timeout=timedelta(minutes=10),
             retry_policy=RetryPolicy(maximum_attempts=5),
         )

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio import activity, workflow
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import Worker
@@ -123,8 +123,21 @@ async def run_parent(workflow_type: str, arg: Any, run_id: str, workflows: list,
         )
 
 
+def failure_message(error: BaseException) -> str:
+    """The innermost cause's message: what the export said, without the chain of wrappers around it."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return f"{type(error).__name__}: {error}"
+
+
 def run_and_exit(main_coroutine: Any) -> None:
-    asyncio.run(main_coroutine)
+    try:
+        asyncio.run(main_coroutine)
+    except WorkflowFailureError as failed:
+        # One line, the failure's own words (e.g. the export's InvalidInput naming the file), no stack trace.
+        print(f"the workflow failed: {failure_message(failed)}", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(1)
     # Leave without interpreter finalization: the SDK's Rust runtime threads can still hold the GIL
     # machinery at exit and abort the process ("PyGILState_Release ... must be current"), which
     # would turn a finished run into a failing exit code. Everything is already printed and flushed.
