@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio import activity, workflow
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import Worker
@@ -70,29 +70,79 @@ async def await_existing_export(workflow_id: str) -> dict[str, Any]:
     return await client.get_workflow_handle(workflow_id).result()
 
 
+async def export_as_child(request: dict[str, Any]) -> dict[str, Any]:
+    """Workflow code: exportModel as this workflow's child, or the result of the one already started."""
+    # The request was checked against docs/export-request.schema.json before this run started.
+    model_name = request.get("modelName", DEFAULT_MODEL_NAME)
+    export_id = f"export-{model_name}-{request['runId']}"
+    try:
+        return await workflow.execute_child_workflow(
+            EXPORT_WORKFLOW_TYPE,
+            request,
+            id=export_id,
+            task_queue=EXPORT_TASK_QUEUE,
+            # The export outlives a cancelled training run; a completed export is never redone.
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            result_type=dict,
+        )
+    except WorkflowAlreadyStartedError:
+        return await workflow.execute_activity(
+            await_existing_export, export_id,
+            start_to_close_timeout=timedelta(hours=2),
+        )
+
+
 @workflow.defn(name="pythonTrainingWithExport")
 class TrainingWithExport:
     @workflow.run
     async def run(self, request: dict[str, Any]) -> dict[str, Any]:
-        # The request was checked against docs/export-request.schema.json before this run started.
-        model_name = request.get("modelName", DEFAULT_MODEL_NAME)
-        export_id = f"export-{model_name}-{request['runId']}"
-        try:
-            return await workflow.execute_child_workflow(
-                EXPORT_WORKFLOW_TYPE,
-                request,
-                id=export_id,
-                task_queue=EXPORT_TASK_QUEUE,
-                # The export outlives a cancelled training run; a completed export is never redone.
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                result_type=dict,
-            )
-        except WorkflowAlreadyStartedError:
-            return await workflow.execute_activity(
-                await_existing_export, export_id,
-                start_to_close_timeout=timedelta(hours=2),
-            )
+        return await export_as_child(request)
+
+
+def refuse_if_invalid(request: dict[str, Any]) -> None:
+    """Exits with status 2 and every schema problem on stderr when the request is not an ExportRequest."""
+    problems = request_problems(request)
+    if problems:
+        print("invalid export request: " + "; ".join(problems), file=sys.stderr)
+        sys.stdout.flush()
+        os._exit(2)
+
+
+async def run_parent(workflow_type: str, arg: Any, run_id: str, workflows: list, activities: list) -> Any:
+    """Runs one parent workflow on a worker of its own (a fresh task queue) and returns its result."""
+    client = await connect_temporal()
+    queue = f"{PARENT_TASK_QUEUE}-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, task_queue=queue, workflows=workflows, activities=activities):
+        return await client.execute_workflow(
+            workflow_type,
+            arg,
+            id=f"python-training-{run_id}-{uuid.uuid4().hex[:6]}",
+            task_queue=queue,
+            execution_timeout=timedelta(minutes=30),
+        )
+
+
+def failure_message(error: BaseException) -> str:
+    """The innermost cause's message: what the export said, without the chain of wrappers around it."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return f"{type(error).__name__}: {error}"
+
+
+def run_and_exit(main_coroutine: Any) -> None:
+    try:
+        asyncio.run(main_coroutine)
+    except WorkflowFailureError as failed:
+        # One line, the failure's own words (e.g. the export's InvalidInput naming the file), no stack trace.
+        print(f"the workflow failed: {failure_message(failed)}", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(1)
+    # Leave without interpreter finalization: the SDK's Rust runtime threads can still hold the GIL
+    # machinery at exit and abort the process ("PyGILState_Release ... must be current"), which
+    # would turn a finished run into a failing exit code. Everything is already printed and flushed.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 async def main() -> None:
@@ -104,30 +154,11 @@ async def main() -> None:
     args = parser.parse_args()
     request = {**json.loads(args.export_json), "checkpointUri": args.checkpoint_uri, "runId": args.run_id,
                "modelName": args.model_name}
-    problems = request_problems(request)
-    if problems:
-        print("invalid export request: " + "; ".join(problems), file=sys.stderr)
-        sys.stdout.flush()
-        os._exit(2)
-
-    client = await connect_temporal()
-    queue = f"{PARENT_TASK_QUEUE}-{uuid.uuid4().hex[:8]}"
-    async with Worker(client, task_queue=queue, workflows=[TrainingWithExport],
-                      activities=[await_existing_export]):
-        result = await client.execute_workflow(
-            "pythonTrainingWithExport",
-            request,
-            id=f"python-training-{args.run_id}-{uuid.uuid4().hex[:6]}",
-            task_queue=queue,
-            execution_timeout=timedelta(minutes=30),
-        )
+    refuse_if_invalid(request)
+    result = await run_parent("pythonTrainingWithExport", request, args.run_id, [TrainingWithExport],
+                              [await_existing_export])
     print(json.dumps(result))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
-    # Leave without interpreter finalization: the SDK's Rust runtime threads can still hold the GIL
-    # machinery at exit and abort the process ("PyGILState_Release ... must be current"), which
-    # would turn a finished run into a failing exit code. Everything is already printed and flushed.
-    sys.stdout.flush()
-    os._exit(0)
+    run_and_exit(main())
