@@ -1,0 +1,67 @@
+/**
+ * HeimdallNet's per-receiver calibration (spec H6): each row h ← GELU(LN_k(Linear_k(h))) with k that
+ * row's receiver id, as a gather by id from the stacked layers: no id is baked into the graph, and an
+ * id is any int64 in [0, R) at run time. It must not read tensor data.
+ */
+import { float32Tensor } from '../../onnx/ir';
+import { gelu, layerNormLastAxis } from '../graph-ops';
+import { stacked } from './folds';
+import { int64Constant, LAYER_NORM_EPSILON, op, unsqueeze, type Layers } from './layers';
+import { CALIBRATION, HIDDEN } from './weights';
+
+/** How the per-row Linear is computed (measured in onnxruntime; see `calibrate`). */
+export type CalibrationForm = 'gather-weights' | 'all-layers';
+
+/** Per-row LayerNorm γ and β gathered by id: LN without affine, then ·γ[id] + β[id]. */
+function layerNormById(layers: Layers, r: number, x: string, ids: string): string {
+  const { b, weights } = layers;
+  const keys = (p: string) => Array.from({ length: r }, (_, k) => `${CALIBRATION}.${k}.1.${p}`);
+  const gamma = b.initializer(stacked(weights, `${CALIBRATION}.*.1.weight`, keys('weight'), [HIDDEN]));
+  const beta = b.initializer(stacked(weights, `${CALIBRATION}.*.1.bias`, keys('bias'), [HIDDEN]));
+  const ones = b.initializer(float32Tensor(`${CALIBRATION}.*.1/ones`, [HIDDEN], new Array<number>(HIDDEN).fill(1)));
+  const zeros = b.initializer(float32Tensor(`${CALIBRATION}.*.1/zeros`, [HIDDEN], new Array<number>(HIDDEN).fill(0)));
+  const scope = `${CALIBRATION}.*.1`;
+  const normed = layerNormLastAxis(b, scope, x, ones, zeros, LAYER_NORM_EPSILON);
+  const scaled = b.mul(scope, normed, op(b, 'Gather', `${scope}.weight`, [gamma, ids]));
+  return b.add(scope, scaled, op(b, 'Gather', `${scope}.bias`, [beta, ids]));
+}
+
+/**
+ * H6 on rows `h` [M, 256] with their ids [M] (int64): [M, 256].
+ * - `gather-weights`: Gather the (R, 256, 256) stacked, transposed weights by id, then a batched MatMul
+ *   of each row with its own matrix;
+ * - `all-layers`: one Gemm of every row against all R layers ([M, R·256]), then GatherElements of the
+ *   row's own 256 by id.
+ */
+export function calibrate(layers: Layers, r: number, h: string, ids: string, form: CalibrationForm): string {
+  const { b, weights } = layers;
+  const keys = (p: string) => Array.from({ length: r }, (_, k) => `${CALIBRATION}.${k}.0.${p}`);
+  const scope = `${CALIBRATION}.*.0`;
+  let y: string;
+  if (form === 'gather-weights') {
+    const w = b.initializer(
+      stacked(weights, `${CALIBRATION}.*.0.weight^T`, keys('weight'), [HIDDEN, HIDDEN], { transpose: true }),
+    );
+    const bias = b.initializer(stacked(weights, `${CALIBRATION}.*.0.bias`, keys('bias'), [HIDDEN]));
+    const rowWeights = op(b, 'Gather', `${scope}.weight`, [w, ids]);
+    const product = b.matMul(scope, unsqueeze(b, scope, h, [1]), rowWeights);
+    y = b.add(scope, b.reshape(scope, product, [-1, HIDDEN]), op(b, 'Gather', `${scope}.bias`, [bias, ids]));
+  } else {
+    const w = b.initializer(
+      stacked(weights, `${CALIBRATION}.*.0.weight`, keys('weight'), [HIDDEN, HIDDEN], { dims: [r * HIDDEN, HIDDEN] }),
+    );
+    const bias = b.initializer(
+      stacked(weights, `${CALIBRATION}.*.0.bias`, keys('bias'), [HIDDEN], { dims: [r * HIDDEN] }),
+    );
+    const all = b.reshape(scope, b.gemm(scope, h, w, bias, { transB: 1 }), [-1, r, HIDDEN]);
+    const index = op(b, 'Expand', scope, [
+      b.reshape(scope, ids, [-1, 1, 1]),
+      int64Constant(b, 'expand', [1, 1, HIDDEN]),
+    ]);
+    y = b.reshape(scope, op(b, 'GatherElements', scope, [all, index], { axis: { type: 'int', value: 1 } }), [
+      -1,
+      HIDDEN,
+    ]);
+  }
+  return gelu(b, `${CALIBRATION}.*.2`, layerNormById(layers, r, y, ids));
+}

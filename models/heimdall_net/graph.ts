@@ -1,0 +1,158 @@
+/**
+ * HeimdallNet (spec section 1) as an ONNX IR graph in eval semantics, and its signature. Dropout is
+ * gone and every BatchNorm folded (iq-encoder.ts). The service's loop over receiver slots becomes one
+ * pass over the B·N rows (row b·N + i), exact in eval (spec 1.5); rows go back to [B, N, ·] only where
+ * receivers are pooled. The batch, the receiver count N and the IQ length L are symbolic: shapes are
+ * read from the inputs at run time, and no receiver id, batch or count is a constant of the graph.
+ *
+ * Edge cases, as PyTorch: N = 1 runs like any N; with every receiver masked the outputs are finite
+ * (every pool is 0, the softmax weights uniform). An id outside [0, R) fails in onnxruntime's Gather
+ * where PyTorch's embedding raises.
+ *
+ * It must not read tensor data (folds are lazy) nor write files (emit.ts does).
+ */
+import type { SafetensorsFile } from '../../checkpoint';
+import { DEFAULT_OPSET } from '../../common/export-contract';
+import type { ModelSignature } from '../../common/model-signature';
+import { GraphBuilder } from '../../onnx/builder';
+import type { Model } from '../../onnx/ir';
+import type { BuildOptions } from '../architecture';
+import { calibrate, type CalibrationForm } from './calibration';
+import type { HeimdallNetConfig } from './config';
+import { geometryEncoder } from './geometry';
+import { iqEncoder } from './iq-encoder';
+import { int64Constant, linear, linearNormGelu, op, stateTensor, unsqueeze, type Layers } from './layers';
+import { setAggregator } from './set-aggregator';
+import { EMBEDDINGS, ENCODER, FEATURES_PER_RECEIVER, HIDDEN, POSITION_DIMS, type HeimdallNetLayout } from './weights';
+
+export const BATCH_DIM = 'batch_size';
+export const RECEIVERS_DIM = 'receivers';
+export const SEQUENCE_DIM = 'seq_len';
+/** The training service's input and output names (spec 1.1, 1.2), in forward's order. */
+export const INPUTS = {
+  iq: 'iq_data',
+  features: 'features',
+  positions: 'positions',
+  ids: 'receiver_ids',
+  mask: 'mask',
+} as const;
+export const OUTPUTS = { position: 'position', uncertainty: 'uncertainty' } as const;
+
+type Dims = readonly (number | string)[];
+const INPUT_SPECS: readonly { name: string; dtype: 'float32' | 'int64' | 'bool'; dims: Dims }[] = [
+  { name: INPUTS.iq, dtype: 'float32', dims: [BATCH_DIM, RECEIVERS_DIM, 2, SEQUENCE_DIM] },
+  { name: INPUTS.features, dtype: 'float32', dims: [BATCH_DIM, RECEIVERS_DIM, FEATURES_PER_RECEIVER] },
+  { name: INPUTS.positions, dtype: 'float32', dims: [BATCH_DIM, RECEIVERS_DIM, POSITION_DIMS] },
+  { name: INPUTS.ids, dtype: 'int64', dims: [BATCH_DIM, RECEIVERS_DIM] },
+  { name: INPUTS.mask, dtype: 'bool', dims: [BATCH_DIM, RECEIVERS_DIM] },
+];
+const OUTPUT_DIMS: Dims = [BATCH_DIM, 2];
+
+/** The graph's inputs and outputs (the same for every R and calibration setting). */
+export function heimdallNetSignature(): ModelSignature {
+  const spec = (name: string, dtype: string, dims: Dims) => ({
+    name,
+    dtype,
+    shape: dims.map((d) => (typeof d === 'number' ? d : -1)),
+  });
+  const outputs = [OUTPUTS.position, OUTPUTS.uncertainty].map((n) => ({
+    name: n,
+    dtype: 'float32',
+    dims: OUTPUT_DIMS,
+  }));
+  return {
+    inputs: INPUT_SPECS.map((s) => spec(s.name, s.dtype, s.dims)),
+    outputs: outputs.map((s) => spec(s.name, s.dtype, s.dims)),
+    dims: Object.fromEntries([...INPUT_SPECS, ...outputs].map((s) => [s.name, [...s.dims]])),
+  };
+}
+
+/** What the build reads: the config, the checked weights' layout, the weights and their sha256. */
+export interface HeimdallNetBundle {
+  readonly config: HeimdallNetConfig;
+  readonly layout: HeimdallNetLayout;
+  readonly weights: SafetensorsFile;
+  readonly weightsSha256: string;
+}
+
+/** H6's form, chosen by measurement (calibration.ts). */
+export const CALIBRATION_FORM: CalibrationForm = 'gather-weights';
+
+/** The graph of weights already checked against `bundle.layout`. */
+export function buildHeimdallNet(
+  bundle: HeimdallNetBundle,
+  options: BuildOptions & { calibrationForm?: CalibrationForm } = {},
+): Model {
+  const { config, layout, weights } = bundle;
+  const b = new GraphBuilder({ opset: options.opset ?? DEFAULT_OPSET, graphName: 'HeimdallNet' });
+  const layers: Layers = { b, weights };
+  for (const s of INPUT_SPECS) b.input(s.name, s.dtype, s.dims);
+
+  // Rows b·N + i; [B, N] read from the ids at run time, to lay rows out as slots again.
+  const slotShape = op(b, 'Shape', 'receivers', [INPUTS.ids]);
+  const toSlots = (x: string, width: number) => {
+    const shape = op(b, 'Concat', 'receivers', [slotShape, int64Constant(b, 'shapes', [width])], {
+      axis: { type: 'int', value: 0 },
+    });
+    return op(b, 'Reshape', 'receivers', [x, shape]);
+  };
+  const iqRows = b.reshape(
+    'receivers',
+    op(b, 'Flatten', 'receivers', [INPUTS.iq], { axis: { type: 'int', value: 2 } }),
+    [0, 2, -1],
+  );
+  const ids = b.reshape('receivers', INPUTS.ids, [-1]);
+  const mask = b.cast('receivers', INPUTS.mask, 'float32');
+
+  // H2–H5: per-receiver encoding.
+  const iq = iqEncoder(layers, iqRows);
+  const featureRows = b.reshape('receivers', INPUTS.features, [-1, FEATURES_PER_RECEIVER]);
+  const feat = linear(
+    layers,
+    `${ENCODER}.feature_encoder.3`,
+    linearNormGelu(layers, `${ENCODER}.feature_encoder`, featureRows),
+  );
+  const embedding = op(b, 'Gather', `${ENCODER}.receiver_embeddings`, [stateTensor(layers, EMBEDDINGS), ids]);
+  const fused = op(b, 'Concat', ENCODER, [iq, feat, embedding], { axis: { type: 'int', value: 1 } });
+  let h = linear(layers, `${ENCODER}.adaptive_fusion.3`, linearNormGelu(layers, `${ENCODER}.adaptive_fusion`, fused));
+  // H6.
+  if (layout.useCalibration) {
+    h = calibrate(layers, layout.maxReceivers, h, ids, options.calibrationForm ?? CALIBRATION_FORM);
+  }
+
+  const agg = setAggregator(
+    layers,
+    h,
+    {
+      rows: b.reshape('receivers', mask, [-1, 1]),
+      slots: unsqueeze(b, 'receivers', mask, [2]),
+      active: unsqueeze(b, 'receivers', INPUTS.mask, [2]),
+    },
+    toSlots,
+  );
+  const geo = geometryEncoder(layers, INPUTS.positions, mask, slotShape);
+
+  // F1–F3.
+  const z = linearNormGelu(
+    layers,
+    'global_fusion',
+    op(b, 'Concat', 'global_fusion', [agg, geo], { axis: { type: 'int', value: 1 } }),
+  );
+  const position = linear(layers, 'position_head', z, OUTPUTS.position);
+  const hidden = b.relu('uncertainty_head.1', linear(layers, 'uncertainty_head.0', z));
+  const uncertainty = b.softplus('uncertainty_head.3', linear(layers, 'uncertainty_head.2', hidden), {
+    output: OUTPUTS.uncertainty,
+  });
+  b.output(position, 'float32', OUTPUT_DIMS);
+  b.output(uncertainty, 'float32', OUTPUT_DIMS);
+
+  return b.build({
+    metadataProps: {
+      architecture: config.architecture,
+      checkpoint_sha256: bundle.weightsSha256,
+      max_receivers: String(layout.maxReceivers),
+      use_calibration: String(layout.useCalibration),
+      run_id: options.runId ?? config.runId ?? '',
+    },
+  });
+}
