@@ -9,8 +9,22 @@ import { stacked } from './folds';
 import { int64Constant, LAYER_NORM_EPSILON, op, unsqueeze, type Layers } from './layers';
 import { CALIBRATION, HIDDEN } from './weights';
 
-/** How the per-row Linear is computed (measured in onnxruntime; see `calibrate`). */
+/** How the per-row Linear is computed (see `calibrate` and `calibrationForm`). */
 export type CalibrationForm = 'gather-weights' | 'all-layers';
+
+/**
+ * Up to this R, one Gemm against all R layers beats gathering each row's 256×256 matrix. Measured on
+ * H6 alone in onnxruntime (2 threads, interleaved, median ms, gather-weights / all-layers), at 7 rows
+ * (batch 1, N = 7) and 224 rows (batch 32): R = 10: 0.099 / 0.119 and 82.2 / 15.8; R = 20: 0.101 /
+ * 0.268 and 72.3 / 39.4; R = 40: 0.255 / 0.834 and 53.1 / 48.1; R = 80: 0.288 / 1.91 and 52.8 / 76.6.
+ * The Gemm's cost grows with R, the gather's with the rows only; below 24 the Gemm costs at most a
+ * few tenths of a millisecond at batch 1 and saves tens at batch 32.
+ */
+export const ALL_LAYERS_MAX_RECEIVERS = 24;
+
+export function calibrationForm(maxReceivers: number): CalibrationForm {
+  return maxReceivers <= ALL_LAYERS_MAX_RECEIVERS ? 'all-layers' : 'gather-weights';
+}
 
 /** Per-row LayerNorm γ and β gathered by id: LN without affine, then ·γ[id] + β[id]. */
 function layerNormById(layers: Layers, r: number, x: string, ids: string): string {

@@ -17,13 +17,13 @@ import type { ModelSignature } from '../../common/model-signature';
 import { GraphBuilder } from '../../onnx/builder';
 import type { Model } from '../../onnx/ir';
 import type { BuildOptions } from '../architecture';
-import { calibrate, type CalibrationForm } from './calibration';
+import { calibrate, calibrationForm, type CalibrationForm } from './calibration';
 import type { HeimdallNetConfig } from './config';
 import { geometryEncoder } from './geometry';
 import { iqEncoder } from './iq-encoder';
 import { int64Constant, linear, linearNormGelu, op, stateTensor, unsqueeze, type Layers } from './layers';
 import { setAggregator } from './set-aggregator';
-import { EMBEDDINGS, ENCODER, FEATURES_PER_RECEIVER, HIDDEN, POSITION_DIMS, type HeimdallNetLayout } from './weights';
+import { EMBEDDINGS, ENCODER, FEATURES_PER_RECEIVER, POSITION_DIMS, type HeimdallNetLayout } from './weights';
 
 export const BATCH_DIM = 'batch_size';
 export const RECEIVERS_DIM = 'receivers';
@@ -75,9 +75,6 @@ export interface HeimdallNetBundle {
   readonly weightsSha256: string;
 }
 
-/** H6's form, chosen by measurement (calibration.ts). */
-export const CALIBRATION_FORM: CalibrationForm = 'gather-weights';
-
 /** The graph of weights already checked against `bundle.layout`. */
 export function buildHeimdallNet(
   bundle: HeimdallNetBundle,
@@ -99,7 +96,7 @@ export function buildHeimdallNet(
   const iqRows = b.reshape(
     'receivers',
     op(b, 'Flatten', 'receivers', [INPUTS.iq], { axis: { type: 'int', value: 2 } }),
-    [0, 2, -1],
+    [0, 2, 1, -1],
   );
   const ids = b.reshape('receivers', INPUTS.ids, [-1]);
   const mask = b.cast('receivers', INPUTS.mask, 'float32');
@@ -117,7 +114,7 @@ export function buildHeimdallNet(
   let h = linear(layers, `${ENCODER}.adaptive_fusion.3`, linearNormGelu(layers, `${ENCODER}.adaptive_fusion`, fused));
   // H6.
   if (layout.useCalibration) {
-    h = calibrate(layers, layout.maxReceivers, h, ids, options.calibrationForm ?? CALIBRATION_FORM);
+    h = calibrate(layers, layout.maxReceivers, h, ids, options.calibrationForm ?? calibrationForm(layout.maxReceivers));
   }
 
   const agg = setAggregator(

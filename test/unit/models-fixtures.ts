@@ -18,7 +18,7 @@ export interface Entry {
   readonly data?: Uint8Array;
 }
 
-const BYTES: Record<string, number> = { F32: 4, F16: 2, I64: 8 };
+const BYTES: Record<string, number> = { F32: 4, F16: 2, I64: 8, BOOL: 1 };
 
 /** Writes a safetensors file; entries without data become holes of zeros (sparse, so preset sizes cost no disk). */
 export function writeSafetensors(path: string, entries: ReadonlyMap<string, Entry>): void {
