@@ -3,7 +3,7 @@
  * row's receiver id, as a gather by id from the stacked layers: no id is baked into the graph, and an
  * id is any int64 in [0, R) at run time. It must not read tensor data.
  */
-import { float32Tensor } from '../../onnx/ir';
+import { attr, float32Tensor } from '../../onnx/ir';
 import { gelu, layerNormLastAxis } from '../graph-ops';
 import { stacked } from './folds';
 import { int64Constant, LAYER_NORM_EPSILON, op, unsqueeze, type Layers } from './layers';
@@ -72,10 +72,7 @@ export function calibrate(layers: Layers, r: number, h: string, ids: string, for
       b.reshape(scope, ids, [-1, 1, 1]),
       int64Constant(b, 'expand', [1, 1, HIDDEN]),
     ]);
-    y = b.reshape(scope, op(b, 'GatherElements', scope, [all, index], { axis: { type: 'int', value: 1 } }), [
-      -1,
-      HIDDEN,
-    ]);
+    y = b.reshape(scope, op(b, 'GatherElements', scope, [all, index], { axis: attr.int(1) }), [-1, HIDDEN]);
   }
   return gelu(b, `${CALIBRATION}.*.2`, layerNormById(layers, r, y, ids));
 }

@@ -3,12 +3,14 @@
  * over the active pairs into [B, 256]. The angle is (Δlat, Δlon)/hypot, which is (cos, sin) of
  * atan2(Δlon, Δlat), with (1, 0) where both are 0, as PyTorch's atan2(0, 0) = 0 gives: every diagonal
  * pair and every two coincident receivers. No division by 0 is ever made, so nothing non-finite can
- * reach the sums (torch's export divides Δlon by Δlat there: NaN for every input, spec 5). Pairs are
- * flat rows [B·N·N, ·] for the encoders. It must not read tensor data.
+ * reach the sums (torch's export divides Δlon by Δlat there: NaN for every input, spec 5). Only where
+ * Δlat² + Δlon² underflows (offsets below ~1e-19, far under float32's resolution of coordinates near
+ * 1) does this differ from atan2: it takes such a pair as coincident. Pairs are flat rows
+ * [B·N·N, ·] for the encoders. It must not read tensor data.
  */
 import { float32Tensor } from '../../onnx/ir';
 import { gelu, scalar } from '../graph-ops';
-import { int64Constant, linear, linearNormGelu, op, reduce, slice, unsqueeze, type Layers } from './layers';
+import { concat, int64Constant, linear, linearNormGelu, op, reduce, slice, unsqueeze, type Layers } from './layers';
 import { POSITION_DIMS } from './weights';
 
 const P = 'geometry_encoder';
@@ -41,28 +43,23 @@ export function geometryEncoder(layers: Layers, positions: string, mask: string,
   const hypot = b.sqrt(`${P}/angle`, reduce(b, 'ReduceSumSquare', `${P}/angle`, planar, [1], 1));
   const coincident = op(b, 'Equal', `${P}/angle`, [hypot, scalar(b, 'zero', 0)]);
   const safe = op(b, 'Where', `${P}/angle`, [coincident, scalar(b, 'one', 1), hypot]);
-  const east = b.has('/constants/angle_at_zero')
-    ? '/constants/angle_at_zero'
-    : b.initializer(float32Tensor('/constants/angle_at_zero', [2], [1, 0]));
+  const east = b.initializer(float32Tensor(`${P}/angle_at_zero`, [2], [1, 0]));
   const angle = op(b, 'Where', `${P}/angle`, [coincident, east, b.div(`${P}/angle`, planar, safe)]);
   // G4.
   const alt = slice(b, `${P}/altitude`, d, 1, 2, 3);
   // G5.
-  const features = op(
+  const features = concat(
     b,
-    'Concat',
     P,
     [
       encoder(layers, 'distance_encoder', dist),
       encoder(layers, 'angle_encoder', angle),
       encoder(layers, 'altitude_encoder', alt),
     ],
-    { axis: { type: 'int', value: 1 } },
+    1,
   );
   // G6: the mean over active pairs (mask[i] and mask[j]), diagonal included; 0 when none is active.
-  const pairShape = op(b, 'Concat', `${P}/pooled`, [slotShape, int64Constant(b, 'shapes', [-1, PAIR_FEATURES])], {
-    axis: { type: 'int', value: 0 },
-  });
+  const pairShape = concat(b, `${P}/pooled`, [slotShape, int64Constant(b, 'shapes', [-1, PAIR_FEATURES])], 0);
   const pairRows = op(b, 'Reshape', `${P}/pooled`, [features, pairShape]);
   const pairs = b.mul(
     `${P}/pooled`,

@@ -15,13 +15,13 @@ import type { SafetensorsFile } from '../../checkpoint';
 import { DEFAULT_OPSET } from '../../common/export-contract';
 import type { ModelSignature } from '../../common/model-signature';
 import { GraphBuilder } from '../../onnx/builder';
-import type { Model } from '../../onnx/ir';
+import { attr, type Model } from '../../onnx/ir';
 import type { BuildOptions } from '../architecture';
 import { calibrate, calibrationForm, type CalibrationForm } from './calibration';
 import type { HeimdallNetConfig } from './config';
 import { geometryEncoder } from './geometry';
 import { iqEncoder } from './iq-encoder';
-import { int64Constant, linear, linearNormGelu, op, stateTensor, unsqueeze, type Layers } from './layers';
+import { concat, int64Constant, linear, linearNormGelu, op, stateTensor, unsqueeze, type Layers } from './layers';
 import { setAggregator } from './set-aggregator';
 import { EMBEDDINGS, ENCODER, FEATURES_PER_RECEIVER, POSITION_DIMS, type HeimdallNetLayout } from './weights';
 
@@ -88,14 +88,12 @@ export function buildHeimdallNet(
   // Rows b·N + i; [B, N] read from the ids at run time, to lay rows out as slots again.
   const slotShape = op(b, 'Shape', 'receivers', [INPUTS.ids]);
   const toSlots = (x: string, width: number) => {
-    const shape = op(b, 'Concat', 'receivers', [slotShape, int64Constant(b, 'shapes', [width])], {
-      axis: { type: 'int', value: 0 },
-    });
+    const shape = concat(b, 'receivers', [slotShape, int64Constant(b, 'shapes', [width])], 0);
     return op(b, 'Reshape', 'receivers', [x, shape]);
   };
   const iqRows = b.reshape(
     'receivers',
-    op(b, 'Flatten', 'receivers', [INPUTS.iq], { axis: { type: 'int', value: 2 } }),
+    op(b, 'Flatten', 'receivers', [INPUTS.iq], { axis: attr.int(2) }),
     [0, 2, 1, -1],
   );
   const ids = b.reshape('receivers', INPUTS.ids, [-1]);
@@ -110,7 +108,7 @@ export function buildHeimdallNet(
     linearNormGelu(layers, `${ENCODER}.feature_encoder`, featureRows),
   );
   const embedding = op(b, 'Gather', `${ENCODER}.receiver_embeddings`, [stateTensor(layers, EMBEDDINGS), ids]);
-  const fused = op(b, 'Concat', ENCODER, [iq, feat, embedding], { axis: { type: 'int', value: 1 } });
+  const fused = concat(b, ENCODER, [iq, feat, embedding], 1);
   let h = linear(layers, `${ENCODER}.adaptive_fusion.3`, linearNormGelu(layers, `${ENCODER}.adaptive_fusion`, fused));
   // H6.
   if (layout.useCalibration) {
@@ -130,11 +128,7 @@ export function buildHeimdallNet(
   const geo = geometryEncoder(layers, INPUTS.positions, mask, slotShape);
 
   // F1–F3.
-  const z = linearNormGelu(
-    layers,
-    'global_fusion',
-    op(b, 'Concat', 'global_fusion', [agg, geo], { axis: { type: 'int', value: 1 } }),
-  );
+  const z = linearNormGelu(layers, 'global_fusion', concat(b, 'global_fusion', [agg, geo], 1));
   const position = linear(layers, 'position_head', z, OUTPUTS.position);
   const hidden = b.relu('uncertainty_head.1', linear(layers, 'uncertainty_head.0', z));
   const uncertainty = b.softplus('uncertainty_head.3', linear(layers, 'uncertainty_head.2', hidden), {

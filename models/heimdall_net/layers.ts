@@ -6,7 +6,7 @@
  */
 import type { SafetensorsFile } from '../../checkpoint';
 import type { GraphBuilder } from '../../onnx/builder';
-import { fileTensor, int64Tensor, type Attributes } from '../../onnx/ir';
+import { attr, fileTensor, int64Tensor, type Attributes } from '../../onnx/ir';
 import { gelu, layerNormLastAxis } from '../graph-ops';
 
 /** nn.LayerNorm's default epsilon: every LayerNorm in HeimdallNet is `nn.LayerNorm(c)`. */
@@ -24,6 +24,11 @@ export function op(b: GraphBuilder, opType: string, scope: string, inputs: reado
   return out as string;
 }
 
+/** Concat of `xs` along `axis`. */
+export function concat(b: GraphBuilder, scope: string, xs: readonly string[], axis: number): string {
+  return op(b, 'Concat', scope, xs, { axis: attr.int(axis) });
+}
+
 /** An int64 initializer `/<kind>/<values>` shared by every node that needs the same values. */
 export function int64Constant(b: GraphBuilder, kind: string, values: readonly number[]): string {
   const name = `/${kind}/${values.join('x')}`;
@@ -39,9 +44,9 @@ export function reduce(
   axes: readonly number[],
   keepdims: 0 | 1,
 ): string {
-  const keep = { keepdims: { type: 'int', value: keepdims } } as const;
+  const keep = { keepdims: attr.int(keepdims) };
   if (b.opset >= 18 || opType === 'ReduceSum') return op(b, opType, scope, [x, int64Constant(b, 'axes', axes)], keep);
-  return op(b, opType, scope, [x], { ...keep, axes: { type: 'ints', value: axes } });
+  return op(b, opType, scope, [x], { ...keep, axes: attr.ints(axes) });
 }
 
 export function unsqueeze(b: GraphBuilder, scope: string, x: string, axes: readonly number[]): string {

@@ -5,8 +5,9 @@
  * weights are uniform, as in PyTorch. The row-wise layers run on the flat [B·N, ·] rows, the pools on
  * [B, N, ·]. It must not read tensor data.
  */
+import { attr } from '../../onnx/ir';
 import { gelu, scalar } from '../graph-ops';
-import { linear, linearNormGelu, op, reduce, type Layers } from './layers';
+import { concat, linear, linearNormGelu, op, reduce, type Layers } from './layers';
 import { HIDDEN } from './weights';
 
 /** Spec A5: the score of a padded slot, so the softmax gives it no weight. */
@@ -45,9 +46,9 @@ export function setAggregator(
   const mean = b.div(`${P}/mean`, reduce(b, 'ReduceSum', `${P}/mean`, slots, [1], 0), active);
   const fill = scalar(b, 'masked_score', MASKED_SCORE);
   const masked = op(b, 'Where', `${P}/weighted`, [mask.active, toSlots(scores, 1), fill]);
-  const weights = op(b, 'Softmax', `${P}/weighted`, [masked], { axis: { type: 'int', value: 1 } });
+  const weights = op(b, 'Softmax', `${P}/weighted`, [masked], { axis: attr.int(1) });
   const weighted = reduce(b, 'ReduceSum', `${P}/weighted`, b.mul(`${P}/weighted`, slots, weights), [1], 0);
 
-  const pooled = op(b, 'Concat', P, [maxed, mean, weighted], { axis: { type: 'int', value: 1 } });
+  const pooled = concat(b, P, [maxed, mean, weighted], 1);
   return linearNormGelu(layers, `${P}.pool_combiner`, pooled);
 }
