@@ -14,11 +14,12 @@ export type CalibrationForm = 'gather-weights' | 'all-layers';
 
 /**
  * Up to this R, one Gemm against all R layers beats gathering each row's 256×256 matrix. Measured on
- * H6 alone in onnxruntime (2 threads, interleaved, median ms, gather-weights / all-layers), at 7 rows
- * (batch 1, N = 7) and 224 rows (batch 32): R = 10: 0.099 / 0.119 and 82.2 / 15.8; R = 20: 0.101 /
- * 0.268 and 72.3 / 39.4; R = 40: 0.255 / 0.834 and 53.1 / 48.1; R = 80: 0.288 / 1.91 and 52.8 / 76.6.
- * The Gemm's cost grows with R, the gather's with the rows only; below 24 the Gemm costs at most a
- * few tenths of a millisecond at batch 1 and saves tens at batch 32.
+ * H6 alone (onnxruntime 1.32, 2 threads, runs interleaved, median ms, gather-weights / all-layers) at
+ * 7 rows (batch 1, N = 7) and 224 rows (batch 32): R = 10: 0.115 / 0.122 and 15.9 / 6.1; R = 20:
+ * 0.138 / 0.251 and 15.5 / 7.9; R = 40: 0.268 / 0.814 and 20.6 / 16.3; R = 80: 0.296 / 2.18 and
+ * 32.0 / 46.1 (GatherND instead of GatherElements: within 5%, once 40% slower). The Gemm's cost grows
+ * with R, the gather's with the rows only (it copies 256 KB a row); up to 24 the Gemm costs at most a
+ * tenth of a millisecond or so at batch 1 and saves several at batch 32.
  */
 export const ALL_LAYERS_MAX_RECEIVERS = 24;
 
