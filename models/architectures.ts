@@ -6,9 +6,10 @@
  */
 import { configEnvelope, configRefusal, parseRunId } from '../checkpoint';
 import type { Architecture, Configured } from './architecture';
+import { heimdallNet } from './heimdall_net';
 import { localizationNet } from './localizationnet';
 
-export const ARCHITECTURES = [localizationNet] as const satisfies readonly Architecture[];
+export const ARCHITECTURES = [localizationNet, heimdallNet] as const satisfies readonly Architecture[];
 
 export type KnownArchitecture = (typeof ARCHITECTURES)[number];
 /** The config type of any listed architecture (a union, one member per architecture). */

@@ -4,8 +4,9 @@
  * unexpected, shape and dtype mismatches, all reported at once). It must not build graphs or read
  * tensor data.
  */
-import { formatShape, type WeightsFile } from '../../checkpoint';
-import { ModelError, type TensorMismatch } from '../model-error';
+import type { WeightsFile } from '../../checkpoint';
+import { ModelError } from '../model-error';
+import { checkWeightTable } from '../weight-table';
 import { CONVNEXT_PRESETS, type LocalizationNetConfig } from './config';
 
 export interface ConvNextLayout {
@@ -119,23 +120,5 @@ const isIgnored = (name: string): boolean => name.endsWith('.num_batches_tracked
 
 /** Refuses weights that differ from `layout` in any tensor name, shape or dtype (all problems at once). */
 export function checkWeights(weights: WeightsFile, layout: ConvNextLayout, against: string): void {
-  const expected = expectedShapes(layout);
-  const missing: string[] = [];
-  const mismatches: TensorMismatch[] = [];
-  for (const [name, shape] of expected) {
-    const t = weights.get(name);
-    if (!t) missing.push(name);
-    else if (t.dtype !== 'F32')
-      mismatches.push({
-        tensor: name,
-        expected: `F32 ${formatShape(shape)}`,
-        actual: `${t.dtype} ${formatShape(t.shape)}`,
-      });
-    else if (formatShape(t.shape) !== formatShape(shape))
-      mismatches.push({ tensor: name, expected: formatShape(shape), actual: formatShape(t.shape) });
-  }
-  const unexpected = weights.tensors.map((t) => t.name).filter((n) => !expected.has(n) && !isIgnored(n));
-  if (missing.length || unexpected.length || mismatches.length) {
-    throw new ModelError({ file: weights.path, against, missing, unexpected: unexpected.sort(), mismatches });
-  }
+  checkWeightTable(weights, expectedShapes(layout), against, isIgnored);
 }
