@@ -6,12 +6,14 @@
  */
 import { configEnvelope, configRefusal, parseRunId } from '../checkpoint';
 import type { Architecture, Configured } from './architecture';
+import { heimdallNet } from './heimdall_net';
 import { iqResNet18 } from './iq_resnet18';
 import { localizationNet } from './localizationnet';
 import { triangulationModel } from './triangulation_model';
 
 export const ARCHITECTURES = [
   localizationNet,
+  heimdallNet,
   triangulationModel,
   iqResNet18,
 ] as const satisfies readonly Architecture[];

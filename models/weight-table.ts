@@ -1,21 +1,20 @@
 /**
- * The weight check every architecture shares: a state_dict's expected key → shape table against a
- * weights file, with every missing, unexpected, wrong-dtype and wrong-shape tensor reported in one
- * ModelError. The table is the architecture's (its weights.ts); which keys a file may hold beyond
- * it (BatchNorm's `num_batches_tracked` counters) is this module's one rule. It must not read tensor
- * data nor know any architecture.
+ * The check every architecture's weights go through once it knows the state_dict it expects: each
+ * expected tensor present as F32 with its shape, nothing else but what the architecture accepts. Every
+ * missing, unexpected and mismatched tensor is reported in one ModelError. It must not read tensor data.
  */
 import { formatShape, type WeightsFile } from '../checkpoint';
 import { ModelError, type TensorMismatch } from './model-error';
 
-/** BatchNorm's step counter: an int64 scalar no eval graph reads, so a state_dict may hold it or not. */
-export const isIgnoredTensor = (name: string): boolean => name.endsWith('.num_batches_tracked');
-
-/** Refuses weights that differ from `expected` (float32 tensors by name) in any name, shape or dtype, all at once. */
+/**
+ * Refuses `weights` unless they hold exactly `expected` (name → shape, all F32) plus tensors `accepted`
+ * allows (e.g. BatchNorm step counters); `against` names the layout in the message.
+ */
 export function checkWeightTable(
   weights: WeightsFile,
   expected: ReadonlyMap<string, readonly number[]>,
   against: string,
+  accepted: (name: string) => boolean,
 ): void {
   const missing: string[] = [];
   const mismatches: TensorMismatch[] = [];
@@ -31,8 +30,14 @@ export function checkWeightTable(
     else if (formatShape(t.shape) !== formatShape(shape))
       mismatches.push({ tensor: name, expected: formatShape(shape), actual: formatShape(t.shape) });
   }
-  const unexpected = weights.tensors.map((t) => t.name).filter((n) => !expected.has(n) && !isIgnoredTensor(n));
+  const unexpected = weights.tensors.map((t) => t.name).filter((n) => !expected.has(n) && !accepted(n));
   if (missing.length || unexpected.length || mismatches.length) {
     throw new ModelError({ file: weights.path, against, missing, unexpected: unexpected.sort(), mismatches });
   }
+}
+
+/** For `accepted`: BatchNorm's `num_batches_tracked` step counter beside a BatchNorm the table expects (never read). */
+export function batchNormCounters(expected: ReadonlyMap<string, readonly number[]>): (name: string) => boolean {
+  const suffix = '.num_batches_tracked';
+  return (name) => name.endsWith(suffix) && expected.has(`${name.slice(0, -suffix.length)}.running_var`);
 }

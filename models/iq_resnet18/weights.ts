@@ -6,7 +6,7 @@
  */
 import type { WeightsFile } from '../../checkpoint';
 import { attentionShapes, type AttentionShape } from '../attention';
-import { checkWeightTable } from '../weight-table';
+import { batchNormCounters, checkWeightTable } from '../weight-table';
 import type { IqResNet18Config } from './config';
 
 /** I and Q: the channels of each receiver's samples. */
@@ -88,5 +88,6 @@ export function expectedShapes(): Map<string, readonly number[]> {
 
 /** Refuses weights that differ from IQResNet18's state_dict (every problem at once). */
 export function checkIqResNet18Weights(_config: IqResNet18Config, weights: WeightsFile): void {
-  checkWeightTable(weights, expectedShapes(), AGAINST);
+  const expected = expectedShapes();
+  checkWeightTable(weights, expected, AGAINST, batchNormCounters(expected));
 }

@@ -116,7 +116,9 @@ export function expectedShapes(layout: ConvNextLayout): Map<string, readonly num
   return m;
 }
 
+const isIgnored = (name: string): boolean => name.endsWith('.num_batches_tracked');
+
 /** Refuses weights that differ from `layout` in any tensor name, shape or dtype (all problems at once). */
 export function checkWeights(weights: WeightsFile, layout: ConvNextLayout, against: string): void {
-  checkWeightTable(weights, expectedShapes(layout), against);
+  checkWeightTable(weights, expectedShapes(layout), against, isIgnored);
 }

@@ -32,7 +32,7 @@ import type { PipelineConfig } from '../../config/environment';
 import { buildLocalizationNet } from '../../models';
 import { writeModel } from '../../onnx/write-model';
 import { createMinioClient } from '../../storage/minio-client';
-import { loadLocalizationNet, SMALL_BUNDLE, writeSafetensors, type Entry } from '../unit/models-fixtures';
+import { loadLocalizationNetBundle, SMALL_BUNDLE, writeSafetensors, type Entry } from '../unit/models-fixtures';
 import { exportWithCli } from './support/cli-run';
 import { putRawBundle, versionsOf } from './support/raw-bundles';
 import { uniqueName } from './support/stack';
@@ -50,7 +50,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 /** A graph bundle: the small LocalizationNet as model.onnx from `PRODUCER` (weights in model.onnx.data when asked), its reference. */
 async function broughtBundle(name: string, options: { externalData?: boolean } = {}): Promise<string> {
   const dir = join(root, name);
-  const bundle = await loadLocalizationNet(SMALL_BUNDLE);
+  const bundle = await loadLocalizationNetBundle(SMALL_BUNDLE);
   const { model } = buildLocalizationNet(bundle);
   await writeModel(
     { ...model, producerName: PRODUCER.name, producerVersion: PRODUCER.version },

@@ -1,7 +1,7 @@
 /**
  * The two attention plug-ins, triangulation_model and iq_resnet18 (models/triangulation_model,
  * models/iq_resnet18, models/attention.ts, models/receiver-set.ts), on weights made in TypeScript from
- * their own key → shape tables (models-table-weights.ts): their config schemas, their weight checks'
+ * their own key → shape tables (attention-fixtures.ts): their config schemas, their weight checks'
  * refusals (every problem in one error), their signatures, and their graphs run in onnxruntime-node
  * for any batch, receiver count and IQ length, at every opset the emitter writes, with PyTorch's edge
  * cases (N = 1, every receiver masked). Parity with PyTorch itself is test/integration/attention-parity.
@@ -11,64 +11,45 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { CheckpointError } from '../../checkpoint';
 import { configureArchitecture, emitBundle, loadBundle, ModelError } from '../../models';
-import { expectedShapes as iqShapes } from '../../models/iq_resnet18';
-import { expectedShapes as triangulationShapes } from '../../models/triangulation_model';
 import { graphSignature } from '../../onnx/graph-signature';
 import { tempDir } from './checkpoint-safetensors-writer';
 import type { Entry } from './models-fixtures';
-import { maskTensor, normal, runGraph, tableBundle, tableEntries } from './models-table-weights';
+import {
+  attentionBundle,
+  attentionInputs,
+  SHAPES,
+  type AttentionArchitecture,
+  type MaskRule,
+} from './attention-fixtures';
+import { maxAbsDiff, runGraph, tableBundle, tableEntries } from './table-weights';
 
 interface Subject {
-  readonly name: 'triangulation_model' | 'iq_resnet18';
-  readonly shapes: () => Map<string, readonly number[]>;
+  readonly name: AttentionArchitecture;
   /** Spec 2.2 / 3.2: parameters (+ BatchNorm running stats), num_batches_tracked excluded. */
   readonly values: number;
   readonly outputs: readonly [string, string];
   readonly outputWidths: readonly [number, number];
-  feeds(
-    batch: number,
-    receivers: number,
-    masked: (b: number, i: number) => boolean,
-    seed: number,
-  ): Record<string, ort.Tensor>;
   /** Spec 2.3 / 3.3: every receiver masked gives finite (huge) outputs, or NaN. */
   readonly allMaskedIsNaN: boolean;
 }
 
-/** A short IQ length: the tests run many graphs on a shared machine (L = 10000 is the integration test's). */
-const IQ_LENGTH = 64;
-
 const SUBJECTS: readonly Subject[] = [
   {
     name: 'triangulation_model',
-    shapes: triangulationShapes,
     values: 15_267,
     outputs: ['position', 'log_variance'],
     outputWidths: [2, 1],
-    feeds: (batch, receivers, masked, seed) => ({
-      receiver_features: new ort.Tensor('float32', normal(batch * receivers * 6, seed), [batch, receivers, 6]),
-      signal_mask: maskTensor(batch, receivers, masked),
-    }),
     allMaskedIsNaN: false,
   },
   {
     name: 'iq_resnet18',
-    shapes: iqShapes,
     values: 874_692 + 2_432,
     outputs: ['positions', 'uncertainties'],
     outputWidths: [2, 2],
-    feeds: (batch, receivers, masked, seed) => ({
-      iq_samples: new ort.Tensor('float32', normal(batch * receivers * 2 * IQ_LENGTH, seed), [
-        batch,
-        receivers,
-        2,
-        IQ_LENGTH,
-      ]),
-      receiver_mask: maskTensor(batch, receivers, masked),
-    }),
     allMaskedIsNaN: true,
   },
 ];
+const [TRIANGULATION, IQ_RESNET18] = SUBJECTS as [Subject, Subject];
 
 const emitted = new Map<string, Promise<string>>();
 /** The subject's graph from seeded table weights at `opset` (emitted once per test file). */
@@ -76,33 +57,30 @@ function graphOf(s: Subject, opset = 17): Promise<string> {
   const key = `${s.name}@${opset}`;
   let path = emitted.get(key);
   if (path === undefined) {
-    const dir = tableBundle({ architecture: s.name }, tableEntries(s.shapes(), 7));
-    path = emitBundle(dir, join(tempDir(), `${s.name}-${opset}.onnx`), { opset }).then((r) => r.path);
+    path = emitBundle(attentionBundle(s.name), join(tempDir(), `${s.name}-${opset}.onnx`), { opset }).then(
+      (r) => r.path,
+    );
     emitted.set(key, path);
   }
   return path;
 }
 
-const none = () => false;
+const inputsOf = (s: Subject, batch: number, receivers: number, masked: MaskRule, seed: number) =>
+  attentionInputs(s.name, batch, receivers, masked, seed);
+const none: MaskRule = () => false;
 /** Receiver i of sample b is masked when i ≥ 2 and (b + i) is odd: partial masks, two active receivers at least. */
-const partial = (b: number, i: number) => i >= 2 && (b + i) % 2 === 1;
-
-function maxDifference(a: Float32Array, b: Float32Array): number {
-  let worst = 0;
-  a.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - (b[k] as number)))));
-  return worst;
-}
+const partial: MaskRule = (b, i) => i >= 2 && (b + i) % 2 === 1;
 
 describe.each(SUBJECTS)('$name', (s) => {
   it('its weight table has the spec’s values, and TypeScript-made weights of that table pass the check', async () => {
-    const total = [...s.shapes().values()].reduce((sum, shape) => sum + shape.reduce((a, b) => a * b, 1), 0);
+    const total = [...SHAPES[s.name]().values()].reduce((sum, shape) => sum + shape.reduce((a, b) => a * b, 1), 0);
     expect(total).toBe(s.values);
-    const bundle = await loadBundle(tableBundle({ architecture: s.name }, tableEntries(s.shapes())));
+    const bundle = await loadBundle(attentionBundle(s.name));
     expect(() => bundle.architecture.checkWeights(bundle.weights)).not.toThrow();
   });
 
   it('refuses weights with a missing, an unexpected, a wrong-shape and a wrong-dtype tensor, all in one error', async () => {
-    const entries = tableEntries(s.shapes());
+    const entries = tableEntries(SHAPES[s.name]());
     const [first, second, third] = [...entries.keys()] as [string, string, string];
     entries.delete(first);
     const wrong = entries.get(second) as Entry;
@@ -124,12 +102,12 @@ describe.each(SUBJECTS)('$name', (s) => {
     expect(refusal.missing).toEqual([first]);
     expect(refusal.unexpected).toEqual(['extra.weight']);
     expect(refusal.mismatches.map((m) => m.tensor)).toEqual([second, third]);
-    expect(refusal.message).toContain(`${second}: expected [${s.shapes().get(second)?.join(', ')}], got [`);
+    expect(refusal.message).toContain(`${second}: expected [${SHAPES[s.name]().get(second)?.join(', ')}], got [`);
     expect(refusal.message).toContain(`${third}: expected F32 [`);
   });
 
   it('its signature is the built graph’s: symbolic batch and receivers, a bool mask, the service’s names', async () => {
-    const bundle = await loadBundle(tableBundle({ architecture: s.name }, tableEntries(s.shapes())));
+    const bundle = await loadBundle(attentionBundle(s.name));
     const built = bundle.architecture.checkWeights(bundle.weights).build(bundle.weightsSha256, {});
     const signature = bundle.architecture.signature();
     expect(graphSignature(built.model)).toEqual(signature);
@@ -151,12 +129,12 @@ describe.each(SUBJECTS)('$name', (s) => {
       [3, 4],
       [8, 10],
     ] as const) {
-      const whole = await runGraph(path, s.feeds(batch, receivers, partial, batch));
+      const whole = await runGraph(path, inputsOf(s, batch, receivers, partial, batch));
       s.outputs.forEach((name, k) => {
         expect(whole[name]!.dims).toEqual([batch, s.outputWidths[k]]);
         expect(whole[name]!.data.every(Number.isFinite)).toBe(true);
       });
-      const feeds = s.feeds(batch, receivers, partial, batch);
+      const feeds = inputsOf(s, batch, receivers, partial, batch);
       for (let b = 0; b < batch; b++) {
         const one = Object.fromEntries(
           Object.entries(feeds).map(([k, t]) => {
@@ -169,37 +147,37 @@ describe.each(SUBJECTS)('$name', (s) => {
         for (const [k, name] of s.outputs.entries()) {
           const width = s.outputWidths[k] as number;
           const row = whole[name]!.data.slice(b * width, (b + 1) * width);
-          expect(maxDifference(alone[name]!.data, row)).toBeLessThan(1e-6);
+          expect(maxAbsDiff(alone[name]!.data, row)).toBeLessThan(1e-6);
         }
       }
     }
   });
 
   it('every opset the emitter writes gives the same outputs (14 decomposes LayerNorm, 18 takes reduce axes as inputs)', async () => {
-    const feeds = s.feeds(3, 5, partial, 11);
+    const feeds = inputsOf(s, 3, 5, partial, 11);
     const at17 = await runGraph(await graphOf(s, 17), feeds);
     for (const opset of [14, 18, 21]) {
       const other = await runGraph(await graphOf(s, opset), feeds);
-      for (const name of s.outputs) expect(maxDifference(other[name]!.data, at17[name]!.data)).toBeLessThan(1e-5);
+      for (const name of s.outputs) expect(maxAbsDiff(other[name]!.data, at17[name]!.data)).toBeLessThan(1e-5);
     }
   });
 
   it('N = 1 gives NaN outputs, as PyTorch’s unbiased std of one value', async () => {
-    const out = await runGraph(await graphOf(s), s.feeds(2, 1, none, 3));
+    const out = await runGraph(await graphOf(s), inputsOf(s, 2, 1, none, 3));
     for (const name of s.outputs) expect(Array.from(out[name]!.data).every(Number.isNaN)).toBe(true);
   });
 
   it('a sample whose receivers are all masked behaves as in PyTorch; the other samples are unaffected', async () => {
     const path = await graphOf(s);
     const allFirst = (b: number, i: number) => b === 0 || partial(b, i);
-    const out = await runGraph(path, s.feeds(3, 5, allFirst, 5));
-    const ref = await runGraph(path, s.feeds(3, 5, partial, 5));
+    const out = await runGraph(path, inputsOf(s, 3, 5, allFirst, 5));
+    const ref = await runGraph(path, inputsOf(s, 3, 5, partial, 5));
     for (const [k, name] of s.outputs.entries()) {
       const width = s.outputWidths[k] as number;
       const first = Array.from(out[name]!.data.slice(0, width));
       if (s.allMaskedIsNaN) expect(first.every(Number.isNaN)).toBe(true);
       else expect(first.every(Number.isFinite)).toBe(true);
-      expect(maxDifference(out[name]!.data.slice(width), ref[name]!.data.slice(width))).toBe(0);
+      expect(maxAbsDiff(out[name]!.data.slice(width), ref[name]!.data.slice(width))).toBe(0);
     }
   });
 });
@@ -217,8 +195,8 @@ describe('triangulation_model specifics', () => {
 
   it('every receiver masked: agg is [0, −1e9, 0, 1/7], so the outputs are finite and huge', async () => {
     const out = await runGraph(
-      await graphOf(SUBJECTS[0]!),
-      SUBJECTS[0]!.feeds(2, 6, () => true, 9),
+      await graphOf(TRIANGULATION),
+      inputsOf(TRIANGULATION, 2, 6, () => true, 9),
     );
     const values = [...out.position!.data, ...out.log_variance!.data];
     expect(values.every(Number.isFinite)).toBe(true);
@@ -228,9 +206,7 @@ describe('triangulation_model specifics', () => {
   });
 
   it('weights stay file ranges but the attention’s in_proj, whose Q rows are scaled by 1/√d lazily', async () => {
-    const bundle = await loadBundle(
-      tableBundle({ architecture: 'triangulation_model' }, tableEntries(triangulationShapes())),
-    );
+    const bundle = await loadBundle(attentionBundle('triangulation_model'));
     const { model } = bundle.architecture.checkWeights(bundle.weights).build(bundle.weightsSha256, {});
     const kinds = Object.fromEntries(model.graph.initializers.map((t) => [t.name, t.data.kind]));
     expect(kinds['encoder.encoder.0.weight']).toBe('file');
@@ -264,34 +240,31 @@ describe('iq_resnet18 specifics', () => {
         `c.json: ${field}: expected a positive integer or absent, got ${JSON.stringify(value)}`,
       );
     }
-    const dir = tableBundle(
-      { architecture: 'iq_resnet18', max_receivers: 10, iq_sequence_length: 1024 },
-      tableEntries(iqShapes()),
-    );
+    const dir = attentionBundle('iq_resnet18', { max_receivers: 10, iq_sequence_length: 1024 });
     const result = await emitBundle(dir, join(tempDir(), 'model.onnx'));
     expect(result.settings).toEqual({ max_receivers: '10', iq_sequence_length: '1024' });
     // The graph is the same as without them: only the metadata records them.
-    const plain = tableBundle({ architecture: 'iq_resnet18' }, tableEntries(iqShapes()));
+    const plain = attentionBundle('iq_resnet18');
     const other = await emitBundle(plain, join(tempDir(), 'model.onnx'));
     expect(other.nodes).toBe(result.nodes);
     expect(other.signature).toEqual(result.signature);
   });
 
-  it('the composed convs (opset ≥ 16) give what the spec’s conv-by-conv stages (opset 14) give, at odd, even and tiny lengths', async () => {
-    const [composed, plain] = [await graphOf(SUBJECTS[1]!, 17), await graphOf(SUBJECTS[1]!, 14)];
+  it('runs any IQ length down to one sample, the composed convs (opset ≥ 16) giving what the spec’s conv-by-conv stages (opset 14) give', async () => {
+    const [composed, plain] = [await graphOf(IQ_RESNET18, 17), await graphOf(IQ_RESNET18, 14)];
     // Stage input lengths: L 100 → 25, 13, 7 (all odd); 64 → 16, 8, 4 (all even); 37 → 10, 5, 3; 1 and 2 → 1.
     for (const length of [1, 2, 37, 64, 100]) {
-      const feeds = {
-        iq_samples: new ort.Tensor('float32', normal(2 * 3 * 2 * length, length), [2, 3, 2, length]),
-        receiver_mask: maskTensor(2, 3, none),
-      };
-      const [a, b] = [await runGraph(composed, feeds), await runGraph(plain, feeds)];
+      const inputs = attentionInputs('iq_resnet18', 2, 3, none, length, length);
+      const [a, b] = [await runGraph(composed, inputs), await runGraph(plain, inputs)];
+      expect(a.positions!.dims).toEqual([2, 2]);
+      expect(a.positions!.data.every(Number.isFinite)).toBe(true);
+      expect(Array.from(a.uncertainties!.data).every((u) => u >= 0.01 && u <= 1)).toBe(true);
       for (const name of ['positions', 'uncertainties']) {
-        expect(maxDifference(a[name]!.data, b[name]!.data)).toBeLessThan(2e-6);
+        expect(maxAbsDiff(a[name]!.data, b[name]!.data)).toBeLessThan(2e-6);
       }
     }
     const ops = async (opset: number) => {
-      const bundle = await loadBundle(tableBundle({ architecture: 'iq_resnet18' }, tableEntries(iqShapes())));
+      const bundle = await loadBundle(attentionBundle('iq_resnet18'));
       return bundle.architecture
         .checkWeights(bundle.weights)
         .build(bundle.weightsSha256, { opset })
@@ -303,24 +276,14 @@ describe('iq_resnet18 specifics', () => {
   });
 
   it('accepts weights with or without BatchNorm’s num_batches_tracked counters', async () => {
-    const entries = tableEntries(iqShapes());
+    const entries = tableEntries(SHAPES.iq_resnet18());
     entries.set('iq_encoder.1.num_batches_tracked', { dtype: 'I64', shape: [] });
     const bundle = await loadBundle(tableBundle({ architecture: 'iq_resnet18' }, entries));
     expect(() => bundle.architecture.checkWeights(bundle.weights)).not.toThrow();
   });
 
-  it('any IQ length runs, down to one sample; BatchNorm is folded into each conv, none is left', async () => {
-    const path = await graphOf(SUBJECTS[1]!);
-    for (const length of [1, 37, 200]) {
-      const out = await runGraph(path, {
-        iq_samples: new ort.Tensor('float32', normal(2 * 3 * 2 * length, length), [2, 3, 2, length]),
-        receiver_mask: maskTensor(2, 3, none),
-      });
-      expect(out.positions!.dims).toEqual([2, 2]);
-      expect(out.positions!.data.every(Number.isFinite)).toBe(true);
-      expect(Array.from(out.uncertainties!.data).every((u) => u >= 0.01 && u <= 1)).toBe(true);
-    }
-    const bundle = await loadBundle(tableBundle({ architecture: 'iq_resnet18' }, tableEntries(iqShapes())));
+  it('folds each BatchNorm into its conv: none is left', async () => {
+    const bundle = await loadBundle(attentionBundle('iq_resnet18'));
     const { model } = bundle.architecture.checkWeights(bundle.weights).build(bundle.weightsSha256, {});
     expect(model.graph.nodes.map((n) => n.opType)).not.toContain('BatchNormalization');
     const names = model.graph.initializers.map((t) => t.name);

@@ -6,6 +6,7 @@ import { closeSync, copyFileSync, ftruncateSync, openSync, writeFileSync, writeS
 import { join } from 'node:path';
 import { readFileRange, SafetensorsFile } from '../../checkpoint';
 import { loadBundle, type ArchitectureConfig, type Bundle, type LocalizationNetConfig } from '../../models';
+import type { LocalizationNetBundle } from '../../models/localizationnet';
 import { tempDir } from './checkpoint-safetensors-writer';
 
 export const SMALL_BUNDLE = join(__dirname, '../../scripts/fixtures/data/localizationnet-small');
@@ -17,7 +18,7 @@ export interface Entry {
   readonly data?: Uint8Array;
 }
 
-const BYTES: Record<string, number> = { F32: 4, F16: 2, I64: 8 };
+const BYTES: Record<string, number> = { F32: 4, F16: 2, I64: 8, BOOL: 1 };
 
 /** Writes a safetensors file; entries without data become holes of zeros (sparse, so preset sizes cost no disk). */
 export function writeSafetensors(path: string, entries: ReadonlyMap<string, Entry>): void {
@@ -67,15 +68,15 @@ export function bundleWith(entries: ReadonlyMap<string, Entry>, config?: Record<
   return dir;
 }
 
-/** A config as LocalizationNet's (what the LocalizationNet tests load); any other architecture fails the test. */
-export function asLocalizationNetConfig(config: ArchitectureConfig): LocalizationNetConfig {
+/** A LocalizationNet config, or an error: narrows the union of every listed architecture's config. */
+export function localizationNetConfig(config: ArchitectureConfig): LocalizationNetConfig {
   if (config.architecture !== 'LocalizationNet')
     throw new Error(`expected a LocalizationNet config, got ${config.architecture}`);
   return config;
 }
 
-/** loadBundle of a LocalizationNet bundle, its config typed as LocalizationNet's. */
-export async function loadLocalizationNet(dir: string): Promise<Bundle & { readonly config: LocalizationNetConfig }> {
+/** loadBundle for a LocalizationNet bundle, typed as LocalizationNet's build takes it. */
+export async function loadLocalizationNetBundle(dir: string): Promise<Bundle & LocalizationNetBundle> {
   const bundle = await loadBundle(dir);
-  return { ...bundle, config: asLocalizationNetConfig(bundle.config) };
+  return { ...bundle, config: localizationNetConfig(bundle.config) };
 }

@@ -12,6 +12,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { toActivityFailure } from '../../activities/failures';
 import { emitBundle } from '../../models';
+import { knownNames } from '../../models/architectures';
 import { tempDir } from './checkpoint-safetensors-writer';
 import { SMALL_BUNDLE } from './models-fixtures';
 import { Pickle, torch113, torch113FromSafetensors, writeCheckpoint } from './torch-checkpoint-writer';
@@ -123,7 +124,7 @@ describe('a checkpoint bundle is refused as a final InvalidInput naming the file
   it('an unknown model_architecture, naming the checkpoint field', async () => {
     const dir = bundleOf(join(torch113(), 'unknown_architecture.pth'));
     expect(await invalidInput(dir)).toBe(
-      `${join(dir, 'best_model.pth')}: config.model_architecture: expected "LocalizationNet", got "heimdall_net_pro"`,
+      `${join(dir, 'best_model.pth')}: config.model_architecture: expected ${knownNames()}, got "heimdall_net_pro"`,
     );
   });
 
