@@ -7,7 +7,7 @@
  */
 import { formatShape, type WeightsFile } from '../../checkpoint';
 import { ModelError } from '../model-error';
-import { checkWeightTable } from '../weight-table';
+import { batchNormCounters, checkWeightTable } from '../weight-table';
 import type { HeimdallNetConfig } from './config';
 
 /** Fixed internal widths (spec 1: iq_dim, feature_dim, receiver_embed_dim, hidden_dim). */
@@ -183,16 +183,10 @@ export function resolveLayout(config: HeimdallNetConfig, weights: WeightsFile): 
   return { maxReceivers, useCalibration };
 }
 
-/** A BatchNorm's step counter: accepted beside a BatchNorm the table expects, never read. */
-function isBatchNormCounter(name: string, expected: ReadonlyMap<string, readonly number[]>): boolean {
-  const suffix = '.num_batches_tracked';
-  return name.endsWith(suffix) && expected.has(`${name.slice(0, -suffix.length)}.running_var`);
-}
-
 /** Refuses weights that differ from `layout` in any tensor name, shape or dtype (all problems at once). */
 export function checkWeights(weights: WeightsFile, layout: HeimdallNetLayout): void {
   const expected = expectedShapes(layout);
-  checkWeightTable(weights, expected, describeLayout(layout), (name) => isBatchNormCounter(name, expected));
+  checkWeightTable(weights, expected, describeLayout(layout), batchNormCounters(expected));
 }
 
 /** The weight check as the plug-in runs it: the layout from the weights (and config), every tensor checked. */
