@@ -1,13 +1,15 @@
 /**
  * Pieces of a state_dict graph that several architectures build alike: an initializer that is the
- * weights file's bytes as they are (named after its key, read by range at serialization; models/weight-tensors.ts), an
- * nn.Sequential of Linear layers with ReLU between them as Gemm/Relu nodes (Dropout is the identity in
- * eval), and the graph's inputs and outputs declared from the same table that gives its signature.
- * It must not read tensor data nor know any particular architecture.
+ * weights file's bytes as they are (named after its key, read by range at serialization;
+ * weight-tensors.ts), an nn.Sequential of Linear layers with ReLU between them as Gemm/Relu nodes
+ * (Dropout is the identity in eval), the graph's inputs and outputs declared from the same table that
+ * gives its signature, and the metadata every graph records. It must not read tensor data nor know
+ * any particular architecture.
  */
-import type { WeightsFile } from '../checkpoint';
+import type { BundleConfig, WeightsFile } from '../checkpoint';
 import type { ModelSignature } from '../common/model-signature';
 import type { GraphBuilder } from '../onnx/builder';
+import type { BuildOptions } from './architecture';
 import type { DataType } from '../onnx/ir';
 import { float32Weight } from './weight-tensors';
 
@@ -75,4 +77,22 @@ export function declareInputs(b: GraphBuilder, inputs: readonly TensorDeclaratio
 /** Marks the table's outputs (already defined by nodes under these names) as graph outputs. */
 export function declareOutputs(b: GraphBuilder, outputs: readonly TensorDeclaration[]): void {
   for (const t of outputs) b.output(t.name, t.dtype, t.dims);
+}
+
+/**
+ * The metadata a plug-in's graph records: its architecture, the checkpoint's sha256, what its config
+ * records (`recorded`), and the training run id (the build option, else the config's, else '').
+ */
+export function graphMetadata(
+  config: BundleConfig,
+  weightsSha256: string,
+  options: BuildOptions,
+  recorded: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  return {
+    architecture: config.architecture,
+    checkpoint_sha256: weightsSha256,
+    ...recorded,
+    run_id: options.runId ?? config.runId ?? '',
+  };
 }

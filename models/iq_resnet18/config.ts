@@ -42,3 +42,11 @@ export function parseIqResNet18Config(
     ...(envelope.runId !== undefined ? { runId: envelope.runId } : {}),
   };
 }
+
+/** What a config records beside the graph, as graph metadata and emission settings (strings). */
+export function recordedSettings(config: IqResNet18Config): Record<string, string> {
+  return {
+    ...(config.maxReceivers !== undefined ? { max_receivers: String(config.maxReceivers) } : {}),
+    ...(config.iqSequenceLength !== undefined ? { iq_sequence_length: String(config.iqSequenceLength) } : {}),
+  };
+}

@@ -23,12 +23,11 @@
  *   40.6 ms against 63.5 ms (loaded machine, same run; 17.7 against 28.4 ms when it was quiet).
  * It must not read tensor data nor write files.
  */
-import type { WeightsFile } from '../../checkpoint';
 import { DEFAULT_OPSET } from '../../common/export-contract';
 import type { ModelSignature } from '../../common/model-signature';
 import { GraphBuilder } from '../../onnx/builder';
 import { attr, float32Tensor, type Model } from '../../onnx/ir';
-import type { BuildOptions } from '../architecture';
+import type { BuildInput, BuildOptions } from '../architecture';
 import { selfAttention } from '../attention';
 import { op, reduce } from '../graph-ops';
 import { activeCount, maskedMax, maskedRows, receiverSet, slotMajorRows, toSlots, unbiasedStd } from '../receiver-set';
@@ -37,11 +36,12 @@ import {
   declareInputs,
   declareOutputs,
   fileInitializers,
+  graphMetadata,
   linearStack,
   type TensorDeclaration,
 } from '../state-dict-layers';
 import { composedConvs, COMPOSED_CONVS_OPSET, convThenMean, foldedConv } from './composed-convs';
-import type { IqResNet18Config } from './config';
+import { recordedSettings, type IqResNet18Config } from './config';
 import {
   ATTENTION,
   ATTENTION_PREFIX,
@@ -75,15 +75,11 @@ export function iqResNet18Signature(): ModelSignature {
   return declaredSignature(INPUTS, OUTPUTS);
 }
 
-export interface IqResNet18Bundle {
-  readonly config: IqResNet18Config;
-  readonly weights: WeightsFile;
-  readonly weightsSha256: string;
-}
-
 /** The graph of weights already checked against the state_dict table (weights.ts). */
-export function buildIqResNet18(bundle: IqResNet18Bundle, options: BuildOptions = {}): Model {
-  const { config, weights } = bundle;
+export function buildIqResNet18(
+  { config, weights, weightsSha256 }: BuildInput<IqResNet18Config, unknown>,
+  options: BuildOptions = {},
+): Model {
   const b = new GraphBuilder({ opset: options.opset ?? DEFAULT_OPSET, graphName: 'IQResNet18' });
   const file = fileInitializers(b, weights);
   const [iq, mask] = declareInputs(b, INPUTS) as [string, string];
@@ -138,13 +134,5 @@ export function buildIqResNet18(bundle: IqResNet18Bundle, options: BuildOptions 
   b.clip('uncertainty_head/clamp', spread, low, high, { output: uncertainties });
   declareOutputs(b, OUTPUTS);
 
-  return b.build({
-    metadataProps: {
-      architecture: config.architecture,
-      checkpoint_sha256: bundle.weightsSha256,
-      ...(config.maxReceivers !== undefined ? { max_receivers: String(config.maxReceivers) } : {}),
-      ...(config.iqSequenceLength !== undefined ? { iq_sequence_length: String(config.iqSequenceLength) } : {}),
-      run_id: options.runId ?? config.runId ?? '',
-    },
-  });
+  return b.build({ metadataProps: graphMetadata(config, weightsSha256, options, recordedSettings(config)) });
 }

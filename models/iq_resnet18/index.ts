@@ -5,7 +5,7 @@
  * file puts them together as the descriptor models/architectures.ts lists.
  */
 import { defineArchitecture } from '../architecture';
-import { ARCHITECTURE, CONFIG_FIELDS, parseIqResNet18Config, type IqResNet18Config } from './config';
+import { ARCHITECTURE, CONFIG_FIELDS, parseIqResNet18Config, recordedSettings } from './config';
 import { BATCH_DIM, buildIqResNet18, iqResNet18Signature, LENGTH_DIM, RECEIVERS_DIM } from './graph';
 import { checkIqResNet18Weights } from './weights';
 
@@ -13,22 +13,14 @@ export type { IqResNet18Config } from './config';
 export { INPUTS, OUTPUTS, buildIqResNet18, iqResNet18Signature } from './graph';
 export { expectedShapes } from './weights';
 
-/** What a config records beside the graph (settings are strings, as graph metadata). */
-function recorded(config: IqResNet18Config): Record<string, string> {
-  return {
-    ...(config.maxReceivers !== undefined ? { max_receivers: String(config.maxReceivers) } : {}),
-    ...(config.iqSequenceLength !== undefined ? { iq_sequence_length: String(config.iqSequenceLength) } : {}),
-  };
-}
-
 export const iqResNet18 = defineArchitecture({
   name: ARCHITECTURE,
   config: { fields: CONFIG_FIELDS, parse: parseIqResNet18Config },
   checkWeights: checkIqResNet18Weights,
   signature: iqResNet18Signature,
-  build: ({ config, weights, weightsSha256 }, options) => ({
-    model: buildIqResNet18({ config, weights, weightsSha256 }, options),
-    settings: recorded(config),
+  build: (input, options) => ({
+    model: buildIqResNet18(input, options),
+    settings: recordedSettings(input.config),
   }),
   referenceCases: () => ({
     batchDim: BATCH_DIM,

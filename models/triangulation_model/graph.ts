@@ -21,7 +21,7 @@ import { DEFAULT_OPSET } from '../../common/export-contract';
 import type { ModelSignature } from '../../common/model-signature';
 import { GraphBuilder } from '../../onnx/builder';
 import { attr, lazyTensor, type Model, type Tensor } from '../../onnx/ir';
-import type { BuildOptions } from '../architecture';
+import type { BuildInput, BuildOptions } from '../architecture';
 import { selfAttention } from '../attention';
 import { int64s, layerNormLastAxis, op, reduce, scalar } from '../graph-ops';
 import {
@@ -39,6 +39,7 @@ import {
   declareInputs,
   declareOutputs,
   fileInitializers,
+  graphMetadata,
   linearStack,
   type TensorDeclaration,
 } from '../state-dict-layers';
@@ -78,12 +79,6 @@ export function triangulationModelSignature(): ModelSignature {
   return declaredSignature(INPUTS, OUTPUTS);
 }
 
-export interface TriangulationModelBundle {
-  readonly config: TriangulationModelConfig;
-  readonly weights: WeightsFile;
-  readonly weightsSha256: string;
-}
-
 /**
  * The head's first Linear for agg = [mean (C), max (C), std, count] instead of T7's [mean, max, std
  * repeated C times, count/7 repeated C times]: the weight's columns of each repeated block summed into
@@ -114,8 +109,10 @@ function pooledHeadWeight(weights: WeightsFile, linear: string, width: number): 
 }
 
 /** The graph of weights already checked against the state_dict table (weights.ts). */
-export function buildTriangulationModel(bundle: TriangulationModelBundle, options: BuildOptions = {}): Model {
-  const { config, weights } = bundle;
+export function buildTriangulationModel(
+  { config, weights, weightsSha256 }: BuildInput<TriangulationModelConfig, unknown>,
+  options: BuildOptions = {},
+): Model {
   const b = new GraphBuilder({ opset: options.opset ?? DEFAULT_OPSET, graphName: 'TriangulationModel' });
   const file = fileInitializers(b, weights);
   const [features, mask] = declareInputs(b, INPUTS) as [string, string];
@@ -165,11 +162,5 @@ export function buildTriangulationModel(bundle: TriangulationModelBundle, option
   );
   declareOutputs(b, OUTPUTS);
 
-  return b.build({
-    metadataProps: {
-      architecture: config.architecture,
-      checkpoint_sha256: bundle.weightsSha256,
-      run_id: options.runId ?? config.runId ?? '',
-    },
-  });
+  return b.build({ metadataProps: graphMetadata(config, weightsSha256, options) });
 }

@@ -18,8 +18,8 @@ export const triangulationModel = defineArchitecture({
   config: { fields: CONFIG_FIELDS, parse: parseTriangulationModelConfig },
   checkWeights: checkTriangulationModelWeights,
   signature: triangulationModelSignature,
-  build: ({ config, weights, weightsSha256 }, options) => ({
-    model: buildTriangulationModel({ config, weights, weightsSha256 }, options),
+  build: (input, options) => ({
+    model: buildTriangulationModel(input, options),
     settings: {},
   }),
   referenceCases: () => ({
