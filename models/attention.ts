@@ -19,6 +19,7 @@
 import type { WeightsFile } from '../checkpoint';
 import type { GraphBuilder } from '../onnx/builder';
 import { attr, lazyTensor } from '../onnx/ir';
+import { bytesOf } from './folding';
 import { int64s, op, reduce, scalar } from './graph-ops';
 import { maskView, toSlots, type ReceiverSet } from './receiver-set';
 import { fileInitializers } from './state-dict-layers';
@@ -112,7 +113,7 @@ function qScaled(weights: WeightsFile, prefix: string, embedDim: number, scale: 
       const values = await weights.readFloat32(key);
       const rowWidth = values.length / (3 * embedDim);
       for (let i = 0; i < embedDim * rowWidth; i++) values[i] = (values[i] as number) * scale;
-      return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+      return bytesOf(values);
     });
   return {
     weight: scaled(`${prefix}.in_proj_weight`, [3 * embedDim, embedDim]),

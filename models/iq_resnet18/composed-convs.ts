@@ -23,7 +23,7 @@
 import type { WeightsFile } from '../../checkpoint';
 import type { GraphBuilder } from '../../onnx/builder';
 import { attr, int64Tensor, lazyTensor, ONNX_DTYPE_CODES, type Tensor } from '../../onnx/ir';
-import { batchNormFolded, batchNormFoldedValues } from '../folding';
+import { batchNormFolded, batchNormFoldedValues, bytesOf } from '../folding';
 import { int64s, op, reduce } from '../graph-ops';
 import type { ConvBn } from './weights';
 
@@ -55,13 +55,11 @@ function columns(b: GraphBuilder, scope: string, x: string, start: number, end: 
   return op(b, 'Slice', scope, [x, int64s(b, [start]), int64s(b, [end]), int64s(b, [3])]);
 }
 
-/** float32 [1]: the length of [rows, C, 1, L] `x` at run time. */
+/** int64 [1]: the length of [rows, C, 1, L] `x` at run time (Shape's start/end exist from opset 15). */
 function lengthOf(b: GraphBuilder, scope: string, x: string): string {
-  const length =
-    b.opset >= 15
-      ? op(b, 'Shape', scope, [x], { start: attr.int(3), end: attr.int(4) })
-      : op(b, 'Gather', scope, [op(b, 'Shape', scope, [x]), int64s(b, [3])], { axis: attr.int(0) });
-  return length;
+  return b.opset >= 15
+    ? op(b, 'Shape', scope, [x], { start: attr.int(3), end: attr.int(4) })
+    : op(b, 'Gather', scope, [op(b, 'Shape', scope, [x]), int64s(b, [3])], { axis: attr.int(0) });
 }
 
 /** Conv a then conv b (module docstring): [rows, a.inputs, 1, L] → [rows, b.outputs, 1, L_b]. */
@@ -146,7 +144,7 @@ function composedBias(weights: WeightsFile, a: ConvBn, c: ConvBn, name: string):
       }
       out[o] = sum;
     }
-    return new Uint8Array(out.buffer);
+    return bytesOf(out);
   });
 }
 

@@ -23,6 +23,7 @@ import { GraphBuilder } from '../../onnx/builder';
 import { attr, lazyTensor, type Model, type Tensor } from '../../onnx/ir';
 import type { BuildInput, BuildOptions } from '../architecture';
 import { selfAttention } from '../attention';
+import { bytesOf } from '../folding';
 import { int64s, layerNormLastAxis, op, reduce, scalar } from '../graph-ops';
 import {
   activeCount,
@@ -104,7 +105,7 @@ function pooledHeadWeight(weights: WeightsFile, linear: string, width: number): 
       folded[2 * width] = std;
       folded[2 * width + 1] = count / COUNT_NORMALISER;
     }
-    return new Uint8Array(out.buffer);
+    return bytesOf(out);
   });
 }
 
