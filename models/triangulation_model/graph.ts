@@ -12,8 +12,13 @@
  *
  * Graph shape: rows are slot-major [N·B, C] (receiver-set.ts: the input is transposed once, 6 values
  * a receiver) through the encoder, the attention's Gemms and the LayerNorm, and become [N, B, C] once,
- * for the pooling; the head's last Gemm is split into the two outputs by one
- * Split. Every weight is the file's bytes by range except the attention's Q rows (1/√d folded in).
+ * for the pooling; T7's repeated blocks are folded into the head's first weight (pooledHeadWeight), and
+ * the head's last Gemm is split into the two outputs by one Split. Every weight is the file's bytes by
+ * range except the attention's in_proj (1/√d in its Q rows) and the head's first weight. Measured
+ * (`onnx-export bench --baseline`, N = 7, quiet machine): 0.745 and 0.872 of torch's own export's time
+ * at batch 1 and 32; tried and dropped: LayerNorm on [N, B, C] so that onnxruntime fuses the residual
+ * Add into SkipLayerNormalization (1.2× slower at batch 32), and the encoder's last Linear merged into
+ * in_proj as one Gemm and a Split (1.2× slower at batch 32).
  * It must not read tensor data nor write files.
  */
 import type { WeightsFile } from '../../checkpoint';
