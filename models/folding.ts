@@ -86,22 +86,17 @@ export function batchNormFolded(
 }
 
 /**
- * What batchNormFolded's tensors hold, unrounded (float64): for folds that go on computing with them
- * (composing two convolutions) before rounding once. `weight` is row-major, one row per output channel.
+ * The folded bias batchNormFolded writes, unrounded (float64): for folds that go on computing with it
+ * (composing two convolutions) before rounding once.
  */
-export async function batchNormFoldedValues(
-  weights: WeightsFile,
-  linear: string,
-  bn: string,
-): Promise<{ weight: Float64Array; bias: Float64Array }> {
-  const [{ scale, beta, mean }, w, b] = await Promise.all([
+export async function batchNormFoldedBias(weights: WeightsFile, linear: string, bn: string): Promise<Float64Array> {
+  const [{ scale, beta, mean }, b] = await Promise.all([
     batchNormStats(weights, bn),
-    weights.readFloat32(`${linear}.weight`),
     weights.readFloat32(`${linear}.bias`),
   ]);
-  const cols = w.length / scale.length;
-  return {
-    weight: Float64Array.from(w, (v, j) => v * (scale[Math.floor(j / cols)] as number)),
-    bias: Float64Array.from(b, (v, i) => (v - (mean[i] as number)) * (scale[i] as number) + (beta[i] as number)),
-  };
+  const out = new Float64Array(b.length);
+  for (let i = 0; i < b.length; i++) {
+    out[i] = ((b[i] as number) - (mean[i] as number)) * (scale[i] as number) + (beta[i] as number);
+  }
+  return out;
 }

@@ -23,7 +23,7 @@
 import type { WeightsFile } from '../../checkpoint';
 import type { GraphBuilder } from '../../onnx/builder';
 import { attr, int64Tensor, lazyTensor, ONNX_DTYPE_CODES, type Tensor } from '../../onnx/ir';
-import { batchNormFolded, batchNormFoldedValues, bytesOf } from '../folding';
+import { batchNormFolded, batchNormFoldedBias, batchNormStats, bytesOf } from '../folding';
 import { int64s, op, reduce } from '../graph-ops';
 import type { ConvBn } from './weights';
 
@@ -125,24 +125,28 @@ export function composedConvs(b: GraphBuilder, weights: WeightsFile, a: ConvBn, 
   });
 }
 
-/** The composed conv's bias: b's bias plus Σ over b's taps of b's weight times a's bias. */
+/**
+ * The composed conv's bias: b's folded bias plus, per output channel, b's folded weight summed over
+ * its taps times a's folded bias (b's fold is a per-channel scale, applied after the sum).
+ */
 function composedBias(weights: WeightsFile, a: ConvBn, c: ConvBn, name: string): Tensor {
   return lazyTensor(name, 'float32', [c.outputs], async () => {
-    const [fa, fc] = await Promise.all([
-      batchNormFoldedValues(weights, a.conv, a.bn),
-      batchNormFoldedValues(weights, c.conv, c.bn),
+    const [{ scale }, w, biasC, biasA] = await Promise.all([
+      batchNormStats(weights, c.bn),
+      weights.readFloat32(`${c.conv}.weight`),
+      batchNormFoldedBias(weights, c.conv, c.bn),
+      batchNormFoldedBias(weights, a.conv, a.bn),
     ]);
     const out = new Float32Array(c.outputs);
-    const inputs = c.inputs;
     for (let o = 0; o < c.outputs; o++) {
-      let sum = fc.bias[o] as number;
-      for (let m = 0; m < inputs; m++) {
-        const base = (o * inputs + m) * c.kernel;
+      let sum = 0;
+      for (let m = 0; m < c.inputs; m++) {
+        const base = (o * c.inputs + m) * c.kernel;
         let taps = 0;
-        for (let k = 0; k < c.kernel; k++) taps += fc.weight[base + k] as number;
-        sum += taps * (fa.bias[m] as number);
+        for (let k = 0; k < c.kernel; k++) taps += w[base + k] as number;
+        sum += taps * (biasA[m] as number);
       }
-      out[o] = sum;
+      out[o] = (biasC[o] as number) + (scale[o] as number) * sum;
     }
     return bytesOf(out);
   });
