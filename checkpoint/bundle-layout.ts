@@ -1,10 +1,11 @@
 /**
  * What kind of bundle a folder or an object-store prefix is, decided from its file names alone, and
  * which of its files belong to it. A bundle holds either weights to emit a graph from (`weights`:
- * config.json + model.safetensors, read by one of models/' architectures) or its own graph
- * (`graph`: model.onnx, taken as it is); both kinds carry reference.safetensors and may carry
- * calibration.safetensors. The client's upload, the worker's fetch and the loader all ask this
- * module, so the three cannot disagree.
+ * one weights file, model.safetensors with its config.json, or a torch checkpoint `*.pth`, `*.pt`,
+ * `*.ckpt` whose own settings may stand for config.json; read by one of models/' architectures) or
+ * its own graph (`graph`: model.onnx, taken as it is); both kinds carry reference.safetensors and may
+ * carry calibration.safetensors. Two weights files are refused, naming both. The client's upload,
+ * the worker's fetch and the loader all ask this module, so the three cannot disagree.
  *
  * Pure: no I/O. A refusal is a value (the file to name and what is wrong with the bundle); callers
  * turn it into their own error with the path or URI they know. The files a graph names as external
@@ -24,11 +25,17 @@ export const BUNDLE_FILES = {
 
 export type BundleKind = 'weights' | 'graph';
 
-/** The files each kind of bundle must have, in the order a missing one is reported. */
+/**
+ * The files each kind of bundle must have, in the order a missing one is reported. A weights bundle's
+ * model.safetensors may be a torch checkpoint instead, and then config.json is optional (weightsFiles).
+ */
 export const REQUIRED_FILES: Readonly<Record<BundleKind, readonly string[]>> = {
   weights: [BUNDLE_FILES.config, BUNDLE_FILES.weights, BUNDLE_FILES.reference],
   graph: [BUNDLE_FILES.graph, BUNDLE_FILES.reference],
 };
+
+/** File name endings of the torch.save checkpoints a weights bundle may hold instead of model.safetensors. */
+export const TORCH_CHECKPOINT_EXTENSIONS: readonly string[] = ['.pth', '.pt', '.ckpt'];
 
 /**
  * The files each kind may have: fetched and uploaded when present, never required. A graph bundle's
@@ -39,8 +46,15 @@ export const OPTIONAL_FILES: Readonly<Record<BundleKind, readonly string[]>> = {
   graph: [BUNDLE_FILES.calibration],
 };
 
-/** Names that hold weights: the one file a weights bundle is emitted from. */
-const WEIGHTS_FILES: readonly string[] = [BUNDLE_FILES.weights];
+/** A torch.save checkpoint, by its name (`best_model.pth`, `last.ckpt`). */
+export function isTorchCheckpoint(name: string): boolean {
+  return TORCH_CHECKPOINT_EXTENSIONS.some((ext) => name.endsWith(ext) && name.length > ext.length);
+}
+
+/** Names among `names` that hold weights: model.safetensors and torch checkpoints, sorted. */
+function weightsFiles(names: ReadonlySet<string>): string[] {
+  return [...names].filter((n) => n === BUNDLE_FILES.weights || isTorchCheckpoint(n)).sort();
+}
 
 export interface BundleLayout {
   readonly kind: BundleKind;
@@ -57,20 +71,31 @@ export interface LayoutRefusal {
 export type LayoutVerdict = { readonly layout: BundleLayout } | { readonly refusal: LayoutRefusal };
 
 const NEEDS =
-  `a bundle needs ${REQUIRED_FILES.weights.join(', ')}; ` +
+  `a bundle needs ${REQUIRED_FILES.weights.join(', ')} (or, for ${BUNDLE_FILES.weights}, one torch checkpoint ` +
+  `${TORCH_CHECKPOINT_EXTENSIONS.map((e) => `*${e}`).join(', ')}, with ${BUNDLE_FILES.config} optional); ` +
   `a bundle that brings its own graph needs ${REQUIRED_FILES.graph.join(', ')}`;
 
 /**
  * The kind of a bundle whose top-level file names are `names`: `graph` when it has model.onnx, else
  * `weights` (so a folder with neither is told what a weights bundle needs first). model.onnx
- * together with weights is refused, naming both.
+ * together with weights, and two weights files, are refused, naming both.
  */
 export function bundleKind(
   names: Iterable<string>,
 ): { readonly kind: BundleKind } | { readonly refusal: LayoutRefusal } {
   const present = new Set(names);
-  const weights = WEIGHTS_FILES.filter((f) => present.has(f));
+  const weights = weightsFiles(present);
   const hasGraph = present.has(BUNDLE_FILES.graph);
+  if (weights.length > 1) {
+    return {
+      refusal: {
+        file: weights[1] as string,
+        problem:
+          `the bundle has ${weights.length} weights files, ${weights.join(' and ')}: ` +
+          `a graph is emitted from one (remove the others)`,
+      },
+    };
+  }
   if (hasGraph && weights.length > 0) {
     return {
       refusal: {
@@ -93,13 +118,40 @@ export function bundleLayout(names: Iterable<string>): LayoutVerdict {
   const decided = bundleKind(present);
   if ('refusal' in decided) return decided;
   const { kind } = decided;
-  const missing = REQUIRED_FILES[kind].find((f) => !present.has(f));
+  const checkpoint = kind === 'weights' ? weightsFiles(present).find(isTorchCheckpoint) : undefined;
+  const required = checkpoint !== undefined ? checkpointBundleFiles(checkpoint, present) : REQUIRED_FILES[kind];
+  const missing = required.find((f) => !present.has(f));
   if (missing !== undefined) {
     return { refusal: { file: missing, problem: `the checkpoint bundle has no ${missing} (${NEEDS})` } };
   }
-  return {
-    layout: { kind, files: [...REQUIRED_FILES[kind], ...OPTIONAL_FILES[kind].filter((f) => present.has(f))] },
-  };
+  return { layout: { kind, files: [...required, ...OPTIONAL_FILES[kind].filter((f) => present.has(f))] } };
+}
+
+/**
+ * What a bundle of a torch checkpoint must have: the checkpoint and the reference; its config.json is
+ * the bundle's only when present (the checkpoint's settings may stand for it).
+ */
+function checkpointBundleFiles(checkpoint: string, present: ReadonlySet<string>): string[] {
+  return [...(present.has(BUNDLE_FILES.config) ? [BUNDLE_FILES.config] : []), checkpoint, BUNDLE_FILES.reference];
+}
+
+/**
+ * The weights file of a weights bundle with these file names (model.safetensors or its one torch
+ * checkpoint), or the refusal naming what is missing or what is one too many.
+ */
+export function weightsFileOf(
+  names: Iterable<string>,
+): { readonly name: string } | { readonly refusal: LayoutRefusal } {
+  const present = new Set(names);
+  const decided = bundleKind(present);
+  if ('refusal' in decided) return decided;
+  const [name] = weightsFiles(present);
+  if (decided.kind === 'graph' || name === undefined) {
+    return {
+      refusal: { file: BUNDLE_FILES.weights, problem: `the checkpoint bundle has no weights file (${NEEDS})` },
+    };
+  }
+  return { name };
 }
 
 /** A bundle folder refused by its layout: the path of the file named, and the problem. */

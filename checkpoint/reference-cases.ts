@@ -248,8 +248,9 @@ function checkCase(
     if (entry.shape.length !== graphDims.length) throw shapeError('rank', plain);
     if (entry.shape[0] === 0) throw shapeError('empty-batch', plain);
     if (graphDims.some((d, i) => i > 0 && typeof d === 'number' && d !== entry.shape[i])) {
-      // The tensor's own batch with the graph's other dims: `expected [8, 2], got [8, 3]`.
-      throw shapeError('fixed-dim', expectedShape(graphDims, new Map(), entry.shape[0]));
+      // An output is PyTorch's answer for the case's rows, so it is shown with its own batch
+      // (`expected [8, 2], got [8, 3]`); an input with any batch (`[N, 3, 128, 32] with N >= 1`).
+      throw shapeError('fixed-dim', role === 'output' ? expectedShape(graphDims, new Map(), entry.shape[0]) : plain);
     }
     const rows = entry.shape[0] as number;
     if (batch !== undefined && rows !== batch.size) {

@@ -3,9 +3,10 @@
  * (`bundles/<sha256 of its files' hashes>/`), so the same bundle always gets the same URI and
  * the same export workflow id, and re-running `onnx-export run` sends nothing twice. Which files a
  * bundle has is checkpoint/bundle-layout's decision, as for the worker that fetches it: a weights
- * bundle's config.json, model.safetensors and reference.safetensors, or a graph bundle's model.onnx
- * and reference.safetensors, each with calibration.safetensors when the folder has it (a bundle
- * without it keeps the id it always had). A graph's external data files go with it, each checked
+ * bundle's config.json, model.safetensors (or its torch checkpoint, config.json then optional) and
+ * reference.safetensors, or a graph bundle's model.onnx and reference.safetensors, each with
+ * calibration.safetensors when the folder has it (a bundle without it keeps the id it always had).
+ * A graph's external data files go with it, each checked
  * first: there, inside the folder (symlinks followed), long enough for its tensors.
  */
 import { createHash } from 'node:crypto';

@@ -168,7 +168,7 @@ export const exportRequestSchema = z
           expecting('s3://bucket/prefix/ of a checkpoint bundle'),
         )
         .describe(
-          'The checkpoint bundle: s3://bucket/prefix/ holding config.json, model.safetensors, reference.safetensors.',
+          'The checkpoint bundle: s3://bucket/prefix/ holding reference.safetensors and weights (config.json + model.safetensors, or one torch checkpoint *.pth/*.pt/*.ckpt) or its own model.onnx.',
         ),
       modelName: named(MODEL_NAME_RULE, 'registered model name, also the object prefix under models/').optional(),
       runId: named(RUN_ID_RULE, 'the training run (an MLflow run id when there is one)').optional(),

@@ -12,7 +12,7 @@
  * hold architectures with different config types and callers (models/emit.ts) never cast.
  * It must not read files or know any particular architecture.
  */
-import { configRefusal, type BundleConfig, type ConfigRefusal, type SafetensorsFile } from '../checkpoint';
+import { configRefusal, type BundleConfig, type ConfigRefusal, type WeightsFile } from '../checkpoint';
 import type { ModelSignature } from '../common/model-signature';
 import type { Model } from '../onnx/ir';
 
@@ -53,7 +53,7 @@ export interface ArchitectureDescriptor<Config extends BundleConfig, Checked> {
     parse(fields: Readonly<Record<string, unknown>>, envelope: ParsedEnvelope, fail: ConfigRefusal): Config;
   };
   /** Refuses weights that do not match the config (ModelError, every problem at once); returns what build needs. */
-  checkWeights(config: Config, weights: SafetensorsFile): Checked;
+  checkWeights(config: Config, weights: WeightsFile): Checked;
   /** The inputs and outputs the graph will have (graph order, symbolic dims by name). */
   signature(config: Config): ModelSignature;
   /** The graph, from checked weights; records `checkpoint_sha256` in its metadata. Reads no tensor data. */
@@ -70,7 +70,7 @@ export interface ParsedEnvelope {
 export interface BuildInput<Config, Checked> {
   readonly config: Config;
   readonly checked: Checked;
-  readonly weights: SafetensorsFile;
+  readonly weights: WeightsFile;
   readonly weightsSha256: string;
 }
 
@@ -88,7 +88,7 @@ export interface Configured<Config extends BundleConfig = BundleConfig> {
   signature(): ModelSignature;
   referenceCases(): ReferenceCases;
   /** The weight check; what it returns builds the graph. */
-  checkWeights(weights: SafetensorsFile): CheckedWeights;
+  checkWeights(weights: WeightsFile): CheckedWeights;
 }
 
 export interface CheckedWeights {

@@ -6,9 +6,10 @@
  */
 import { configEnvelope, configRefusal, parseRunId } from '../checkpoint';
 import type { Architecture, Configured } from './architecture';
+import { heimdallNet } from './heimdall_net';
 import { localizationNet } from './localizationnet';
 
-export const ARCHITECTURES = [localizationNet] as const satisfies readonly Architecture[];
+export const ARCHITECTURES = [localizationNet, heimdallNet] as const satisfies readonly Architecture[];
 
 export type KnownArchitecture = (typeof ARCHITECTURES)[number];
 /** The config type of any listed architecture (a union, one member per architecture). */
@@ -19,7 +20,7 @@ export function architectureNames(): string[] {
 }
 
 /** `"LocalizationNet"`, or `"A" or "B"` once there are several: what config.json's `architecture` may be. */
-function knownNames(): string {
+export function knownNames(): string {
   return architectureNames()
     .map((n) => JSON.stringify(n))
     .join(' or ');

@@ -92,9 +92,10 @@ const EXTERNAL_DATA_MARKER = '.external-data';
 /**
  * Downloads a bundle (`s3://bucket/prefix/`) into `workDir/bundles/<hash of uri and etags>/` and
  * returns that folder. Which files it has is the bundle layout's decision (checkpoint/bundle-layout):
- * a weights bundle's config.json, model.safetensors and reference.safetensors, or a graph bundle's
- * model.onnx and reference.safetensors, with calibration.safetensors when present; a bundle the
- * layout refuses (a missing file, model.onnx beside weights) is refused here naming the object.
+ * a weights bundle's config.json, model.safetensors (or one torch checkpoint, config.json then
+ * optional) and reference.safetensors, or a graph bundle's model.onnx and reference.safetensors, with
+ * calibration.safetensors when present; a bundle the layout refuses (a missing file, model.onnx
+ * beside weights, two weights files) is refused here naming the object.
  * A graph's external data files are downloaded after it, those that exist under the prefix (the
  * loader refuses the rest, naming the tensor). Files are matched to their S3 ETags, so a re-run
  * finds them in place; the folder's name covers every file of the layout, so a calibration file

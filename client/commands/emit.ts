@@ -12,9 +12,12 @@ export function register(program: Command): void {
   program
     .command('emit')
     .description(
-      `emit a checkpoint bundle (config.json + model.safetensors; architectures: ${architectureNames().join(', ')}) as ONNX`,
+      `emit a checkpoint bundle (config.json + model.safetensors, or a torch checkpoint *.pth/*.pt/*.ckpt; architectures: ${architectureNames().join(', ')}) as ONNX`,
     )
-    .argument('<bundle-dir>', 'directory with config.json and model.safetensors (or its own model.onnx)')
+    .argument(
+      '<bundle-dir>',
+      'directory with config.json and model.safetensors, a torch checkpoint, or its own model.onnx',
+    )
     .requiredOption('-o, --output <model.onnx>', 'ONNX file to write')
     .option('--opset <n>', `ai.onnx opset, ${MIN_EMIT_OPSET}..${MAX_EMIT_OPSET} (default ${DEFAULT_OPSET})`, parseOpset)
     .option('--external-data', 'write initializers to <model.onnx>.data even under 2 GB')

@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .description('export a checkpoint bundle (a local folder is uploaded to the checkpoints bucket first)')
     .argument(
       '<bundle>',
-      'bundle folder (config.json + model.safetensors, or its own model.onnx; reference.safetensors) or s3://bucket/prefix/',
+      'bundle folder (config.json + model.safetensors, a torch checkpoint *.pth/*.pt/*.ckpt, or its own model.onnx; reference.safetensors) or s3://bucket/prefix/',
     )
     .option('--model-name <name>', 'registered model name (default heimdall-localization-onnx)')
     .option('--run-id <id>', 'training run id: one export per run')

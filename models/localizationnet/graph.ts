@@ -11,7 +11,7 @@
  *
  * It must not read tensor data (folds are lazy) nor write files (emit.ts does).
  */
-import type { SafetensorsFile } from '../../checkpoint';
+import type { WeightsFile } from '../../checkpoint';
 import { DEFAULT_OPSET } from '../../common/export-contract';
 import type { ModelSignature } from '../../common/model-signature';
 import { GraphBuilder } from '../../onnx/builder';
@@ -53,7 +53,7 @@ export type { BuildOptions };
 /** What the build reads: the config, the weights, and their sha256 (recorded in metadata). */
 export interface LocalizationNetBundle {
   readonly config: LocalizationNetConfig;
-  readonly weights: SafetensorsFile;
+  readonly weights: WeightsFile;
   readonly weightsSha256: string;
 }
 
@@ -69,7 +69,7 @@ export interface CheckedLayout {
 }
 
 /** The weight check: the layout the config promises (or the weights' own), every tensor checked against it. */
-export function checkLocalizationNetWeights(config: LocalizationNetConfig, weights: SafetensorsFile): CheckedLayout {
+export function checkLocalizationNetWeights(config: LocalizationNetConfig, weights: WeightsFile): CheckedLayout {
   const checked = resolveLayout(config, weights);
   checkWeights(weights, checked.layout, checked.against);
   return checked;

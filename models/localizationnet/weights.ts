@@ -4,8 +4,9 @@
  * unexpected, shape and dtype mismatches, all reported at once). It must not build graphs or read
  * tensor data.
  */
-import { formatShape, type SafetensorsFile } from '../../checkpoint';
-import { ModelError, type TensorMismatch } from '../model-error';
+import type { WeightsFile } from '../../checkpoint';
+import { ModelError } from '../model-error';
+import { checkWeightTable } from '../weight-table';
 import { CONVNEXT_PRESETS, type LocalizationNetConfig } from './config';
 
 export interface ConvNextLayout {
@@ -27,7 +28,7 @@ export const stageIndex = (s: number): number => 2 * s + 1;
 export const downsampleIndex = (s: number): number => 2 * s + 2;
 
 /** Reads depths and widths from the tensor names and shapes (the check then verifies every tensor). */
-export function inferLayout(weights: SafetensorsFile): ConvNextLayout | undefined {
+export function inferLayout(weights: WeightsFile): ConvNextLayout | undefined {
   const depths: number[] = [];
   const dims: number[] = [];
   for (let s = 0; ; s++) {
@@ -44,7 +45,7 @@ export function inferLayout(weights: SafetensorsFile): ConvNextLayout | undefine
 /** The layout the config promises (preset or explicit), or the weights' own when the config leaves it open. */
 export function resolveLayout(
   config: LocalizationNetConfig,
-  weights: SafetensorsFile,
+  weights: WeightsFile,
 ): { layout: ConvNextLayout; against: string } {
   if (config.backbone !== 'convnext') {
     return { layout: CONVNEXT_PRESETS[config.backbone], against: config.backbone };
@@ -118,24 +119,6 @@ export function expectedShapes(layout: ConvNextLayout): Map<string, readonly num
 const isIgnored = (name: string): boolean => name.endsWith('.num_batches_tracked');
 
 /** Refuses weights that differ from `layout` in any tensor name, shape or dtype (all problems at once). */
-export function checkWeights(weights: SafetensorsFile, layout: ConvNextLayout, against: string): void {
-  const expected = expectedShapes(layout);
-  const missing: string[] = [];
-  const mismatches: TensorMismatch[] = [];
-  for (const [name, shape] of expected) {
-    const t = weights.get(name);
-    if (!t) missing.push(name);
-    else if (t.dtype !== 'F32')
-      mismatches.push({
-        tensor: name,
-        expected: `F32 ${formatShape(shape)}`,
-        actual: `${t.dtype} ${formatShape(t.shape)}`,
-      });
-    else if (formatShape(t.shape) !== formatShape(shape))
-      mismatches.push({ tensor: name, expected: formatShape(shape), actual: formatShape(t.shape) });
-  }
-  const unexpected = weights.tensors.map((t) => t.name).filter((n) => !expected.has(n) && !isIgnored(n));
-  if (missing.length || unexpected.length || mismatches.length) {
-    throw new ModelError({ file: weights.path, against, missing, unexpected: unexpected.sort(), mismatches });
-  }
+export function checkWeights(weights: WeightsFile, layout: ConvNextLayout, against: string): void {
+  checkWeightTable(weights, expectedShapes(layout), against, isIgnored);
 }

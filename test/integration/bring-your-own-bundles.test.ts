@@ -10,7 +10,6 @@
  * write them, so the worker's own checks are what refuses them; the client's upload refuses the
  * same local folders before anything is sent (checked here too, where it can tell).
  */
-import { execFile } from 'node:child_process';
 import {
   copyFileSync,
   mkdirSync,
@@ -23,7 +22,6 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,16 +29,15 @@ import { SafetensorsFile, readFileRange } from '../../checkpoint';
 import { uploadBundle } from '../../client/bundle-upload';
 import { startExport } from '../../client/export-starter';
 import type { PipelineConfig } from '../../config/environment';
-import { buildLocalizationNet, loadBundle } from '../../models';
+import { buildLocalizationNet } from '../../models';
 import { writeModel } from '../../onnx/write-model';
-import { MlflowClient } from '../../registry/mlflow-client';
 import { createMinioClient } from '../../storage/minio-client';
-import type { ExportResult } from '../../workflows/export-model';
-import { SMALL_BUNDLE, writeSafetensors, type Entry } from '../unit/models-fixtures';
+import { loadLocalizationNetBundle, SMALL_BUNDLE, writeSafetensors, type Entry } from '../unit/models-fixtures';
+import { exportWithCli } from './support/cli-run';
+import { putRawBundle, versionsOf } from './support/raw-bundles';
 import { uniqueName } from './support/stack';
 import { useWorkerHost } from './support/worker-host';
 
-const run = promisify(execFile);
 /** A refused bundle ends in seconds (one attempt, no backoff); a retried error would take 2 s + 4 s + … */
 const FAIL_FAST_MS = 30_000;
 const QUICK_BENCHMARK = { batchSizes: [1], maxRuns: 10, timeBudgetMs: 500, gpu: false };
@@ -53,7 +50,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 /** A graph bundle: the small LocalizationNet as model.onnx from `PRODUCER` (weights in model.onnx.data when asked), its reference. */
 async function broughtBundle(name: string, options: { externalData?: boolean } = {}): Promise<string> {
   const dir = join(root, name);
-  const bundle = await loadBundle(SMALL_BUNDLE);
+  const bundle = await loadLocalizationNetBundle(SMALL_BUNDLE);
   const { model } = buildLocalizationNet(bundle);
   await writeModel(
     { ...model, producerName: PRODUCER.name, producerVersion: PRODUCER.version },
@@ -230,24 +227,11 @@ const BAD: BadBundle[] = [
   },
 ];
 
-/** Puts a local bundle's files in the checkpoints bucket as they are (no client checks); returns its URI. */
-async function putRaw(config: PipelineConfig, dir: string, files: readonly string[]): Promise<string> {
-  const minio = createMinioClient(config.s3);
-  const prefix = `bundles/${uniqueName('byo-raw')}/`;
-  for (const f of files)
-    await minio.putObject(config.s3.checkpointsBucket, `${prefix}${f}`, readFileSync(join(dir, f)));
-  return `s3://${config.s3.checkpointsBucket}/${prefix}`;
-}
-
 async function listKeys(config: PipelineConfig, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   for await (const o of createMinioClient(config.s3).listObjectsV2(config.s3.modelsBucket, prefix, true))
     if (o.name) keys.push(o.name);
   return keys;
-}
-
-async function versionsOf(config: PipelineConfig, modelName: string) {
-  return new MlflowClient(config.mlflow.trackingUri).searchModelVersions(`name='${modelName}'`);
 }
 
 describe('bring-your-own ONNX bundles (Temporal, MinIO, MLflow)', () => {
@@ -263,13 +247,7 @@ describe('bring-your-own ONNX bundles (Temporal, MinIO, MLflow)', () => {
   it('onnx-export run <dir> --wait: a brought graph with external data is staged as one file and registered, tagged brought with its producer', async () => {
     const dir = await broughtBundle('good', { externalData: true });
     const modelName = uniqueName('byo');
-    const cli = join(config.projectRoot, 'bin', 'onnx-export.js');
-    const { stdout } = await run(
-      'node',
-      [cli, 'run', dir, '--model-name', modelName, '--run-id', 'r1', '--batch', '1', '--no-gpu', '--wait', '--json'],
-      { timeout: 600_000 },
-    );
-    const result = JSON.parse(stdout) as ExportResult;
+    const result = await exportWithCli(config, dir, modelName);
     expect(result.emission).toMatchObject({ source: 'brought', producer: PRODUCER, settings: {}, opset: 17 });
     expect(result.emission.architecture).toBeUndefined();
     expect(result.emission.checkpointSha256).not.toBe(result.sha256); // consolidated: not the bytes as given
@@ -301,10 +279,11 @@ describe('bring-your-own ONNX bundles (Temporal, MinIO, MLflow)', () => {
   describe('bad bundles are refused fast, naming the file and the tensor; nothing is published or registered', () => {
     it.each(BAD)('$name', async (c) => {
       const { dir, files } = await c.make();
-      const checkpointUri = await putRaw(
+      const checkpointUri = await putRawBundle(
         config,
         dir,
         files ?? readdirSync(dir).filter((f) => statSync(join(dir, f)).isFile()),
+        'byo-raw',
       );
       const modelName = uniqueName('byo-bad');
       const started = Date.now();

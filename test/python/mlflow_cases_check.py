@@ -15,10 +15,14 @@ onnxruntime; each output is compared with PyTorch's. Prints one JSON line: the s
 batch size asks for. Reads the cases with reference_files.py beside it.
 """
 import json
+import os
 import sys
 
 import numpy as np
-from reference_files import read_safetensors, reference_cases
+
+# Run with `python -P` too (which leaves this folder off sys.path): reference_files.py is beside it.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_files import read_safetensors, reference_cases  # noqa: E402
 
 def spec_of(schema):
     return [

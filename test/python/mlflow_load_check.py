@@ -13,10 +13,14 @@ output is outside the tolerance.
 Reads the reference with reference_files.py beside it.
 """
 import json
+import os
 import sys
 
 import numpy as np
-from reference_files import read_safetensors, reference_cases
+
+# Run with `python -P` too (which leaves this folder off sys.path): reference_files.py is beside it.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_files import read_safetensors, reference_cases  # noqa: E402
 
 
 def errors(pred, ref):

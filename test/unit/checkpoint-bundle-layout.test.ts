@@ -3,7 +3,7 @@
  * files each kind carries, and every refusal, with the file it names.
  */
 import { describe, expect, it } from 'vitest';
-import { bundleKind, bundleLayout, type LayoutVerdict } from '../../checkpoint';
+import { bundleKind, bundleLayout, weightsFileOf, type LayoutVerdict } from '../../checkpoint';
 
 function refusal(verdict: LayoutVerdict): { file: string; problem: string } {
   if (!('refusal' in verdict)) throw new Error(`accepted: ${JSON.stringify(verdict.layout)}`);
@@ -62,6 +62,54 @@ describe('bundleLayout', () => {
     expect(r.problem).toMatch(
       new RegExp(`^the checkpoint bundle has no ${missing.replace('.', '\\.')} \\(a bundle needs config\\.json`),
     );
+  });
+});
+
+describe('bundleLayout: a torch checkpoint instead of model.safetensors', () => {
+  it.each(['best_model.pth', 'final_model.pt', 'epoch=12-step=480.ckpt'])(
+    '%s and the reference are a bundle; config.json and calibration are its own when present',
+    (checkpoint) => {
+      expect(layout(bundleLayout([checkpoint, 'reference.safetensors', 'notes.txt']))).toEqual({
+        kind: 'weights',
+        files: [checkpoint, 'reference.safetensors'],
+      });
+      expect(
+        layout(bundleLayout(['calibration.safetensors', 'reference.safetensors', checkpoint, 'config.json'])).files,
+      ).toEqual(['config.json', checkpoint, 'reference.safetensors', 'calibration.safetensors']);
+    },
+  );
+
+  it('refuses a checkpoint without a reference, naming reference.safetensors', () => {
+    const r = refusal(bundleLayout(['best_model.pth', 'config.json']));
+    expect(r.file).toBe('reference.safetensors');
+    expect(r.problem).toContain(
+      'or, for model.safetensors, one torch checkpoint *.pth, *.pt, *.ckpt, with config.json optional',
+    );
+  });
+
+  it.each([
+    [['model.safetensors', 'best_model.pth'], 'best_model.pth and model.safetensors'],
+    [['best_model.pth', 'epoch_10.pth', 'model.safetensors'], 'best_model.pth and epoch_10.pth and model.safetensors'],
+    [['last.ckpt', 'best_model.pth'], 'best_model.pth and last.ckpt'],
+  ])('refuses two weights files (%j), naming both', (weights, named) => {
+    const r = refusal(bundleLayout([...weights, 'config.json', 'reference.safetensors']));
+    expect(weights).toContain(r.file);
+    expect(r.problem).toBe(
+      `the bundle has ${weights.length} weights files, ${named}: a graph is emitted from one (remove the others)`,
+    );
+    expect(refusal(weightsFileOf(weights) as LayoutVerdict).problem).toBe(r.problem);
+  });
+
+  it('refuses model.onnx beside a checkpoint, naming both', () => {
+    expect(refusal(bundleLayout(['model.onnx', 'best_model.pth', 'reference.safetensors'])).problem).toContain(
+      'the bundle has both model.onnx and best_model.pth',
+    );
+  });
+
+  it('weightsFileOf: the one weights file, or the refusal naming model.safetensors when there is none', () => {
+    expect(weightsFileOf(['config.json', 'model.safetensors'])).toEqual({ name: 'model.safetensors' });
+    expect(weightsFileOf(['best_model.pth'])).toEqual({ name: 'best_model.pth' });
+    expect(refusal(weightsFileOf(['config.json', '.pth']) as LayoutVerdict).file).toBe('model.safetensors');
   });
 });
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CheckpointError } from '../../checkpoint';
 import { loadBundle, parseBundleConfig } from '../../models';
 import { tempDir } from './checkpoint-safetensors-writer';
+import { localizationNetConfig } from './models-fixtures';
 
 /** The committed small bundle (scripts/fixtures/data, made by make_localizationnet.py). */
 const SMALL = join(__dirname, '../../scripts/fixtures/data/localizationnet-small');
@@ -37,7 +38,9 @@ describe('parseBundleConfig', () => {
       dims: [8, 16, 24, 32],
       inputShape: [3, 128, 32],
     });
-    const large = parseBundleConfig({ ...valid, backbone: 'convnext_large', depths: undefined, dims: undefined }, 'c');
+    const large = localizationNetConfig(
+      parseBundleConfig({ ...valid, backbone: 'convnext_large', depths: undefined, dims: undefined }, 'c'),
+    );
     expect(large.dims).toEqual([192, 384, 768, 1536]);
     expect(large.depths).toEqual([3, 3, 27, 3]);
   });
@@ -74,7 +77,7 @@ describe('parseBundleConfig', () => {
 describe('loadBundle', () => {
   it('loads the committed small bundle: config, weights, sha256', async () => {
     const bundle = await loadBundle(SMALL);
-    expect(bundle.config.dims).toEqual([8, 16, 24, 32]);
+    expect(localizationNetConfig(bundle.config).dims).toEqual([8, 16, 24, 32]);
     expect(bundle.weights.get('position_head.8.weight')?.shape).toEqual([2, 64]);
     expect(bundle.weights.get('position_head.1.num_batches_tracked')?.dtype).toBe('I64');
     expect(bundle.weightsSha256).toMatch(/^[0-9a-f]{64}$/);

@@ -11,13 +11,13 @@ import { buildLocalizationNet, emitBundle, loadBundle } from '../../models';
 import { sha256Bytes } from '../../hashing/file-sha256';
 import { encodeWithOnnxProto } from './onnx-reference-encoder';
 import { tempDir } from './checkpoint-safetensors-writer';
-import { bundleWith, SMALL_BUNDLE, smallEntries } from './models-fixtures';
+import { bundleWith, loadLocalizationNetBundle, SMALL_BUNDLE, smallEntries } from './models-fixtures';
 
 describe('emission with the checkpoint checks in the background', () => {
   it('writes what onnx-proto encodes for the loaded model, with the checkpoint sha256 in metadata', async () => {
     const out = join(tempDir(), 'model.onnx');
     const result = await emitBundle(SMALL_BUNDLE, out);
-    const bundle = await loadBundle(SMALL_BUNDLE);
+    const bundle = await loadLocalizationNetBundle(SMALL_BUNDLE);
     const expected = await encodeWithOnnxProto(buildLocalizationNet(bundle).model);
     const actual = readFileSync(out);
     expect(Buffer.compare(actual, Buffer.from(expected))).toBe(0);

@@ -5,6 +5,8 @@
 import { closeSync, copyFileSync, ftruncateSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFileRange, SafetensorsFile } from '../../checkpoint';
+import { loadBundle, type ArchitectureConfig, type Bundle, type LocalizationNetConfig } from '../../models';
+import type { LocalizationNetBundle } from '../../models/localizationnet';
 import { tempDir } from './checkpoint-safetensors-writer';
 
 export const SMALL_BUNDLE = join(__dirname, '../../scripts/fixtures/data/localizationnet-small');
@@ -16,7 +18,7 @@ export interface Entry {
   readonly data?: Uint8Array;
 }
 
-const BYTES: Record<string, number> = { F32: 4, F16: 2, I64: 8 };
+const BYTES: Record<string, number> = { F32: 4, F16: 2, I64: 8, BOOL: 1 };
 
 /** Writes a safetensors file; entries without data become holes of zeros (sparse, so preset sizes cost no disk). */
 export function writeSafetensors(path: string, entries: ReadonlyMap<string, Entry>): void {
@@ -64,4 +66,17 @@ export function bundleWith(entries: ReadonlyMap<string, Entry>, config?: Record<
   if (config) writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   else copyFileSync(join(SMALL_BUNDLE, 'config.json'), join(dir, 'config.json'));
   return dir;
+}
+
+/** A LocalizationNet config, or an error: narrows the union of every listed architecture's config. */
+export function localizationNetConfig(config: ArchitectureConfig): LocalizationNetConfig {
+  if (config.architecture !== 'LocalizationNet')
+    throw new Error(`expected a LocalizationNet config, got ${config.architecture}`);
+  return config;
+}
+
+/** loadBundle for a LocalizationNet bundle, typed as LocalizationNet's build takes it. */
+export async function loadLocalizationNetBundle(dir: string): Promise<Bundle & LocalizationNetBundle> {
+  const bundle = await loadBundle(dir);
+  return { ...bundle, config: localizationNetConfig(bundle.config) };
 }

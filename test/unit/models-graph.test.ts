@@ -2,23 +2,25 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { buildLocalizationNet, emitBundle, loadBundle } from '../../models';
+import { buildLocalizationNet, emitBundle } from '../../models';
 import { STACK_BATCH_MAX_PIXELS } from '../../models/localizationnet';
 import { readModel } from '../../onnx/serialize-read';
 import { inferShapes } from '../../onnx/shape-inference';
 import { runParity } from '../../parity';
 import { tempDir } from './checkpoint-safetensors-writer';
-import { SMALL_BUNDLE } from './models-fixtures';
+import { loadLocalizationNetBundle, SMALL_BUNDLE } from './models-fixtures';
 
 /** Parity target of issue 3 against PyTorch's own outputs (the committed reference). */
 const PARITY_MAE = 1e-6;
 
 const opTypes = (opset: number) =>
-  loadBundle(SMALL_BUNDLE).then((b) => buildLocalizationNet(b, { opset }).model.graph.nodes.map((n) => n.opType));
+  loadLocalizationNetBundle(SMALL_BUNDLE).then((b) =>
+    buildLocalizationNet(b, { opset }).model.graph.nodes.map((n) => n.opType),
+  );
 
 describe('LocalizationNet graph', () => {
   it('has the contract names, symbolic batch, metadata; unfolded weights are file ranges, folds are lazy', async () => {
-    const bundle = await loadBundle(SMALL_BUNDLE);
+    const bundle = await loadLocalizationNetBundle(SMALL_BUNDLE);
     const { model } = buildLocalizationNet(bundle, { runId: 'run-42' });
     expect(model.opset).toBe(17);
     expect(model.graph.inputs).toEqual([
@@ -79,7 +81,7 @@ describe('LocalizationNet graph', () => {
   it('small-image stages run their pointwise layers on the batch stacked into one image', async () => {
     // The small bundle's stages are 32×8, 16×4, 8×2 and 4×1 pixels: the last two are stacked.
     expect(STACK_BATCH_MAX_PIXELS).toBe(16);
-    const { model } = buildLocalizationNet(await loadBundle(SMALL_BUNDLE));
+    const { model } = buildLocalizationNet(await loadLocalizationNetBundle(SMALL_BUNDLE));
     const { types, problems } = inferShapes(model);
     expect(problems).toEqual([]);
     const convInput = (scope: string) =>

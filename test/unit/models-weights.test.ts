@@ -13,7 +13,7 @@ import {
   type PresetName,
 } from '../../models';
 import { tempDir } from './checkpoint-safetensors-writer';
-import { bundleWith, smallEntries, writeSafetensors, type Entry } from './models-fixtures';
+import { bundleWith, loadLocalizationNetBundle, smallEntries, writeSafetensors, type Entry } from './models-fixtures';
 
 /** Header-only weights of a preset (sparse file), optionally with edits. */
 function presetEntries(
@@ -122,7 +122,7 @@ describe('custom ConvNeXt bundles', () => {
       uncertainty_min: 0.01,
       uncertainty_max: 1,
     });
-    const bundle = await loadBundle(dir);
+    const bundle = await loadLocalizationNetBundle(dir);
     expect(() => buildLocalizationNet(bundle)).toThrow(
       'backbone.0.7.0.layer_scale: expected [40, 1, 1], got [32, 1, 1]',
     );
@@ -136,7 +136,10 @@ describe('custom ConvNeXt bundles', () => {
       uncertainty_min: 0.01,
       uncertainty_max: 1,
     });
-    expect(buildLocalizationNet(await loadBundle(dir)).layout).toEqual({ depths: [1, 1, 2, 1], dims: [8, 16, 24, 32] });
+    expect(buildLocalizationNet(await loadLocalizationNetBundle(dir)).layout).toEqual({
+      depths: [1, 1, 2, 1],
+      dims: [8, 16, 24, 32],
+    });
   });
 
   it('an input too small for the stages is refused', async () => {
@@ -147,7 +150,7 @@ describe('custom ConvNeXt bundles', () => {
       uncertainty_min: 0.01,
       uncertainty_max: 1,
     });
-    await expect(loadBundle(dir).then((b) => buildLocalizationNet(b))).rejects.toThrow(
+    await expect(loadLocalizationNetBundle(dir).then((b) => buildLocalizationNet(b))).rejects.toThrow(
       /input_shape \[3, 128, 16\] is too small for 4 stages/,
     );
   });

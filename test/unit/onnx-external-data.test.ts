@@ -100,6 +100,18 @@ describe("the client's upload list (bundleFiles)", () => {
     expect(await bundleFiles(SMALL_BUNDLE)).toEqual(['config.json', 'model.safetensors', 'reference.safetensors']);
   });
 
+  it('a torch checkpoint bundle uploads its checkpoint and reference, config.json only when present', async () => {
+    const dir = tempDir();
+    for (const f of ['best_model.pth', 'reference.safetensors', 'notes.txt']) writeFileSync(join(dir, f), '');
+    expect(await bundleFiles(dir)).toEqual(['best_model.pth', 'reference.safetensors']);
+    writeFileSync(join(dir, 'config.json'), '{}');
+    expect(await bundleFiles(dir)).toEqual(['config.json', 'best_model.pth', 'reference.safetensors']);
+    writeFileSync(join(dir, 'model.safetensors'), '');
+    await expect(bundleFiles(dir)).rejects.toThrow(
+      `${join(dir, 'model.safetensors')}: the bundle has 2 weights files, best_model.pth and model.safetensors`,
+    );
+  });
+
   it('refuses missing external data, naming the file and the tensor', async () => {
     const dir = await graphWithSubfolderData();
     unlinkSync(join(dir, 'weights', 'w.bin.d'));
