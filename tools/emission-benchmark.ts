@@ -19,6 +19,7 @@ import { findProjectRoot } from '../config/environment';
 import { readModel } from '../onnx/serialize-read';
 import { compareModels } from '../bench/latency-benchmark';
 import { median } from '../bench/statistics';
+import { measuredRuns, type ProcessStats } from './process-stats';
 
 const run = promisify(execFile);
 const ROOT = findProjectRoot();
@@ -33,40 +34,6 @@ const OPSET = 17;
 
 /** Emissions per tool; the medians are reported (a single run swings ±20% with page-cache writeback). */
 const REPEATS = { ours: 5, torch: 3 } as const;
-
-interface ProcessStats {
-  readonly wallSeconds: number;
-  readonly peakRssMb: number;
-  readonly stdout: string;
-}
-
-/**
- * Emits `repeats` times into a fresh file (the previous output removed and the page cache flushed
- * first, so no run pays for another's writeback or for truncating an old file); returns every run.
- */
-async function measuredEmissions(
-  repeats: number,
-  out: string,
-  cmd: string,
-  args: readonly string[],
-): Promise<ProcessStats[]> {
-  const runs: ProcessStats[] = [];
-  for (let i = 0; i < repeats; i++) {
-    await rm(out, { force: true });
-    await run('sync', []);
-    runs.push(await measured(cmd, args));
-  }
-  return runs;
-}
-
-/** Runs a command under /usr/bin/time -v: its own wall clock and peak RSS. */
-async function measured(cmd: string, args: readonly string[]): Promise<ProcessStats> {
-  const { stdout, stderr } = await run('/usr/bin/time', ['-v', cmd, ...args], { maxBuffer: 64 * 1024 * 1024 });
-  const field = (label: string): string => stderr.match(new RegExp(`${label}: (.+)`))?.[1]?.trim() ?? '';
-  const wall = field('Elapsed \\(wall clock\\) time \\(h:mm:ss or m:ss\\)').split(':').map(Number);
-  const wallSeconds = wall.reduce((acc, v) => acc * 60 + v, 0);
-  return { wallSeconds, peakRssMb: Number(field('Maximum resident set size \\(kbytes\\)')) / 1024, stdout };
-}
 
 /**
  * onnxruntime latency of both graphs, interleaved by the library's compareModels (alternating order,
@@ -105,7 +72,7 @@ async function benchPreset(preset: string, work: string) {
   const oursPath = join(dir, 'ours.onnx');
   const torchPath = join(dir, 'torch.onnx');
   process.stderr.write(`${preset}: torch.onnx.export ×${REPEATS.torch}\n`);
-  const torchRuns = await measuredEmissions(REPEATS.torch, torchPath, PYTHON, [
+  const torchRuns = await measuredRuns(REPEATS.torch, torchPath, PYTHON, [
     join(ROOT, 'tools/emission-benchmark-torch.py'),
     dir,
     torchPath,
@@ -115,7 +82,7 @@ async function benchPreset(preset: string, work: string) {
   const exportCall = (r: ProcessStats) =>
     (JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { export_seconds?: number }).export_seconds ?? Number.NaN;
   process.stderr.write(`${preset}: our emitter ×${REPEATS.ours}\n`);
-  const oursRuns = await measuredEmissions(REPEATS.ours, oursPath, process.execPath, [
+  const oursRuns = await measuredRuns(REPEATS.ours, oursPath, process.execPath, [
     join(ROOT, 'bin/onnx-export.js'),
     'emit',
     dir,
@@ -128,7 +95,7 @@ async function benchPreset(preset: string, work: string) {
   const emitCall = (r: ProcessStats) => (JSON.parse(r.stdout) as { seconds: number }).seconds;
   // The floor for any emitter that writes a self-contained file: copying the checkpoint's bytes (cp).
   const copyPath = join(dir, 'copy.bin');
-  const copyRuns = await measuredEmissions(REPEATS.torch, copyPath, 'cp', [join(dir, 'model.safetensors'), copyPath]);
+  const copyRuns = await measuredRuns(REPEATS.torch, copyPath, 'cp', [join(dir, 'model.safetensors'), copyPath]);
   await rm(copyPath, { force: true });
   const ours = {
     processSeconds: median(oursRuns.map((r) => r.wallSeconds)),

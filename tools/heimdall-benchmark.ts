@@ -7,7 +7,9 @@
  *     the service's own call fails on it), under each asked torch: the export call alone, the whole
  *     process (interpreter start and imports included) and its peak RSS (/usr/bin/time -v), medians
  *     of `--repeats`;
- *   - PyTorch eager latency at batch 1 and 32 (N = 7, L = 10000), each asked torch, 2 threads;
+ *   - PyTorch eager latency at batch 1 and 32 (N = 7, L = 10000), each asked torch, `--threads` (default 2,
+ *     the issue's; on a loaded machine torch 1.13's OpenMP threads wait on each other: 0.24 ms at one
+ *     thread became 47 ms at two, load average 8 on 2 cores);
  *   - our side, for each model whose `architecture` models/architectures.ts lists: `onnx-export emit`
  *     (the emit call alone as it reports it, checkpoint read to bytes written, and the whole process,
  *     peak RSS), then onnxruntime latency of our graph at the same sizes, interleaved with torch's
@@ -17,14 +19,14 @@
  *
  *   npm run build && npm run build:tools && node .state/tools-build/tools/heimdall-benchmark.js \
  *     [--work <dir>] [--models heimdall_net,triangulation_model,iq_resnet18] [--torch debian,torch2]
- *     [--weights pth|ckpt|safetensors] [--repeats 3] [--eager-budget 20] [--no-eager] [--no-latency]
+ *     [--weights pth|ckpt|safetensors] [--repeats 3] [--eager-budget 20] [--threads 2] [--no-eager] [--no-latency]
  *
  * It must not be imported by library code; it spawns Python (Debian's /usr/bin/python3 with torch 1.13,
  * the torch 2.x venv) and the built CLI.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { homedir, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,6 +35,7 @@ import type { BatchLatency } from '../bench';
 import { findProjectRoot } from '../config/environment';
 import { architectureNames } from '../models/architectures';
 import { median } from '../bench/statistics';
+import { measuredRuns } from './process-stats';
 
 const run = promisify(execFile);
 const ROOT = findProjectRoot();
@@ -46,7 +49,7 @@ type Model = (typeof MODELS)[number];
 const BATCHES = [1, 32];
 const RECEIVERS = 7;
 const IQ_LENGTH = 10_000;
-const THREADS = 2;
+const DEFAULT_THREADS = 2;
 /** The service's call fails on IQResNet18 (it feeds the triangulation dummy): it gets a proper one. */
 const EXPORT_CALL: Record<Model, 'service' | 'dynamic'> = {
   heimdall_net: 'service',
@@ -59,38 +62,9 @@ const TORCH_GRAPH_CORRECT: Record<Model, boolean> = {
   triangulation_model: true,
   iq_resnet18: true,
 };
-const LATENCY = { timeBudgetMs: 60_000, maxRuns: 60, threads: THREADS, batchSizes: BATCHES };
-
-interface ProcessStats {
-  readonly wallSeconds: number;
-  readonly peakRssMb: number;
-  readonly stdout: string;
-}
-
-/** Runs a command under /usr/bin/time -v: its own wall clock and peak RSS. */
-async function measured(cmd: string, args: readonly string[]): Promise<ProcessStats> {
-  const { stdout, stderr } = await run('/usr/bin/time', ['-v', cmd, ...args], { maxBuffer: 64 * 1024 * 1024 });
-  const field = (label: string): string => stderr.match(new RegExp(`${label}: (.+)`))?.[1]?.trim() ?? '';
-  const wall = field('Elapsed \\(wall clock\\) time \\(h:mm:ss or m:ss\\)').split(':').map(Number);
-  return {
-    wallSeconds: wall.reduce((acc, v) => acc * 60 + v, 0),
-    peakRssMb: Number(field('Maximum resident set size \\(kbytes\\)')) / 1024,
-    stdout,
-  };
-}
+const LATENCY = { timeBudgetMs: 60_000, maxRuns: 60, batchSizes: BATCHES };
 
 const lastJson = <T>(stdout: string): T => JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as T;
-
-/** `repeats` runs into a fresh output file each (removed and synced first); medians and the worst RSS. */
-async function repeated(repeats: number, out: string, cmd: string, args: readonly string[]) {
-  const runs: ProcessStats[] = [];
-  for (let i = 0; i < repeats; i++) {
-    await rm(out, { force: true });
-    await run('sync', []);
-    runs.push(await measured(cmd, args));
-  }
-  return runs;
-}
 
 async function makeBundle(model: Model, weights: string, work: string): Promise<{ dir: string; weightsFile: string }> {
   const dir = join(work, `${model}-${weights}`);
@@ -118,7 +92,7 @@ interface TorchExport {
 async function torchExport(python: string, model: Model, weights: string, out: string, repeats: number) {
   const script = join(ROOT, 'tools/heimdall-benchmark-torch.py');
   const args = [script, 'export', '--model', model, '--weights', weights, '--out', out, '--call', EXPORT_CALL[model]];
-  const runs = await repeated(repeats, out, python, args);
+  const runs = await measuredRuns(repeats, out, python, args);
   const reports = runs.map((r) =>
     lastJson<{ torch: string; export_call_seconds: number; import_seconds: number; onnx_bytes: number }>(r.stdout),
   );
@@ -134,7 +108,7 @@ async function torchExport(python: string, model: Model, weights: string, out: s
 
 type EagerBatches = Record<string, { runs: number; min_ms: number; p50_ms: number; mean_ms: number }>;
 
-async function torchEager(python: string, model: Model, weights: string, budgetSeconds: number) {
+async function torchEager(python: string, model: Model, weights: string, budgetSeconds: number, threads: number) {
   const script = join(ROOT, 'tools/heimdall-benchmark-torch.py');
   const { stdout } = await run(
     python,
@@ -142,7 +116,7 @@ async function torchEager(python: string, model: Model, weights: string, budgetS
       script,
       'eager',
       ...['--model', model, '--weights', weights, '--batches', BATCHES.join(',')],
-      ...['--receivers', String(RECEIVERS), '--length', String(IQ_LENGTH), '--threads', String(THREADS)],
+      ...['--receivers', String(RECEIVERS), '--length', String(IQ_LENGTH), '--threads', String(threads)],
       ...['--budget-seconds', String(budgetSeconds)],
     ],
     { maxBuffer: 1 << 24 },
@@ -152,7 +126,7 @@ async function torchEager(python: string, model: Model, weights: string, budgetS
 
 async function oursEmit(bundleDir: string, out: string, repeats: number) {
   const args = [join(ROOT, 'bin/onnx-export.js'), 'emit', bundleDir, '-o', out, '--json'];
-  const runs = await repeated(repeats, out, process.execPath, args);
+  const runs = await measuredRuns(repeats, out, process.execPath, args);
   const emitSeconds = runs.map((r) => (JSON.parse(r.stdout) as { seconds: number }).seconds);
   return {
     emitSeconds: median(emitSeconds),
@@ -178,6 +152,7 @@ async function ortLatency(
   ours: string,
   torchGraph: string | undefined,
   reference: string,
+  threads: number,
 ): Promise<LatencyRow[]> {
   const dims: Record<string, number> = { receivers: RECEIVERS };
   if (model !== 'triangulation_model') dims.seq_len = IQ_LENGTH;
@@ -186,7 +161,7 @@ async function ortLatency(
     const report = await compareModels(
       { path: ours, label: 'ours' },
       { path: torchGraph, label: 'torch.onnx.export' },
-      { ...LATENCY, inputs },
+      { ...LATENCY, threads, inputs },
     );
     return BATCHES.map((batch, i) => ({
       batch,
@@ -195,7 +170,7 @@ async function ortLatency(
       ratio: report.pairs[i]?.ratio.median ?? Number.NaN,
     }));
   }
-  const report = await benchmarkModel({ path: ours, label: 'ours' }, { ...LATENCY, inputs });
+  const report = await benchmarkModel({ path: ours, label: 'ours' }, { ...LATENCY, threads, inputs });
   return BATCHES.map((batch, i) => ({ batch, oursMs: p50(report.batches[i]) }));
 }
 
@@ -208,6 +183,8 @@ interface Options {
   eagerBudget: number;
   eager: boolean;
   latency: boolean;
+  /** torch intra-op threads (eager) and onnxruntime intra-op threads. */
+  threads: number;
 }
 
 async function benchModel(model: Model, o: Options) {
@@ -220,7 +197,7 @@ async function benchModel(model: Model, o: Options) {
     exports.push(await torchExport(python, model, weightsFile, join(o.work, `${model}-${torch}.onnx`), o.repeats));
     if (o.eager) {
       process.stderr.write(`${model}: eager (${torch})\n`);
-      eager.push(await torchEager(python, model, weightsFile, o.eagerBudget));
+      eager.push(await torchEager(python, model, weightsFile, o.eagerBudget, o.threads));
     }
   }
   const emitted = architectureNames().includes(model);
@@ -240,7 +217,7 @@ async function benchModel(model: Model, o: Options) {
       ]);
     }
     process.stderr.write(`${model}: onnxruntime latency\n`);
-    latency = await ortLatency(model, oursPath, torchGraph, join(dir, 'reference.safetensors'));
+    latency = await ortLatency(model, oursPath, torchGraph, join(dir, 'reference.safetensors'), o.threads);
   }
   return { model, weights: o.weights, exports, eager, ours: { emit, latency } };
 }
@@ -304,6 +281,7 @@ function parseOptions(argv: readonly string[]): Options {
     eagerBudget: Number(arg('--eager-budget', '20')),
     eager: !argv.includes('--no-eager'),
     latency: !argv.includes('--no-latency'),
+    threads: Number(arg('--threads', String(DEFAULT_THREADS))),
   };
 }
 
@@ -315,7 +293,7 @@ async function main(argv: readonly string[]): Promise<void> {
   for (const model of options.models) results.push(await benchModel(model, options));
   const out = join(options.work, 'heimdall-benchmark.json');
   const loadAverage: number[] = [loadStart ?? Number.NaN, loadavg()[0] ?? Number.NaN];
-  const meta = { threads: THREADS, receivers: RECEIVERS, iqLength: IQ_LENGTH, loadAverage };
+  const meta = { threads: options.threads, receivers: RECEIVERS, iqLength: IQ_LENGTH, loadAverage };
   await writeFile(out, `${JSON.stringify({ ...meta, results }, null, 2)}\n`);
   process.stdout.write(
     `${tables(results)}\n\nload average ${loadAverage.map((l) => l.toFixed(2)).join(' → ')}\nJSON: ${out}\n`,

@@ -19,6 +19,7 @@ import { MlflowClient } from '../../registry/mlflow-client';
 import { createMinioClient } from '../../storage/minio-client';
 import type { ExportResult } from '../../workflows/export-model';
 import { makeBundle, SMALL_CONVNEXT, type FixtureOptions } from './support/fixtures';
+import { pythonParentEnv } from './support/python-parent';
 import { useWorkerHost } from './support/worker-host';
 import { uniqueName } from './support/stack';
 
@@ -105,11 +106,7 @@ describe.each(Object.keys(SIZES))('export of %s, started three ways', (size) => 
     const venv = (await run('bash', [join(config.projectRoot, 'scripts', 'ensure-python-venv.sh')])).stdout.trim();
     const script = join(config.projectRoot, 'workflows', 'python', 'training_parent.py');
     const args = [script, '--checkpoint-uri', checkpointUri, '--run-id', 'r1', '--model-name', modelName];
-    const env = {
-      ...process.env,
-      TEMPORAL_ADDRESS: config.temporal.address,
-      TEMPORAL_NAMESPACE: config.temporal.namespace,
-    };
+    const env = pythonParentEnv(config);
     const refused = await run(
       join(venv, 'bin', 'python'),
       [...args, '--export-json', JSON.stringify({ opset_version: 17, benchmark: { gpu: 'yes' } })],
@@ -140,11 +137,7 @@ describe.each(Object.keys(SIZES))('export of %s, started three ways', (size) => 
       '--export-json',
       JSON.stringify({ benchmark: QUICK_BENCHMARK }),
     ];
-    const env = {
-      ...process.env,
-      TEMPORAL_ADDRESS: config.temporal.address,
-      TEMPORAL_NAMESPACE: config.temporal.namespace,
-    };
+    const env = pythonParentEnv(config);
     const first = JSON.parse(
       (await run(join(venv, 'bin', 'python'), args, { env, timeout: 600_000 })).stdout,
     ) as ExportResult;

@@ -78,6 +78,40 @@ async function describeWeights(python: string, path: string): Promise<WeightsDes
   return JSON.parse(stdout) as WeightsDescription;
 }
 
+/** What each checkpoint form holds at its top level, in order, and its zip archive's folder. */
+const CHECKPOINT_FORMS = {
+  // The training service's dict (spec section 4), saved to its path.
+  pth: {
+    topKeys: [
+      'epoch',
+      'model_state_dict',
+      'optimizer_state_dict',
+      'scheduler_state_dict',
+      'train_loss',
+      'val_loss',
+      'val_rmse',
+      'config',
+    ],
+    archiveFolder: 'best_model',
+  },
+  // Lightning 2.x's trainer dict, saved through a buffer as Lightning does.
+  ckpt: {
+    topKeys: [
+      'epoch',
+      'global_step',
+      'pytorch-lightning_version',
+      'state_dict',
+      'loops',
+      'callbacks',
+      'optimizer_states',
+      'lr_schedulers',
+      'hparams_name',
+      'hyper_parameters',
+    ],
+    archiveFolder: 'archive',
+  },
+} as const;
+
 interface RunResult {
   error?: string;
   [output: string]: { max_abs: number | null; nonfinite: number } | string | undefined;
@@ -227,35 +261,10 @@ describe('Heimdall weights bundles (make_heimdall_bundle.py --export none)', () 
       for (const python of [TORCH_PYTHON, TORCH2_PYTHON]) {
         const read = await describeWeights(python, bundle.weightsPath);
         expect(read.tensors, `${name} read by ${read.torch}`).toEqual(reference.tensors);
-        if (name.startsWith('pth')) {
-          expect(read.top_keys).toEqual([
-            'epoch',
-            'model_state_dict',
-            'optimizer_state_dict',
-            'scheduler_state_dict',
-            'train_loss',
-            'val_loss',
-            'val_rmse',
-            'config',
-          ]);
-          expect(read.archive_folders).toEqual(['best_model']);
-          expect(read.settings).toMatchObject({ model_architecture: model, max_receivers: 10 });
-        } else {
-          expect(read.top_keys).toEqual([
-            'epoch',
-            'global_step',
-            'pytorch-lightning_version',
-            'state_dict',
-            'loops',
-            'callbacks',
-            'optimizer_states',
-            'lr_schedulers',
-            'hparams_name',
-            'hyper_parameters',
-          ]);
-          expect(read.archive_folders).toEqual(['archive']);
-          expect(read.settings).toMatchObject({ model_architecture: model, max_receivers: 10 });
-        }
+        const form = CHECKPOINT_FORMS[name.startsWith('pth') ? 'pth' : 'ckpt'];
+        expect(read.top_keys).toEqual(form.topKeys);
+        expect(read.archive_folders).toEqual([form.archiveFolder]);
+        expect(read.settings).toMatchObject({ model_architecture: model, max_receivers: 10 });
       }
     }
     // The reference cases do not depend on the form the weights take.

@@ -20,6 +20,7 @@ import { createMinioClient } from '../../storage/minio-client';
 import type { ExportResult } from '../../workflows/export-model';
 import { TORCH_PYTHON, makeWeightsBundle } from './support/heimdall-fixtures';
 import { mlflowClientEnv, venvPython } from './support/mlflow-python';
+import { pythonParentEnv } from './support/python-parent';
 import { requireStack, uniqueName } from './support/stack';
 import { useWorkerHost } from './support/worker-host';
 
@@ -78,15 +79,7 @@ describe('the Python HeimdallNet training parent (Temporal, MinIO, MLflow)', () 
       '--export-json',
       JSON.stringify({ benchmark: QUICK_BENCHMARK }),
     ];
-    const env = {
-      ...process.env,
-      TEMPORAL_ADDRESS: config.temporal.address,
-      TEMPORAL_NAMESPACE: config.temporal.namespace,
-      AWS_ENDPOINT_URL_S3: config.s3.endpoint,
-      AWS_ACCESS_KEY_ID: config.s3.accessKey,
-      AWS_SECRET_ACCESS_KEY: config.s3.secretKey,
-      ONNX_EXPORT_CHECKPOINT_BUCKET: config.s3.checkpointsBucket,
-    };
+    const env = pythonParentEnv(config, { objectStore: true });
     const done = await run(python, args, { env, timeout: 900_000, maxBuffer: 64 * 1024 * 1024 }).then(
       ({ stdout }) => ({ ok: true as const, result: JSON.parse(stdout) as ExportResult }),
       (e: unknown) => ({ ok: false as const, stderr: String((e as { stderr?: string }).stderr ?? e) }),
