@@ -101,6 +101,14 @@ export const DEFAULT_TOLERANCES = { mae: 1e-5, maxAbs: 1e-4 } as const;
 export const DEFAULT_INT8_TOLERANCES = { mae: 0.03, maxAbs: 0.15 } as const;
 
 /**
+ * The fp32 graph's metadata key by which its author names node scopes whose Conv, Gemm and MatMul
+ * nodes the int8 variant leaves float (comma-separated; a scope is a node name's start up to a `/` or
+ * `.`). A plug-in writes it where int8 costs accuracy for no speed (docs/quantization.md); quantize/
+ * reads it. Here because both rooms import only common/.
+ */
+export const INT8_FLOAT_SCOPES_KEY = 'int8_float_scopes';
+
+/**
  * How the int8 variant's activation ranges are chosen from the calibration inputs (quantize/ reads
  * these names; they live here because common/ imports nothing).
  */

@@ -152,9 +152,12 @@ function composedBias(weights: WeightsFile, a: ConvBn, c: ConvBn, name: string):
   });
 }
 
+/** The node scope of conv `c` then the mean over length. */
+export const convThenMeanScope = (c: ConvBn): string => `${c.conv}+mean`;
+
 /** Conv then the mean over length (module docstring): [rows, c.inputs, 1, L] → [rows, c.outputs, 1, 1]. */
 export function convThenMean(b: GraphBuilder, weights: WeightsFile, c: ConvBn, x: string): string {
-  const scope = `${c.conv}+mean`;
+  const scope = convThenMeanScope(c);
   const { weight, bias } = folded(b, weights, c);
   const tapSum = reduce(b, 'ReduceSum', `${scope}/taps`, weight, [3], 1);
   const mean = b.conv(scope, b.globalAveragePool(scope, x), tapSum, bias());

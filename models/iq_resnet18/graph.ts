@@ -30,7 +30,7 @@
  * session (79 ms against 15 ms for torch's graph).
  * It must not read tensor data nor write files.
  */
-import { DEFAULT_OPSET } from '../../common/export-contract';
+import { DEFAULT_OPSET, INT8_FLOAT_SCOPES_KEY } from '../../common/export-contract';
 import type { ModelSignature } from '../../common/model-signature';
 import { GraphBuilder } from '../../onnx/builder';
 import { attr, float32Tensor, type Model } from '../../onnx/ir';
@@ -47,7 +47,7 @@ import {
   linearStack,
   type TensorDeclaration,
 } from '../state-dict-layers';
-import { composedConvs, COMPOSED_CONVS_OPSET, convThenMean, foldedConv } from './composed-convs';
+import { composedConvs, COMPOSED_CONVS_OPSET, convThenMean, convThenMeanScope, foldedConv } from './composed-convs';
 import { recordedSettings, type IqResNet18Config } from './config';
 import {
   ATTENTION,
@@ -141,5 +141,8 @@ export function buildIqResNet18(
   b.clip('uncertainty_head/clamp', spread, low, high, { output: uncertainties });
   declareOutputs(b, OUTPUTS);
 
-  return b.build({ metadataProps: graphMetadata(config, weightsSha256, options, recordedSettings(config)) });
+  const int8Float = { [INT8_FLOAT_SCOPES_KEY]: [convThenMeanScope(pending as ConvBn), ATTENTION_PREFIX].join(',') };
+  return b.build({
+    metadataProps: { ...graphMetadata(config, weightsSha256, options, recordedSettings(config)), ...int8Float },
+  });
 }
