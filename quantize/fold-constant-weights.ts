@@ -65,14 +65,14 @@ export async function foldConstantWeights(model: Model): Promise<FoldedWeights> 
     for (const i of node.inputs) visit(i);
   };
   for (const name of wanted) visit(name);
-  const folded = graph.nodes.flatMap((n) => n.outputs).filter((o) => wanted.has(o));
   const values = await evaluate(
     model,
     graph.nodes.filter((n) => needed.has(n)),
-    folded,
+    graph.nodes.flatMap((n) => n.outputs).filter((o) => wanted.has(o)),
   );
 
-  // Drop the constant nodes nothing reads once the folded values are initializers.
+  // Drop the constant nodes nothing reads once the folded values are initializers. One that must stay
+  // (another of its outputs is read) keeps defining its values: those are not folded.
   const read = new Set(graph.outputs.map((o) => o.name));
   const kept: Node[] = [];
   for (const node of [...graph.nodes].reverse()) {
@@ -82,7 +82,12 @@ export async function foldConstantWeights(model: Model): Promise<FoldedWeights> 
     for (const i of node.inputs) read.add(i);
   }
   kept.reverse();
-  const initializers = [...graph.initializers.filter((t) => read.has(t.name)), ...values];
+  const defined = new Set(kept.flatMap((n) => n.outputs));
+  const initializers = [
+    ...graph.initializers.filter((t) => read.has(t.name)),
+    ...values.filter((t) => !defined.has(t.name)),
+  ];
+  const folded = values.map((t) => t.name).filter((name) => !defined.has(name));
   return { model: { ...model, graph: { ...graph, nodes: kept, initializers } }, folded };
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../onnx/builder';
-import { float32Tensor, type Model } from '../../onnx/ir';
+import { float32Tensor, int64Tensor, type Model } from '../../onnx/ir';
 import { readTensorData } from '../../onnx/tensor-bytes';
 import { writeModel } from '../../onnx/write-model';
 import { foldConstantWeights } from '../../quantize/fold-constant-weights';
@@ -87,6 +87,31 @@ describe('foldConstantWeights', () => {
       expect(names, JSON.stringify(options)).toEqual(['conv_weight/Reshape_output_0']);
       expect(folded.graph.nodes.length).toBe(model.graph.nodes.length - 1);
     }
+  });
+
+  it('leaves a weight whose node must stay for another output (a constant Split read elsewhere too)', async () => {
+    const b = new GraphBuilder({ opset: 17, graphName: 'split' });
+    const x = b.input('x', 'float32', ['N', 4]);
+    const both = b.initializer(float32Tensor('both', [6, 4], values(24, 0.9)));
+    const [w, other] = b.node(
+      'Split',
+      [both, b.initializer(int64Tensor('halves', [2], [3, 3]))],
+      {},
+      {
+        name: 'halves/Split',
+        outputCount: 2,
+      },
+    ) as [string, string];
+    const h = b.gemm('linear', x, w, undefined, { transB: 1 });
+    b.output(b.add('plus', h, b.reduceMean('other', other, [1], { keepdims: 0 }), { output: 'y' }), 'float32', [
+      'N',
+      3,
+    ]);
+    const model = b.build();
+    const { model: folded, folded: names } = await foldConstantWeights(model);
+    expect(names).toEqual([]);
+    expect(folded.graph.nodes.map((n) => n.name)).toEqual(model.graph.nodes.map((n) => n.name));
+    expect(folded.graph.initializers.map((t) => t.name)).toEqual(['both', 'halves']);
   });
 
   it('returns a graph with no computed weight as it is', async () => {
