@@ -10,8 +10,9 @@
  * them once in onnxruntime-node: the kernels that fold them when a session of the fp32 graph is
  * created, so the int8 graph quantizes the very weights the fp32 graph runs with. One thread, so the
  * values do not depend on the host's core count. Nodes nothing reads any more are dropped; every other
- * node (other constant subgraphs included) is left as it is. Random ops are never constant. It must
- * not change what the graph computes.
+ * node (other constant subgraphs included) is left as it is. Random ops are never constant. A value
+ * onnxruntime cannot compute as float32 is a QuantizeError naming it. It must not change what the
+ * graph computes.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { memoryTensor, type Model, type Node, type Tensor } from '../onnx/ir';
 import { writeModel } from '../onnx/write-model';
+import { QuantizeError } from './quantize-error';
 
 /** The ops whose weight (input 1) and bias (input 2) the plan quantizes. */
 const WEIGHT_READERS = new Set(['Conv', 'Gemm', 'MatMul']);
@@ -33,7 +35,8 @@ export interface FoldedWeights {
   readonly folded: readonly string[];
 }
 
-export async function foldConstantWeights(model: Model): Promise<FoldedWeights> {
+/** `modelFile` names the graph in errors. */
+export async function foldConstantWeights(model: Model, modelFile: string): Promise<FoldedWeights> {
   const graph = model.graph;
   // An initializer that is also a graph input is a default the caller may override: not a constant.
   const inputs = new Set(graph.inputs.map((i) => i.name));
@@ -67,6 +70,7 @@ export async function foldConstantWeights(model: Model): Promise<FoldedWeights> 
   for (const name of wanted) visit(name);
   const values = await evaluate(
     model,
+    modelFile,
     graph.nodes.filter((n) => needed.has(n)),
     graph.nodes.flatMap((n) => n.outputs).filter((o) => wanted.has(o)),
   );
@@ -92,7 +96,12 @@ export async function foldConstantWeights(model: Model): Promise<FoldedWeights> 
 }
 
 /** Runs `nodes` (constant: they read initializers only) in onnxruntime; `outputs` as float32 initializers. */
-async function evaluate(model: Model, nodes: readonly Node[], outputs: readonly string[]): Promise<Tensor[]> {
+async function evaluate(
+  model: Model,
+  modelFile: string,
+  nodes: readonly Node[],
+  outputs: readonly string[],
+): Promise<Tensor[]> {
   const reads = new Set(nodes.flatMap((n) => n.inputs));
   const subgraph: Model = {
     ...model,
@@ -109,20 +118,30 @@ async function evaluate(model: Model, nodes: readonly Node[], outputs: readonly 
   try {
     const path = join(dir, 'constants.onnx');
     await writeModel(subgraph, path, { externalData: 'never' });
-    const session = await ort.InferenceSession.create(path, { intraOpNumThreads: FOLD_THREADS, interOpNumThreads: 1 });
+    let out: ort.InferenceSession.ReturnType;
     try {
-      const out = await session.run({});
-      return outputs.map((name) => {
-        const t = out[name];
-        if (t?.type !== 'float32') {
-          throw new Error(`constant folding: onnxruntime returned no float32 '${name}' (got ${t?.type ?? 'nothing'})`);
-        }
-        const data = t.data as Float32Array;
-        return memoryTensor(name, 'float32', t.dims, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      const session = await ort.InferenceSession.create(path, {
+        intraOpNumThreads: FOLD_THREADS,
+        interOpNumThreads: 1,
       });
-    } finally {
-      await session.release();
+      try {
+        out = await session.run({});
+      } finally {
+        await session.release();
+      }
+    } catch (err) {
+      throw new QuantizeError({
+        file: modelFile,
+        subject: `weights computed from initializers (${outputs.join(', ')})`,
+        expected: 'float32 values onnxruntime can compute once',
+        actual: err instanceof Error ? err.message : String(err),
+      });
     }
+    return outputs.map((name) => {
+      const data = out[name]?.data as Float32Array;
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      return memoryTensor(name, 'float32', out[name]?.dims ?? [], bytes);
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -86,7 +86,7 @@ export async function quantizeOnnxFile(request: QuantizeRequest): Promise<Quanti
   if (fp32.metadataProps.quantization !== undefined) {
     fail('metadata quantization', 'an fp32 graph (not quantized yet)', fp32.metadataProps.quantization);
   }
-  const constants = await foldConstantWeights(fp32);
+  const constants = await foldConstantWeights(fp32, request.modelPath);
   const model = splitFanOutConvBias(constants.model);
   const plan = planQuantization(model);
   if (plan.nodes.length === 0) fail('graph', 'Conv, Gemm or MatMul nodes with constant weights to quantize', 'none');

@@ -2,7 +2,8 @@
  * foldConstantWeights on small hand-built graphs: a Gemm weight and a Conv weight computed from
  * initializers become initializers holding the values onnxruntime computes, the nodes that computed
  * them go, and the graph gives the same outputs; a constant subgraph feeding anything but a weight, a
- * random op and an initializer a graph input may override are left as they are. No servers.
+ * random op and an initializer a graph input may override are left as they are; a computed weight
+ * that is not float32 is refused by name. No servers.
  */
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -11,6 +12,7 @@ import { GraphBuilder } from '../../onnx/builder';
 import { float32Tensor, int64Tensor, type Model } from '../../onnx/ir';
 import { readTensorData } from '../../onnx/tensor-bytes';
 import { writeModel } from '../../onnx/write-model';
+import { QuantizeError } from '../../quantize';
 import { foldConstantWeights } from '../../quantize/fold-constant-weights';
 import { tempDir } from './checkpoint-safetensors-writer';
 
@@ -56,7 +58,7 @@ async function run(model: Model, name: string): Promise<Float32Array> {
 describe('foldConstantWeights', () => {
   it('turns weights computed from initializers into initializers, drops what computed them and keeps the outputs', async () => {
     const model = graph();
-    const { model: folded, folded: names } = await foldConstantWeights(model);
+    const { model: folded, folded: names } = await foldConstantWeights(model, 'fold.onnx');
     expect(names).toEqual(['weight/Transpose_output_0', 'conv_weight/Reshape_output_0']);
     const ops = folded.graph.nodes.map((n) => n.name);
     expect(ops).not.toContain('weight/Transpose');
@@ -83,7 +85,7 @@ describe('foldConstantWeights', () => {
   it('leaves a weight from a random op, and one from an initializer a graph input may override', async () => {
     for (const options of [{ randomWeight: true }, { overridableWeight: true }]) {
       const model = graph(options);
-      const { model: folded, folded: names } = await foldConstantWeights(model);
+      const { model: folded, folded: names } = await foldConstantWeights(model, 'fold.onnx');
       expect(names, JSON.stringify(options)).toEqual(['conv_weight/Reshape_output_0']);
       expect(folded.graph.nodes.length).toBe(model.graph.nodes.length - 1);
     }
@@ -108,10 +110,22 @@ describe('foldConstantWeights', () => {
       3,
     ]);
     const model = b.build();
-    const { model: folded, folded: names } = await foldConstantWeights(model);
+    const { model: folded, folded: names } = await foldConstantWeights(model, 'fold.onnx');
     expect(names).toEqual([]);
     expect(folded.graph.nodes.map((n) => n.name)).toEqual(model.graph.nodes.map((n) => n.name));
     expect(folded.graph.initializers.map((t) => t.name)).toEqual(['both', 'halves']);
+  });
+
+  it('refuses a computed weight onnxruntime cannot give as float32, naming the file and the value', async () => {
+    const b = new GraphBuilder({ opset: 17, graphName: 'ints' });
+    const x = b.input('x', 'int64', ['N', 2]);
+    const w = b.cast('weight', b.initializer(float32Tensor('w', [2, 2], [1, 2, 3, 4])), 'int64');
+    b.output(b.matMul('product', x, w, { output: 'y' }), 'int64', ['N', 2]);
+    const err = await foldConstantWeights(b.build(), 'ints.onnx').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QuantizeError);
+    expect((err as QuantizeError).message).toMatch(
+      /^ints\.onnx: weights computed from initializers \(weight\/Cast_output_0\): expected float32 values onnxruntime can compute once, got /,
+    );
   });
 
   it('returns a graph with no computed weight as it is', async () => {
@@ -120,6 +134,6 @@ describe('foldConstantWeights', () => {
     const w = b.initializer(float32Tensor('w', [3, 4], values(12, 0.7)));
     b.output(b.gemm('linear', x, w, undefined, { transB: 1, output: 'y' }), 'float32', ['N', 3]);
     const model = b.build();
-    expect(await foldConstantWeights(model)).toEqual({ model, folded: [] });
+    expect(await foldConstantWeights(model, 'fold.onnx')).toEqual({ model, folded: [] });
   });
 });
