@@ -1,7 +1,7 @@
 /**
  * The int8 variant of the training service's three models as our plug-ins emit them, end to end on
  * the real Temporal, MinIO and MLflow, with MLflow's own Python client as the consumer. Weights
- * bundles (config.json + model.safetensors, reference cases, calibration inputs at 8 samples per
+ * bundles (config.json + model.safetensors, reference cases, calibration inputs at 16 samples per
  * case) made by scripts/fixtures/make_heimdall_bundle.py go through `onnx-export run <dir>
  * --variants fp32,int8 --wait` (the built CLI): the int8 graph passes the default int8 gate on the
  * reference cases and is registered; MLflow's pyfunc and onnx flavors load the int8 version and
@@ -18,8 +18,11 @@ import { mlflowCasesCheck, venvPython } from './support/mlflow-python';
 import { uniqueName } from './support/stack';
 import { useWorkerHost } from './support/worker-host';
 
-/** Per case: enough for every model's int8 to pass with room (docs/quantization.md), few for CI time. */
-const CALIBRATION_SAMPLES = 8;
+/**
+ * Per case. IQResNet18's one-sample reference case is the tightest: positions MAE 2.7e-2 with 8, 2.2e-2
+ * with 16 (docs/quantization.md); the others stay under 1e-2 either way.
+ */
+const CALIBRATION_SAMPLES = 16;
 
 const MODELS: {
   model: HeimdallModel;
@@ -27,8 +30,16 @@ const MODELS: {
   floatScopes: { scopes: string[]; nodes: Record<string, number> };
   folded: number;
 }[] = [
-  // The stem and block 0's depthwise conv, and every Linear (R = 10: the calibration layers as one Gemm).
-  { model: 'heimdall_net', quantized: { Conv: 2, Gemm: 61 }, floatScopes: { scopes: [], nodes: {} }, folded: 0 },
+  // Every Linear (R = 10: the calibration layers as one Gemm); the two convs over the sequence stay float.
+  {
+    model: 'heimdall_net',
+    quantized: { Gemm: 61 },
+    floatScopes: {
+      scopes: ['receiver_encoder.iq_encoder.stem.0', 'receiver_encoder.iq_encoder.blocks.0.conv_block.0'],
+      nodes: { Conv: 2 },
+    },
+    folded: 0,
+  },
   { model: 'triangulation_model', quantized: { Gemm: 6 }, floatScopes: { scopes: [], nodes: {} }, folded: 0 },
   {
     model: 'iq_resnet18',
