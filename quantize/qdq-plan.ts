@@ -5,9 +5,11 @@
  *   kernel requantizes its output, so the output's Q/DQ pair is part of the pattern);
  * - Gemm (alpha = beta = 1, no transA) with a constant B → QGemm with a float output;
  * - MatMul with a constant 2-D B → MatMulIntegerToFloat, float output.
- * Everything else (LayerNorm, GELU/Erf, Softplus, Clip, the heads' outputs) stays float32.
- * Pure: reads no tensor data.
+ * Everything else (LayerNorm, GELU/Erf, Softplus, Clip, the heads' outputs) stays float32, and so do
+ * the candidates inside the graph's float scopes (INT8_FLOAT_SCOPES_KEY in its metadata: where its
+ * author measured that int8 costs accuracy for no speed). Pure: reads no tensor data.
  */
+import { INT8_FLOAT_SCOPES_KEY } from '../common/export-contract';
 import type { Graph, Model, Node, Tensor } from '../onnx/ir';
 
 export type QuantizedOp = 'Conv' | 'Gemm' | 'MatMul';
@@ -23,6 +25,8 @@ export interface QuantizedNode {
 
 export interface QuantizationPlan {
   readonly nodes: readonly QuantizedNode[];
+  /** Nodes that would be quantized but sit in one of the graph's float scopes. */
+  readonly keptFloat: readonly QuantizedNode[];
   /** Activation tensors to calibrate and quantize, in graph order. */
   readonly activations: readonly string[];
   /** Of those, the ones every consumer reads dequantized (Conv outputs); the rest only for quantized nodes. */
@@ -64,8 +68,24 @@ function quantizable(node: Node, initializers: ReadonlyMap<string, Tensor>): Qua
   }
 }
 
+/** The float scopes the graph's metadata names (INT8_FLOAT_SCOPES_KEY), in its order. */
+export function floatScopes(model: Model): string[] {
+  const value = model.metadataProps[INT8_FLOAT_SCOPES_KEY] ?? '';
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/** Whether node `name` is in `scope`: the name is the scope, or starts with it and then a `/` or `.`. */
+export function inScope(name: string, scope: string): boolean {
+  return name === scope || (name.startsWith(scope) && (name[scope.length] === '/' || name[scope.length] === '.'));
+}
+
 export function planQuantization(model: Model): QuantizationPlan {
   const graph: Graph = model.graph;
+  const scopes = floatScopes(model);
+  const keptFloat: QuantizedNode[] = [];
   const initializers = new Map(graph.initializers.map((t) => [t.name, t]));
   const graphOutputs = new Set(graph.outputs.map((o) => o.name));
   const nodes: QuantizedNode[] = [];
@@ -74,6 +94,10 @@ export function planQuantization(model: Model): QuantizationPlan {
   for (const node of graph.nodes) {
     const q = quantizable(node, initializers);
     if (q === undefined) continue;
+    if (scopes.some((scope) => inScope(node.name, scope))) {
+      keptFloat.push(q);
+      continue;
+    }
     nodes.push(q);
     wanted.add(node.inputs[0] as string);
     const output = node.outputs[0] as string;
@@ -84,5 +108,5 @@ export function planQuantization(model: Model): QuantizationPlan {
   }
   // Graph order: inputs first, then node outputs as they are produced.
   const order = [...graph.inputs.map((i) => i.name), ...graph.nodes.flatMap((n) => n.outputs)];
-  return { nodes, activations: order.filter((name) => wanted.has(name)), requantized };
+  return { nodes, keptFloat, activations: order.filter((name) => wanted.has(name)), requantized };
 }

@@ -14,7 +14,8 @@ import { writeModel } from '../onnx/write-model';
 import { DEFAULT_CALIBRATION_METHOD, type CalibrationMethod } from './calibration-methods';
 import { calibrate } from './calibrate';
 import { openCalibrationInputs } from './calibration-inputs';
-import { planQuantization } from './qdq-plan';
+import { foldConstantWeights } from './fold-constant-weights';
+import { floatScopes, planQuantization } from './qdq-plan';
 import { splitFanOutConvBias } from './split-fanout-bias';
 import { MIN_QDQ_OPSET, rewriteToQdq } from './qdq-rewrite';
 import { QuantizeError } from './quantize-error';
@@ -48,10 +49,14 @@ export interface QuantizationReport {
   };
   /** Quantized nodes by op type (Conv, MatMul, Gemm). */
   readonly quantizedNodes: Readonly<Record<string, number>>;
+  /** The graph's float scopes (its INT8_FLOAT_SCOPES_KEY metadata) and, by op type, the nodes they kept float. */
+  readonly floatScopes: { readonly scopes: readonly string[]; readonly nodes: Readonly<Record<string, number>> };
   /** Nodes of the input graph left in float32. */
   readonly floatNodes: number;
   /** Activation tensors quantized (one Q/DQ pair each). */
   readonly quantizedActivations: number;
+  /** Weights and biases the fp32 graph computes from initializers, folded before quantizing (fold-constant-weights). */
+  readonly foldedWeights: number;
   readonly fp32Bytes: number;
   readonly output: { readonly path: string; readonly bytes: number; readonly sha256: string };
   /** output.bytes / fp32Bytes. */
@@ -81,7 +86,8 @@ export async function quantizeOnnxFile(request: QuantizeRequest): Promise<Quanti
   if (fp32.metadataProps.quantization !== undefined) {
     fail('metadata quantization', 'an fp32 graph (not quantized yet)', fp32.metadataProps.quantization);
   }
-  const model = splitFanOutConvBias(fp32);
+  const constants = await foldConstantWeights(fp32, request.modelPath);
+  const model = splitFanOutConvBias(constants.model);
   const plan = planQuantization(model);
   if (plan.nodes.length === 0) fail('graph', 'Conv, Gemm or MatMul nodes with constant weights to quantize', 'none');
 
@@ -101,8 +107,11 @@ export async function quantizeOnnxFile(request: QuantizeRequest): Promise<Quanti
     request.outputPath,
     { externalData: 'never' },
   );
-  const quantizedNodes: Record<string, number> = {};
-  for (const q of plan.nodes) quantizedNodes[q.op] = (quantizedNodes[q.op] ?? 0) + 1;
+  const byOp = (nodes: typeof plan.nodes): Record<string, number> => {
+    const counts: Record<string, number> = {};
+    for (const q of nodes) counts[q.op] = (counts[q.op] ?? 0) + 1;
+    return counts;
+  };
   const fp32Bytes = (await stat(request.modelPath)).size;
   return {
     method,
@@ -114,9 +123,11 @@ export async function quantizeOnnxFile(request: QuantizeRequest): Promise<Quanti
       inputs: inputs.inputs,
       tensor: inputs.inputs.join(', '),
     },
-    quantizedNodes,
+    quantizedNodes: byOp(plan.nodes),
+    floatScopes: { scopes: floatScopes(model), nodes: byOp(plan.keptFloat) },
     floatNodes: model.graph.nodes.length - plan.nodes.length,
     quantizedActivations: plan.activations.length,
+    foldedWeights: constants.folded.length,
     fp32Bytes,
     output: { path: written.path, bytes: written.bytes, sha256: written.sha256 },
     sizeRatio: written.bytes / fp32Bytes,

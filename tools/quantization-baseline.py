@@ -1,4 +1,4 @@
-"""Benchmark helper: onnxruntime's own int8 quantizers on an fp32 LocalizationNet graph, the baseline
+"""Benchmark helper: onnxruntime's own int8 quantizers on an fp32 graph of any signature, the baseline
 tools/quantization-benchmark.ts compares our int8 QDQ quantizer with.
 
 Runs in the project venv (onnxruntime with onnxruntime.quantization, onnx, numpy; no torch):
@@ -10,8 +10,12 @@ Runs in the project venv (onnxruntime with onnxruntime.quantization, onnx, numpy
 Writes
 - quantize_static: QDQ, per_channel=True, activations QUInt8, weights QInt8, MinMax calibration,
   reduce_range=False (the host has VNNI, onnxruntime's advice for such CPUs), the calibration inputs
-  (`mel_spectrogram` [N, ...] in calibration.safetensors) fed one per batch, otherwise onnxruntime's
-  defaults (every op type its QDQ registry knows);
+  fed one sample per batch, otherwise onnxruntime's defaults (every op type its QDQ registry knows).
+  The calibration file is in the reference-case form (docs/export-contract.md): one case, keyed by the
+  graph's input names, or several as `<case>/<name>`, taken case by case in name order (as quantize/
+  takes them); every input of the graph is fed (float32, int64, bool), outputs in the file are
+  ignored. A one-case file of one input (LocalizationNet's `mel_spectrogram`) is fed exactly as
+  before, one sample at a time in file order;
 - quantize_dynamic: per_channel=True, weights QInt8 (activation ranges computed at run time).
 Prints one JSON line: seconds per step, paths, bytes, settings.
 
@@ -35,6 +39,7 @@ import tempfile
 import time
 
 import numpy as np
+import onnx
 import onnxruntime
 from onnxruntime.quantization import (
     CalibrationDataReader,
@@ -46,37 +51,66 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-INPUT = "mel_spectrogram"
-NUMPY = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64, "I32": np.int32}
+NUMPY = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64, "I32": np.int32, "BOOL": np.bool_}
 
 
-def read_safetensors(path, name):
-    """One tensor of a safetensors file (u64 LE header length, JSON header, raw LE data)."""
+def read_safetensors(path):
+    """Every tensor of a safetensors file (u64 LE header length, JSON header, raw LE data), by key."""
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
-        if name not in header:
-            raise SystemExit(f"{path}: no tensor '{name}' (has {sorted(k for k in header if k != '__metadata__')})")
-        entry = header[name]
+        data = f.read()
+    out = {}
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
         begin, end = entry["data_offsets"]
-        f.seek(8 + n + begin)
-        data = f.read(end - begin)
-    return np.frombuffer(data, dtype=NUMPY[entry["dtype"]]).reshape(entry["shape"]).copy()
+        out[key] = np.frombuffer(data[begin:end], dtype=NUMPY[entry["dtype"]]).reshape(entry["shape"]).copy()
+    return out
+
+
+def graph_inputs(model_path):
+    """The graph's input names (not initializers), in graph order."""
+    graph = onnx.load(model_path, load_external_data=False).graph
+    initializers = {t.name for t in graph.initializer}
+    return [i.name for i in graph.input if i.name not in initializers]
+
+
+def calibration_cases(path, inputs):
+    """[(case name, {input: array [B, ...]})] in name order; one case ('') when no key has a `/`."""
+    tensors = read_safetensors(path)
+    several = any("/" in key for key in tensors)
+    cases = {}
+    for key, array in tensors.items():
+        case, name = key.rsplit("/", 1) if several else ("", key)
+        cases.setdefault(case, {})[name] = array
+    out = []
+    for case in sorted(cases):
+        missing = [name for name in inputs if name not in cases[case]]
+        if missing:
+            where = f"case '{case}'" if case else "the file"
+            raise SystemExit(f"{path}: {where} has no {', '.join(missing)} (has {sorted(cases[case])})")
+        out.append((case, {name: cases[case][name] for name in inputs}))
+    return out
 
 
 class OnePerBatch(CalibrationDataReader):
-    """The calibration inputs one sample per batch: [1, C, H, W] each."""
+    """Every input of every calibration case, one sample per batch ([1, ...] each), case by case."""
 
-    def __init__(self, inputs):
-        self.inputs = inputs
+    def __init__(self, cases):
+        self.samples = [
+            {name: array[i : i + 1] for name, array in tensors.items()}
+            for _, tensors in cases
+            for i in range(next(iter(tensors.values())).shape[0])
+        ]
         self.next = 0
 
     def get_next(self):
-        if self.next >= len(self.inputs):
+        if self.next >= len(self.samples):
             return None
-        x = self.inputs[self.next : self.next + 1]
+        feed = self.samples[self.next]
         self.next += 1
-        return {INPUT: x}
+        return feed
 
     def rewind(self):
         self.next = 0
@@ -85,7 +119,7 @@ class OnePerBatch(CalibrationDataReader):
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("model", help="fp32 model.onnx")
-    p.add_argument("calibration", help="calibration.safetensors with mel_spectrogram [N, ...]")
+    p.add_argument("calibration", help="calibration.safetensors: every graph input, one case or several as <case>/<name>")
     p.add_argument("--static-out", help="write quantize_static's graph here")
     p.add_argument("--dynamic-out", help="write quantize_dynamic's graph here")
     p.add_argument("--pre-process", choices=["on", "off"], default="off",
@@ -109,12 +143,13 @@ def main(argv):
             result["preProcessSeconds"] = time.perf_counter() - start
 
         if args.static_out:
-            inputs = read_safetensors(args.calibration, INPUT).astype(np.float32, copy=False)
+            cases = calibration_cases(args.calibration, graph_inputs(source))
+            reader = OnePerBatch(cases)
             start = time.perf_counter()
             quantize_static(
                 source,
                 args.static_out,
-                OnePerBatch(inputs),
+                reader,
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
                 reduce_range=False,
@@ -126,7 +161,9 @@ def main(argv):
                 "path": os.path.abspath(args.static_out),
                 "bytes": os.path.getsize(args.static_out),
                 "seconds": time.perf_counter() - start,
-                "calibrationSamples": int(inputs.shape[0]),
+                "calibrationSamples": len(reader.samples),
+                "calibrationCases": len(cases),
+                "inputs": list(cases[0][1]),
                 "settings": "QDQ, per_channel, activations QUInt8, weights QInt8, MinMax, reduce_range off, batch 1",
             }
 

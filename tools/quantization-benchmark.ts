@@ -2,21 +2,30 @@
  * Quantization benchmark, run by hand (not in CI): our int8 static QDQ quantizer (`onnx-export
  * quantize`) against onnxruntime's Python quantizers (tools/quantization-baseline.py: quantize_static
  * QDQ and quantize_dynamic) on the same fp32 graph (our emitter's) and the same calibration inputs.
+ * A preset is a LocalizationNet backbone (scripts/fixtures/make_localizationnet.py: calibration and
+ * reference inputs drawn apart) or one of the training service's models, `heimdall_net`,
+ * `triangulation_model`, `iq_resnet18` (scripts/fixtures/make_heimdall_bundle.py, weights bundle:
+ * calibration.safetensors at HEIMDALL_CALIBRATION_SAMPLES per case, and holdout cases beside the
+ * reference; all three from separate generator streams). Every graph input is fed, from the cases.
  * Per preset and graph (fp32, ours int8, quantize_static, quantize_dynamic):
  * - file size and its ratio to fp32;
- * - onnxruntime-node latency at batch 1 and 32, 2 threads, by the library's interleaved comparison
+ * - onnxruntime-node latency at batch 1 and 32 (N = 7 receivers and IQ length 10000 where the graph
+ *   has those dimensions; int64 and bool inputs from the reference's first case, float inputs standard
+ *   normals: bench/signature-feeds.ts), 2 threads, by the library's interleaved comparison
  *   (compareModels: alternating order, spinning off), each int8 graph against fp32, and ours against
  *   quantize_static; p50 and the per-pair ratio with its 95% interval. A graph whose pairs are too slow
  *   for that within the time budget (quantize_dynamic at batch 32 on convnext_large: ConvInteger has no
  *   fast kernel) gets 3 hand-alternated pairs instead, marked `direct` / † (min–max, no interval);
- * - MAE and max abs error of `positions` and `uncertainties` against PyTorch's reference outputs
- *   (reference.safetensors: the evaluation set, drawn apart from calibration.safetensors).
+ * - MAE and max abs error of each output against PyTorch's: on reference.safetensors (drawn apart from
+ *   calibration.safetensors) and, for the Heimdall models, on the holdout cases too.
  * Prints a markdown table and writes JSON (summary and the full comparison reports) to the work dir.
  *
  *   npm run build && npm run build:tools && node .state/tools-build/tools/quantization-benchmark.js \
- *     [--presets convnext_tiny,convnext_large] [--work <dir>] [--skip-ours] [--time-budget <s>] [--max-runs <n>]
+ *     [--presets convnext_tiny,convnext_large,heimdall_net,triangulation_model,iq_resnet18] [--work <dir>]
+ *     [--skip-ours] [--skip-dynamic] [--time-budget <s>] [--max-runs <n>]
  *
- * `--skip-ours` leaves our quantizer out (fp32, quantize_static and quantize_dynamic only). Without it
+ * `--skip-ours` leaves our quantizer out (fp32, quantize_static and quantize_dynamic only);
+ * `--skip-dynamic` leaves quantize_dynamic out. Without it
  * the tool first checks that the `quantize` command exists and stops with a message if not.
  * It must not be imported by library code; it spawns Python (/usr/bin/python3 with torch for the
  * bundle, the project venv with onnxruntime.quantization for the baseline).
@@ -31,7 +40,10 @@ import { findProjectRoot } from '../config/environment';
 import { performance } from 'node:perf_hooks';
 import { InferenceSession } from 'onnxruntime-node';
 import { compareModels, sessionOptions } from '../bench/latency-benchmark';
-import { randomFeeds } from '../bench/model-inputs';
+import { planFeeds, signatureFeeds, type FeedOptions } from '../bench/signature-feeds';
+import { tensorDims } from '../common/model-signature';
+import { graphSignature } from '../onnx/graph-signature';
+import { readModel } from '../onnx/serialize-read';
 import { summarize, summarizeRatios } from '../bench/statistics';
 import type { ComparisonReport, LatencyStats, RatioStats } from '../bench/report-types';
 import { runParity } from '../parity/run-parity';
@@ -47,6 +59,12 @@ const BATCHES = [1, 32];
 const SAMPLES = 32;
 const CALIBRATION_SAMPLES = 32;
 const SEED = 1;
+/** The training service's models (make_heimdall_bundle.py's weights bundles, its default seed 3). */
+const HEIMDALL_MODELS = ['heimdall_net', 'triangulation_model', 'iq_resnet18'];
+/** Calibration samples per case of a Heimdall bundle (three cases: 48 samples, beside LocalizationNet's 32). */
+const HEIMDALL_CALIBRATION_SAMPLES = 16;
+/** The issue's latency sizes, for the graphs that have these symbolic dimensions. */
+const LATENCY_DIMS: Readonly<Record<string, number>> = { receivers: 7, seq_len: 10_000 };
 /**
  * Per comparison and batch size: at most this many interleaved pairs / this much measuring time (it
  * stops sooner once the median ratio is known to ±2%). Four comparisons per preset: convnext_large
@@ -71,6 +89,7 @@ interface Options {
   readonly work: string;
   readonly presets: readonly string[];
   readonly skipOurs: boolean;
+  readonly skipDynamic: boolean;
   readonly budgetMs: number;
   readonly maxPairs: number;
 }
@@ -87,7 +106,8 @@ interface GraphResult {
   readonly sizeRatio: number;
   /** Wall seconds of the quantizer's process (absent for fp32). */
   readonly quantizeSeconds?: number;
-  readonly errors: Readonly<Record<'positions' | 'uncertainties', Errors>>;
+  /** Per evaluation set (`reference`, `holdout`), per output. */
+  readonly errors: Readonly<Record<string, Readonly<Record<string, Errors>>>>;
   /** p50 per batch size, from the comparison against fp32 (for fp32: from the first comparison). */
   readonly p50Ms: Readonly<Record<string, number>>;
   /** Per batch size, this graph ÷ fp32 (absent for fp32). */
@@ -126,9 +146,34 @@ async function venvPython(): Promise<string> {
   return python;
 }
 
-async function makeBundle(preset: string, dir: string): Promise<void> {
+/** One evaluation set: PyTorch's outputs on cases calibration never saw. */
+interface EvaluationSet {
+  readonly name: string;
+  readonly path: string;
+}
+
+/** Makes the preset's bundle in `dir` (unless it is there); returns its evaluation sets. */
+async function makeBundle(preset: string, dir: string): Promise<EvaluationSet[]> {
   const files = ['config.json', 'model.safetensors', 'reference.safetensors', 'calibration.safetensors'];
-  if (files.every((f) => existsSync(join(dir, f)))) return;
+  const reference = { name: 'reference', path: join(dir, 'reference.safetensors') };
+  if (HEIMDALL_MODELS.includes(preset)) {
+    const holdout = { name: 'holdout', path: `${dir}-holdout.safetensors` };
+    if (![...files.map((f) => join(dir, f)), holdout.path].every((f) => existsSync(f))) {
+      process.stderr.write(`${preset}: making the bundle in ${dir}\n`);
+      // The holdout file must lie outside the bundle (the script refuses otherwise).
+      await run(
+        TORCH_PYTHON,
+        [
+          join(ROOT, 'scripts/fixtures/make_heimdall_bundle.py'),
+          ...['--model', preset, '--export', 'none', '--weights', 'safetensors', '--out', dir],
+          ...['--calibration-samples', String(HEIMDALL_CALIBRATION_SAMPLES), '--holdout', holdout.path],
+        ],
+        { maxBuffer: MAX_BUFFER },
+      );
+    }
+    return [reference, holdout];
+  }
+  if (files.every((f) => existsSync(join(dir, f)))) return [reference];
   process.stderr.write(`${preset}: making the bundle in ${dir}\n`);
   await run(
     TORCH_PYTHON,
@@ -147,6 +192,14 @@ async function makeBundle(preset: string, dir: string): Promise<void> {
     ],
     { maxBuffer: MAX_BUFFER },
   );
+  return [reference];
+}
+
+/** Latency feeds: LATENCY_DIMS for the symbolic dimensions the graph has, the rest from the reference. */
+async function feedOptions(modelPath: string, reference: string): Promise<FeedOptions> {
+  const signature = graphSignature(await readModel(modelPath));
+  const names = new Set(signature.inputs.flatMap((t) => tensorDims(signature, t).slice(1)));
+  return { reference, dims: Object.fromEntries(Object.entries(LATENCY_DIMS).filter(([d]) => names.has(d))) };
 }
 
 async function timed<T>(f: () => Promise<T>): Promise<{ value: T; seconds: number }> {
@@ -185,7 +238,7 @@ function errorsOf(o: OutputErrors): Errors {
 async function benchPreset(preset: string, options: Options, python: string) {
   const dir = join(options.work, preset);
   await mkdir(dir, { recursive: true });
-  await makeBundle(preset, dir);
+  const evaluation = await makeBundle(preset, dir);
   const reference = join(dir, 'reference.safetensors');
   const calibration = join(dir, 'calibration.safetensors');
   const paths: Record<Graph, string> = {
@@ -217,7 +270,7 @@ async function benchPreset(preset: string, options: Options, python: string) {
     oursReport = jsonOutput(value, 'onnx-export quantize --json');
     if (!existsSync(paths.ours)) throw new ToolError(`onnx-export quantize exited 0 but wrote no ${paths.ours}`);
   }
-  process.stderr.write(`${preset}: onnxruntime quantize_static and quantize_dynamic\n`);
+  process.stderr.write(`${preset}: onnxruntime quantize_static${options.skipDynamic ? '' : ' and quantize_dynamic'}\n`);
   const { value: baselineOut, seconds: baselineSeconds } = await timed(() =>
     child('tools/quantization-baseline.py', python, [
       '-P',
@@ -226,8 +279,7 @@ async function benchPreset(preset: string, options: Options, python: string) {
       calibration,
       '--static-out',
       paths.quantize_static,
-      '--dynamic-out',
-      paths.quantize_dynamic,
+      ...(options.skipDynamic ? [] : ['--dynamic-out', paths.quantize_dynamic]),
     ]),
   );
   const baseline = jsonOutput(baselineOut, 'quantization-baseline.py') as {
@@ -237,27 +289,34 @@ async function benchPreset(preset: string, options: Options, python: string) {
   quantizeSeconds.quantize_static = baseline.static?.seconds;
   quantizeSeconds.quantize_dynamic = baseline.dynamic?.seconds;
 
-  const graphs = GRAPHS.filter((g) => !(g === 'ours' && options.skipOurs));
+  const graphs = GRAPHS.filter(
+    (g) => !(g === 'ours' && options.skipOurs) && !(g === 'quantize_dynamic' && options.skipDynamic),
+  );
   const bytes = Object.fromEntries(
     await Promise.all(graphs.map(async (g) => [g, (await stat(paths[g])).size] as const)),
   ) as Record<Graph, number>;
 
-  process.stderr.write(`${preset}: errors on the evaluation set\n`);
+  process.stderr.write(`${preset}: errors on ${evaluation.map((e) => e.name).join(' and ')}\n`);
   const errors: Partial<Record<Graph, GraphResult['errors']>> = {};
   for (const g of graphs) {
-    const r = await runParity(paths[g], reference, { mae: NO_TOLERANCE, maxAbs: NO_TOLERANCE, threads: THREADS });
-    errors[g] = { positions: errorsOf(r.outputs.positions!), uncertainties: errorsOf(r.outputs.uncertainties!) };
+    const sets: Record<string, Record<string, Errors>> = {};
+    for (const e of evaluation) {
+      const r = await runParity(paths[g], e.path, { mae: NO_TOLERANCE, maxAbs: NO_TOLERANCE, threads: THREADS });
+      sets[e.name] = Object.fromEntries(Object.entries(r.outputs).map(([name, o]) => [name, errorsOf(o)]));
+    }
+    errors[g] = sets;
   }
 
+  const feeds = await feedOptions(paths.fp32, reference);
   const comparisons: Comparison[] = [];
   for (const g of graphs.filter((x) => x !== 'fp32')) {
     process.stderr.write(`${preset}: latency ${g} vs fp32\n`);
-    comparisons.push(await compare(g, 'fp32', paths, options));
+    comparisons.push(await compare(g, 'fp32', paths, options, feeds));
   }
   let oursVsStatic: Record<string, RatioStats> | undefined;
   if (!options.skipOurs) {
     process.stderr.write(`${preset}: latency ours vs quantize_static\n`);
-    const c = await compare('ours', 'quantize_static', paths, options);
+    const c = await compare('ours', 'quantize_static', paths, options, feeds);
     comparisons.push(c);
     oursVsStatic = Object.fromEntries(c.batches.map((b) => [String(b.batchSize), b.ratio]));
   }
@@ -284,6 +343,7 @@ async function benchPreset(preset: string, options: Options, python: string) {
   await writeFile(reportsPath, `${JSON.stringify(comparisons, null, 2)}\n`);
   return {
     preset,
+    latencyDims: feeds.dims ?? {},
     graphs: results,
     oursVsStatic,
     baseline: { ...baseline, processSeconds: baselineSeconds },
@@ -330,6 +390,7 @@ async function compare(
   base: Graph,
   paths: Readonly<Record<Graph, string>>,
   options: Options,
+  feeds: FeedOptions,
 ): Promise<Comparison> {
   const settings = sessionOptions({ executionProvider: 'cpu', threads: THREADS, allowSpinning: false, deviceId: 0 });
   const loadStart = loadavg()[0] as number;
@@ -340,10 +401,14 @@ async function compare(
   const direct: BatchComparison[] = [];
   const probePairMs: Record<string, number> = {};
   const interleavedBatches: number[] = [];
+  const [planA, planB] = [
+    await planFeeds(paths[candidate], candidate, feeds),
+    await planFeeds(paths[base], base, feeds),
+  ];
   try {
     for (const batch of BATCHES) {
-      const fa = randomFeeds(a, batch, 1, 17, candidate)[0] as InferenceSession.FeedsType;
-      const fb = randomFeeds(b, batch, 1, 17, base)[0] as InferenceSession.FeedsType;
+      const fa = signatureFeeds(planA, batch, 1, 17, candidate)[0] as InferenceSession.FeedsType;
+      const fb = signatureFeeds(planB, batch, 1, 17, base)[0] as InferenceSession.FeedsType;
       const time = async (s: InferenceSession, f: InferenceSession.FeedsType) => {
         const t0 = performance.now();
         await s.run(f);
@@ -388,7 +453,13 @@ async function compare(
     report = await compareModels(
       { path: paths[candidate], label: LABELS[candidate] },
       { path: paths[base], label: LABELS[base] },
-      { batchSizes: interleavedBatches, threads: THREADS, timeBudgetMs: options.budgetMs, maxRuns: options.maxPairs },
+      {
+        batchSizes: interleavedBatches,
+        threads: THREADS,
+        timeBudgetMs: options.budgetMs,
+        maxRuns: options.maxPairs,
+        inputs: feeds,
+      },
     );
   }
   const interleaved: BatchComparison[] = (report?.pairs ?? []).map((p, i) => ({
@@ -422,16 +493,26 @@ function table(results: readonly PresetResult[]): string {
   const e = (v: number) => v.toExponential(2);
   const lines: string[] = [];
   for (const r of results) {
+    // Error columns: each evaluation set's outputs, in the order the fp32 graph's report lists them.
+    const columns = Object.entries(r.graphs[0]?.errors ?? {}).flatMap(([set, outputs]) =>
+      Object.keys(outputs).map((output) => [set, output] as const),
+    );
+    const dims = Object.entries(r.latencyDims).map(([d, n]) => `${d} ${n}`);
+    const load = `load average ${Math.min(...r.loadAverage1m).toFixed(1)}–${Math.max(...r.loadAverage1m).toFixed(1)}`;
     lines.push(
-      `### ${r.preset} (load average ${Math.min(...r.loadAverage1m).toFixed(1)}–${Math.max(...r.loadAverage1m).toFixed(1)})`,
+      `### ${r.preset} (${[...dims, load].join(', ')})`,
       '',
-      '| graph | size (MiB) | ÷ fp32 | quantize (s) | b1 p50 (ms) | b1 ÷ fp32 (95% CI) | b32 p50 (ms) | b32 ÷ fp32 (95% CI) | positions MAE / max | uncertainties MAE / max |',
-      '|---|---|---|---|---|---|---|---|---|---|',
+      `| graph | size (MiB) | ÷ fp32 | quantize (s) | b1 p50 (ms) | b1 ÷ fp32 (95% CI) | b32 p50 (ms) | b32 ÷ fp32 (95% CI) | ${columns.map(([set, output]) => `${output} MAE / max (${set})`).join(' | ')} |`,
+      `|---|---|---|---|---|---|---|---|${columns.map(() => '---|').join('')}`,
     );
     for (const g of r.graphs) {
       const p = (b: number) => g.p50Ms[String(b)]?.toFixed(2) ?? '—';
+      const errorCells = columns.map(([set, output]) => {
+        const x = g.errors[set]?.[output];
+        return x ? `${e(x.mae)} / ${e(x.maxAbs)}` : '—';
+      });
       lines.push(
-        `| ${LABELS[g.graph]} | ${(g.bytes / 2 ** 20).toFixed(1)} | ${g.sizeRatio.toFixed(3)} | ${g.quantizeSeconds?.toFixed(1) ?? '—'} | ${p(1)} | ${ratioCell(g.vsFp32?.['1'], g.latencyMethod?.['1'])} | ${p(32)} | ${ratioCell(g.vsFp32?.['32'], g.latencyMethod?.['32'])} | ${e(g.errors.positions.mae)} / ${e(g.errors.positions.maxAbs)} | ${e(g.errors.uncertainties.mae)} / ${e(g.errors.uncertainties.maxAbs)} |`,
+        `| ${LABELS[g.graph]} | ${(g.bytes / 2 ** 20).toFixed(2)} | ${g.sizeRatio.toFixed(3)} | ${g.quantizeSeconds?.toFixed(1) ?? '—'} | ${p(1)} | ${ratioCell(g.vsFp32?.['1'], g.latencyMethod?.['1'])} | ${p(32)} | ${ratioCell(g.vsFp32?.['32'], g.latencyMethod?.['32'])} | ${errorCells.join(' | ')} |`,
       );
     }
     if (r.graphs.some((g) => Object.values(g.latencyMethod ?? {}).includes('direct'))) {
@@ -465,6 +546,7 @@ function parseArgs(argv: readonly string[]): Options {
     work: resolve(arg('--work', join(tmpdir(), 'onnx-export-quantization-bench'))),
     presets: arg('--presets', 'convnext_tiny,convnext_large').split(','),
     skipOurs: argv.includes('--skip-ours'),
+    skipDynamic: argv.includes('--skip-dynamic'),
     budgetMs: number('--time-budget', DEFAULT_BUDGET_MS / 1000) * 1000,
     maxPairs: number('--max-runs', DEFAULT_MAX_PAIRS),
   };
@@ -488,10 +570,13 @@ async function main(argv: readonly string[]): Promise<void> {
     batches: BATCHES,
     referenceSamples: SAMPLES,
     calibrationSamples: CALIBRATION_SAMPLES,
+    heimdallCalibrationSamplesPerCase: HEIMDALL_CALIBRATION_SAMPLES,
+    latencyDims: LATENCY_DIMS,
     seed: SEED,
     timeBudgetMs: options.budgetMs,
     maxPairs: options.maxPairs,
     skipOurs: options.skipOurs,
+    skipDynamic: options.skipDynamic,
   };
   await writeFile(out, `${JSON.stringify({ started, settings, results }, null, 2)}\n`);
   process.stdout.write(`${table(results)}\nJSON: ${out}\n`);

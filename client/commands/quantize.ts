@@ -52,13 +52,20 @@ export function register(program: Command): void {
           process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
           return;
         }
-        const nodes = Object.entries(report.quantizedNodes)
-          .map(([op, n]) => `${n} ${op}`)
-          .join(', ');
+        const byOp = (counts: Readonly<Record<string, number>>) =>
+          Object.entries(counts)
+            .map(([op, n]) => `${n} ${op}`)
+            .join(', ');
+        const nodes = byOp(report.quantizedNodes);
+        const { scopes, nodes: scoped } = report.floatScopes;
         process.stdout.write(
           [
             `wrote ${report.output.path} (${report.output.bytes} bytes, ${report.sizeRatio.toFixed(3)}× the fp32 file, sha256 ${report.output.sha256})`,
             `  int8: ${nodes}; ${report.quantizedActivations} activations uint8 (${report.method}); ${report.floatNodes} nodes stay float32`,
+            ...(scopes.length > 0
+              ? [`  float by the graph's scopes (${scopes.join(', ')}): ${byOp(scoped) || 'none'}`]
+              : []),
+            ...(report.foldedWeights > 0 ? [`  ${report.foldedWeights} weights the graph computes folded first`] : []),
             `  calibration: ${report.calibration.samples} samples${report.calibration.cases > 1 ? ` in ${report.calibration.cases} cases` : ''} of ${report.calibration.inputs.join(', ')} from ${report.calibration.path}, ${report.seconds.toFixed(2)} s`,
           ].join('\n') + '\n',
         );

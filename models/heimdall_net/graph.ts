@@ -17,10 +17,15 @@
  * 7, interleaved pairs): 0.24 at batch 1, 0.33 at batch 32. Nearly all of it is the stem and block
  * 0 over the sequence (iq-encoder.ts); what follows runs on B·N rows of at most 672 numbers.
  *
+ * int8 (docs/quantization.md): the graph names its two convs over the sequence (iq-encoder.ts) as
+ * float scopes (INT8_FLOAT_SCOPES_KEY); every Linear is quantized. Quantized, those two convs made the
+ * int8 graph 1.8× fp32's time at batch 1 and 2.2× at 32 (N 7, L 10000): QLinearConv runs NHWC between
+ * Transposes, no faster than the fp32 NCHWc conv, and SiLU reads its output through a DequantizeLinear
+ * and a bias Add over the whole [B·N, 32, 1, 5000] tensor, 45 of the int8 graph's 99 ms at batch 32.
  * It must not read tensor data (folds are lazy) nor write files (emit.ts does).
  */
 import type { WeightsFile } from '../../checkpoint';
-import { DEFAULT_OPSET } from '../../common/export-contract';
+import { DEFAULT_OPSET, INT8_FLOAT_SCOPES_KEY } from '../../common/export-contract';
 import type { ModelSignature } from '../../common/model-signature';
 import { GraphBuilder } from '../../onnx/builder';
 import { attr, type Model } from '../../onnx/ir';
@@ -28,7 +33,7 @@ import type { BuildOptions } from '../architecture';
 import { calibrate, calibrationForm, type CalibrationForm } from './calibration';
 import type { HeimdallNetConfig } from './config';
 import { geometryEncoder } from './geometry';
-import { iqEncoder } from './iq-encoder';
+import { iqEncoder, SEQUENCE_CONVS } from './iq-encoder';
 import { concat, int64Constant, linear, linearNormGelu, op, stateTensor, unsqueeze, type Layers } from './layers';
 import { setAggregator } from './set-aggregator';
 import { EMBEDDINGS, ENCODER, FEATURES_PER_RECEIVER, POSITION_DIMS, type HeimdallNetLayout } from './weights';
@@ -152,6 +157,7 @@ export function buildHeimdallNet(
       max_receivers: String(layout.maxReceivers),
       use_calibration: String(layout.useCalibration),
       run_id: options.runId ?? config.runId ?? '',
+      [INT8_FLOAT_SCOPES_KEY]: Object.values(SEQUENCE_CONVS).join(','),
     },
   });
 }

@@ -19,6 +19,12 @@ import {
   type MbConvBlock,
 } from './weights';
 
+/** The two convs over the sequence (E1, E2): the stem's and block 0's depthwise conv, by state_dict prefix. */
+export const SEQUENCE_CONVS = {
+  stem: `${IQ_ENCODER}.stem.0`,
+  depthwise: `${IQ_ENCODER}.blocks.0.conv_block.0`,
+} as const;
+
 /** A bias-free Conv1d `conv` with BatchNorm `bn` after it, folded: as a Gemm on [M, in] rows (k = 1). */
 function pointwise(layers: Layers, conv: string, bn: string, x: string, out: number, inp: number): string {
   const { b, weights } = layers;
@@ -35,8 +41,8 @@ function pointwise(layers: Layers, conv: string, bn: string, x: string, out: num
  */
 function stemAndBlock0(layers: Layers, x: string): string {
   const { b, weights } = layers;
-  const stem = batchNormFolded(weights, `${IQ_ENCODER}.stem.0`, `${IQ_ENCODER}.stem.1`, [STEM_CHANNELS, 2, 1, 3]);
-  let y = b.conv(`${IQ_ENCODER}.stem.0`, x, b.initializer(stem.weight), b.initializer(stem.bias), {
+  const stem = batchNormFolded(weights, SEQUENCE_CONVS.stem, `${IQ_ENCODER}.stem.1`, [STEM_CHANNELS, 2, 1, 3]);
+  let y = b.conv(SEQUENCE_CONVS.stem, x, b.initializer(stem.weight), b.initializer(stem.bias), {
     kernelShape: [1, 3],
     strides: [1, 2],
     pads: [0, 1, 0, 1],
@@ -45,8 +51,8 @@ function stemAndBlock0(layers: Layers, x: string): string {
 
   const p = `${IQ_ENCODER}.blocks.0`;
   const block = MBCONV_BLOCKS[0] as MbConvBlock;
-  const depthwise = batchNormFolded(weights, `${p}.conv_block.0`, `${p}.conv_block.1`, [STEM_CHANNELS, 1, 1, 3]);
-  y = b.conv(`${p}.conv_block.0`, y, b.initializer(depthwise.weight), b.initializer(depthwise.bias), {
+  const depthwise = batchNormFolded(weights, SEQUENCE_CONVS.depthwise, `${p}.conv_block.1`, [STEM_CHANNELS, 1, 1, 3]);
+  y = b.conv(SEQUENCE_CONVS.depthwise, y, b.initializer(depthwise.weight), b.initializer(depthwise.bias), {
     kernelShape: [1, 3],
     pads: [0, 1, 0, 1],
     group: STEM_CHANNELS,

@@ -14,7 +14,7 @@
  *   and its NaN; with its atan2 repaired by hand it is still refused, naming the case and the batch
  *   split that differ (its batch and receiver ids are baked in). Nothing is published or registered.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -24,20 +24,13 @@ import { MlflowClient } from '../../registry/mlflow-client';
 import { createMinioClient } from '../../storage/minio-client';
 import type { ExportResult } from '../../workflows/export-model';
 import { makeGraphBundle, type GraphBundle, type HeimdallModel } from './support/heimdall-fixtures';
-import { mlflowClientEnv, venvPython } from './support/mlflow-python';
+import { mlflowCasesCheck, venvPython } from './support/mlflow-python';
 import { requireStack, uniqueName } from './support/stack';
 import { useWorkerHost } from './support/worker-host';
 
 const run = promisify(execFile);
 /** What MLflow's client must reproduce of PyTorch's outputs from an fp32 version (the issue's bound). */
 const FP32_MLFLOW_MAX_ABS = 1e-5;
-
-interface MlflowCasesReport {
-  ok: boolean;
-  signature: { inputs: { name: string; dtype: string; shape: number[] }[]; outputs: { name: string }[] };
-  errors: { loader: string; case: string; batch: number; output: string; max_abs?: number }[];
-  problems: string[];
-}
 
 /** `onnx-export run <dir> … --wait --json` as a user runs it; the result, or the failure's exit and stderr. */
 async function runCli(config: PipelineConfig, dir: string, args: string[]) {
@@ -52,29 +45,6 @@ async function runCli(config: PipelineConfig, dir: string, args: string[]) {
     const e = err as { code?: number; stderr?: string };
     return { ok: false as const, code: e.code, stderr: e.stderr ?? String(err) };
   }
-}
-
-/** test/python/mlflow_cases_check.py's report, also when it exits 1 (the report says why). */
-function mlflowCasesCheck(
-  config: PipelineConfig,
-  python: string,
-  modelUri: string,
-  cases: string,
-  maxAbs: number,
-): MlflowCasesReport {
-  const script = join(config.projectRoot, 'test/python/mlflow_cases_check.py');
-  let out: string;
-  try {
-    out = execFileSync(python, [script, modelUri, cases, String(maxAbs), '1,5'], {
-      encoding: 'utf8',
-      env: mlflowClientEnv(config),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (err) {
-    out = String((err as { stdout?: string }).stdout ?? '');
-    if (!out.trim()) throw err;
-  }
-  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as MlflowCasesReport;
 }
 
 async function modelKeys(config: PipelineConfig, modelName: string): Promise<string[]> {

@@ -232,6 +232,8 @@ describe('heimdall_net signature and graph', () => {
         max_receivers: '10',
         use_calibration: 'true',
         run_id: 'r',
+        // The int8 variant leaves the two convs over the sequence float (docs/quantization.md).
+        int8_float_scopes: 'receiver_encoder.iq_encoder.stem.0,receiver_encoder.iq_encoder.blocks.0.conv_block.0',
       });
       // Only shapes and axes are int64 constants: no receiver id, batch or receiver count is baked in.
       const int64 = model.graph.initializers.filter((t) => t.dtype === 'int64');

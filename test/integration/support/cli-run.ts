@@ -10,13 +10,20 @@ import type { ExportResult } from '../../../workflows/export-model';
 
 const run = promisify(execFile);
 
-/** Exports `dir` as `modelName` (run id r1, batch 1, no GPU) and returns the CLI's JSON result. */
-export async function exportWithCli(config: PipelineConfig, dir: string, modelName: string): Promise<ExportResult> {
+/**
+ * Exports `dir` as `modelName` (run id r1, batch 1, no GPU; `extra` options after those, e.g.
+ * `--variants fp32,int8`) and returns the CLI's JSON result.
+ */
+export async function exportWithCli(
+  config: PipelineConfig,
+  dir: string,
+  modelName: string,
+  extra: readonly string[] = [],
+): Promise<ExportResult> {
   const cli = join(config.projectRoot, 'bin', 'onnx-export.js');
-  const { stdout } = await run(
-    'node',
-    [cli, 'run', dir, '--model-name', modelName, '--run-id', 'r1', '--batch', '1', '--no-gpu', '--wait', '--json'],
-    { timeout: 600_000 },
-  );
+  const fixed = ['--model-name', modelName, '--run-id', 'r1', '--batch', '1', '--no-gpu'];
+  const { stdout } = await run('node', [cli, 'run', dir, ...fixed, ...extra, '--wait', '--json'], {
+    timeout: 600_000,
+  });
   return JSON.parse(stdout) as ExportResult;
 }

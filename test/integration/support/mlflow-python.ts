@@ -70,3 +70,34 @@ export function versionByAlias(config: PipelineConfig, python: string, name: str
   const script = `import mlflow;print(mlflow.MlflowClient().get_model_version_by_alias(${JSON.stringify(name)}, ${JSON.stringify(alias)}).version)`;
   return execFileSync(python, ['-c', script], { encoding: 'utf8', env: mlflowClientEnv(config) }).trim();
 }
+
+/** What test/python/mlflow_cases_check.py reports: the signature MLflow read and, per loader, case, batch and output, the worst error. */
+export interface MlflowCasesReport {
+  ok: boolean;
+  signature: { inputs: { name: string; dtype: string; shape: number[] }[]; outputs: { name: string }[] };
+  errors: { loader: string; case: string; batch: number; output: string; max_abs?: number }[];
+  problems: string[];
+}
+
+/** test/python/mlflow_cases_check.py's report, also when it exits 1 (the report says why). */
+export function mlflowCasesCheck(
+  config: PipelineConfig,
+  python: string,
+  modelUri: string,
+  cases: string,
+  maxAbs: number,
+): MlflowCasesReport {
+  const script = join(config.projectRoot, 'test/python/mlflow_cases_check.py');
+  let out: string;
+  try {
+    out = execFileSync(python, [script, modelUri, cases, String(maxAbs), '1,5'], {
+      encoding: 'utf8',
+      env: mlflowClientEnv(config),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    out = String((err as { stdout?: string }).stdout ?? '');
+    if (!out.trim()) throw err;
+  }
+  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as MlflowCasesReport;
+}
