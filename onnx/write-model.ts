@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FileTailHasher, TAIL_HASH_MIN_BYTES } from '../hashing/worker-sha256';
 import type { Sink } from './encode';
@@ -102,6 +102,13 @@ class HashingFileWriter implements Sink {
     await this.tail?.cancel();
     await this.fh.close().catch(() => undefined);
   }
+}
+
+/** Deletes a file, if there is one (`rm` with `force`, without its recursive-removal machinery). */
+async function removeIfPresent(path: string): Promise<void> {
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }
 
 async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
@@ -220,7 +227,7 @@ async function writeModelFile(
     externalData = { path: externalPath, bytes: externalWriter.bytes, sha256: externalSha };
   } else {
     // A previous write of this path may have left a sidecar that no longer belongs to the model.
-    await rm(externalPath, { force: true });
+    await removeIfPresent(externalPath);
   }
   await rename(partial, path);
   return { path, bytes: writer.bytes, sha256, ...(externalData ? { externalData } : {}) };
