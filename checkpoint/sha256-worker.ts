@@ -10,7 +10,7 @@
 import { hashFileInline, hashFileInWorker as hashInWorker, WorkerHashError } from '../hashing/worker-sha256';
 import type { FiniteCheckRange } from '../hashing/worker-sha256';
 import { CheckpointError } from './checkpoint-error';
-import { allFinite } from './finite-scan';
+import { allFinite, allFiniteNative } from './finite-scan';
 
 export type { FiniteCheckRange } from '../hashing/worker-sha256';
 
@@ -39,9 +39,10 @@ export async function hashWeightsFile(
   size = Infinity,
 ): Promise<HashResult> {
   try {
-    const options = { ranges, finiteCheck: allFinite };
     const { sha256, nonFinite } =
-      size < INLINE_HASH_MAX_BYTES ? hashFileInline(path, options) : await hashInWorker(path, options);
+      size < INLINE_HASH_MAX_BYTES
+        ? hashFileInline(path, { ranges, finiteCheck: allFiniteNative })
+        : await hashInWorker(path, { ranges, finiteCheck: allFinite });
     return { sha256, nonFinite };
   } catch (err) {
     if (!(err instanceof WorkerHashError)) throw err;
