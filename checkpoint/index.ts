@@ -14,7 +14,7 @@ export { readFileRange } from './file-ranges';
 export type { FileRange } from './file-ranges';
 export { TensorRangeFile } from './weights-file';
 export type { ScanOptions, WeightsFile } from './weights-file';
-export { hashFileInWorker } from './sha256-worker';
+export { hashWeightsFile } from './sha256-worker';
 export type { FiniteCheckRange, HashResult } from './sha256-worker';
 export { findNonFinite } from './finite-scan';
 export { configEnvelope, configRefusal, finiteNumber, parseRunId, positiveInts, readConfigJson } from './bundle-config';

@@ -1,8 +1,8 @@
 /**
  * Opens a bundle's weights file (model.safetensors, or a torch.save checkpoint `*.pth`/`*.pt`/`*.ckpt`):
  * its header (or its archive directory and data.pkl) now, then the file's sha256 and a NaN/Inf check
- * of every float weight. The hash and (for F32/F64) a fast finite test share one pass on a worker
- * thread; any weight that fails it, shares bytes with one already tested, or has another float dtype
+ * of every float weight. The hash and (for F32/F64) a fast finite test share one pass, on a worker
+ * thread (on this one, at once, for a small file: sha256-worker.ts); any weight that fails it, shares bytes with one already tested, or has another float dtype
  * gets the exact scan here (in file order, so the error names the first offending tensor and element).
  * A checkpoint's optimizer state is hashed with the file but never checked: only weights are.
  * `openWeights` hands out the file before that pass ends, so a caller (emission) can work meanwhile
@@ -14,7 +14,7 @@ import { basename } from 'node:path';
 import { isTorchCheckpoint } from './bundle-layout';
 import { SAFETENSORS_DTYPES } from './safetensors-dtypes';
 import { SafetensorsFile } from './safetensors-file';
-import { hashFileInWorker, type FiniteCheckRange } from './sha256-worker';
+import { hashWeightsFile, type FiniteCheckRange } from './sha256-worker';
 import { TorchCheckpointFile, type CheckpointSettings } from './torch-checkpoint';
 import type { TensorRangeFile, WeightsFile } from './weights-file';
 
@@ -76,7 +76,7 @@ async function hashAndCheck(weights: TensorRangeFile, checkFinite: boolean): Pro
       }
     }
   }
-  const { sha256, nonFinite } = await hashFileInWorker(weights.path, fast);
+  const { sha256, nonFinite } = await hashWeightsFile(weights.path, fast, weights.size);
   for (const i of nonFinite) exact.add(fastNames[i] as string);
   // Throws the CheckpointError for the first non-finite tensor in file order, as a full scan would.
   if (exact.size > 0) await weights.scan({ finite: true, only: exact });

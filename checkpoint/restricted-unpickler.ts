@@ -82,6 +82,8 @@ export function unpickle(bytes: Uint8Array): unknown {
   const storageTypes = new Map(
     Object.keys(STORAGE_TYPES).map((name) => [name, Object.freeze({ storageType: name }) as StorageType]),
   );
+  /** Each marker's name, for persistent ids (one lookup per storage). */
+  const storageNames = new Map([...storageTypes].map(([name, marker]) => [marker as unknown, name]));
   // Fresh, frozen functions per stream: BUILD cannot leave state on them for the next checkpoint.
   const functions = new Map<string, (...args: unknown[]) => unknown>([
     [ORDERED_DICT, Object.freeze((...args: unknown[]) => orderedDict(args))],
@@ -103,7 +105,7 @@ export function unpickle(bytes: Uint8Array): unknown {
         return found as (...args: unknown[]) => unknown;
       },
     },
-    persistentResolver: { resolve: (pid: unknown) => storageRef(pid, storageTypes) },
+    persistentResolver: { resolve: (pid: unknown) => storageRef(pid, storageNames) },
     extensionResolver: {
       resolve: (code: number) => {
         throw new PickleRefusal(`extension code ${code} is not allowed (copyreg's registry is never consulted)`);
@@ -148,11 +150,11 @@ function rebuildParameter(args: unknown[]): TensorView {
 }
 
 /** `('storage', <storage class>, key, location, numel)`. */
-function storageRef(pid: unknown, types: ReadonlyMap<string, StorageType>): StorageRef {
+function storageRef(pid: unknown, names: ReadonlyMap<unknown, string>): StorageRef {
   if (!isList(pid) || pid.length !== 5 || pid[0] !== 'storage')
     throw new PickleRefusal(`persistent id is not torch's ('storage', type, key, location, numel)`);
   const [, type, key, location, numel] = pid;
-  const name = [...types].find(([, marker]) => marker === type)?.[0];
+  const name = names.get(type);
   const dtype = name !== undefined ? STORAGE_TYPES[name] : undefined;
   if (dtype === undefined || !isSafetensorsDtype(dtype))
     throw new PickleRefusal(`persistent id: the storage type is not one of ${Object.keys(STORAGE_TYPES).join(', ')}`);

@@ -8,9 +8,10 @@
  * over 4 GiB). It must not read entry data (callers read ranges), decompress, or know what torch
  * puts in the entries.
  */
+import { readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { CheckpointError } from './checkpoint-error';
-import { fileSize } from './file-ranges';
+import { fileSize, SYNC_READ_MAX_BYTES } from './file-ranges';
 
 /** One stored entry: its bytes are [offset, offset + size) of the archive file. */
 export interface ZipEntry {
@@ -143,9 +144,12 @@ class RangeReader {
       );
     }
     const buffer = Buffer.alloc(length);
+    const sync = length <= SYNC_READ_MAX_BYTES;
     let done = 0;
     while (done < length) {
-      const { bytesRead } = await this.handle.read(buffer, done, length - done, offset + done);
+      const bytesRead = sync
+        ? readSync(this.handle.fd, buffer, done, length - done, offset + done)
+        : (await this.handle.read(buffer, done, length - done, offset + done)).bytesRead;
       if (bytesRead === 0) this.fail(subject, 'the archive is truncated (the file shrank while read)');
       done += bytesRead;
     }

@@ -13,12 +13,19 @@
  *
  * It must not write, never reads past what a writer reported complete, and imports no other room.
  */
+import { createHash, type Hash } from 'node:crypto';
+import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
+
+/** The fs module, passed into the shared pass (its source runs in the worker too). */
+type FsModule = typeof fs;
 
 /** Files at least this large are hashed by a FileTailHasher; smaller ones inline (start-up would dominate). */
 export const TAIL_HASH_MIN_BYTES = 64 * 1024 * 1024;
 /** Read size of the hashing thread: large sequential reads, small next to any model. */
 const READ_CHUNK_BYTES = 8 * 1024 * 1024;
+/** Read size on the calling thread: one buffer reused, so no fresh pages to fault in (cache-sized). */
+const INLINE_READ_CHUNK_BYTES = 1024 * 1024;
 
 /** A byte range of the file to test for NaN/Inf while hashing: `width` 4 (F32) or 8 (F64). */
 export interface FiniteCheckRange {
@@ -57,11 +64,70 @@ export class WorkerHashError extends Error {
   }
 }
 
+/** The pass over a file's bytes: `hashUpTo(limit)` hashes [pos, limit) (Infinity: to the end of the file). */
+interface RangeHasher {
+  hashUpTo(limit: number): void;
+  /** Bytes hashed so far. */
+  readonly pos: number;
+  /** Indices of the ranges that failed the finite check so far, ascending. */
+  readonly bad: number[];
+}
+
 /**
- * Plain JS evaluated in the worker, so it runs from TypeScript sources (tests) and dist alike.
- * `hashUpTo(limit)` reads [pos, limit) (limit Infinity: to the end of the file) in chunks cut at range
- * boundaries, so every range is read into the (8-byte aligned) buffer's start. Follow mode: messages
- * arrive in order, { upTo } extends the readable prefix, { final } asks for the digest.
+ * The hashing pass both ways share, over an open file descriptor: reads in chunks cut at range
+ * boundaries, so every range is read into the (8-byte aligned) buffer's start and tested there. Its
+ * source is pasted into the worker (workerSource), so it references nothing outside itself: the fs
+ * module, the hash and the finite test come in as arguments.
+ */
+function rangeHasher(
+  fs: FsModule,
+  hash: Hash,
+  fd: number,
+  path: string,
+  chunk: number,
+  ranges: readonly FiniteCheckRange[],
+  allFinite: FiniteCheck,
+): RangeHasher {
+  const buf = Buffer.allocUnsafeSlow(chunk);
+  const bad: number[] = [];
+  let pos = 0;
+  let r = 0;
+  return {
+    get pos() {
+      return pos;
+    },
+    bad,
+    hashUpTo(limit) {
+      while (pos < limit) {
+        while (r < ranges.length && ranges[r]!.offset + ranges[r]!.length <= pos) r++;
+        const range = ranges[r];
+        let want = Math.min(chunk, limit - pos);
+        if (range !== undefined) {
+          want = Math.min(want, pos < range.offset ? range.offset - pos : range.offset + range.length - pos);
+        }
+        let n = 0;
+        for (let k; n < want && (k = fs.readSync(fd, buf, n, want - n, pos + n)) > 0;) n += k;
+        if (n === 0) {
+          if (limit === Infinity) return;
+          throw new Error(`${path}: ends at byte ${pos}, but ${limit} were reported written`);
+        }
+        hash.update(buf.subarray(0, n));
+        if (range !== undefined && pos >= range.offset && bad[bad.length - 1] !== r) {
+          const view =
+            range.width === 4
+              ? new Float32Array(buf.buffer, buf.byteOffset, n >> 2)
+              : new Float64Array(buf.buffer, buf.byteOffset, n >> 3);
+          if (!allFinite(view)) bad.push(r);
+        }
+        pos += n;
+      }
+    },
+  };
+}
+
+/**
+ * Plain JS evaluated in the worker, so it runs from TypeScript sources (tests) and dist alike. Follow
+ * mode: messages arrive in order, { upTo } extends the readable prefix, { final } asks for the digest.
  */
 function workerSource(finiteCheck: FiniteCheck | undefined): string {
   return `
@@ -70,44 +136,22 @@ const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const { path, chunk, ranges, follow } = workerData;
 const allFinite = ${finiteCheck === undefined ? '() => true' : finiteCheck.toString()};
+const rangeHasher = ${rangeHasher.toString()};
 const fd = fs.openSync(path, 'r');
-const buf = Buffer.allocUnsafeSlow(chunk);
 const hash = createHash('sha256');
-const bad = [];
-let pos = 0;
-let r = 0;
-function hashUpTo(limit) {
-  while (pos < limit) {
-    while (r < ranges.length && ranges[r].offset + ranges[r].length <= pos) r++;
-    const range = ranges[r];
-    let want = Math.min(chunk, limit - pos);
-    if (range !== undefined) want = pos < range.offset ? Math.min(want, range.offset - pos) : Math.min(want, range.offset + range.length - pos);
-    let n = 0;
-    for (let k; n < want && (k = fs.readSync(fd, buf, n, want - n, pos + n)) > 0;) n += k;
-    if (n === 0) {
-      if (limit === Infinity) return;
-      throw new Error(path + ': ends at byte ' + pos + ', but ' + limit + ' were reported written');
-    }
-    hash.update(buf.subarray(0, n));
-    if (range !== undefined && pos >= range.offset && (bad.length === 0 || bad[bad.length - 1] !== r)) {
-      const view = range.width === 4 ? new Float32Array(buf.buffer, buf.byteOffset, n >> 2) : new Float64Array(buf.buffer, buf.byteOffset, n >> 3);
-      if (!allFinite(view)) bad.push(r);
-    }
-    pos += n;
-  }
-}
+const pass = rangeHasher(fs, hash, fd, path, chunk, ranges, allFinite);
 function finish() {
   fs.closeSync(fd);
-  parentPort.postMessage({ sha256: hash.digest('hex'), bytes: pos, nonFinite: bad });
+  parentPort.postMessage({ sha256: hash.digest('hex'), bytes: pass.pos, nonFinite: pass.bad });
 }
 if (follow) {
   parentPort.on('message', (m) => {
-    hashUpTo(m.upTo);
+    pass.hashUpTo(m.upTo);
     if (m.final) finish();
   });
 } else {
   try {
-    hashUpTo(Infinity);
+    pass.hashUpTo(Infinity);
   } catch (err) {
     fs.closeSync(fd);
     throw err;
@@ -148,6 +192,34 @@ export function hashFileInWorker(
 ): Promise<WorkerHashResult> {
   const ranges = options.finiteCheck === undefined ? [] : (options.ranges ?? []);
   return workerResult(startWorker(path, false, ranges, options.finiteCheck), path);
+}
+
+/**
+ * As hashFileInWorker, on the calling thread, synchronously: for small files, where a worker's
+ * start-up (~20–30 ms) costs more than the hash (~0.6 ms per MB). A failure to read is the same
+ * WorkerHashError, with the error it threw.
+ */
+export function hashFileInline(
+  path: string,
+  options: { readonly ranges?: readonly FiniteCheckRange[]; readonly finiteCheck?: FiniteCheck } = {},
+): WorkerHashResult {
+  const ranges = options.finiteCheck === undefined ? [] : (options.ranges ?? []);
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (err) {
+    throw new WorkerHashError(path, { kind: 'error', cause: err as NodeJS.ErrnoException });
+  }
+  try {
+    const hash = createHash('sha256');
+    const pass = rangeHasher(fs, hash, fd, path, INLINE_READ_CHUNK_BYTES, ranges, options.finiteCheck ?? (() => true));
+    pass.hashUpTo(Infinity);
+    return { sha256: hash.digest('hex'), bytes: pass.pos, nonFinite: pass.bad };
+  } catch (err) {
+    throw new WorkerHashError(path, { kind: 'error', cause: err as NodeJS.ErrnoException });
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Hashes a file while it is written, following the writer's `advance` reports. */

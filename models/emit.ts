@@ -4,9 +4,9 @@
  * graph; a bundle with its own model.onnx is staged as it is (brought-graph.ts). The same bundle and
  * options give the same bytes.
  *
- * For weights, the hash and NaN/Inf check (a worker thread) run while the model is written: the
- * checkpoint hash is only needed for metadata_props, which come after the graph, and a non-finite
- * weight aborts the write (nothing is renamed into place) with the same CheckpointError loadBundle
+ * For weights, the hash and NaN/Inf check (a worker thread; a small file's is done on this thread as
+ * it is opened) run while the model is written: the checkpoint hash is only needed for metadata_props,
+ * which come after the graph, and a non-finite weight aborts the write (nothing is renamed into place) with the same CheckpointError loadBundle
  * gives. It must not validate the written model (onnx/checker) nor run it (parity/).
  */
 import { isDeepStrictEqual } from 'node:util';

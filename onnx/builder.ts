@@ -71,6 +71,8 @@ export class GraphBuilder {
   /** Every value name defined so far (graph inputs, initializers, node outputs) → who defined it. */
   private readonly defined = new Map<string, string>();
   private readonly nodeNames = new Set<string>();
+  /** Per base name, the first suffix not yet known to be taken (names are only ever added). */
+  private readonly nextSuffix = new Map<string, number>();
 
   constructor(options: { opset?: number; graphName?: string } = {}) {
     this.opset = options.opset ?? DEFAULT_OPSET;
@@ -177,9 +179,14 @@ export class GraphBuilder {
     };
   }
 
+  /** `base`, else the first free `base_<i>` (i = 1, 2, …); the search resumes where the last one for `base` ended. */
   private uniqueNodeName(base: string): string {
     let name = base;
-    for (let i = 1; this.nodeNames.has(name); i++) name = `${base}_${i}`;
+    if (this.nodeNames.has(name)) {
+      let i = this.nextSuffix.get(base) ?? 1;
+      for (name = `${base}_${i}`; this.nodeNames.has(name); name = `${base}_${i}`) i++;
+      this.nextSuffix.set(base, i + 1);
+    }
     this.nodeNames.add(name);
     return name;
   }

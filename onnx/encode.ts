@@ -19,7 +19,7 @@ import type { Attribute, Model, Node, Tensor, ValueInfo } from './ir';
 import { dataByteLength, expectedByteLength, ONNX_DTYPE_CODES } from './ir';
 import { GRAPH_INITIALIZER, lenFieldHeader, lenFieldSize, MODEL_GRAPH, TENSOR_RAW_DATA } from './protobuf-wire';
 import { OnnxInputError } from './onnx-error';
-import { fileEndsEarly, readTensorChunk, readTensorData } from './tensor-bytes';
+import { fileEndsEarly, readTensorChunk, readTensorChunkSync, readTensorData } from './tensor-bytes';
 import { atWriteBoundary } from './write-boundary';
 
 /** Protobuf refuses messages of 2 GiB or more; above this a model must use external data. */
@@ -126,11 +126,13 @@ export interface Sink {
  * read and chunk k-1 written; the buffer of chunk k-2 is free because `writeDetached(k-1)` waited for it.
  */
 class CopyBuffers {
-  private readonly buffers = [0, 1, 2].map(() => Buffer.allocUnsafe(COPY_CHUNK_BYTES));
+  private readonly buffers: Buffer[] = [];
   private next = 0;
+  /** `size`: COPY_CHUNK_BYTES, or the largest file-backed tensor when smaller (each buffer is made when first taken). */
+  constructor(private readonly size: number) {}
   take(): Buffer {
-    const b = this.buffers[this.next] as Buffer;
-    this.next = (this.next + 1) % this.buffers.length;
+    const b = (this.buffers[this.next] ??= Buffer.allocUnsafe(this.size));
+    this.next = (this.next + 1) % 3;
     return b;
   }
 }
@@ -155,6 +157,14 @@ async function copyTensorData(
     files.set(data.path, fh);
   }
   const source = fh;
+  if (data.length < WRITE_BUFFER_BYTES) {
+    // A small tensor is read at once, synchronously (a thread-pool round trip costs more), and coalesced.
+    const buf = buffers.take();
+    const bytesRead = readTensorChunkSync(source, data, buf);
+    if (bytesRead < data.length) throw fileEndsEarly(data, data.offset + bytesRead, `initializer '${t.name}'`);
+    await sink.write(buf.subarray(0, data.length));
+    return;
+  }
   const readChunk = async (at: number): Promise<Uint8Array> => {
     const buf = buffers.take();
     const bytesRead = await readTensorChunk(source, data, at, buf);
@@ -280,7 +290,9 @@ export async function emit(
   alive: () => void = () => undefined,
 ): Promise<void> {
   const files = new Map<string, FileHandle>();
-  const buffers = new CopyBuffers();
+  let largest = 1;
+  for (const { tensor } of p.tensors) if (tensor.data.kind === 'file') largest = Math.max(largest, tensor.data.length);
+  const buffers = new CopyBuffers(Math.min(COPY_CHUNK_BYTES, largest));
   // The copy buffers rotate across both sinks; switching sinks waits for the other's last write.
   let lastCopy: Sink | undefined;
   const copy = async (tensor: Tensor, to: Sink): Promise<void> => {

@@ -1,7 +1,7 @@
 /**
  * Tensor bytes from wherever a tensor's data lives (memory, a lazy loader, a file range): the one place
- * they are read, whole (async, or sync for small constants) or a chunk at a time (the writer's copy
- * loop). Reads check that the source really holds the declared length.
+ * they are read, whole (async, or sync for small constants and the writer's small tensors) or a chunk
+ * at a time (the writer's copy loop). Reads check that the source really holds the declared length.
  *
  * Must not: encode, write, or decide what a valid tensor is (checker.ts).
  */
@@ -79,6 +79,20 @@ export async function readTensorChunk(
   const want = Math.min(buffer.length, data.length - at);
   const { bytesRead } = await source.read(buffer, 0, want, data.offset + at);
   return bytesRead;
+}
+
+/**
+ * Reads a whole (small) file-backed tensor into `buffer`'s start, synchronously; returns how many bytes
+ * were read (fewer than its length: the file ends early).
+ */
+export function readTensorChunkSync(source: FileHandle, data: FileTensorData, buffer: Uint8Array): number {
+  let done = 0;
+  while (done < data.length) {
+    const n = readSync(source.fd, buffer, done, data.length - done, data.offset + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
 }
 
 /**

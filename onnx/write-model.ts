@@ -6,9 +6,10 @@
  * Must not: encode protobuf itself (encode.ts) or read tensor sources (tensor-bytes.ts).
  */
 import { createHash } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import type { Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FileTailHasher, TAIL_HASH_MIN_BYTES } from '../hashing/worker-sha256';
 import type { Sink } from './encode';
@@ -46,9 +47,14 @@ class HashingFileWriter implements Sink {
     return new HashingFileWriter(fh, expectedBytes >= TAIL_HASH_MIN_BYTES ? FileTailHasher.start(path) : undefined);
   }
 
-  /** Writes `bytes` at the end of the file, then tells the tail hasher they are there. */
+  /**
+   * Writes `bytes` at the end of the file, then tells the tail hasher they are there. A small file
+   * (hashed inline) is written synchronously: a thread-pool round trip per write cost more than the
+   * copy into the page cache, and the event loop had nothing else to do meanwhile.
+   */
   private async put(bytes: Uint8Array): Promise<void> {
-    await writeAll(this.fh, bytes);
+    if (this.tail === undefined) writeAllSync(this.fh.fd, bytes);
+    else await writeAll(this.fh, bytes);
     this.written += bytes.byteLength;
     this.tail?.advance(this.written);
   }
@@ -102,6 +108,17 @@ class HashingFileWriter implements Sink {
     await this.tail?.cancel();
     await this.fh.close().catch(() => undefined);
   }
+}
+
+/** Deletes a file, if there is one (`rm` with `force`, without its recursive-removal machinery). */
+async function removeIfPresent(path: string): Promise<void> {
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+}
+
+function writeAllSync(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.byteLength;) done += writeSync(fd, bytes, done, bytes.byteLength - done);
 }
 
 async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
@@ -220,7 +237,7 @@ async function writeModelFile(
     externalData = { path: externalPath, bytes: externalWriter.bytes, sha256: externalSha };
   } else {
     // A previous write of this path may have left a sidecar that no longer belongs to the model.
-    await rm(externalPath, { force: true });
+    await removeIfPresent(externalPath);
   }
   await rename(partial, path);
   return { path, bytes: writer.bytes, sha256, ...(externalData ? { externalData } : {}) };

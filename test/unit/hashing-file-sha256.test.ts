@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sha256Bytes, sha256File } from '../../hashing/file-sha256';
-import { hashFileInWorker, WorkerHashError } from '../../hashing/worker-sha256';
+import { hashFileInline, hashFileInWorker, WorkerHashError } from '../../hashing/worker-sha256';
 
 const dir = mkdtempSync(join(tmpdir(), 'hashing-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,8 +27,9 @@ describe('sha256File', () => {
     expect(sha256Bytes(bytes)).toBe(expected);
   });
 
-  it('the worker variant agrees with the streamed one', async () => {
+  it('the worker and inline variants agree with the streamed one', async () => {
     expect(await hashFileInWorker(path)).toEqual({ sha256: expected, bytes: bytes.byteLength, nonFinite: [] });
+    expect(hashFileInline(path)).toEqual({ sha256: expected, bytes: bytes.byteLength, nonFinite: [] });
   });
 
   it('the worker reports ranges that fail the finite check, hashing the same bytes', async () => {
@@ -42,11 +43,41 @@ describe('sha256File', () => {
     const finiteCheck = (v: Float32Array | Float64Array): boolean => v.every((x) => Number.isFinite(x));
     const result = await hashFileInWorker(file, { ranges, finiteCheck });
     expect(result).toEqual({ sha256: (await sha256File(file)).sha256, bytes: 32, nonFinite: [1] });
+    expect(hashFileInline(file, { ranges, finiteCheck })).toEqual(result);
+  });
+
+  it('inline, a range longer than a read chunk is tested in every chunk, and a failing range is reported by index', () => {
+    // 3 MiB of floats in three ranges (the middle one spans read chunks), one Inf near the end of the last.
+    const floats = new Float32Array((3 * 1024 * 1024) / 4).fill(0.5);
+    floats[floats.length - 3] = Number.POSITIVE_INFINITY;
+    const file = join(dir, 'long-ranges.bin');
+    writeFileSync(file, new Uint8Array(floats.buffer));
+    const ranges = [
+      { offset: 0, length: 1024, width: 4 as const },
+      { offset: 1024, length: 2 * 1024 * 1024, width: 4 as const },
+      { offset: 1024 + 2 * 1024 * 1024, length: 1024 * 1024 - 1024, width: 4 as const },
+    ];
+    const finiteCheck = (v: Float32Array | Float64Array): boolean => v.every((x) => Number.isFinite(x));
+    const result = hashFileInline(file, { ranges, finiteCheck });
+    expect(result).toEqual({
+      sha256: sha256Bytes(new Uint8Array(floats.buffer)),
+      bytes: floats.byteLength,
+      nonFinite: [2],
+    });
   });
 
   it("a missing file is a WorkerHashError that keeps the thread's error code", async () => {
     const err = await hashFileInWorker(join(dir, 'missing.bin')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkerHashError);
     expect((err as WorkerHashError).failure).toMatchObject({ kind: 'error', cause: { code: 'ENOENT' } });
+    const inline = (() => {
+      try {
+        return hashFileInline(join(dir, 'missing.bin'));
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(inline).toBeInstanceOf(WorkerHashError);
+    expect((inline as WorkerHashError).failure).toMatchObject({ kind: 'error', cause: { code: 'ENOENT' } });
   });
 });
