@@ -98,6 +98,18 @@ export interface MlflowClientOptions {
 }
 
 /** POST endpoints whose repeat ends in the same state (so a lost answer may be retried). */
+/** How often a set-alias request lost to a concurrent insert of the same alias is sent again. */
+const ALIAS_CONFLICT_ATTEMPTS = 3;
+
+/** MLflow's answer when its store refused a duplicate row (SQLite, PostgreSQL and MySQL wordings). */
+export function isUniquenessConflict(err: unknown): boolean {
+  return (
+    err instanceof MlflowApiError &&
+    err.status === 400 &&
+    /UNIQUE constraint failed|IntegrityError|duplicate key value|Duplicate entry/i.test(err.message)
+  );
+}
+
 const IDEMPOTENT_POSTS: ReadonlySet<string> = new Set(['registered-models/alias', 'model-versions/transition-stage']);
 
 export class MlflowClient {
@@ -204,9 +216,21 @@ export class MlflowClient {
     await this.call('DELETE', 'model-versions/delete', { name, version });
   }
 
-  /** Points `alias` at `version` (idempotent: setting the same alias again is a no-op). */
+  /**
+   * Points `alias` at `version` (idempotent: setting the same alias again is a no-op). Two requests
+   * for a new alias at once (two exports of one model name) can both find it absent and both insert
+   * it; MLflow answers the second with its database's uniqueness error. The row exists by then, so
+   * sending again updates it: the last writer wins, as without the race.
+   */
   async setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
-    await this.call('POST', 'registered-models/alias', { name, alias, version });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.call('POST', 'registered-models/alias', { name, alias, version });
+        return;
+      } catch (err) {
+        if (attempt >= ALIAS_CONFLICT_ATTEMPTS || !isUniquenessConflict(err)) throw err;
+      }
+    }
   }
 
   /** One version (`model-versions/get`), or undefined when MLflow has no such version. */

@@ -93,6 +93,27 @@ describe('idempotent model version registration', () => {
     expect(await mlflow.searchModelVersions(sha256Filter(modelName, s))).toHaveLength(1);
   });
 
+  it('two registrations of different versions that set one new alias at once both succeed; the alias names one of them', async () => {
+    // Several fresh aliases at once, so that MLflow's read-then-insert race has its chance each time.
+    const [a, b] = await Promise.all([
+      registerModelVersion(mlflow, input(sha(), { alias: null })),
+      registerModelVersion(mlflow, input(sha(), { alias: null })),
+    ]);
+    const aliases = Array.from({ length: 6 }, (_, i) => `race${i}-${randomUUID().slice(0, 6)}`);
+    await Promise.all(
+      aliases.flatMap((alias) => [
+        mlflow.setRegisteredModelAlias(modelName, alias, a.version),
+        mlflow.setRegisteredModelAlias(modelName, alias, b.version),
+      ]),
+    );
+    const model = await mlflow.getRegisteredModel(modelName);
+    for (const alias of aliases) {
+      const set = model?.aliases?.filter((x) => x.alias === alias) ?? [];
+      expect(set).toHaveLength(1);
+      expect([a.version, b.version]).toContain(set[0]?.version);
+    }
+  });
+
   it('refuses a model name that would escape its prefix, before any request', async () => {
     for (const bad of ['../x', 'a/b', 'x\u0000y', '', '.hidden']) {
       await expect(registerModelVersion(mlflow, { ...input(sha()), modelName: bad })).rejects.toBeInstanceOf(

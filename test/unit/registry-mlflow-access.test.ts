@@ -172,6 +172,52 @@ describe('MLflow client credentials', () => {
   });
 });
 
+describe('MLflow client: an alias set by two requests at once', () => {
+  const conflict = {
+    error_code: 'BAD_REQUEST',
+    message:
+      '(sqlite3.IntegrityError) UNIQUE constraint failed: registered_model_aliases.name, registered_model_aliases.alias',
+  };
+
+  it('a set-alias request that lost the insert to a concurrent one is sent again and succeeds', async () => {
+    let answered = 0;
+    const server = await startHttpServer((req, res) =>
+      (answered++ === 0 ? json(400, conflict) : json(200, {}))(req, res),
+    );
+    try {
+      await new MlflowClient(server.url).setRegisteredModelAlias('m', 'staging', '2');
+      expect(server.seen.map((r) => r.url)).toEqual([
+        '/api/2.0/mlflow/registered-models/alias',
+        '/api/2.0/mlflow/registered-models/alias',
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('any other 400 on set-alias is not sent again', async () => {
+    const server = await startHttpServer(json(400, { error_code: 'INVALID_PARAMETER_VALUE', message: 'no version 9' }));
+    try {
+      const err = await rejection(() => new MlflowClient(server.url).setRegisteredModelAlias('m', 'staging', '9'));
+      expect(err).toBeInstanceOf(MlflowApiError);
+      expect(server.seen).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a conflict that persists ends as the MLflow error after three requests', async () => {
+    const server = await startHttpServer(json(400, conflict));
+    try {
+      const err = await rejection(() => new MlflowClient(server.url).setRegisteredModelAlias('m', 'staging', '2'));
+      expect(err.message).toContain('UNIQUE constraint failed');
+      expect(server.seen).toHaveLength(3);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('MLflow client TLS', () => {
   let tls: TlsFixtures;
   let trusted: TestServer;
