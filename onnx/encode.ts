@@ -124,16 +124,23 @@ export interface Sink {
 /**
  * Copy buffers handed out in rotation. Three suffice: while chunk k is hashed, chunk k+1 is being
  * read and chunk k-1 written; the buffer of chunk k-2 is free because `writeDetached(k-1)` waited for it.
+ * Small tensors get a buffer of their own (`forSmall`), outside the rotation: their `write` does not
+ * wait for a detached write, so a rotated buffer could still be on its way to the file.
  */
 class CopyBuffers {
   private readonly buffers: Buffer[] = [];
   private next = 0;
+  private small: Buffer | undefined;
   /** `size`: COPY_CHUNK_BYTES, or the largest file-backed tensor when smaller (each buffer is made when first taken). */
   constructor(private readonly size: number) {}
   take(): Buffer {
     const b = (this.buffers[this.next] ??= Buffer.allocUnsafe(this.size));
     this.next = (this.next + 1) % 3;
     return b;
+  }
+  /** The one buffer for tensors under WRITE_BUFFER_BYTES; free again once `write` resolves. */
+  forSmall(): Buffer {
+    return (this.small ??= Buffer.allocUnsafe(Math.min(this.size, WRITE_BUFFER_BYTES)));
   }
 }
 
@@ -159,7 +166,7 @@ async function copyTensorData(
   const source = fh;
   if (data.length < WRITE_BUFFER_BYTES) {
     // A small tensor is read at once, synchronously (a thread-pool round trip costs more), and coalesced.
-    const buf = buffers.take();
+    const buf = buffers.forSmall();
     const bytesRead = readTensorChunkSync(source, data, buf);
     if (bytesRead < data.length) throw fileEndsEarly(data, data.offset + bytesRead, `initializer '${t.name}'`);
     await sink.write(buf.subarray(0, data.length));

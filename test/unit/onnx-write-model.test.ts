@@ -84,6 +84,33 @@ describe('writeModel', () => {
     rmSync(written.path);
   });
 
+  it('a large (tail-hashed) file: small file-backed initializers after a big one keep every byte (no copy buffer reused while its write is in flight)', async () => {
+    // A convnext's layout: a big weight, then its small biases and norms, in the same weights file.
+    const bigBytes = TAIL_HASH_MIN_BYTES + 4096;
+    const smallBytes = 64 * 1024;
+    const smallCount = 8;
+    const words = new Uint32Array((bigBytes + smallCount * smallBytes) / 4);
+    for (let i = 0; i < words.length; i++) words[i] = Math.imul(i + 7, 2654435761);
+    const path = join(dir, 'big-then-small.bin');
+    writeFileSync(path, new Uint8Array(words.buffer));
+    const model = tinyModel(17);
+    const extra = [
+      fileTensor('big', 'uint8', [bigBytes], path, 0, bigBytes),
+      ...Array.from({ length: smallCount }, (_, i) =>
+        fileTensor(`small_${i}`, 'uint8', [smallBytes], path, bigBytes + i * smallBytes, smallBytes),
+      ),
+    ];
+    const withBig: Model = {
+      ...model,
+      graph: { ...model.graph, initializers: [...model.graph.initializers, ...extra] },
+    };
+    const written = await writeModel(withBig, join(dir, 'big-then-small.onnx'));
+    const expected = await serializeModel(withBig);
+    expect(readFileSync(written.path).equals(Buffer.from(expected))).toBe(true);
+    expect(written.sha256).toBe(sha256Bytes(expected));
+    rmSync(written.path);
+  });
+
   it('a large (tail-hashed) write that fails part-way leaves no file behind', async () => {
     const big = new Uint8Array(TAIL_HASH_MIN_BYTES);
     const model = tinyModel(17);
