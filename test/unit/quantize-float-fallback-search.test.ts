@@ -103,7 +103,13 @@ describe('searchFloatNodes', () => {
       ),
     );
     for (const r of runs) expect(r.chosen.floatNodes).toEqual(['a', 'b']);
-    expect([{ node: 'b', rise: 1 }, { node: 'a', rise: 1 }, { node: 'c', rise: 2 }].sort(bySensitivity)).toEqual([
+    expect(
+      [
+        { node: 'b', rise: 1 },
+        { node: 'a', rise: 1 },
+        { node: 'c', rise: 2 },
+      ].sort(bySensitivity),
+    ).toEqual([
       { node: 'c', rise: 2 },
       { node: 'a', rise: 1 },
       { node: 'b', rise: 1 },
