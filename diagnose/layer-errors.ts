@@ -15,12 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Model } from '../onnx/ir';
-import { dataByteLength } from '../onnx/ir';
 import { readModel } from '../onnx/serialize-read';
 import { DiagnoseError } from './diagnose-error';
-import { modulePathOf } from './graph-order';
 import { SegmentedGraph, type CaseValuesMap } from './segmented-graph';
-import { FLOAT_TYPES, floatValues, TensorErrorAccumulator } from './tensor-errors';
+import { compareInChunks } from './chunked-comparison';
+import { FLOAT_TYPES, floatValues, type TensorError } from './tensor-errors';
 import { matchTensors, type TensorPair } from './tensor-matching';
 import { valueSizes, type ValueSizes } from './value-sizes';
 
@@ -30,18 +29,7 @@ export interface DiagnosisCase {
   readonly inputs: ReadonlyMap<string, { dims: readonly number[]; values: Float32Array | BigInt64Array | Uint8Array }>;
 }
 
-/** The error of one intermediate tensor of the candidate against the baseline's tensor of the same name, over all cases. */
-export interface TensorError {
-  readonly tensor: string; // the value name
-  readonly node: string; // the candidate's node producing it
-  readonly op: string; // its op type
-  readonly modulePath: string; // node name before the last '/', e.g. 'backbone.0.1.0.block.0'
-  readonly depth: number; // position of its node in the candidate's topological order, 0-based
-  readonly mae: number; // mean |candidate − baseline| over every element of every case
-  readonly maxAbs: number;
-  readonly baselineMeanAbs: number; // mean |baseline| (so errors can be read relative to the tensor's size)
-  readonly nonFinite: number; // elements NaN/Inf in the candidate where the baseline is finite
-}
+export type { TensorError } from './tensor-errors';
 
 export interface CompareOptions {
   /** Only these of the candidate's tensors (default: every float intermediate it shares with the baseline). */
@@ -97,50 +85,24 @@ export async function compareGraphIntermediates(
       cases.map(feedsOf),
       pairs.map((p) => p.baseline),
     );
-    const accumulators = new Map<string, TensorErrorAccumulator>();
-    const shapeMismatch: string[] = [];
-    for (const chunk of chunksOf(pairs, cand, candSizes, options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES)) {
-      const got = await cand.take(chunk.map((p) => p.candidate));
-      const want = await base.take(chunk.map((p) => p.baseline));
-      for (const p of chunk) {
-        for (const [i, c] of got.entries()) {
-          const a = c.get(p.candidate) as ort.Tensor;
-          const b = want[i]?.get(p.baseline) as ort.Tensor;
-          const av = floatValues(a);
-          const bv = floatValues(b);
-          if (av === undefined || bv === undefined) break; // int64/bool: not compared
-          if (!sameDims(a.dims, b.dims)) {
-            shapeMismatch.push(`${p.candidate} ([${a.dims.join(', ')}] vs [${b.dims.join(', ')}])`);
-            accumulators.delete(p.candidate);
-            break;
+    const { errors, shapeMismatches } = await compareInChunks(
+      cand,
+      candSizes,
+      pairs,
+      options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES,
+      async (chunk) => {
+        const values = await base.take(chunk.map((p) => p.baseline));
+        return values.map((v) => {
+          const out = new Map<string, { dims: readonly number[]; values: ArrayLike<number> }>();
+          for (const [name, t] of v) {
+            const floats = floatValues(t);
+            if (floats !== undefined) out.set(name, { dims: t.dims, values: floats });
           }
-          let acc = accumulators.get(p.candidate);
-          if (acc === undefined) accumulators.set(p.candidate, (acc = new TensorErrorAccumulator()));
-          acc.add(av, bv);
-        }
-      }
-    }
-    const errors = pairs.flatMap((p): TensorError[] => {
-      const acc = accumulators.get(p.candidate);
-      if (acc === undefined) return [];
-      const depth = cand.order.producer.get(p.candidate) as number;
-      const node = cand.order.nodes[depth];
-      const { mae, maxAbs, baselineMeanAbs, nonFinite } = acc.result();
-      return [
-        {
-          tensor: p.candidate,
-          node: node?.name ?? '',
-          op: node?.opType ?? '',
-          modulePath: modulePathOf(node?.name ?? ''),
-          depth,
-          mae,
-          maxAbs,
-          baselineMeanAbs,
-          nonFinite,
-        },
-      ];
-    });
-    return { errors, unmatched: [...match.unmatched, ...shapeMismatch] };
+          return out;
+        });
+      },
+    );
+    return { errors, unmatched: [...match.unmatched, ...shapeMismatches] };
   } finally {
     cand.close();
     base.close();
@@ -203,47 +165,4 @@ export function feedsOf(c: DiagnosisCase): CaseValuesMap {
     feeds.set(name, new ort.Tensor(type, values, dims));
   }
   return feeds;
-}
-
-/**
- * Pairs in the candidate's order, cut where the next would pass `maxBytes`: the compared tensors'
- * bytes over every case, plus the weights the candidate's nodes since the last cut hold. A chunk
- * holds at least one pair, whatever its size.
- */
-export function chunksOf<P extends { readonly candidate: string }>(
-  pairs: readonly P[],
-  graph: SegmentedGraph,
-  sizes: ValueSizes,
-  maxBytes: number,
-): P[][] {
-  const weightBytes = graph.model.graph.initializers.reduce(
-    (m, t) => m.set(t.name, dataByteLength(t.data)),
-    new Map<string, number>(),
-  );
-  const nodeWeights = graph.order.nodes.map((n) => n.inputs.reduce((s, v) => s + (weightBytes.get(v) ?? 0), 0));
-  const chunks: P[][] = [];
-  let chunk: P[] = [];
-  let bytes = 0;
-  let from = 0;
-  for (const p of [...pairs].sort(
-    (x, y) => (graph.order.producer.get(x.candidate) ?? 0) - (graph.order.producer.get(y.candidate) ?? 0),
-  )) {
-    const at = graph.order.producer.get(p.candidate) ?? 0;
-    let cost = sizes.bytes(p.candidate);
-    for (let i = from; i <= at; i++) cost += nodeWeights[i] ?? 0;
-    if (chunk.length > 0 && bytes + cost > maxBytes) {
-      chunks.push(chunk);
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(p);
-    bytes += cost;
-    from = Math.max(from, at + 1);
-  }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
-}
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }

@@ -1,9 +1,23 @@
 /**
- * The error of one tensor against its baseline, accumulated case by case: mean and max absolute
- * difference, the baseline's mean magnitude, and the candidate's NaN/Inf where the baseline is finite.
- * Pure and incremental, over float32, float64 and float16 values.
+ * The error of one tensor against its baseline (`TensorError`, part of layer-errors.ts's contract),
+ * accumulated case by case: mean and max absolute difference, the baseline's mean magnitude, and the
+ * candidate's NaN/Inf where the baseline is finite. Pure and incremental, over float32, float64 and
+ * float16 values.
  */
 import type * as ort from 'onnxruntime-node';
+
+/** The error of one intermediate tensor of the candidate against the baseline's tensor of the same name, over all cases. */
+export interface TensorError {
+  readonly tensor: string; // the value name
+  readonly node: string; // the candidate's node producing it
+  readonly op: string; // its op type
+  readonly modulePath: string; // node name before the last '/', e.g. 'backbone.0.1.0.block.0'
+  readonly depth: number; // position of its node in the candidate's topological order, 0-based
+  readonly mae: number; // mean |candidate − baseline| over every element of every case
+  readonly maxAbs: number;
+  readonly baselineMeanAbs: number; // mean |baseline| (so errors can be read relative to the tensor's size)
+  readonly nonFinite: number; // elements NaN/Inf in the candidate where the baseline is finite
+}
 
 export const FLOAT_TYPES: ReadonlySet<string> = new Set(['float32', 'float64', 'float16']);
 
