@@ -99,9 +99,7 @@ export interface FloatFallbackReport {
   readonly seconds: number;
 }
 
-export interface AccuracyAwareReport extends QuantizationReport {
-  readonly accuracySearch: FloatFallbackReport;
-}
+export type AccuracyAwareReport = QuantizationReport & { readonly accuracySearch: FloatFallbackReport };
 
 interface RoundEvaluation extends GateEvaluation {
   readonly path: string;
@@ -166,7 +164,7 @@ export async function quantizeAccuracyAware(request: AccuracyAwareRequest): Prom
             RANKING_SAMPLES_PER_CASE,
           );
           const { errors } = await request.compare(exposed, request.modelPath, cases, {
-            tensors: probedTensors(probes),
+            tensors: probedTensors(probes, new Set(prepared.model.graph.inputs.map((i) => i.name))),
             threads: SEARCH_THREADS,
           });
           const rises = localRises(probes, errors);

@@ -47,9 +47,9 @@ export function sensitivityProbes(plan: QuantizationPlan): SensitivityProbe[] {
   });
 }
 
-/** The tensors a comparison must cover for `probes`, sorted. */
-export function probedTensors(probes: readonly SensitivityProbe[]): string[] {
-  return [...new Set(probes.flatMap((p) => [p.output, p.input]))].sort();
+/** The intermediates a comparison must cover for `probes`, sorted (graph inputs have no error to compare). */
+export function probedTensors(probes: readonly SensitivityProbe[], graphInputs: ReadonlySet<string>): string[] {
+  return [...new Set(probes.flatMap((p) => [p.output, p.input]))].filter((t) => !graphInputs.has(t)).sort();
 }
 
 /**

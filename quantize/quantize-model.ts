@@ -16,6 +16,7 @@ import { DEFAULT_CALIBRATION_METHOD, type CalibrationMethod } from './calibratio
 import { calibrate } from './calibrate';
 import { openCalibrationInputs } from './calibration-inputs';
 import { foldConstantWeights } from './fold-constant-weights';
+import type { FloatFallbackReport } from './accuracy-aware';
 import type { Range } from './activation-ranges';
 import { floatScopes, planQuantization, type QuantizationPlan, type QuantizedNode } from './qdq-plan';
 import { splitFanOutConvBias } from './split-fanout-bias';
@@ -60,6 +61,8 @@ export interface QuantizationReport {
    * choice), in graph order; absent in reports from before the search.
    */
   readonly keptFloat?: { readonly nodes: readonly string[]; readonly byOp: Readonly<Record<string, number>> };
+  /** The accuracy-aware search's record, when it ran (quantize/accuracy-aware.ts). */
+  readonly accuracySearch?: FloatFallbackReport;
   /** Nodes of the input graph left in float32. */
   readonly floatNodes: number;
   /** Activation tensors quantized (one Q/DQ pair each). */
