@@ -60,6 +60,10 @@ class HashingFileWriter implements Sink {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
+    // A detached chunk may be in use until this call resolves (the Sink contract): the copy loop
+    // reuses its buffer three takes later, and a small tensor read into it synchronously must not
+    // land in the file in place of the chunk still being written.
+    await this.pending;
     this.hash?.update(chunk);
     this.bytes += chunk.byteLength;
     if (chunk.byteLength <= this.buffer.length - this.buffered) {

@@ -84,6 +84,37 @@ describe('writeModel', () => {
     rmSync(written.path);
   });
 
+  it('small file-backed tensors after a big one do not overwrite its last chunk while it is still being written', async () => {
+    // The big tensor's last chunk is written detached; the next three small tensors each take a copy
+    // buffer, the third the one that chunk is in (convnext_tiny's downsampling weights came out as
+    // the next block's bias this way).
+    const bytes = new Uint8Array(TAIL_HASH_MIN_BYTES + 3 * 4096);
+    for (let i = 0; i < bytes.length; i += 4) bytes[i] = (i >> 2) & 0xff;
+    bytes.fill(7, TAIL_HASH_MIN_BYTES, TAIL_HASH_MIN_BYTES + 4096);
+    bytes.fill(8, TAIL_HASH_MIN_BYTES + 4096, TAIL_HASH_MIN_BYTES + 8192);
+    bytes.fill(9, TAIL_HASH_MIN_BYTES + 8192);
+    const file = join(dir, 'big-then-small.bin');
+    writeFileSync(file, bytes);
+    const model = tinyModel(17);
+    const extra = [
+      fileTensor('big', 'uint8', [TAIL_HASH_MIN_BYTES], file, 0, TAIL_HASH_MIN_BYTES),
+      ...[0, 1, 2].map((k) => fileTensor(`small_${k}`, 'uint8', [4096], file, TAIL_HASH_MIN_BYTES + k * 4096, 4096)),
+    ];
+    const withBig: Model = {
+      ...model,
+      graph: { ...model.graph, initializers: [...model.graph.initializers, ...extra] },
+    };
+    const written = await writeModel(withBig, join(dir, 'big-then-small.onnx'));
+    const back = await readModel(written.path);
+    const big = back.graph.initializers.find((t) => t.name === 'big');
+    expect(
+      Buffer.from(await readTensorData(big!.data)).equals(Buffer.from(bytes.subarray(0, TAIL_HASH_MIN_BYTES))),
+    ).toBe(true);
+    expect(written.sha256).toBe(sha256Bytes(await serializeModel(withBig)));
+    rmSync(written.path);
+    rmSync(file);
+  });
+
   it('a large (tail-hashed) write that fails part-way leaves no file behind', async () => {
     const big = new Uint8Array(TAIL_HASH_MIN_BYTES);
     const model = tinyModel(17);
