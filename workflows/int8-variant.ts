@@ -80,15 +80,14 @@ function failureOf(err: unknown): { reason: string; failureType: string | undefi
 /** What the accuracy-aware search reached when it could not meet the gate, for the failure's message. */
 function searchSummary(search: NonNullable<QuantizationReport['accuracySearch']>): string {
   const { reached } = search;
-  const bound =
+  const stop =
     search.stop === 'bound'
-      ? `the bound: maxFloatFraction ${search.maxFloatFraction} of ${search.quantizable} quantizable nodes`
-      : search.stop;
+      ? `the bound (at most ${search.maxFloat} of ${search.quantizable} quantizable nodes float, maxFloatFraction ${search.maxFloatFraction})`
+      : `'${search.stop}'`;
   return (
-    `accuracy-aware int8 stopped at ${bound}; the best graph it found (the one parity checked) keeps ` +
-    `${search.floatNodes.length} of ${search.quantizable} quantizable nodes float, MAE ${reached.mae.toExponential(3)}, ` +
-    `max abs error ${reached.maxAbs.toExponential(3)} (gate MAE ≤ ${search.gate.mae}, max ≤ ${search.gate.maxAbs}; ` +
-    `${search.rounds.length} rounds)`
+    `accuracy-aware int8 stopped at ${stop}; the best graph it found (the one parity checked) keeps ` +
+    `${search.floatNodes.length} nodes float, MAE ${reached.mae.toExponential(3)}, max abs error ` +
+    `${reached.maxAbs.toExponential(3)} (gate MAE ≤ ${search.gate.mae}, max ≤ ${search.gate.maxAbs}; ${search.rounds.length} rounds)`
   );
 }
 

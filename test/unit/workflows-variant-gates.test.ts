@@ -407,7 +407,7 @@ describe('exportModel with stub activities (TestWorkflowEnvironment)', () => {
     expect(reason).toMatch(
       /^checkParity of the int8 graph: stubbed ParityFailed; accuracy-aware int8 stopped at the bound/,
     );
-    expect(reason).toContain('maxFloatFraction 0.1 of 20 quantizable nodes');
-    expect(reason).toContain('keeps 2 of 20 quantizable nodes float, MAE 5.100e-3, max abs error 2.000e-2');
+    expect(reason).toContain('(at most 2 of 20 quantizable nodes float, maxFloatFraction 0.1)');
+    expect(reason).toContain('keeps 2 nodes float, MAE 5.100e-3, max abs error 2.000e-2 (gate MAE ≤ 0.004');
   });
 });
