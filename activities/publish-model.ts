@@ -40,6 +40,8 @@ export interface PublishModelInput {
   checkpointSha256?: string;
   parityReport?: unknown;
   latencyReports?: unknown;
+  /** The int8 variant's quantization report, stored as quantization-report.json. */
+  quantizationReport?: unknown;
   latencySvg?: string;
   metadata?: Record<string, string>;
   /** Where the graph came from (emitted or brought, its producer): MLmodel metadata. */

@@ -4,6 +4,12 @@
  * its reference inputs) become an int8 QDQ graph (quantize/), staged in the object store under its
  * sha256 exactly as the emit stage stages fp32: `staging/<sha256>/model.onnx`, resumed from the
  * checkpoint in the last heartbeat, a no-op when the bytes are already there.
+ *
+ * With a gate (`accuracy`), it is accuracy-aware (quantize/accuracy-aware.ts): the int8 graph is
+ * checked against the bundle's reference cases with the gate's tolerances, and while it misses, its
+ * most sensitive nodes (diagnose/'s per-layer errors against the fp32 graph) are kept float and it is
+ * written again, up to maxFloatFraction of them. Only the graph it keeps is staged; the report lists
+ * every round. The search is deterministic, so a retry stages the same bytes.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -13,7 +19,10 @@ import { Context } from '@temporalio/activity';
 import type { Client as MinioClient } from 'minio';
 import { BUNDLE_FILES } from '../checkpoint';
 import type { ArtifactRef, CalibrationMethodName } from '../common/export-contract';
+import { compareGraphIntermediates } from '../diagnose/layer-errors';
+import { gateEvaluation, runParity } from '../parity';
 import { quantizeOnnxFile, type QuantizationReport } from '../quantize';
+import { quantizeAccuracyAware, SEARCH_THREADS } from '../quantize/accuracy-aware';
 import type { ContentAddressedStore } from '../storage/object-store';
 import type { UploadCheckpoint } from '../storage/upload-checkpoint';
 import { adoptArtifact, fetchBundle, localArtifact } from '../workspace/local-files';
@@ -35,6 +44,11 @@ export interface QuantizeGraphInput {
   checkpointUri: string;
   /** Calibration method; quantize/'s default when absent. */
   method?: CalibrationMethodName;
+  /**
+   * The int8 gate and the most nodes the search may keep float; absent (or maxFloatFraction 0): plain
+   * int8, as before the search (histories from then have no such field).
+   */
+  accuracy?: { mae: number; maxAbs: number; maxFloatFraction: number };
 }
 
 export interface QuantizedGraph {
@@ -76,13 +90,35 @@ export function createQuantizeGraphActivity(deps: QuantizeGraphDeps) {
           ? BUNDLE_FILES.calibration
           : BUNDLE_FILES.reference;
         const outputPath = join(scratch, 'model.onnx');
-        const report = await quantizeOnnxFile({
+        const request = {
           modelPath: fp32Path,
           calibrationPath: join(bundleDir, calibrationFile),
           calibrationSource: calibrationFile,
           outputPath,
           ...(input.method !== undefined ? { method: input.method } : {}),
-        });
+        };
+        const { accuracy } = input;
+        const referencePath = join(bundleDir, BUNDLE_FILES.reference);
+        const report: QuantizationReport =
+          accuracy !== undefined && accuracy.maxFloatFraction > 0
+            ? await quantizeAccuracyAware({
+                ...request,
+                referencePath,
+                gate: { mae: accuracy.mae, maxAbs: accuracy.maxAbs },
+                maxFloatFraction: accuracy.maxFloatFraction,
+                scratchDir: join(scratch, 'rounds'),
+                checkGate: async (path) =>
+                  gateEvaluation(
+                    await runParity(path, referencePath, {
+                      mae: accuracy.mae,
+                      maxAbs: accuracy.maxAbs,
+                      threads: SEARCH_THREADS,
+                    }),
+                  ),
+                compare: compareGraphIntermediates,
+                onRound: (round) => ctx.heartbeat({ ...previous, round }),
+              })
+            : await quantizeOnnxFile(request);
         clearInterval(beat);
         ctx.heartbeat(previous);
         const staged = await deps.store.stageFile(outputPath, {

@@ -103,6 +103,13 @@ export const DEFAULT_TOLERANCES = { mae: 1e-5, maxAbs: 1e-4 } as const;
 export const DEFAULT_INT8_TOLERANCES = { mae: 0.03, maxAbs: 0.15 } as const;
 
 /**
+ * When the int8 graph misses its gate, the accuracy-aware search keeps its most sensitive quantized
+ * nodes float (quantize/accuracy-aware.ts), at most this share of them: past a fifth, the int8 graph
+ * loses most of its speed (docs/quantization.md, "Accuracy-aware int8"). 0 turns the search off.
+ */
+export const DEFAULT_INT8_MAX_FLOAT_FRACTION = 0.2;
+
+/**
  * The fp32 graph's metadata key by which its author names node scopes whose Conv, Gemm and MatMul
  * nodes the int8 variant leaves float (comma-separated; a scope is a node name's start up to a `/` or
  * `.`). A plug-in writes it where int8 costs accuracy for no speed (docs/quantization.md); quantize/

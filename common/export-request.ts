@@ -16,6 +16,7 @@ import { checkAgainst, expecting, nameSchema } from './request-check';
 import {
   ALIAS_RULE,
   CALIBRATION_METHODS,
+  DEFAULT_INT8_MAX_FLOAT_FRACTION,
   DEFAULT_INT8_TOLERANCES,
   DEFAULT_OPSET,
   DEFAULT_TOLERANCES,
@@ -137,6 +138,8 @@ function paritySchema(defaults: { mae: number; maxAbs: number }, what: string) {
     .describe(`${what} against the reference outputs (default mae ${defaults.mae}, maxAbs ${defaults.maxAbs}).`);
 }
 
+const maxFloatExpected = 'a number from 0 to 1 (0: no node kept float)';
+
 const calibrationExpected = `one of ${CALIBRATION_METHODS.join(', ')} (default: the quantizer's)`;
 
 const int8Schema = z
@@ -147,8 +150,17 @@ const int8Schema = z
         .enum(CALIBRATION_METHODS, expecting(calibrationExpected))
         .describe(`How activation ranges are chosen from the calibration inputs: ${calibrationExpected}.`)
         .optional(),
+      maxFloatFraction: z
+        .number(expecting(maxFloatExpected))
+        .min(0, expecting(maxFloatExpected))
+        .max(1, expecting(maxFloatExpected))
+        .describe(
+          'When the int8 graph misses its parity gate, its most sensitive quantized nodes are kept float until it passes, ' +
+            `at most this share of them: ${maxFloatExpected} (default ${DEFAULT_INT8_MAX_FLOAT_FRACTION}).`,
+        )
+        .optional(),
     },
-    expecting('an object of int8 variant settings (parity, calibration)'),
+    expecting('an object of int8 variant settings (parity, calibration, maxFloatFraction)'),
   )
   .describe('Settings of the int8 variant; only with variants ["fp32", "int8"].');
 

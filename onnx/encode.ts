@@ -367,3 +367,60 @@ export async function serializeModel(model: Model): Promise<Uint8Array> {
     return out;
   });
 }
+
+/**
+ * Tensors this small stay inline in a slice: onnxruntime's shape inference reads a Reshape's shape
+ * (and any constant it folds) only from raw data, and refuses the slice when it is external.
+ */
+const INLINE_CONSTANT_MAX_BYTES = 1024;
+
+/**
+ * Serializes a model into memory with its file-range initializers left where they are: each one whose
+ * file `locationOf` names becomes an external-data reference (that location, the range's own offset and
+ * length), the rest, and the small ones (INLINE_CONSTANT_MAX_BYTES), are inline. For a slice of a large graph run from a folder beside the original
+ * (diagnose/'s segments): the slice costs kilobytes, and its weights are never copied.
+ */
+export async function serializeModelReferencingFiles(
+  model: Model,
+  locationOf: (path: string) => string | undefined,
+): Promise<Uint8Array> {
+  return atWriteBoundary(model, undefined, async (watched) => {
+    const g = watched.graph;
+    const node: onnx.INodeProto[] = [];
+    for (const n of g.nodes) node.push(await nodeProto(n));
+    const initializer: onnx.ITensorProto[] = [];
+    for (const t of g.initializers) {
+      checkDataLength(t);
+      const location =
+        t.data.kind === 'file' && t.data.length > INLINE_CONSTANT_MAX_BYTES ? locationOf(t.data.path) : undefined;
+      if (t.data.kind === 'file' && location !== undefined) {
+        initializer.push({
+          ...tensorHeaderProto(t),
+          externalData: [
+            { key: 'location', value: location },
+            { key: 'offset', value: String(t.data.offset) },
+            { key: 'length', value: String(t.data.length) },
+          ],
+          dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        });
+      } else initializer.push(await loadedTensorProto(t));
+    }
+    const bytes = onnx.ModelProto.encode({
+      irVersion: watched.irVersion,
+      producerName: watched.producerName,
+      producerVersion: watched.producerVersion,
+      graph: {
+        node,
+        name: g.name,
+        initializer,
+        input: g.inputs.map(valueInfoProto),
+        output: g.outputs.map(valueInfoProto),
+        valueInfo: g.valueInfo.map(valueInfoProto),
+      },
+      opsetImport: opsetImports(watched),
+      metadataProps: metadataProps(watched),
+    }).finish();
+    if (bytes.byteLength > PROTOBUF_LIMIT_BYTES) throw overProtobufLimit(bytes.byteLength);
+    return bytes;
+  });
+}

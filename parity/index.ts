@@ -10,3 +10,4 @@ export type { Partition, SplitName } from './batch-splits';
 export { openParityReference, readGraphSignature } from './reference';
 export { ParityError } from './parity-error';
 export { ParityFailedError } from './parity-failed';
+export { gateEvaluation, type GateEvaluation } from './gate-score';

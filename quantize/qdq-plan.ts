@@ -7,7 +7,8 @@
  * - MatMul with a constant 2-D B → MatMulIntegerToFloat, float output.
  * Everything else (LayerNorm, GELU/Erf, Softplus, Clip, the heads' outputs) stays float32, and so do
  * the candidates inside the graph's float scopes (INT8_FLOAT_SCOPES_KEY in its metadata: where its
- * author measured that int8 costs accuracy for no speed). Pure: reads no tensor data.
+ * author measured that int8 costs accuracy for no speed), and the nodes a caller names (the
+ * accuracy-aware search's: quantize/float-fallback-search.ts). Pure: reads no tensor data.
  */
 import { INT8_FLOAT_SCOPES_KEY } from '../common/export-contract';
 import type { Graph, Model, Node, Tensor } from '../onnx/ir';
@@ -27,6 +28,8 @@ export interface QuantizationPlan {
   readonly nodes: readonly QuantizedNode[];
   /** Nodes that would be quantized but sit in one of the graph's float scopes. */
   readonly keptFloat: readonly QuantizedNode[];
+  /** Nodes that would be quantized but the caller named to keep float (the accuracy-aware search's), in graph order. */
+  readonly keptFloatByName: readonly QuantizedNode[];
   /** Activation tensors to calibrate and quantize, in graph order. */
   readonly activations: readonly string[];
   /** Of those, the ones every consumer reads dequantized (Conv outputs); the rest only for quantized nodes. */
@@ -82,10 +85,16 @@ export function inScope(name: string, scope: string): boolean {
   return name === scope || (name.startsWith(scope) && (name[scope.length] === '/' || name[scope.length] === '.'));
 }
 
-export function planQuantization(model: Model): QuantizationPlan {
+export interface PlanOptions {
+  /** Node names to leave float besides the graph's float scopes (names that are not candidates are ignored). */
+  readonly keepFloat?: ReadonlySet<string>;
+}
+
+export function planQuantization(model: Model, options: PlanOptions = {}): QuantizationPlan {
   const graph: Graph = model.graph;
   const scopes = floatScopes(model);
   const keptFloat: QuantizedNode[] = [];
+  const keptFloatByName: QuantizedNode[] = [];
   const initializers = new Map(graph.initializers.map((t) => [t.name, t]));
   const graphOutputs = new Set(graph.outputs.map((o) => o.name));
   const nodes: QuantizedNode[] = [];
@@ -98,6 +107,10 @@ export function planQuantization(model: Model): QuantizationPlan {
       keptFloat.push(q);
       continue;
     }
+    if (options.keepFloat?.has(node.name)) {
+      keptFloatByName.push(q);
+      continue;
+    }
     nodes.push(q);
     wanted.add(node.inputs[0] as string);
     const output = node.outputs[0] as string;
@@ -108,5 +121,5 @@ export function planQuantization(model: Model): QuantizationPlan {
   }
   // Graph order: inputs first, then node outputs as they are produced.
   const order = [...graph.inputs.map((i) => i.name), ...graph.nodes.flatMap((n) => n.outputs)];
-  return { nodes, keptFloat, activations: order.filter((name) => wanted.has(name)), requantized };
+  return { nodes, keptFloat, keptFloatByName, activations: order.filter((name) => wanted.has(name)), requantized };
 }

@@ -49,6 +49,8 @@ export interface ModelDirectoryInput {
   /** JSON-serializable reports from the parity and benchmark stages. */
   parityReport?: unknown;
   latencyReports?: unknown;
+  /** An int8 graph's quantization report (quantize/: its calibration, its float nodes, the accuracy-aware search's rounds). */
+  quantizationReport?: unknown;
   latencySvg?: string;
   /** Extra string metadata recorded in MLmodel `metadata` and metadata.json. */
   metadata?: Record<string, string>;
@@ -243,6 +245,12 @@ export function renderSupportFiles(input: ModelDirectoryInput, created: Date): D
     files.push({ name: 'parity-report.json', body: json(input.parityReport), contentType: 'application/json' });
   if (input.latencyReports !== undefined)
     files.push({ name: 'latency-report.json', body: json(input.latencyReports), contentType: 'application/json' });
+  if (input.quantizationReport !== undefined)
+    files.push({
+      name: 'quantization-report.json',
+      body: json(input.quantizationReport),
+      contentType: 'application/json',
+    });
   if (input.latencySvg !== undefined)
     files.push({ name: 'latency.svg', body: text(input.latencySvg), contentType: 'image/svg+xml' });
   return files;

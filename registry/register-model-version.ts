@@ -30,6 +30,9 @@ export interface ModelRegistryApi {
   setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void>;
 }
 
+/** MLflow's longest tag value. */
+export const MAX_TAG_VALUE_LENGTH = 5000;
+
 /** Tag keys on every version we create; `onnx_sha256` is the de-duplication key. */
 export const VERSION_TAGS = {
   sha256: 'onnx_sha256',
@@ -47,6 +50,10 @@ export const VERSION_TAGS = {
   fp32Sha256: 'fp32_onnx_sha256',
   calibrationMethod: 'calibration_method',
   calibrationSource: 'calibration_source',
+  /** On an int8 version: how many quantizable nodes the accuracy-aware search kept float, of how many, and which. */
+  floatNodes: 'int8_float_nodes',
+  quantizableNodes: 'int8_quantizable_nodes',
+  floatNodeNames: 'int8_float_node_names',
   /** Where the graph came from (graph-provenance.ts): emitted or brought, and its own producer. */
   graphSource: PROVENANCE_KEYS.source,
   graphProducer: PROVENANCE_KEYS.producer,
@@ -77,6 +84,11 @@ export interface RegisterModelInput {
   derivedFrom?: { modelVersion: string; onnxSha256: string };
   /** An int8 version's calibration: the method and the bundle file its inputs came from. */
   calibration?: { method: string; source: string };
+  /**
+   * An int8 version's nodes kept float by the accuracy-aware search, of its quantizable nodes. The
+   * tag lists as many names as fit MLflow's 5000 characters; the stored quantization report has all.
+   */
+  keptFloat?: { nodes: readonly string[]; quantizable: number };
   /** Where the graph came from (tags graph_source, graph_producer, graph_producer_version); absent before it was recorded. */
   provenance?: GraphProvenance;
 }
@@ -118,8 +130,12 @@ export function validateRegisterInput(input: RegisterModelInput): void {
       throw new RegistryInputError('tags key', k, 'a key not reserved by the registry stage');
     if (!/^[A-Za-z0-9_.\-/ ]{1,250}$/.test(k))
       throw new RegistryInputError('tags key', k, 'an MLflow tag key of at most 250 characters');
-    if (typeof v !== 'string' || v.length > 5000)
-      throw new RegistryInputError(`tags.${k}`, String(v).slice(0, 80), 'a string of at most 5000 characters');
+    if (typeof v !== 'string' || v.length > MAX_TAG_VALUE_LENGTH)
+      throw new RegistryInputError(
+        `tags.${k}`,
+        String(v).slice(0, 80),
+        `a string of at most ${MAX_TAG_VALUE_LENGTH} characters`,
+      );
   }
   if (input.variant !== undefined && !(MODEL_VARIANTS as readonly string[]).includes(input.variant))
     throw new RegistryInputError('variant', String(input.variant), `one of ${MODEL_VARIANTS.join(', ')}`);
@@ -137,6 +153,14 @@ export function validateRegisterInput(input: RegisterModelInput): void {
       throw new RegistryInputError(`calibration.${field}`, String(v), "1-100 letters, digits, '.', '_' or '-'");
   }
   if (input.provenance) validateProvenance(input.provenance);
+  if (input.keptFloat) {
+    const { nodes, quantizable } = input.keptFloat;
+    if (!Number.isInteger(quantizable) || quantizable < nodes.length)
+      throw new RegistryInputError('keptFloat.quantizable', String(quantizable), `an integer ≥ ${nodes.length}`);
+    for (const n of nodes)
+      if (typeof n !== 'string' || n === '' || n.includes(','))
+        throw new RegistryInputError('keptFloat.nodes', String(n), 'node names without commas');
+  }
   const finite = (field: string, v: number | undefined) => {
     if (v !== undefined && !Number.isFinite(v)) throw new RegistryInputError(field, String(v), 'a finite number');
   };
@@ -167,9 +191,33 @@ export function versionTags(input: RegisterModelInput): { key: string; value: st
     t[VERSION_TAGS.calibrationMethod] = input.calibration.method;
     t[VERSION_TAGS.calibrationSource] = input.calibration.source;
   }
+  if (input.keptFloat) {
+    t[VERSION_TAGS.floatNodes] = String(input.keptFloat.nodes.length);
+    t[VERSION_TAGS.quantizableNodes] = String(input.keptFloat.quantizable);
+    t[VERSION_TAGS.floatNodeNames] = nameList(input.keptFloat.nodes, MAX_TAG_VALUE_LENGTH);
+  }
   if (input.provenance) Object.assign(t, provenanceEntries(input.provenance));
   Object.assign(t, input.tags ?? {});
   return Object.entries(t).map(([key, value]) => ({ key, value }));
+}
+
+/**
+ * `a,b,c` in at most `limit` characters: as many whole names as fit, then `,… (+k more)` for the
+ * rest (the stored report lists them all).
+ */
+export function nameList(names: readonly string[], limit: number): string {
+  const all = names.join(',');
+  if (all.length <= limit) return all;
+  let kept = 0;
+  let length = 0;
+  const more = (k: number) => `,… (+${k} more)`;
+  while (kept < names.length) {
+    const next = length + (kept > 0 ? 1 : 0) + (names[kept] as string).length;
+    if (next + more(names.length - kept - 1).length > limit) break;
+    length = next;
+    kept += 1;
+  }
+  return `${names.slice(0, kept).join(',')}${more(names.length - kept)}`;
 }
 
 /** Names and hashes are validated to [A-Za-z0-9._-] and hex, so they need no quoting. */

@@ -23,6 +23,13 @@
  *   npm run build && npm run build:tools && node .state/tools-build/tools/quantization-benchmark.js \
  *     [--presets convnext_tiny,convnext_large,heimdall_net,triangulation_model,iq_resnet18] [--work <dir>]
  *     [--skip-ours] [--skip-dynamic] [--time-budget <s>] [--max-runs <n>]
+ *     [--accuracy-aware [--mae-gate <x|half>] [--max-float <fraction>]]
+ *
+ * `--accuracy-aware` adds our accuracy-aware int8 (`quantize --reference`, quantize/accuracy-aware.ts)
+ * as a graph of its own: gated on the reference cases at `--mae-gate` (default `half`: half of our
+ * plain int8's worst output MAE there; the max abs tolerance stays the int8 default), keeping at most
+ * `--max-float` of the quantizable nodes float (default 0.1, the issue's target). Its search record
+ * (rounds, nodes kept float, seconds) is in the JSON.
  *
  * `--skip-ours` leaves our quantizer out (fp32, quantize_static and quantize_dynamic only);
  * `--skip-dynamic` leaves quantize_dynamic out. Without it
@@ -76,11 +83,12 @@ const DEFAULT_BUDGET_MS = 45_000;
 const NO_TOLERANCE = 1e9;
 const MAX_BUFFER = 64 * 1024 * 1024;
 
-const GRAPHS = ['fp32', 'ours', 'quantize_static', 'quantize_dynamic'] as const;
+const GRAPHS = ['fp32', 'ours', 'accuracy_aware', 'quantize_static', 'quantize_dynamic'] as const;
 type Graph = (typeof GRAPHS)[number];
 const LABELS: Record<Graph, string> = {
   fp32: 'fp32 (our emitter)',
   ours: 'ours int8 (QDQ)',
+  accuracy_aware: 'ours int8, accuracy-aware',
   quantize_static: 'ort quantize_static (QDQ)',
   quantize_dynamic: 'ort quantize_dynamic',
 };
@@ -92,7 +100,12 @@ interface Options {
   readonly skipDynamic: boolean;
   readonly budgetMs: number;
   readonly maxPairs: number;
+  /** `--accuracy-aware`: the gate's MAE (`half`: half of our plain int8's) and the float bound. */
+  readonly accuracyAware?: { readonly maeGate: number | 'half'; readonly maxFloat: number };
 }
+
+/** The issue's target: at most a tenth of the quantizable nodes kept float. */
+const DEFAULT_ACCURACY_AWARE_MAX_FLOAT = 0.1;
 
 interface Errors {
   readonly mae: number;
@@ -244,6 +257,7 @@ async function benchPreset(preset: string, options: Options, python: string) {
   const paths: Record<Graph, string> = {
     fp32: join(dir, 'fp32.onnx'),
     ours: join(dir, 'ours-int8.onnx'),
+    accuracy_aware: join(dir, 'ours-int8-accuracy-aware.onnx'),
     quantize_static: join(dir, 'ort-quantize-static.onnx'),
     quantize_dynamic: join(dir, 'ort-quantize-dynamic.onnx'),
   };
@@ -270,6 +284,32 @@ async function benchPreset(preset: string, options: Options, python: string) {
     oursReport = jsonOutput(value, 'onnx-export quantize --json');
     if (!existsSync(paths.ours)) throw new ToolError(`onnx-export quantize exited 0 but wrote no ${paths.ours}`);
   }
+  let accuracyAware: { gate: { mae: number }; maxFloat: number; report: unknown } | undefined;
+  if (options.accuracyAware && !options.skipOurs) {
+    const { maxFloat } = options.accuracyAware;
+    let mae = options.accuracyAware.maeGate;
+    if (mae === 'half') {
+      const plain = await runParity(paths.ours, reference, {
+        mae: NO_TOLERANCE,
+        maxAbs: NO_TOLERANCE,
+        threads: THREADS,
+      });
+      mae = Math.max(...Object.values(plain.outputs).map((o) => o.mae)) / 2;
+    }
+    process.stderr.write(`${preset}: accuracy-aware int8 (MAE gate ${mae.toExponential(3)}, max float ${maxFloat})\n`);
+    const { value, seconds } = await timed(() =>
+      child('onnx-export quantize --reference', process.execPath, [
+        CLI,
+        'quantize',
+        paths.fp32,
+        ...['--calibration', calibration, '--reference', reference],
+        ...['--mae', String(mae), '--max-float', String(maxFloat)],
+        ...['-o', paths.accuracy_aware, '--json'],
+      ]),
+    );
+    quantizeSeconds.accuracy_aware = seconds;
+    accuracyAware = { gate: { mae }, maxFloat, report: jsonOutput(value, 'onnx-export quantize --reference --json') };
+  }
   process.stderr.write(`${preset}: onnxruntime quantize_static${options.skipDynamic ? '' : ' and quantize_dynamic'}\n`);
   const { value: baselineOut, seconds: baselineSeconds } = await timed(() =>
     child('tools/quantization-baseline.py', python, [
@@ -290,7 +330,10 @@ async function benchPreset(preset: string, options: Options, python: string) {
   quantizeSeconds.quantize_dynamic = baseline.dynamic?.seconds;
 
   const graphs = GRAPHS.filter(
-    (g) => !(g === 'ours' && options.skipOurs) && !(g === 'quantize_dynamic' && options.skipDynamic),
+    (g) =>
+      !(g === 'ours' && options.skipOurs) &&
+      !(g === 'accuracy_aware' && accuracyAware === undefined) &&
+      !(g === 'quantize_dynamic' && options.skipDynamic),
   );
   const bytes = Object.fromEntries(
     await Promise.all(graphs.map(async (g) => [g, (await stat(paths[g])).size] as const)),
@@ -348,6 +391,7 @@ async function benchPreset(preset: string, options: Options, python: string) {
     oursVsStatic,
     baseline: { ...baseline, processSeconds: baselineSeconds },
     ours: oursReport,
+    ...(accuracyAware ? { accuracyAware } : {}),
     loadAverage1m: comparisons.flatMap((c) => c.loadAverage1m),
     latencyReports: reportsPath,
   };
@@ -521,6 +565,26 @@ function table(results: readonly PresetResult[]): string {
         `† too slow for an interleaved comparison within the budget: ${DIRECT_PAIRS} hand-alternated pairs after one warm run (min–max, no interval).`,
       );
     }
+    if (r.accuracyAware) {
+      const search = (r.accuracyAware.report as { accuracySearch?: Record<string, unknown> }).accuracySearch as
+        | {
+            passed: boolean;
+            stop: string;
+            quantizable: number;
+            floatNodes: { node: string }[];
+            rounds: unknown[];
+            rankings: number;
+            seconds: number;
+          }
+        | undefined;
+      if (search)
+        lines.push(
+          '',
+          `accuracy-aware: MAE gate ${e(r.accuracyAware.gate.mae)}, ${search.passed ? 'met' : `missed (${search.stop})`} with ` +
+            `${search.floatNodes.length} of ${search.quantizable} quantizable nodes float (bound ${r.accuracyAware.maxFloat}): ` +
+            `${search.floatNodes.map((f) => f.node).join(', ') || 'none'}; ${search.rounds.length} rounds, ${search.rankings} rankings, ${search.seconds.toFixed(1)} s`,
+        );
+    }
     if (r.oursVsStatic) {
       lines.push(
         '',
@@ -549,6 +613,14 @@ function parseArgs(argv: readonly string[]): Options {
     skipDynamic: argv.includes('--skip-dynamic'),
     budgetMs: number('--time-budget', DEFAULT_BUDGET_MS / 1000) * 1000,
     maxPairs: number('--max-runs', DEFAULT_MAX_PAIRS),
+    ...(argv.includes('--accuracy-aware')
+      ? {
+          accuracyAware: {
+            maeGate: arg('--mae-gate', 'half') === 'half' ? 'half' : number('--mae-gate', 1),
+            maxFloat: number('--max-float', DEFAULT_ACCURACY_AWARE_MAX_FLOAT),
+          },
+        }
+      : {}),
   };
 }
 
@@ -577,6 +649,7 @@ async function main(argv: readonly string[]): Promise<void> {
     maxPairs: options.maxPairs,
     skipOurs: options.skipOurs,
     skipDynamic: options.skipDynamic,
+    ...(options.accuracyAware ? { accuracyAware: options.accuracyAware } : {}),
   };
   await writeFile(out, `${JSON.stringify({ started, settings, results }, null, 2)}\n`);
   process.stdout.write(`${table(results)}\nJSON: ${out}\n`);

@@ -11,11 +11,18 @@
  * `<modelName>-int8`, tagged with the fp32 version it came from. A variant that misses a gate, or
  * whose publish or register fails after its retries, fails alone: this returns `{ status: 'failed',
  * stage, reason }` and the export completes with fp32 published. A cancellation is never swallowed.
+ *
+ * The quantize stage is accuracy-aware: given the gate, it keeps the int8 graph's most sensitive
+ * nodes float until the graph passes (at most `maxFloatFraction` of them). The commands are the same
+ * as before it (one quantize activity, with a new input field), so committed histories replay. When
+ * the search reached its bound, the graph it staged is the best it found and the parity gate fails
+ * it; the failure's reason then says what the search reached.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { isCancellation, log } from '@temporalio/workflow';
 import type { QuantizationReport } from '../activities/quantize-graph';
 import {
+  DEFAULT_INT8_MAX_FLOAT_FRACTION,
   DEFAULT_INT8_TOLERANCES,
   variantModelName,
   type ArtifactRef,
@@ -70,6 +77,20 @@ function failureOf(err: unknown): { reason: string; failureType: string | undefi
   return { reason: e instanceof Error ? e.message : String(e), failureType: undefined };
 }
 
+/** What the accuracy-aware search reached when it could not meet the gate, for the failure's message. */
+function searchSummary(search: NonNullable<QuantizationReport['accuracySearch']>): string {
+  const { reached } = search;
+  const stop =
+    search.stop === 'bound'
+      ? `the bound (at most ${search.maxFloat} of ${search.quantizable} quantizable nodes float, maxFloatFraction ${search.maxFloatFraction})`
+      : `'${search.stop}'`;
+  return (
+    `accuracy-aware int8 stopped at ${stop}; the best graph it found (the one parity checked) keeps ` +
+    `${search.floatNodes.length} nodes float, MAE ${reached.mae.toExponential(3)}, max abs error ` +
+    `${reached.maxAbs.toExponential(3)} (gate MAE ≤ ${search.gate.mae}, max ≤ ${search.gate.maxAbs}; ${search.rounds.length} rounds)`
+  );
+}
+
 export async function runInt8Variant(input: Int8VariantInput): Promise<Int8VariantResult> {
   const { settings, progress, fp32 } = input;
   const modelName = variantModelName(input.modelName, 'int8');
@@ -77,8 +98,14 @@ export async function runInt8Variant(input: Int8VariantInput): Promise<Int8Varia
   progress.variants = { ...progress.variants, int8: variant };
   const stage = variantStages(progress, variant);
 
+  const tolerances = {
+    mae: settings?.parity?.mae ?? DEFAULT_INT8_TOLERANCES.mae,
+    maxAbs: settings?.parity?.maxAbs ?? DEFAULT_INT8_TOLERANCES.maxAbs,
+  };
+  const maxFloatFraction = settings?.maxFloatFraction ?? DEFAULT_INT8_MAX_FLOAT_FRACTION;
+  let quantization: QuantizationReport | undefined;
   try {
-    const { onnx, report: quantization } = await stage('int8:quantize', () =>
+    const quantized = await stage('int8:quantize', () =>
       acts.quantizeGraph.executeWithOptions(
         {
           ...STAGE_OPTIONS.quantize,
@@ -89,10 +116,15 @@ export async function runInt8Variant(input: Int8VariantInput): Promise<Int8Varia
             fp32: fp32.onnx,
             checkpointUri: input.export.checkpointUri,
             ...(settings?.calibration ? { method: settings.calibration } : {}),
+            // The activity searches for nodes to keep float while the graph misses this gate.
+            accuracy: { ...tolerances, maxFloatFraction },
           },
         ],
       ),
     );
+    const { onnx } = quantized;
+    quantization = quantized.report;
+    const search = quantization.accuracySearch;
 
     const gates = await runVariantGates(
       {
@@ -100,10 +132,7 @@ export async function runInt8Variant(input: Int8VariantInput): Promise<Int8Varia
         variant: 'int8',
         modelName,
         graph: onnx,
-        tolerances: {
-          mae: settings?.parity?.mae ?? DEFAULT_INT8_TOLERANCES.mae,
-          maxAbs: settings?.parity?.maxAbs ?? DEFAULT_INT8_TOLERANCES.maxAbs,
-        },
+        tolerances,
         // No signature: the publish stage reads it from the int8 graph itself.
         publish: {
           checkpointSha256: fp32.emission.checkpointSha256,
@@ -114,11 +143,16 @@ export async function runInt8Variant(input: Int8VariantInput): Promise<Int8Varia
             fp32_onnx_sha256: fp32.onnx.sha256,
             calibration_method: quantization.method,
             calibration_source: quantization.calibration.source,
+            ...(search ? { int8_float_nodes: String(search.floatNodes.length) } : {}),
           },
+          quantizationReport: quantization,
         },
         register: {
           derivedFrom: { modelVersion: fp32.registry.version, onnxSha256: fp32.onnx.sha256 },
           calibration: { method: quantization.method, source: quantization.calibration.source },
+          ...(search
+            ? { keptFloat: { nodes: search.floatNodes.map((f) => f.node), quantizable: search.quantizable } }
+            : {}),
         },
         notes: { register: ` (from ${input.modelName} v${fp32.registry.version})` },
       },
@@ -129,8 +163,14 @@ export async function runInt8Variant(input: Int8VariantInput): Promise<Int8Varia
     return { status: 'published', modelName, sha256: onnx.sha256, onnx, quantization, ...gates };
   } catch (err) {
     if (isCancellation(err)) throw err;
-    const { reason, failureType } = failureOf(err);
+    const failure = failureOf(err);
+    const { failureType } = failure;
     const failedStage = variant.stage ?? 'int8:quantize';
+    const search = quantization?.accuracySearch;
+    const reason =
+      failedStage === 'int8:parity' && search !== undefined && !search.passed
+        ? `${failure.reason}; ${searchSummary(search)}`
+        : failure.reason;
     variant.status = 'failed';
     variant.reason = `${failedStage}: ${reason}`;
     log.warn('int8 variant failed; the export goes on with fp32', {

@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import {
   CALIBRATION_METHODS,
+  DEFAULT_INT8_MAX_FLOAT_FRACTION,
   DEFAULT_INT8_TOLERANCES,
   DEFAULT_OPSET,
   DEFAULT_TOLERANCES,
@@ -34,6 +35,7 @@ interface RunOptions {
   int8Mae?: string;
   int8MaxAbs?: string;
   calibration?: string;
+  int8MaxFloat?: string;
   wait?: boolean;
   json?: boolean;
 }
@@ -68,6 +70,10 @@ export function register(program: Command): void {
     .option('--int8-mae <n>', `int8 parity: most mean absolute error (default ${DEFAULT_INT8_TOLERANCES.mae})`)
     .option('--int8-max-abs <n>', `int8 parity: most absolute error (default ${DEFAULT_INT8_TOLERANCES.maxAbs})`)
     .option('--calibration <method>', `int8 calibration method: ${CALIBRATION_METHODS.join(', ')}`)
+    .option(
+      '--int8-max-float <fraction>',
+      `int8: when the graph misses its gate, keep at most this share of its quantizable nodes float, the most sensitive first (0 to 1, default ${DEFAULT_INT8_MAX_FLOAT_FRACTION}; 0: none)`,
+    )
     .option('--wait', 'follow the export until it ends and print the result')
     .option('--json', 'print JSON')
     .action(async (bundle: string, opts: RunOptions) => {
@@ -91,6 +97,7 @@ export function register(program: Command): void {
       const int8 = {
         ...(Object.keys(int8Parity).length > 0 ? { parity: int8Parity } : {}),
         ...(opts.calibration !== undefined ? { calibration: opts.calibration } : {}),
+        ...(opts.int8MaxFloat !== undefined ? { maxFloatFraction: Number(opts.int8MaxFloat) } : {}),
       };
       const request: ExportRequest = {
         checkpointUri,

@@ -69,12 +69,22 @@ describe('checkExportRequest: int8 settings', () => {
     ['int8.parity.mae', { parity: { mae: 0 } }, '0', 'mean absolute error: a positive number at most 1'],
     ['int8.parity.maxAbs', { parity: { maxAbs: 2 } }, '2', 'largest absolute error: a positive number at most 1'],
     ['int8', { parity: 'loose' }, '', 'an object of parity tolerances'],
+    ['int8.maxFloatFraction', { maxFloatFraction: 1.5 }, '1.5', 'a number from 0 to 1 (0: no node kept float)'],
+    ['int8.maxFloatFraction', { maxFloatFraction: -0.1 }, '-0.1', 'a number from 0 to 1 (0: no node kept float)'],
+    ['int8.maxFloatFraction', { maxFloatFraction: '0.2' }, '"0.2"', 'a number from 0 to 1 (0: no node kept float)'],
   ])('refuses %s = %j, naming the field', (field, settings, shown, expected) => {
     const problems = problemsOf({ ...int8, int8: settings });
     expect(problems).toHaveLength(1);
     const named = field === 'int8' ? 'int8.parity' : field;
     expect(problems[0]?.startsWith(`${named}: expected ${expected}`)).toBe(true);
     expect(problems[0]).toContain(`got ${shown}`);
+  });
+
+  it('accepts int8.maxFloatFraction from 0 (no fallback) to 1', () => {
+    for (const maxFloatFraction of [0, 0.05, 0.2, 1]) {
+      const request: ExportRequest = { ...int8, int8: { maxFloatFraction } };
+      expect(checkExportRequest(request)).toEqual({ ok: true, request });
+    }
   });
 
   it('names the closest known field for a misspelt int8 setting', () => {

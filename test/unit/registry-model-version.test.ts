@@ -20,6 +20,8 @@ import {
   registerModelVersion,
   sha256Filter,
   versionTags,
+  MAX_TAG_VALUE_LENGTH,
+  nameList,
   type ModelRegistryApi,
   type RegisterModelInput,
 } from '../../registry/register-model-version';
@@ -364,6 +366,36 @@ describe('registerModelVersion', () => {
     });
   });
 
+  it('an int8 version with nodes kept float is tagged with their count, the quantizable count and their names', () => {
+    const tags = Object.fromEntries(
+      versionTags(input({ variant: 'int8', keptFloat: { nodes: ['stem/Conv', 'head.0/Gemm'], quantizable: 40 } })).map(
+        (t) => [t.key, t.value],
+      ),
+    );
+    expect(tags).toMatchObject({
+      int8_float_nodes: '2',
+      int8_quantizable_nodes: '40',
+      int8_float_node_names: 'stem/Conv,head.0/Gemm',
+    });
+  });
+
+  it('lists as many whole float node names as fit 5000 characters, then how many more the report has', () => {
+    const nodes = Array.from({ length: 400 }, (_, i) => `backbone.${i}.block.0/Conv`);
+    const value = Object.fromEntries(
+      versionTags(input({ variant: 'int8', keptFloat: { nodes, quantizable: 2000 } })).map((t) => [t.key, t.value]),
+    ).int8_float_node_names as string;
+    expect(value.length).toBeLessThanOrEqual(MAX_TAG_VALUE_LENGTH);
+    const match = /^(.*),… \(\+(\d+) more\)$/.exec(value);
+    expect(match).not.toBeNull();
+    const listed = (match?.[1] ?? '').split(',');
+    expect(listed).toEqual(nodes.slice(0, listed.length));
+    expect(listed.length + Number(match?.[2])).toBe(400);
+    // One more name would not have fit.
+    const longer = `${nodes.slice(0, listed.length + 1).join(',')},… (+${400 - listed.length - 1} more)`;
+    expect(longer.length).toBeGreaterThan(MAX_TAG_VALUE_LENGTH);
+    expect(nameList(['a', 'b'], 100)).toBe('a,b');
+  });
+
   it('the variant tag does not change de-duplication: a version registered without it is found, not created again', async () => {
     const reg = new FakeRegistry();
     const before = await registerModelVersion(reg, input(), opts);
@@ -389,6 +421,8 @@ describe('registerModelVersion', () => {
     ['derivedFrom.onnxSha256', { derivedFrom: { modelVersion: '1', onnxSha256: 'abc' } }],
     ['calibration.method', { calibration: { method: "x' OR 1", source: 'reference.safetensors' } }],
     ['tags key', { tags: { variant: 'spoof' } }],
+    ['keptFloat.quantizable', { keptFloat: { nodes: ['a', 'b'], quantizable: 1 } }],
+    ['keptFloat.nodes', { keptFloat: { nodes: ['a,b'], quantizable: 3 } }],
   ])('refuses bad %s before any request', async (field, over) => {
     const reg = new FakeRegistry();
     const err = await registerModelVersion(reg, input(over as Partial<RegisterModelInput>), opts).catch(

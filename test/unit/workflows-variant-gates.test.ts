@@ -57,6 +57,8 @@ type StubbedActivity = 'validateStructure' | 'checkParity' | 'publishModel' | 'r
 interface Scenario {
   /** The activity that fails for a variant, and how. */
   fail?: { variant: Variant; activity: StubbedActivity; type: string };
+  /** The accuracy-aware search's record the quantize stub returns in its report. */
+  search?: Record<string, unknown>;
   calls: { activity: string; input: Record<string, unknown> }[];
 }
 
@@ -107,10 +109,14 @@ const stubs = {
     return { passed: true, outputs: { positions: { mae: 1e-7, maxAbs: 1e-6 } } };
   },
   async quantizeGraph(input: unknown) {
-    record('quantizeGraph', input);
+    const scenario = record('quantizeGraph', input);
     return {
       onnx: artifact(INT8_SHA),
-      report: { method: 'minmax', calibration: { source: 'calibration.safetensors' } },
+      report: {
+        method: 'minmax',
+        calibration: { source: 'calibration.safetensors' },
+        ...(scenario.search ? { accuracySearch: scenario.search } : {}),
+      },
     };
   },
   async benchmarkLatency(input: unknown) {
@@ -178,9 +184,10 @@ describe('exportModel with stub activities (TestWorkflowEnvironment)', () => {
   async function exportWith(
     request: Partial<ExportRequest>,
     fail?: Scenario['fail'],
+    search?: Scenario['search'],
   ): Promise<{ handle: WorkflowHandle<typeof exportModel>; scenario: Scenario }> {
     counter += 1;
-    const scenario: Scenario = { calls: [], ...(fail ? { fail } : {}) };
+    const scenario: Scenario = { calls: [], ...(fail ? { fail } : {}), ...(search ? { search } : {}) };
     const modelName = `gates-${counter}`;
     scenarios.set(`export-${modelName}-run-${counter}`, scenario);
     const started = await startExport(env.client, {
@@ -242,6 +249,10 @@ describe('exportModel with stub activities (TestWorkflowEnvironment)', () => {
       alias: 'staging',
       derivedFrom: { modelVersion: '3', onnxSha256: FP32_SHA },
       calibration: { method: 'minmax', source: 'calibration.safetensors' },
+    });
+    // The quantize stage gets the gate (the int8 defaults) and the search's default bound.
+    expect(scenario.calls.find((c) => c.activity === 'quantizeGraph')?.input).toMatchObject({
+      accuracy: { mae: 0.03, maxAbs: 0.15, maxFloatFraction: 0.2 },
     });
     const parity = scenario.calls.filter((c) => c.activity === 'checkParity').map((c) => c.input);
     expect(parity[0]).not.toHaveProperty('mae');
@@ -342,5 +353,61 @@ describe('exportModel with stub activities (TestWorkflowEnvironment)', () => {
     const description = await handle.describe();
     expect(description.status.name).toBe('FAILED');
     expect(description.typedSearchAttributes.get(searchAttributeKeys.exportStage)).toBe('failed:parity');
+  });
+
+  const searchRecord = (passed: boolean) => ({
+    gate: { mae: 0.004, maxAbs: 0.15 },
+    maxFloatFraction: 0.1,
+    quantizable: 20,
+    maxFloat: 2,
+    passed,
+    stop: passed ? 'passed' : 'bound',
+    floatNodes: [
+      { node: 'stem/Conv', rise: 0.2 },
+      { node: 'head.0/Gemm', rise: 0.1 },
+    ],
+    reached: { mae: passed ? 0.0035 : 0.0051, maxAbs: 0.02, score: passed ? 0.875 : 1.275 },
+    rounds: [{}, {}, {}],
+    rankings: 2,
+    seconds: 3,
+  });
+
+  it('the nodes the search kept float go to the int8 version: register gets them, publish stores the report', async () => {
+    const search = searchRecord(true);
+    const { handle, scenario } = await exportWith(
+      { variants: ['fp32', 'int8'], int8: { parity: { mae: 0.004 }, maxFloatFraction: 0.1 } },
+      undefined,
+      search,
+    );
+    const result = await handle.result();
+    expect(result.variants.int8).toMatchObject({ status: 'published' });
+    expect(scenario.calls.find((c) => c.activity === 'quantizeGraph')?.input).toMatchObject({
+      accuracy: { mae: 0.004, maxAbs: 0.15, maxFloatFraction: 0.1 },
+    });
+    const registered = scenario.calls.filter((c) => c.activity === 'registerModel').map((c) => c.input);
+    expect(registered[1]).toMatchObject({ keptFloat: { nodes: ['stem/Conv', 'head.0/Gemm'], quantizable: 20 } });
+    expect(registered[0]).not.toHaveProperty('keptFloat');
+    const published = scenario.calls.filter((c) => c.activity === 'publishModel').map((c) => c.input);
+    expect(published[1]).toMatchObject({
+      quantizationReport: { accuracySearch: search },
+      metadata: { int8_float_nodes: '2' },
+    });
+  });
+
+  it('at the bound, int8 fails alone at parity with a reason naming the best MAE and max the search reached and its float nodes', async () => {
+    const { handle } = await exportWith(
+      { variants: ['fp32', 'int8'], int8: { parity: { mae: 0.004 }, maxFloatFraction: 0.1 } },
+      { variant: 'int8', activity: 'checkParity', type: FAILURE_TYPES.parityFailed },
+      searchRecord(false),
+    );
+    const result = await handle.result();
+    expect(result.registry).toMatchObject({ version: '3' });
+    expect(result.variants.int8).toMatchObject({ status: 'failed', stage: 'int8:parity' });
+    const reason = result.variants.int8?.status === 'failed' ? result.variants.int8.reason : '';
+    expect(reason).toMatch(
+      /^checkParity of the int8 graph: stubbed ParityFailed; accuracy-aware int8 stopped at the bound/,
+    );
+    expect(reason).toContain('(at most 2 of 20 quantizable nodes float, maxFloatFraction 0.1)');
+    expect(reason).toContain('keeps 2 nodes float, MAE 5.100e-3, max abs error 2.000e-2 (gate MAE ≤ 0.004');
   });
 });
