@@ -15,6 +15,7 @@ import { seededHiddenWeights, writeCorrupted } from './diagnose-seeded-corruptio
 import { heimdallNetFixtureBundle } from './heimdall-net-fixtures';
 import { SMALL_BUNDLE } from './models-fixtures';
 
+const SEEDED_CASES = 10;
 /** Small enough that each graph runs as several slices. */
 const CHUNK_BYTES = 64 * 1024;
 
@@ -27,10 +28,12 @@ const BUNDLES: Readonly<Record<string, () => Promise<string>>> = {
 
 describe('diagnose names the layer of one corrupted weight', () => {
   for (const [architecture, bundle] of Object.entries(BUNDLES)) {
+    it(`${architecture}: ${SEEDED_CASES} of ${SEEDED_CASES} seeded corruptions`, async () => {
       const dir = await bundle();
       const work = tempDir();
       const clean = join(work, 'clean.onnx');
       await emitBundle(dir, clean);
+      const weights = await seededHiddenWeights(clean, SEEDED_CASES, 23);
       const named: string[] = [];
       for (const [i, w] of weights.entries()) {
         const corrupted = join(work, `corrupted-${i}.onnx`);
@@ -42,6 +45,7 @@ describe('diagnose names the layer of one corrupted weight', () => {
         named.push(`${w.initializer}: ${d.firstDivergence?.node} in ${d.firstDivergence?.modulePath}`);
       }
       expect(named).toEqual(weights.map((w) => `${w.initializer}: ${w.node} in ${w.modulePath}`));
+      expect(new Set(weights.map((w) => w.initializer)).size).toBe(SEEDED_CASES);
     }, 300_000);
   }
 });
