@@ -60,6 +60,10 @@ class HashingFileWriter implements Sink {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
+    // The Sink's promise: a detached chunk is the sink's until its next call resolves. Its caller
+    // reuses that buffer next (encode.ts rotates three), so even a write that only fills the buffer
+    // waits for the detached write in flight.
+    await this.pending;
     this.hash?.update(chunk);
     this.bytes += chunk.byteLength;
     if (chunk.byteLength <= this.buffer.length - this.buffered) {

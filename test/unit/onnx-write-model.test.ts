@@ -84,6 +84,36 @@ describe('writeModel', () => {
     rmSync(written.path);
   });
 
+  it('a large file: small file-backed tensors after a detached copy do not overwrite it while it is written', async () => {
+    // convnext_tiny's emitted downsample weights (1.2 and 4.7 MB, each followed by small tensors) came out
+    // as other tensors' bytes: the copy buffer of a detached write was reused by the small tensors' reads.
+    const pattern = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) % 251);
+    const parts = [pattern(TAIL_HASH_MIN_BYTES, 1), pattern(2 * 2 ** 20, 2)];
+    for (let k = 0; k < 6; k++) parts.push(pattern(4096, 3 + k));
+    const source = join(dir, 'copy-order.bin');
+    writeFileSync(source, Buffer.concat(parts));
+    let at = 0;
+    const initializers = parts.map((p, k) => {
+      const t = fileTensor(`t${k}`, 'uint8', [p.byteLength], source, at, p.byteLength);
+      at += p.byteLength;
+      return t;
+    });
+    const model = tinyModel(17);
+    const withCopies: Model = {
+      ...model,
+      graph: { ...model.graph, initializers: [...model.graph.initializers, ...initializers] },
+    };
+    const written = await writeModel(withCopies, join(dir, 'copy-order.onnx'));
+    expect(written.bytes).toBeGreaterThan(TAIL_HASH_MIN_BYTES);
+    const back = await readModel(written.path);
+    for (const [k, p] of parts.entries()) {
+      const t = back.graph.initializers.find((i) => i.name === `t${k}`);
+      expect(Buffer.from(await readTensorData(t!.data)).equals(Buffer.from(p)), `t${k}`).toBe(true);
+    }
+    rmSync(written.path);
+    rmSync(source);
+  });
+
   it('a large (tail-hashed) write that fails part-way leaves no file behind', async () => {
     const big = new Uint8Array(TAIL_HASH_MIN_BYTES);
     const model = tinyModel(17);
