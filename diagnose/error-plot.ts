@@ -2,7 +2,8 @@
  * The diagnosis as an SVG plot: each compared tensor's MAE and max abs error against its depth (node
  * position in topological order), on a log scale; the two tolerances as dashed lines; the first
  * divergence marked and named. A hand-written SVG string: no plotting dependency, and the same
- * diagnosis always gives the same bytes. A zero error is drawn on the bottom edge, labelled `0`.
+ * diagnosis always gives the same bytes. An error of zero (or below the bottom decade) is drawn on the
+ * bottom edge, labelled `≤1e-k`.
  *
  * Must not: compute errors or judge them (diagnosis.ts).
  */
@@ -40,7 +41,7 @@ export function errorPlotSvg(d: Diagnosis): string {
     const yy = f(y(10 ** k));
     parts.push(
       `<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${yy}" y2="${yy}" stroke="#e5e5e5"/>`,
-      `<text x="${MARGIN.left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle">${k === lowDecade ? '0' : `1e${k}`}</text>`,
+      `<text x="${MARGIN.left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle">${k === lowDecade ? `≤1e${k}` : `1e${k}`}</text>`,
     );
   }
   const step = niceStep(xMax);

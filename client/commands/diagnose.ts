@@ -11,6 +11,9 @@ import type { Diagnosis } from '../../diagnose/diagnosis';
 import { DEFAULT_TOLERANCES } from '../../parity/tolerances';
 import { parseNonNegative, parsePositive } from '../option-parsers';
 
+/** Unmatched layers named in the text output (a torch-exported graph can have hundreds). */
+const UNMATCHED_SHOWN = 12;
+
 interface DiagnoseFlags {
   reference?: string;
   intermediates?: string;
@@ -90,7 +93,11 @@ export function formatDiagnosis(d: Diagnosis, svg?: string): string {
       `  ${String(l.depth).padStart(6)}  ${(l.modulePath || l.node).padEnd(width)}  ${l.op.padEnd(18)}  ${l.mae.toExponential(3).padEnd(10)}  ${l.maxAbs.toExponential(3).padEnd(10)}  ${rel.padEnd(10)}  ${l.nonFinite}${mark}`,
     );
   }
-  if (d.unmatched.length > 0) lines.push(`  unmatched: ${d.unmatched.join(', ')}`);
+  if (d.unmatched.length > 0) {
+    const shown = d.unmatched.slice(0, UNMATCHED_SHOWN).join(', ');
+    const more = d.unmatched.length > UNMATCHED_SHOWN ? `, … (all ${d.unmatched.length} in --json)` : '';
+    lines.push(`  unmatched (${d.unmatched.length}): ${shown}${more}`);
+  }
   if (svg !== undefined) lines.push(`  plot: ${svg}`);
   lines.push(`  ${d.seconds.toFixed(1)} s`);
   return `${lines.join('\n')}\n`;
