@@ -89,12 +89,13 @@ export function errorPlotSvg(d: Diagnosis): string {
       )}</text>`,
     );
   }
-  // Legend.
+  // Legend, below the plot on the right (the divergence label takes the plot's top left corner).
+  const lx = WIDTH - MARGIN.right - 130;
   parts.push(
-    `<circle cx="${MARGIN.left + 10}" cy="${MARGIN.top + 14}" r="3" fill="${MAE_COLOUR}"/>`,
-    `<text x="${MARGIN.left + 18}" y="${MARGIN.top + 18}">MAE</text>`,
-    `<circle cx="${MARGIN.left + 60}" cy="${MARGIN.top + 14}" r="3" fill="${MAX_COLOUR}"/>`,
-    `<text x="${MARGIN.left + 68}" y="${MARGIN.top + 18}">max abs</text>`,
+    `<circle cx="${lx}" cy="${HEIGHT - 16}" r="3" fill="${MAE_COLOUR}"/>`,
+    `<text x="${lx + 8}" y="${HEIGHT - 12}">MAE</text>`,
+    `<circle cx="${lx + 50}" cy="${HEIGHT - 16}" r="3" fill="${MAX_COLOUR}"/>`,
+    `<text x="${lx + 58}" y="${HEIGHT - 12}">max abs</text>`,
     '</svg>',
   );
   return `${parts.join('\n')}\n`;

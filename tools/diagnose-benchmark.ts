@@ -19,7 +19,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -92,7 +92,9 @@ async function measure(what: string, repeats: number, cmd: string, args: readonl
     const json = stats.stdout.trim().startsWith('{') ? (JSON.parse(stats.stdout) as Partial<Diagnosis>) : undefined;
     const f = json?.firstDivergence;
     if (f !== undefined) firstDivergence = `${f.modulePath} (${f.node})`;
-    else if (json?.tensors !== undefined) firstDivergence = 'none';
+    else if (json !== undefined) firstDivergence = 'none';
+    // Parity prints PASS/FAIL; anything else that printed no JSON crashed, and its figures mean nothing.
+    else if (!/^(PASS|FAIL) /.test(stats.stdout)) firstDivergence = 'RUN FAILED';
   }
   process.stderr.write(
     `${what}: ${runs.map((r) => `${r.wallSeconds.toFixed(1)} s ${r.peakRssMb.toFixed(0)} MB`).join(', ')}\n`,
@@ -121,25 +123,40 @@ async function main(argv: readonly string[]): Promise<void> {
   const corrupted = join(work, `${preset}-corrupted.onnx`);
   await writeCorrupted(model, corrupted, weight.initializer, SEED);
   const chunk = ['--max-chunk-mb', String(chunkMb)];
-  const results = [
-    await measure('parity (one run)', repeats, 'node', [CLI, 'parity', model, '--reference', reference]),
-    await measure('diagnose corrupted vs clean graph', repeats, 'node', [
-      ...[CLI, 'diagnose', corrupted, model, '--reference', reference, '--json', ...chunk],
-    ]),
-    await measure("diagnose vs PyTorch's intermediates", repeats, 'node', [
-      ...[CLI, 'diagnose', model, '--reference', reference, '--intermediates', intermediates, '--json', ...chunk],
-    ]),
-    await measure('whole-graph chunks (the simpler approach)', repeats, 'node', [
-      ...[process.argv[1] as string, '--whole-graph-chunks', corrupted, model, reference, String(chunkMb * 2 ** 20)],
-    ]),
+  const commands: readonly (readonly [string, readonly string[]])[] = [
+    ['parity (one run)', [CLI, 'parity', model, '--reference', reference]],
+    [
+      'diagnose corrupted vs clean graph',
+      [CLI, 'diagnose', corrupted, model, '--reference', reference, '--json', ...chunk],
+    ],
+    [
+      "diagnose vs PyTorch's intermediates",
+      [CLI, 'diagnose', model, '--reference', reference, '--intermediates', intermediates, '--json', ...chunk],
+    ],
+    [
+      'whole-graph chunks (the simpler approach)',
+      [process.argv[1] as string, '--whole-graph-chunks', corrupted, model, reference, String(chunkMb * 2 ** 20)],
+    ],
   ];
+  // Interleaved rounds (each command once per round): the machine is shared, and its load drifts.
+  const rounds: Measurement[][] = [];
+  for (let r = 0; r < repeats; r++) {
+    const round: Measurement[] = [];
+    for (const [what, args] of commands) round.push(await measure(what, 1, 'node', args));
+    rounds.push(round);
+  }
+  const results: Measurement[] = commands.map(([what], i) => {
+    const ms = rounds.map((round) => round[i] as Measurement);
+    const firstDivergence = ms.find((m) => m.firstDivergence !== undefined)?.firstDivergence;
+    return { what, runs: ms.flatMap((m) => m.runs), ...(firstDivergence !== undefined ? { firstDivergence } : {}) };
+  });
   const parity = results[0] as Measurement;
   const base = {
     wall: median(parity.runs.map((r) => r.wallSeconds)),
     rss: median(parity.runs.map((r) => r.peakRssMb)),
   };
   const lines = [
-    `${preset}: corrupted ${weight.initializer} (expected first divergence ${weight.modulePath} (${weight.node})); max chunk ${chunkMb} MiB; medians of ${repeats}`,
+    `${preset}: corrupted ${weight.initializer} (expected first divergence ${weight.modulePath} (${weight.node})); max chunk ${chunkMb} MiB; medians of ${repeats} interleaved rounds; load average ${loadavg()[0]?.toFixed(1)}`,
     `| run | wall s | × parity | peak RSS MB | × parity | first divergence |`,
     `| --- | --- | --- | --- | --- | --- |`,
     ...results.map((m) => {
@@ -187,8 +204,8 @@ async function wholeGraphChunks(
   const errors: TensorError[] = [];
   let sessions = 0;
   try {
+    const links = new Map<string, string>();
     const exposing = async (model: Model, names: readonly string[]): Promise<ort.InferenceSession> => {
-      const links = new Map<string, string>();
       for (const t of model.graph.initializers) {
         if (t.data.kind !== 'file' || links.has(t.data.path)) continue;
         const name = `${links.size}-${basename(t.data.path)}`;
