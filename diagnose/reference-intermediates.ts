@@ -2,7 +2,7 @@
  * A graph against PyTorch's own intermediates: a safetensors file whose keys are `<case>/<module
  * path>` (or `<module path>` for a file of one case), written by a forward hook on every module
  * (docs/export-contract.md has the snippet). A module path stands for the output of the last node
- * (topological order) of that module or of a module inside it, folds aside (moduleSubtreeOutputs);
+ * (topological order) of that module or of a module inside it, folds aside (module-outputs.ts);
  * a key that names a value of the graph
  * (an output such as `positions`) is that value. The graph runs a slice at a time and the file is read
  * a chunk of tensors at a time, so memory stays bounded as in layer-errors.ts.
@@ -17,7 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsFile } from '../checkpoint';
 import { DiagnoseError } from './diagnose-error';
-import { modulePathOf, type GraphOrder } from './graph-order';
 import { compareInChunks, type ComparedPair } from './chunked-comparison';
 import {
   comparableIn,
@@ -28,6 +27,7 @@ import {
   type DiagnosisCase,
   type TensorError,
 } from './layer-errors';
+import { moduleOutputs } from './module-outputs';
 import { SegmentedGraph } from './segmented-graph';
 import { caseDependentValues } from './tensor-matching';
 import { valueSizes } from './value-sizes';
@@ -64,7 +64,7 @@ export async function compareWithReferenceIntermediates(
     const inputs = new Set(model.graph.inputs.map((v) => v.name));
     const dependent = caseDependentValues(model.graph, graph.order);
     const comparable = comparableIn(sizes);
-    const lastOfModule = moduleSubtreeOutputs(graph.order, (v) => dependent.has(v) && comparable(v));
+    const lastOfModule = moduleOutputs(graph.order, (v) => dependent.has(v) && comparable(v));
     const byTensor = new Map<string, ComparedPair>();
     const unmatched: string[] = [];
     for (const name of names) {
@@ -138,40 +138,6 @@ export async function compareWithReferenceIntermediates(
     graph.close();
     await rm(work, { recursive: true, force: true });
   }
-}
-
-/**
- * Module path → the last of its nodes' (or its sub-modules' nodes') first output `use` accepts.
- * Folds change what a node computes (models/folding.ts names its weights after them): a weight
- * `position_head.0.weight+position_head.1` (a BatchNorm folded into its Linear) makes the node
- * compute `position_head.1`'s output, and `position_head.0`'s own is nowhere in the graph; a weight
- * `block.5.weight*layer_scale` (a parent's scale folded in) makes it compute no module's output, so
- * neither its module nor a parent whose last node it is can be read from the graph. Such modules are
- * left out (reported unmatched), not paired with a value they do not have.
- */
-function moduleSubtreeOutputs(order: GraphOrder, use: (value: string) => boolean): Map<string, string> {
-  const out = new Map<string, string | undefined>();
-  const withAncestors = (path: string, value: string | undefined): void => {
-    const parts = path.split('.');
-    for (let i = 1; i <= parts.length; i++) if (parts[0] !== '') out.set(parts.slice(0, i).join('.'), value);
-  };
-  /** Values scaled by a fold, by the module that computed them: that module's later nodes stay scaled. */
-  const scaled = new Map<string, string>();
-  for (const n of order.nodes) {
-    const own = modulePathOf(n.name);
-    const fold = n.inputs.find((i) => i.includes('+') || i.includes('*'));
-    const isScaled =
-      (fold !== undefined && !fold.includes('+')) || n.inputs.some((i) => scaled.get(i) === own && own !== '');
-    if (isScaled) for (const o of n.outputs) scaled.set(o, own);
-    const v = n.outputs.find((o) => o !== '' && use(o));
-    if (v === undefined) continue;
-    if (isScaled) withAncestors(own, undefined);
-    else if (fold !== undefined) {
-      out.set(own, undefined);
-      withAncestors(fold.slice(fold.lastIndexOf('+') + 1), v);
-    } else withAncestors(own, v);
-  }
-  return new Map([...out].filter((e): e is [string, string] => e[1] !== undefined));
 }
 
 /**
