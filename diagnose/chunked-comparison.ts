@@ -2,13 +2,15 @@
  * The comparison loop both baselines share (another graph, or PyTorch's intermediates): the
  * candidate's tensors taken a chunk at a time from its slices, the baseline's values of the same
  * chunk fetched, every case compared, and all of it dropped before the next chunk. Only floats are
- * compared; a pair whose shapes differ is reported, not compared.
+ * compared; a pair whose shapes differ is compared in the candidate's layout when only the axis order
+ * differs (layout.ts), else reported, not compared.
  *
  * Must not: choose what pairs with what (tensor-matching.ts, reference-intermediates.ts).
  */
 import type * as ort from 'onnxruntime-node';
 import { dataByteLength } from '../onnx/ir';
 import { modulePathOf } from './graph-order';
+import { alignLayout } from './layout';
 import type { SegmentedGraph } from './segmented-graph';
 import { floatValues, TensorErrorAccumulator, type TensorError } from './tensor-errors';
 import type { ValueSizes } from './value-sizes';
@@ -49,14 +51,15 @@ export async function compareInChunks(
         const b = want[i]?.get(p.baseline);
         const av = floatValues(a);
         if (av === undefined || b === undefined) break; // int64/bool: not compared
-        if (!sameDims(a.dims, b.dims)) {
+        const bv = sameDims(a.dims, b.dims) ? b.values : alignLayout(b.values, b.dims, a.dims);
+        if (bv === undefined) {
           shapeMismatches.push(`${p.candidate} ([${a.dims.join(', ')}] vs [${b.dims.join(', ')}])`);
           accumulators.delete(p.candidate);
           break;
         }
         let acc = accumulators.get(p.candidate);
         if (acc === undefined) accumulators.set(p.candidate, (acc = new TensorErrorAccumulator()));
-        acc.add(av, b.values);
+        acc.add(av, bv);
       }
     }
   }

@@ -50,8 +50,10 @@ function topologicalNodes(graph: Graph): readonly Node[] {
 
 /**
  * The PyTorch module path of a node name: ours (`backbone.0.1.0.block.0/Conv` → `backbone.0.1.0.block.0`)
- * and torch.onnx's scoped names (`/backbone/backbone.0/block/Conv` → `backbone.0.block`: a scope that
- * repeats the path so far is the full path, else it is one more attribute). '' for a node outside any module.
+ * and torch.onnx's scoped names, one scope per module, each the module's name in its parent, where a
+ * Sequential's child repeats the Sequential's name (`/backbone/backbone.0/backbone.0.1/block/block.0/Conv`
+ * → `backbone.0.1.block.0`): a scope that extends the previous one replaces it, any other is one more
+ * attribute. '' for a node outside any module.
  */
 export function modulePathOf(nodeName: string): string {
   const scopes = nodeName
@@ -59,6 +61,11 @@ export function modulePathOf(nodeName: string): string {
     .slice(0, -1)
     .filter((s) => s !== '');
   let path = '';
-  for (const s of scopes) path = path === '' || s.startsWith(`${path}.`) ? s : `${path}.${s}`;
+  let previous = '';
+  for (const s of scopes) {
+    if (previous !== '' && s.startsWith(`${previous}.`)) path = `${path.slice(0, path.length - previous.length)}${s}`;
+    else path = path === '' ? s : `${path}.${s}`;
+    previous = s;
+  }
   return path;
 }

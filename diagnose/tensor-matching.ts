@@ -2,14 +2,15 @@
  * Which intermediate of one graph is which of another's. Our emitter names nodes and values after
  * the PyTorch module path, so two graphs of one model (fp32 and int8, or two exports) share most
  * value names: those pair up as they are. What is left pairs up by module: the output of the last
- * node of a module (the same module path, read from either exporter's node names) stands for that
- * module's output on both sides. A module of the candidate none of whose case-dependent values found
+ * node of a module or of a module inside it (the same module path, read from either exporter's node
+ * names; folds taken into account, module-outputs.ts) stands for that module's output on both sides. A module of the candidate none of whose case-dependent values found
  * a partner is reported as unmatched.
  *
  * Must not: run graphs or read tensor data.
  */
 import type { Graph } from '../onnx/ir';
 import { modulePathOf, type GraphOrder } from './graph-order';
+import { moduleOutputs } from './module-outputs';
 
 export interface MatchSide {
   readonly graph: Graph;
@@ -40,17 +41,6 @@ export function caseDependentValues(graph: Graph, order: GraphOrder): Set<string
   return dependent;
 }
 
-/** Module path → the first comparable, case-dependent output of its last node. */
-export function moduleOutputs(side: MatchSide, dependent: ReadonlySet<string>): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const n of side.order.nodes) {
-    const v = n.outputs.find((o) => o !== '' && dependent.has(o) && side.comparable(o));
-    const path = modulePathOf(n.name);
-    if (v !== undefined && path !== '') out.set(path, v);
-  }
-  return out;
-}
-
 export function matchTensors(candidate: MatchSide, baseline: MatchSide): TensorMatch {
   const candDependent = caseDependentValues(candidate.graph, candidate.order);
   const baseDependent = caseDependentValues(baseline.graph, baseline.order);
@@ -59,15 +49,16 @@ export function matchTensors(candidate: MatchSide, baseline: MatchSide): TensorM
     if (candidate.comparable(v) && baseDependent.has(v) && baseline.comparable(v)) partner.set(v, v);
   }
   const matchedModules = new Set([...partner.keys()].map((v) => moduleOf(candidate.order, v)));
-  const baseModules = moduleOutputs(baseline, baseDependent);
+  const baseModules = moduleOutputs(baseline.order, (v) => baseDependent.has(v) && baseline.comparable(v));
   const taken = new Set(partner.values());
-  for (const [path, v] of moduleOutputs(candidate, candDependent)) {
+  for (const [path, v] of moduleOutputs(candidate.order, (v) => candDependent.has(v) && candidate.comparable(v))) {
     if (matchedModules.has(path)) continue;
     const b = baseModules.get(path);
     if (b === undefined || taken.has(b) || partner.has(v)) continue;
     partner.set(v, b);
     taken.add(b);
     matchedModules.add(path);
+    matchedModules.add(moduleOf(candidate.order, v));
   }
   const unmatched = new Set<string>();
   for (const v of candDependent) {

@@ -369,15 +369,9 @@ export async function serializeModel(model: Model): Promise<Uint8Array> {
 }
 
 /**
- * Tensors this small stay inline in a slice: onnxruntime's shape inference reads a Reshape's shape
- * (and any constant it folds) only from raw data, and refuses the slice when it is external.
- */
-const INLINE_CONSTANT_MAX_BYTES = 1024;
-
-/**
  * Serializes a model into memory with its file-range initializers left where they are: each one whose
  * file `locationOf` names becomes an external-data reference (that location, the range's own offset and
- * length), the rest, and the small ones (INLINE_CONSTANT_MAX_BYTES), are inline. For a slice of a large graph run from a folder beside the original
+ * length), the rest (and any under EXTERNAL_DATA_MIN_TENSOR_BYTES) are inline. For a slice of a large graph run from a folder beside the original
  * (diagnose/'s segments): the slice costs kilobytes, and its weights are never copied.
  */
 export async function serializeModelReferencingFiles(
@@ -391,8 +385,9 @@ export async function serializeModelReferencingFiles(
     const initializer: onnx.ITensorProto[] = [];
     for (const t of g.initializers) {
       checkDataLength(t);
-      const location =
-        t.data.kind === 'file' && t.data.length > INLINE_CONSTANT_MAX_BYTES ? locationOf(t.data.path) : undefined;
+      // Small tensors (shapes, axes) stay inline, as the writer keeps them: runtimes read them during shape inference.
+      const referenced = t.data.kind === 'file' && t.data.length >= EXTERNAL_DATA_MIN_TENSOR_BYTES;
+      const location = referenced ? locationOf(t.data.path) : undefined;
       if (t.data.kind === 'file' && location !== undefined) {
         initializer.push({
           ...tensorHeaderProto(t),

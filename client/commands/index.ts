@@ -22,6 +22,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   validate: async () => (await import('./validate.js')).register,
   quantize: async () => (await import('./quantize.js')).register,
   parity: async () => (await import('./parity.js')).register,
+  diagnose: async () => (await import('./diagnose.js')).register,
   bench: async () => (await import('./bench.js')).register,
   publish: async () => (await import('./publish.js')).register,
   promote: async () => (await import('./promote.js')).register,

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { ParityReport } from '../../parity';
 import { DEFAULT_PARITY_BATCH, DEFAULT_TOLERANCES } from '../../parity/tolerances';
+import { parseNonNegative } from '../option-parsers';
 import { parityCaseLines } from '../signature-view';
 
 export function register(program: Command): void {
@@ -20,8 +21,8 @@ export function register(program: Command): void {
       '--reference <reference.safetensors>',
       "the graph's inputs and outputs by name, each with a leading batch axis; or several cases as <case>/<name> (docs/export-contract.md)",
     )
-    .option('--mae <x>', 'mean absolute error tolerance per output', parsePositive, DEFAULT_TOLERANCES.mae)
-    .option('--max-abs <x>', 'max absolute error tolerance per output', parsePositive, DEFAULT_TOLERANCES.maxAbs)
+    .option('--mae <x>', 'mean absolute error tolerance per output', parseNonNegative, DEFAULT_TOLERANCES.mae)
+    .option('--max-abs <x>', 'max absolute error tolerance per output', parseNonNegative, DEFAULT_TOLERANCES.maxAbs)
     .option(
       '--batch-size <n>',
       'the most samples per onnxruntime run (each case also runs at batch 1 and split unevenly)',
@@ -45,12 +46,6 @@ export function register(program: Command): void {
         if (!report.passed) process.exitCode = 1;
       },
     );
-}
-
-function parsePositive(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative number, got '${value}'`);
-  return n;
 }
 
 function parseBatch(value: string): number {

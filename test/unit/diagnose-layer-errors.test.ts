@@ -8,32 +8,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareGraphIntermediates, type DiagnosisCase, type TensorError } from '../../diagnose/layer-errors';
 import { DiagnoseError } from '../../diagnose/diagnose-error';
 import type { Model } from '../../onnx/ir';
-import { float32Tensor } from '../../onnx/ir';
 import { writeModel } from '../../onnx/write-model';
-import { pseudoRandom, tinyModel, TINY } from './onnx-test-models';
+import { allIntermediates, CORRUPTED_WEIGHT, FIRST_AFFECTED_NODE, tinyCase, withWeight } from './diagnose-fixtures';
+import { tinyModel } from './onnx-test-models';
 
 const dir = mkdtempSync(join(tmpdir(), 'diagnose-layer-errors-'));
 const clean = join(dir, 'clean.onnx');
 const corrupted = join(dir, 'corrupted.onnx');
 const renamed = join(dir, 'renamed.onnx');
-/** The weight changed in the corrupted copy, and the node that reads it. */
-const CORRUPTED_WEIGHT = 'backbone.0.1.0.block.3.weight';
-const FIRST_AFFECTED_NODE = 'backbone.0.1.0.block.3/MatMul';
-
-function withWeight(model: Model, name: string, scale: number): Model {
-  const initializers = model.graph.initializers.map((t) => {
-    if (t.name !== name) return t;
-    const n = t.dims.reduce((a, d) => a * d, 1);
-    return float32Tensor(name, t.dims, pseudoRandom(n, 99, scale));
-  });
-  return { ...model, graph: { ...model.graph, initializers } };
-}
-
 /** The same graph as torch.onnx would name it: `/scope/Op` nodes, `/scope/Op_output_0` values. */
 function torchStyleNames(model: Model): Model {
   const g = model.graph;
@@ -48,34 +34,7 @@ function torchStyleNames(model: Model): Model {
   return { ...model, graph: { ...g, nodes } };
 }
 
-function tinyCase(name: string, batch: number, seed: number): DiagnosisCase {
-  const dims = [batch, TINY.inChannels, TINY.height, TINY.width];
-  const values = pseudoRandom(
-    dims.reduce((a, d) => a * d, 1),
-    seed,
-    2,
-  );
-  return { name, inputs: new Map([['mel_spectrogram', { dims, values }]]) };
-}
-
 const cases = [tinyCase('a', 3, 1), tinyCase('b', 1, 2)];
-
-/** Every float node output of `model`, by one session that exposes them all (fine for a tiny graph). */
-async function allIntermediates(model: Model, c: DiagnosisCase): Promise<Map<string, Float32Array>> {
-  const exposed = join(dir, `all-${Math.random().toString(36).slice(2)}.onnx`);
-  const outputs = model.graph.nodes.flatMap((n) => n.outputs).map((name) => ({ name }));
-  await writeModel({ ...model, graph: { ...model.graph, outputs } }, exposed);
-  const session = await ort.InferenceSession.create(exposed);
-  const input = c.inputs.get('mel_spectrogram');
-  if (input === undefined) throw new Error('case without its input');
-  const out = await session.run({ mel_spectrogram: new ort.Tensor('float32', input.values, input.dims) });
-  await session.release();
-  return new Map(
-    Object.entries(out)
-      .filter(([, t]) => t.type === 'float32')
-      .map(([k, t]) => [k, t.data as Float32Array]),
-  );
-}
 
 beforeAll(async () => {
   await writeModel(tinyModel(), clean);
@@ -110,10 +69,10 @@ describe('compareGraphIntermediates', () => {
   it('gives the figures of one session exposing every intermediate, whatever the chunk size', async () => {
     const want = new Map<string, { sum: number; n: number; max: number; base: number }>();
     for (const c of cases) {
-      const a = await allIntermediates(withWeight(tinyModel(), CORRUPTED_WEIGHT, 3), c);
-      const b = await allIntermediates(tinyModel(), c);
-      for (const [name, av] of a) {
-        const bv = b.get(name) as Float32Array;
+      const a = await allIntermediates(withWeight(tinyModel(), CORRUPTED_WEIGHT, 3), c, dir);
+      const b = await allIntermediates(tinyModel(), c, dir);
+      for (const [name, { values: av }] of a) {
+        const bv = b.get(name)?.values as Float32Array;
         const w = want.get(name) ?? { sum: 0, n: 0, max: 0, base: 0 };
         av.forEach((x, i) => {
           const d = Math.abs(x - (bv[i] as number));
