@@ -19,9 +19,9 @@ import { writeModel } from '../onnx/write-model';
 import { graphSignature } from '../onnx/graph-signature';
 import {
   searchFloatNodes,
+  type FloatFallbackReport,
   type GateEvaluation,
   type NodeSensitivity,
-  type SearchResult,
 } from './float-fallback-search';
 import {
   exposeRequantized,
@@ -68,35 +68,6 @@ export interface AccuracyAwareRequest extends QuantizeRequest {
   readonly compare: CompareIntermediates;
   /** Called after every round (the activity heartbeats). */
   readonly onRound?: (round: number) => void;
-}
-
-/** The search's record: in the quantization report (`accuracySearch`) and the stored report. */
-export interface FloatFallbackReport {
-  readonly gate: { readonly mae: number; readonly maxAbs: number };
-  readonly maxFloatFraction: number;
-  /** Nodes the plan would quantize (the graph's float scopes aside). */
-  readonly quantizable: number;
-  /** The most the search could keep float: ⌊maxFloatFraction × quantizable⌋. */
-  readonly maxFloat: number;
-  /** Whether the graph written meets the gate. */
-  readonly passed: boolean;
-  readonly stop: SearchResult['stop'];
-  /** The nodes the written graph keeps float, most sensitive first, with their local rise when chosen. */
-  readonly floatNodes: readonly { readonly node: string; readonly rise: number | null }[];
-  /** The written graph's worst errors over every output, case and split. */
-  readonly reached: { readonly mae: number; readonly maxAbs: number; readonly score: number | null };
-  readonly rounds: readonly {
-    readonly kind: 'plain' | 'grow' | 'bisect';
-    readonly floatNodes: number;
-    readonly passed: boolean;
-    readonly mae: number;
-    readonly maxAbs: number;
-    /** Worst error ÷ tolerance; null when infinite (NaN outputs, a failed run). */
-    readonly score: number | null;
-    readonly sha256: string;
-  }[];
-  readonly rankings: number;
-  readonly seconds: number;
 }
 
 export type AccuracyAwareReport = QuantizationReport & { readonly accuracySearch: FloatFallbackReport };

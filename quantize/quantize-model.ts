@@ -16,7 +16,7 @@ import { DEFAULT_CALIBRATION_METHOD, type CalibrationMethod } from './calibratio
 import { calibrate } from './calibrate';
 import { openCalibrationInputs } from './calibration-inputs';
 import { foldConstantWeights } from './fold-constant-weights';
-import type { FloatFallbackReport } from './accuracy-aware';
+import type { FloatFallbackReport } from './float-fallback-search';
 import type { Range } from './activation-ranges';
 import { floatScopes, planQuantization, type QuantizationPlan, type QuantizedNode } from './qdq-plan';
 import { splitFanOutConvBias } from './split-fanout-bias';
