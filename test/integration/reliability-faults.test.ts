@@ -268,9 +268,12 @@ describe('fault injection on a real stack with real worker processes', () => {
     const c = await startWorkerProcess('emit-c', workerEnv());
     const downAtStart = s3.bytesDown;
     s3.rates.down = 40 * MiB; // the bundle download (112 MB) takes ~3 s, then emission
+    // Batch 32 as well: the benchmark stops early once its median is precise (±2%), which batch 1
+    // of this model alone reaches within about a second of starting on a quiet machine, sooner than
+    // the kill below could be sure to land; batch 32's ten runs alone take seconds.
     const request = exportRequest(tinyUri, 'fault-emit-bench', {
       gpu: false,
-      batchSizes: [1],
+      batchSizes: [1, 32],
       maxRuns: 100_000,
       timeBudgetMs: 6_000,
     });
@@ -289,16 +292,16 @@ describe('fault injection on a real stack with real worker processes', () => {
     expect(before.upload).toBeUndefined();
 
     const d = await startWorkerProcess('bench-d', workerEnv());
+    // Killed at its first heartbeat (it is running on d), while it opens its session.
     const bench = await waitFor(
       'the CPU benchmark running',
       async () => {
         const p = await pending(handle, 'benchmarkLatency');
-        return p?.started ? p : undefined;
+        return p?.started && p.details !== undefined ? p : undefined;
       },
       240_000,
-      200,
+      100,
     );
-    await sleep(1_000);
     await d.kill('SIGKILL');
     const e = await startWorkerProcess('finish-e', workerEnv());
     const result = await resultOf(handle, 300_000).catch((err: unknown) => {
@@ -308,12 +311,9 @@ describe('fault injection on a real stack with real worker processes', () => {
     await expectPublishedOnce(result);
     const tries = await attempts(handle);
     expect(tries.emitGraph).toEqual([2]);
-    // The benchmark that counted is the one worker e ran after d died in it. Its attempt number is
-    // recorded, not asserted: once on CI and once in five local runs the history's started event
-    // said attempt 1 although the run took the heartbeat timeout's wait (cause not found); which
-    // worker ran it is what this case is about.
+    // The benchmark that counted is the one worker e ran after d died in it.
     expect(result.latency.cpu.ranOn?.workerIdentity).toBe(`${e.pid}@${hostname()}`);
-    expect(tries.benchmarkLatency).toHaveLength(1);
+    expect(tries.benchmarkLatency).toEqual([2]);
     findings.workerKilledDuringEmissionAndBenchmark = {
       emitAttempts: tries.emitGraph,
       benchmarkAttempts: tries.benchmarkLatency,
