@@ -8,7 +8,7 @@
  * final InvalidInput naming the object and the key, with nothing published or registered.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
@@ -74,6 +74,8 @@ describe('torch.save checkpoint bundles (Temporal, MinIO, MLflow)', () => {
     file: string;
     message: RegExp;
     clientRefuses?: boolean;
+    /** A file the checkpoint's code would have made, had anything run it. */
+    neverMade?: string;
   }[] = [
     {
       name: 'a pickle naming os.system',
@@ -91,6 +93,7 @@ describe('torch.save checkpoint bundles (Temporal, MinIO, MLflow)', () => {
       },
       file: 'best_model.pth',
       message: /best_model\.pth: data\.pkl: global 'os\.system' is not allowed \(allowed: /,
+      neverMade: '/tmp/ran-by-a-checkpoint',
     },
     {
       name: 'a truncated archive',
@@ -117,6 +120,7 @@ describe('torch.save checkpoint bundles (Temporal, MinIO, MLflow)', () => {
 
   it.each(bad)('$name: a final InvalidInput naming the object and the key; nothing published', async (c) => {
     const { dir, files } = c.make();
+    if (c.neverMade) rmSync(c.neverMade, { force: true });
     const checkpointUri = await putRawBundle(config, dir, files, 'torch-raw');
     const modelName = uniqueName('torch-bad');
     const { handle } = await startExport(client, {
@@ -139,6 +143,7 @@ describe('torch.save checkpoint bundles (Temporal, MinIO, MLflow)', () => {
     expect(app.message).toMatch(c.message);
     expect(app.message).not.toMatch(/\n\s+at /);
     expect(await versionsOf(config, modelName)).toEqual([]);
+    if (c.neverMade) expect(existsSync(c.neverMade)).toBe(false);
     console.log(`${c.name}: ${app.type} at ${activity.activityType}: ${app.message}`);
     if (c.clientRefuses) await expect(uploadBundle(config, dir)).rejects.toThrow(c.message);
   });
