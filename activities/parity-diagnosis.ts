@@ -97,6 +97,16 @@ export async function diagnoseParityFailure(input: ParityDiagnosisInput): Promis
     if (timer !== undefined) clearTimeout(timer);
   }
 
+  // Only the unused keys are intermediates: compared outputs alone say nothing parity did not.
+  if (baselineGraph === undefined) {
+    const unmatched = new Set(diagnosis.unmatched);
+    const keys = input.unusedReferenceKeys;
+    if (keys.every((k) => unmatched.has(k)))
+      return notPossible(
+        `none of the keys of ${input.reference.uri} that parity did not use (${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''}) is a module or value of the graph`,
+      );
+  }
+
   const stored: Diagnosis = { ...diagnosis, candidate: input.candidate.uri, baseline: baselineUri };
   let report: ParityDiagnosis['report'];
   let unstored = '';
