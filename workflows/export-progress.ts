@@ -58,9 +58,11 @@ export function exportStages(progress: ExportProgress, workflowId: string): Stag
       return out;
     } catch (err) {
       progress.stage = 'failed';
-      progress.failure = `${name}: ${err instanceof Error ? err.message : String(err)}`;
+      // The activity's own message (a parity miss's ends with its diagnosis), not "Activity task failed".
+      const reason = innermostMessage(err);
+      progress.failure = `${name}: ${reason}`;
       showStage(`failed:${name}`);
-      showFailureDetails(name, innermostMessage(err));
+      showFailureDetails(name, reason);
       log.warn('export stage failed', { stage: name, workflowId });
       throw err;
     }

@@ -358,7 +358,7 @@ describe('exportModel with stub activities (TestWorkflowEnvironment)', () => {
     expect(await progressOf(handle)).toMatchObject({
       stage: 'failed',
       completedStages: ['emit', 'validate'],
-      failure: expect.stringMatching(/^parity: /),
+      failure: `parity: checkParity of the fp32 graph: stubbed ${FAILURE_TYPES.parityFailed}`,
     });
     expect(await currentDetailsOf(handle)).toBe(
       `**parity failed**\n\ncheckParity of the fp32 graph: stubbed ${FAILURE_TYPES.parityFailed}`,
