@@ -63,12 +63,17 @@ export async function diagnoseParityFailure(input: ParityDiagnosisInput): Promis
     );
   const baselineUri = baselineGraph?.uri ?? input.reference.uri;
   const against =
-    baselineGraph !== undefined ? `${baselineGraph.label} ${baselineGraph.uri}` : `PyTorch's intermediates in ${baselineUri}`;
+    baselineGraph !== undefined
+      ? `${baselineGraph.label} ${baselineGraph.uri}`
+      : `PyTorch's intermediates in ${baselineUri}`;
   const mirrors: MirroredFile[] = [input.candidate, input.reference];
   const mirror = (text: string) => mirrors.reduce((m, f) => m.split(f.path).join(f.uri), text);
 
   let diagnosis: Diagnosis;
-  const beat = setInterval(() => input.heartbeat?.({ diagnosing: input.candidate.uri, seconds: seconds() }), HEARTBEAT_MS);
+  const beat = setInterval(
+    () => input.heartbeat?.({ diagnosing: input.candidate.uri, seconds: seconds() }),
+    HEARTBEAT_MS,
+  );
   let timer: NodeJS.Timeout | undefined;
   try {
     const run = (async () => {
@@ -91,7 +96,9 @@ export async function diagnoseParityFailure(input: ParityDiagnosisInput): Promis
       return notPossible(`the diagnosis against ${against} did not finish within ${input.timeLimitMs / 1000} s`);
     diagnosis = outcome;
   } catch (err) {
-    return notPossible(`the diagnosis against ${against} failed: ${mirror(err instanceof Error ? err.message : String(err))}`);
+    return notPossible(
+      `the diagnosis against ${against} failed: ${mirror(err instanceof Error ? err.message : String(err))}`,
+    );
   } finally {
     clearInterval(beat);
     if (timer !== undefined) clearTimeout(timer);

@@ -138,7 +138,9 @@ describe("the parity gate's failure names the first divergent layer (Temporal, M
     expect(sha256).not.toBe(result.sha256);
     const staged = `s3://${live.config.s3.modelsBucket}/staging/${sha256}`;
     expect(reason).toMatch(/; first divergence at `[^`]+` \(\w+ node `[^`]+`\), MAE [0-9.]+e[-+]\d+ > 1e-9/);
-    expect(reason).toContain(`, against the fp32 graph ${result.onnx.uri}; diagnosis report ${staged}/parity-diagnosis.json`);
+    expect(reason).toContain(
+      `, against the fp32 graph ${result.onnx.uri}; diagnosis report ${staged}/parity-diagnosis.json`,
+    );
 
     const report = JSON.parse(await stored(`${staged}/parity-diagnosis.json`)) as Diagnosis;
     expect(report).toMatchObject({
@@ -149,7 +151,9 @@ describe("the parity gate's failure names the first divergent layer (Temporal, M
     });
     const first = report.firstDivergence;
     expect(first).toBeDefined();
-    expect(reason).toContain(`first divergence at \`${first?.modulePath || first?.node}\` (${first?.op} node \`${first?.node}\`)`);
+    expect(reason).toContain(
+      `first divergence at \`${first?.modulePath || first?.node}\` (${first?.op} node \`${first?.node}\`)`,
+    );
     expect(await currentDetails(handle)).toBe(`**int8:parity failed**\n\n${reason}`);
     console.log(`int8 missing its gate: export done in ${elapsed} ms; int8: ${reason}`);
   });

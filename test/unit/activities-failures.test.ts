@@ -72,7 +72,7 @@ describe('toActivityFailure', () => {
     expect(f.details).toEqual([report]);
   });
 
-  it("a diagnosed parity miss stays a final ParityFailed: the finding ends the message, the diagnosis is the second detail", () => {
+  it('a diagnosed parity miss stays a final ParityFailed: the finding ends the message, the diagnosis is the second detail', () => {
     const report = { passed: false, failures: ['positions: MAE 1.6e-1 > 0.00001'] } as unknown as ParityReport;
     const diagnosis: ParityDiagnosis = {
       status: 'diverges',

@@ -80,7 +80,9 @@ describe('diagnoseParityFailure', () => {
     const d = await diagnoseParityFailure(inputFor(clean, clean));
     expect(d.status).toBe('within tolerance');
     expect(d.firstDivergence).toBeUndefined();
-    expect(d.summary).toMatch(/^diagnosis: no intermediate tensor above MAE 0\.00001, max abs 0\.0001 against the fp32 graph/);
+    expect(d.summary).toMatch(
+      /^diagnosis: no intermediate tensor above MAE 0\.00001, max abs 0\.0001 against the fp32 graph/,
+    );
   });
 
   it('no baseline graph and no intermediates in the reference: not possible, saying so', async () => {
@@ -130,7 +132,9 @@ describe('diagnoseParityFailure', () => {
   it('past its time limit: not possible, naming the limit', async () => {
     const d = await diagnoseParityFailure({ ...inputFor(corrupted, clean), timeLimitMs: 0 });
     expect(d.status).toBe('not possible');
-    expect(d.summary).toBe(`diagnosis not possible: the diagnosis against the fp32 graph ${BASELINE_URI} did not finish within 0 s`);
+    expect(d.summary).toBe(
+      `diagnosis not possible: the diagnosis against the fp32 graph ${BASELINE_URI} did not finish within 0 s`,
+    );
   });
 
   it('a report the store refuses: the finding stays, and the message says the report is not stored', async () => {
@@ -143,4 +147,3 @@ describe('diagnoseParityFailure', () => {
     expect(d.summary).toMatch(/^first divergence at `.+; the diagnosis report could not be stored: S3 is down$/);
   });
 });
-
