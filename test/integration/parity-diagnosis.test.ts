@@ -8,7 +8,7 @@
  * divergence against the fp32 graph, with its report stored beside the int8 graph. Both show the
  * reason in the Web UI's current details.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
@@ -117,6 +117,27 @@ describe("the parity gate's failure names the first divergent layer (Temporal, M
     // The Web UI: the workflow's failure is this message, and its current details say it too.
     expect(await currentDetails(handle)).toBe(`**parity failed**\n\n${app.message}`);
     console.log(`brought corrupted graph: failed in ${elapsed} ms: ${app.message}`);
+  });
+
+  it('the same graph without intermediates in its reference fails as before, the message saying the diagnosis had no baseline', async () => {
+    const dir = join(root, 'no-intermediates');
+    await corruptedGraphBundle(dir, CORRUPTION_SEED);
+    copyFileSync(join(SMALL_BUNDLE, 'reference.safetensors'), join(dir, 'reference.safetensors'));
+    const { uri: checkpointUri } = await uploadBundle(live.config, dir);
+    const { handle } = await startExport(live.client, request(checkpointUri));
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const app = ((err as WorkflowFailedError).cause as ActivityFailure).cause as ApplicationFailure;
+    expect(app).toMatchObject({ type: FAILURE_TYPES.parityFailed, nonRetryable: true });
+    expect(app.message).toMatch(/^parity failed for s3:\/\/.+\/model\.onnx: positions: MAE /);
+    expect(app.message).toMatch(
+      new RegExp(
+        `; diagnosis not possible: no baseline: no graph to compare with, and ${checkpointUri}reference\\.safetensors holds no intermediates \\(.*\\)$`,
+      ),
+    );
+    expect(app.details?.[1]).toMatchObject({ status: 'not possible' });
   });
 
   it('an int8 variant that misses its gate fails alone, naming its first divergence against the fp32 graph; its report is stored beside the int8 graph', async () => {
