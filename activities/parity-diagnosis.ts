@@ -66,6 +66,7 @@ export async function diagnoseParityFailure(input: ParityDiagnosisInput): Promis
     baselineGraph !== undefined
       ? `${baselineGraph.label} ${baselineGraph.uri}`
       : `PyTorch's intermediates in ${baselineUri}`;
+  if (input.timeLimitMs <= 0) return notPossible(`no time left for it before the parity stage's own timeout`);
   const mirrors: MirroredFile[] = [input.candidate, input.reference];
   const mirror = (text: string) => mirrors.reduce((m, f) => m.split(f.path).join(f.uri), text);
 
@@ -89,7 +90,7 @@ export async function diagnoseParityFailure(input: ParityDiagnosisInput): Promis
     // A run that loses the race still ends (and removes its slices) on its own; its error is not news.
     run.catch(() => undefined);
     const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), Math.max(0, input.timeLimitMs));
+      timer = setTimeout(() => resolve('timeout'), input.timeLimitMs);
     });
     const outcome = await Promise.race([run, timeout]);
     if (outcome === 'timeout')

@@ -129,12 +129,20 @@ describe('diagnoseParityFailure', () => {
     );
   });
 
-  it('past its time limit: not possible, naming the limit', async () => {
-    const d = await diagnoseParityFailure({ ...inputFor(corrupted, clean), timeLimitMs: 0 });
-    expect(d.status).toBe('not possible');
-    expect(d.summary).toBe(
-      `diagnosis not possible: the diagnosis against the fp32 graph ${BASELINE_URI} did not finish within 0 s`,
+  it('past its time limit: not possible, naming the limit; with no time left, not started', async () => {
+    const late = await diagnoseParityFailure({ ...inputFor(corrupted, clean), timeLimitMs: 1 });
+    expect(late.status).toBe('not possible');
+    expect(late.summary).toBe(
+      `diagnosis not possible: the diagnosis against the fp32 graph ${BASELINE_URI} did not finish within 0.001 s`,
     );
+    let fetched = false;
+    const none = await diagnoseParityFailure({
+      ...inputFor(corrupted, undefined),
+      baselineGraph: { uri: BASELINE_URI, label: 'the fp32 graph', path: async () => ((fetched = true), clean) },
+      timeLimitMs: 0,
+    });
+    expect(none.summary).toBe("diagnosis not possible: no time left for it before the parity stage's own timeout");
+    expect(fetched).toBe(false);
   });
 
   it('a report the store refuses: the finding stays, and the message says the report is not stored', async () => {
