@@ -1,20 +1,28 @@
 /**
  * The parity stage: the staged graph run in onnxruntime on every case of the bundle's reference, fed
- * by the graph's own signature, compared with PyTorch's reference outputs (parity/). A miss raises
- * ParityFailedError, which failures.ts makes a final ParityFailed with the report attached.
+ * by the graph's own signature, compared with PyTorch's reference outputs (parity/). A miss is
+ * diagnosed first (parity-diagnosis.ts: where the graph parts from the input's baseline graph, else
+ * from PyTorch's intermediates in the reference; the report stored beside the staged graph), then
+ * raises ParityFailedError, which failures.ts makes a final ParityFailed with the report and the
+ * diagnosis attached and the finding at the end of its message.
  */
 import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
 import type { Client as MinioClient } from 'minio';
-import type { ArtifactRef } from '../common/export-contract';
+import { bundleReferenceUri, DEFAULT_TOLERANCES, type ArtifactRef } from '../common/export-contract';
 import { ParityFailedError } from '../parity/parity-failed';
 import { runParity, type ParityReport } from '../parity/run-parity';
 import { BUNDLE_FILES } from '../checkpoint';
+import { stagingReportKey } from '../storage/object-keys';
+import type { ContentAddressedStore } from '../storage/object-store';
 import { fetchBundle, localArtifact } from '../workspace/local-files';
 import type { WorkDir } from '../workspace/work-cache';
 import { bundleCopy, toActivityFailure } from './failures';
+import { DIAGNOSIS_TIME_LIMIT_MS, diagnoseParityFailure } from './parity-diagnosis';
 
 export interface CheckParityDeps {
   minio: MinioClient;
+  store: ContentAddressedStore;
   work: WorkDir;
 }
 
@@ -23,6 +31,20 @@ export interface ParityStageInput {
   checkpointUri: string;
   mae?: number;
   maxAbs?: number;
+  /**
+   * The graph a miss is diagnosed against (the int8 graph's fp32 graph). Without one, the reference's
+   * intermediates are, when it holds any. Optional: histories from before it replay unchanged.
+   */
+  diagnosisBaseline?: ArtifactRef;
+}
+
+/** Some time of the stage's own timeout is kept for reporting the failure after a diagnosis. */
+const REPORTING_MARGIN_MS = 60_000;
+
+/** The diagnosis's time limit: DIAGNOSIS_TIME_LIMIT_MS, or less when the attempt's own timeout is nearer. */
+function diagnosisTimeLimit(): number {
+  const { currentAttemptScheduledTimestampMs: scheduled, startToCloseTimeoutMs: timeout } = Context.current().info;
+  return Math.min(DIAGNOSIS_TIME_LIMIT_MS, scheduled + timeout - Date.now() - REPORTING_MARGIN_MS);
 }
 
 export function createCheckParityActivity(deps: CheckParityDeps) {
@@ -38,7 +60,41 @@ export function createCheckParityActivity(deps: CheckParityDeps) {
           ...(input.mae !== undefined ? { mae: input.mae } : {}),
           ...(input.maxAbs !== undefined ? { maxAbs: input.maxAbs } : {}),
         });
-        if (!report.passed) throw new ParityFailedError(input.onnx.uri, report);
+        if (!report.passed) {
+          const candidate = path;
+          const { diagnosisBaseline: baseline } = input;
+          const ctx = Context.current();
+          const diagnosis = await diagnoseParityFailure({
+            candidate: { path: candidate, uri: input.onnx.uri },
+            ...(baseline
+              ? {
+                  baselineGraph: {
+                    uri: baseline.uri,
+                    label: 'the fp32 graph',
+                    path: () => localArtifact(deps.minio, deps.work, baseline),
+                  },
+                }
+              : {}),
+            reference: {
+              path: join(bundleDir, BUNDLE_FILES.reference),
+              uri: bundleReferenceUri(input.checkpointUri),
+            },
+            unusedReferenceKeys: report.unusedTensors ?? [],
+            tolerances: {
+              mae: input.mae ?? DEFAULT_TOLERANCES.mae,
+              maxAbs: input.maxAbs ?? DEFAULT_TOLERANCES.maxAbs,
+            },
+            timeLimitMs: diagnosisTimeLimit(),
+            heartbeat: (details) => ctx.heartbeat(details),
+            // Beside the staged graph: a failed graph publishes nothing, and its hash names its diagnosis.
+            save: async (name, body, contentType) => {
+              const key = stagingReportKey(input.onnx.sha256, name);
+              await deps.store.putBytes(key, body, contentType);
+              return deps.store.uri(key);
+            },
+          });
+          throw new ParityFailedError(input.onnx.uri, report, diagnosis);
+        }
         return report;
       } catch (err) {
         const artifactCopy = path ? [{ local: path, uri: input.onnx.uri }] : [];

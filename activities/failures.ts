@@ -101,12 +101,13 @@ export function toActivityFailure(err: unknown, copies: readonly LocalCopy[] = [
     });
   }
   if (err instanceof ParityFailedError) {
-    // The report is the details; the message already lists every failure, so no cause repeats it.
+    // The report (then the diagnosis) is the details; the message already lists every failure and
+    // the diagnosis's finding, so no cause repeats it.
     return ApplicationFailure.create({
       message: err.message,
       type: FAILURE_TYPES.parityFailed,
       nonRetryable: true,
-      details: [err.report],
+      details: err.diagnosis ? [err.report, err.diagnosis] : [err.report],
     });
   }
   if (err instanceof UploadAbortedError) {

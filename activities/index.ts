@@ -38,7 +38,7 @@ export function createActivities(config: PipelineConfig) {
   return {
     ...createEmitGraphActivity({ minio, store, work }),
     ...createValidateStructureActivity({ minio, work }),
-    ...createCheckParityActivity({ minio, work }),
+    ...createCheckParityActivity({ minio, store, work }),
     ...createQuantizeGraphActivity({ minio, store, work }),
     ...createBenchmarkLatencyActivity({ resolveModelPath: artifactResolver(config) }),
     ...createPublishModelActivity({ store, minio, work }),

@@ -110,6 +110,37 @@ export const DEFAULT_INT8_TOLERANCES = { mae: 0.03, maxAbs: 0.15 } as const;
 export const DEFAULT_INT8_MAX_FLOAT_FRACTION = 0.2;
 
 /**
+ * What a failed parity gate found out about where its graph parts from a baseline (docs/diagnose.md,
+ * "When the pipeline's parity gate fails"): the second entry of a `ParityFailed` failure's details,
+ * its `summary` the end of the failure's message. `not possible` says why (no baseline, a diagnosis
+ * that failed or ran out of time); the parity failure is the same either way.
+ */
+export interface ParityDiagnosis {
+  readonly status: 'diverges' | 'within tolerance' | 'not possible';
+  /** One sentence: `first divergence at \`<module path>\` (<op> node \`<node>\`), MAE … > … against …`. */
+  readonly summary: string;
+  /** The baseline: the fp32 graph's s3:// URI, or the reference whose intermediates were compared. */
+  readonly baseline?: string;
+  readonly baselineKind?: 'graph' | 'reference intermediates';
+  readonly tolerances?: { readonly mae: number; readonly maxAbs: number };
+  readonly firstDivergence?: {
+    readonly modulePath: string;
+    readonly node: string;
+    readonly op: string;
+    readonly tensor: string;
+    readonly depth: number;
+    readonly mae: number;
+    readonly maxAbs: number;
+    readonly nonFinite: number;
+  };
+  /** Tensors compared. */
+  readonly tensors?: number;
+  /** The stored report (JSON, every compared tensor) and its plot, beside the staged graph. */
+  readonly report?: { readonly json: string; readonly svg: string };
+  readonly seconds: number;
+}
+
+/**
  * The fp32 graph's metadata key by which its author names node scopes whose Conv, Gemm and MatMul
  * nodes the int8 variant leaves float (comma-separated; a scope is a node name's start up to a `/` or
  * `.`). A plug-in writes it where int8 costs accuracy for no speed (docs/quantization.md); quantize/

@@ -64,3 +64,20 @@ export function divergenceLine(d: Diagnosis): string {
       : `MAE ${f.mae.toExponential(3)}, max abs ${f.maxAbs.toExponential(3)} (tolerance ${d.tolerances.mae}, ${d.tolerances.maxAbs})`;
   return `first divergence at \`${f.modulePath || f.node}\`: node ${f.node} (${f.op}), tensor ${f.tensor}, depth ${f.depth}: ${why}`;
 }
+
+/**
+ * The first divergence as a failure message says it, with what exceeded the tolerance:
+ * first divergence at `backbone.0.2.1` (Conv node `backbone.0.2.1/Conv`), MAE 9.264e-1 > 1e-5, max abs 8.141e+0 > 1e-4
+ * Undefined when no tensor is above the tolerance.
+ */
+export function divergenceFinding(d: Pick<Diagnosis, 'firstDivergence' | 'tolerances'>): string | undefined {
+  const f = d.firstDivergence;
+  if (f === undefined) return undefined;
+  const t = d.tolerances;
+  const over = [
+    ...(f.nonFinite > 0 ? [`${f.nonFinite} NaN/Inf where the baseline is finite`] : []),
+    ...(!(f.mae <= t.mae) ? [`MAE ${f.mae.toExponential(3)} > ${t.mae}`] : []),
+    ...(!(f.maxAbs <= t.maxAbs) ? [`max abs ${f.maxAbs.toExponential(3)} > ${t.maxAbs}`] : []),
+  ];
+  return `first divergence at \`${f.modulePath || f.node}\` (${f.op} node \`${f.node}\`), ${over.join(', ')}`;
+}

@@ -6,7 +6,7 @@ export { compareGraphIntermediates, DEFAULT_MAX_CHUNK_BYTES } from './layer-erro
 export type { CompareOptions, DiagnosisCase, TensorError } from './layer-errors';
 export { compareWithReferenceIntermediates } from './reference-intermediates';
 export { casesFromReference, syntheticCase } from './diagnosis-cases';
-export { aboveTolerance, divergenceLine, judge } from './diagnosis';
+export { aboveTolerance, divergenceFinding, divergenceLine, judge } from './diagnosis';
 export type { Diagnosis, JudgedTensor, Tolerances } from './diagnosis';
 export { errorPlotSvg } from './error-plot';
 export { runDiagnosis } from './run-diagnosis';

@@ -24,6 +24,13 @@ export function stagingKey(sha256: string): string {
   return `${STORAGE_DEFAULTS.stagingPrefix}${validateSha256(sha256)}/model.onnx`;
 }
 
+/** A report about the staged graph `sha256` (its parity diagnosis), beside it: `staging/<sha256>/<file>`. */
+export function stagingReportKey(sha256: string, file: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(file))
+    throw new StorageInputError('file', file, 'a plain file name (letters, digits, ., _, -)');
+  return `${STORAGE_DEFAULTS.stagingPrefix}${validateSha256(sha256)}/${file}`;
+}
+
 /** Prefix (ending in `/`) of the MLflow model directory of `modelName` at `sha256`. */
 export function modelDirectoryPrefix(modelName: string, sha256: string): string {
   return `${STORAGE_DEFAULTS.modelsPrefix}${validateModelName(modelName)}/${validateSha256(sha256)}/`;

@@ -7,7 +7,7 @@
  * Workflow code: deterministic, no I/O. Each mark is one search-attribute upsert, a command that
  * committed histories replay: adding, removing or reordering one goes behind patched().
  */
-import { defineQuery, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { defineQuery, log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import {
   PROGRESS_QUERY,
   type AnyStageName,
@@ -58,8 +58,11 @@ export function exportStages(progress: ExportProgress, workflowId: string): Stag
       return out;
     } catch (err) {
       progress.stage = 'failed';
-      progress.failure = `${name}: ${err instanceof Error ? err.message : String(err)}`;
+      // The activity's own message (a parity miss's ends with its diagnosis), not "Activity task failed".
+      const reason = innermostMessage(err);
+      progress.failure = `${name}: ${reason}`;
       showStage(`failed:${name}`);
+      showFailureDetails(name, reason);
       log.warn('export stage failed', { stage: name, workflowId });
       throw err;
     }
@@ -79,6 +82,21 @@ export function variantStages(progress: ExportProgress, variant: VariantProgress
     progress.completedStages.push(name);
     return out;
   };
+}
+
+/**
+ * The Web UI's "current details" of the export: the stage that failed and why (for a parity miss,
+ * the diagnosis's first divergence ends the message). Not a command: histories replay unchanged.
+ */
+export function showFailureDetails(stage: AnyStageName, reason: string): void {
+  setCurrentDetails(`**${stage} failed**\n\n${reason}`);
+}
+
+/** The deepest cause's message: an ActivityFailure says only "Activity task failed". */
+function innermostMessage(err: unknown): string {
+  let e: unknown = err;
+  for (let depth = 0; depth < 8 && e instanceof Error && e.cause instanceof Error; depth++) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
 }
 
 /** Every stage has run (a variant may have failed alone). */

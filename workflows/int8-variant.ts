@@ -32,7 +32,7 @@ import {
 } from '../common/export-contract';
 import type { ExportRequest } from '../common/export-request';
 import type { RegistryEntry } from '../registry';
-import { variantStages, type VariantProgress } from './export-progress';
+import { showFailureDetails, variantStages, type VariantProgress } from './export-progress';
 import { exportActivities as acts, STAGE_OPTIONS } from './stage-options';
 import { runVariantGates, type ExportContext, type VariantGatesResult } from './variant-gates';
 
@@ -133,6 +133,8 @@ export async function runInt8Variant(input: Int8VariantInput): Promise<Int8Varia
         modelName,
         graph: onnx,
         tolerances,
+        // A parity miss is diagnosed against the fp32 graph, at the int8 gate's tolerances.
+        diagnosisBaseline: fp32.onnx,
         // No signature: the publish stage reads it from the int8 graph itself.
         publish: {
           checkpointSha256: fp32.emission.checkpointSha256,
@@ -173,6 +175,7 @@ export async function runInt8Variant(input: Int8VariantInput): Promise<Int8Varia
         : failure.reason;
     variant.status = 'failed';
     variant.reason = `${failedStage}: ${reason}`;
+    showFailureDetails(failedStage, reason);
     log.warn('int8 variant failed; the export goes on with fp32', {
       stage: failedStage,
       workflowId: input.export.workflowId,

@@ -52,6 +52,12 @@ export interface VariantGatesInput {
   graph: ArtifactRef;
   /** Parity tolerances; one left out is the parity activity's default. */
   tolerances: { mae?: number; maxAbs?: number };
+  /**
+   * The graph a parity miss is diagnosed against (int8: the fp32 graph); without one, the parity
+   * activity diagnoses against the reference's PyTorch intermediates when it holds any. A field of
+   * the parity activity's input: the same commands either way.
+   */
+  diagnosisBaseline?: ArtifactRef;
   /** What the variant's published directory records besides what the gates give it (signature, tags). */
   publish: Omit<
     PublishModelInput,
@@ -110,6 +116,7 @@ export async function runVariantGates(input: VariantGatesInput, stage: StageRunn
           checkpointUri: context.checkpointUri,
           ...(tolerances.mae !== undefined ? { mae: tolerances.mae } : {}),
           ...(tolerances.maxAbs !== undefined ? { maxAbs: tolerances.maxAbs } : {}),
+          ...(input.diagnosisBaseline ? { diagnosisBaseline: input.diagnosisBaseline } : {}),
         },
       ],
     ),

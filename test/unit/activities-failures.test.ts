@@ -19,6 +19,7 @@ import { QuantizeError } from '../../quantize/quantize-error';
 import { MlflowApiError } from '../../registry/mlflow-client';
 import { ExistingExportFailedError } from '../../temporal/existing-workflow';
 import { FAILURE_TYPES, FINAL_FAILURE_TYPES } from '../../common/failure-types';
+import type { ParityDiagnosis } from '../../common/export-contract';
 import { RegisteredModelMissingError, RegistrationError, RegistryInputError } from '../../registry/registry-error';
 import { ServiceAccessError } from '../../config/service-access-error';
 import {
@@ -69,6 +70,21 @@ describe('toActivityFailure', () => {
       "parity failed for s3://models/staging/abc/model.onnx: case 'r7', split 3+4: position: MAE 1.1e-1 > 0.00001",
     );
     expect(f.details).toEqual([report]);
+  });
+
+  it('a diagnosed parity miss stays a final ParityFailed: the finding ends the message, the diagnosis is the second detail', () => {
+    const report = { passed: false, failures: ['positions: MAE 1.6e-1 > 0.00001'] } as unknown as ParityReport;
+    const diagnosis: ParityDiagnosis = {
+      status: 'diverges',
+      summary: 'first divergence at `backbone.0.4.1` (Conv node `backbone.0.4.1/Conv`), MAE 1.627e-1 > 0.00001',
+      seconds: 0.1,
+    };
+    const f = asFailure(new ParityFailedError('s3://models/staging/abc/model.onnx', report, diagnosis));
+    expect(f).toMatchObject({ type: FAILURE_TYPES.parityFailed, nonRetryable: true });
+    expect(f.message).toBe(
+      'parity failed for s3://models/staging/abc/model.onnx: positions: MAE 1.6e-1 > 0.00001; first divergence at `backbone.0.4.1` (Conv node `backbone.0.4.1/Conv`), MAE 1.627e-1 > 0.00001',
+    );
+    expect(f.details).toEqual([report, diagnosis]);
   });
 
   it('a graph the validate stage refuses is a final InvalidGraph with its validation report as details', () => {

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { divergenceLine, judge, type Diagnosis } from '../../diagnose/diagnosis';
+import { divergenceFinding, divergenceLine, judge, type Diagnosis } from '../../diagnose/diagnosis';
 import { errorPlotSvg } from '../../diagnose/error-plot';
 import { runDiagnosis } from '../../diagnose/run-diagnosis';
 import type { TensorError } from '../../diagnose/tensor-errors';
@@ -72,6 +72,23 @@ describe('judge', () => {
     expect(first([tensorError(1, 2e-5, 5e-5), tensorError(2, 1, 1)])).toBe(1);
     expect(first([tensorError(1, 0, 0, 3), tensorError(2, 1, 1)])).toBe(1);
     expect(first([tensorError(1, 1e-5, 1e-4)])).toBeUndefined();
+  });
+});
+
+describe('divergenceFinding', () => {
+  const t = { mae: 1e-5, maxAbs: 1e-4 };
+  const finding = (e: TensorError) => divergenceFinding({ ...judge([e], t), tolerances: t });
+  it('says where, with the op and node, and only what is over the tolerance', () => {
+    expect(finding(tensorError(4, 2e-3, 5e-5))).toBe(
+      'first divergence at `m4` (Op node `m4/Op`), MAE 2.000e-3 > 0.00001',
+    );
+    expect(finding(tensorError(4, 1e-6, 3e-4))).toBe(
+      'first divergence at `m4` (Op node `m4/Op`), max abs 3.000e-4 > 0.0001',
+    );
+    expect(finding(tensorError(4, 0, 0, 3))).toBe(
+      'first divergence at `m4` (Op node `m4/Op`), 3 NaN/Inf where the baseline is finite',
+    );
+    expect(finding(tensorError(4, 1e-6, 1e-5))).toBeUndefined();
   });
 });
 

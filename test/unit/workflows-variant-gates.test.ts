@@ -203,6 +203,9 @@ describe('exportModel with stub activities (TestWorkflowEnvironment)', () => {
 
   const activitiesOf = (s: Scenario) => s.calls.map((c) => c.activity);
   const progressOf = (h: WorkflowHandle<typeof exportModel>) => h.query<ExportProgress>('progress');
+  /** What the Web UI shows as the workflow's current details (the SDK's built-in metadata query). */
+  const currentDetailsOf = async (h: WorkflowHandle) =>
+    (await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails;
   /** Every ExportStage value the export upserted, in order, from its history. */
   async function stageUpserts(handle: WorkflowHandle): Promise<ExportStage[]> {
     const events = (await handle.fetchHistory()).events ?? [];
@@ -257,6 +260,9 @@ describe('exportModel with stub activities (TestWorkflowEnvironment)', () => {
     const parity = scenario.calls.filter((c) => c.activity === 'checkParity').map((c) => c.input);
     expect(parity[0]).not.toHaveProperty('mae');
     expect(parity[1]).toMatchObject({ mae: expect.any(Number), maxAbs: expect.any(Number) });
+    // A parity miss of int8 is diagnosed against the fp32 graph; fp32's has no graph to name.
+    expect(parity[0]).not.toHaveProperty('diagnosisBaseline');
+    expect(parity[1]).toMatchObject({ diagnosisBaseline: { sha256: FP32_SHA } });
     expect(await progressOf(handle)).toMatchObject({
       stage: 'done',
       completedStages: [
@@ -292,6 +298,10 @@ describe('exportModel with stub activities (TestWorkflowEnvironment)', () => {
       reason: `checkParity of the int8 graph: stubbed ${FAILURE_TYPES.parityFailed}`,
       failureType: FAILURE_TYPES.parityFailed,
     });
+    // The Web UI's current details say which stage failed and why.
+    expect(await currentDetailsOf(handle)).toBe(
+      `**int8:parity failed**\n\ncheckParity of the int8 graph: stubbed ${FAILURE_TYPES.parityFailed}`,
+    );
     // Nothing of int8 after its parity: one publish and one register, both fp32's.
     expect(activitiesOf(scenario).slice(-4)).toEqual([
       'quantizeGraph',
@@ -348,8 +358,11 @@ describe('exportModel with stub activities (TestWorkflowEnvironment)', () => {
     expect(await progressOf(handle)).toMatchObject({
       stage: 'failed',
       completedStages: ['emit', 'validate'],
-      failure: expect.stringMatching(/^parity: /),
+      failure: `parity: checkParity of the fp32 graph: stubbed ${FAILURE_TYPES.parityFailed}`,
     });
+    expect(await currentDetailsOf(handle)).toBe(
+      `**parity failed**\n\ncheckParity of the fp32 graph: stubbed ${FAILURE_TYPES.parityFailed}`,
+    );
     const description = await handle.describe();
     expect(description.status.name).toBe('FAILED');
     expect(description.typedSearchAttributes.get(searchAttributeKeys.exportStage)).toBe('failed:parity');

@@ -1,0 +1,181 @@
+/**
+ * Integration (issue 23, "the pipeline diagnoses its own failures"), on the real Temporal, MinIO and
+ * MLflow with the real parity and diagnose/: (a) a brought graph with one hidden-layer weight
+ * corrupted, whose reference.safetensors also holds PyTorch's intermediates (a forward hook on the
+ * PyTorch model, Debian's torch), fails the export at parity, and the failure names the corrupted
+ * layer against those intermediates; the report (JSON, SVG) is stored beside the staged graph and
+ * nothing is published; (b) an int8 variant that misses its gate fails alone, naming its first
+ * divergence against the fp32 graph, with its report stored beside the int8 graph. Both show the
+ * reason in the Web UI's current details.
+ */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uploadBundle } from '../../client/bundle-upload';
+import { startExport } from '../../client/export-starter';
+import type { ParityDiagnosis } from '../../common/export-contract';
+import type { ExportRequest } from '../../common/export-request';
+import { FAILURE_TYPES } from '../../common/failure-types';
+import type { Diagnosis } from '../../diagnose';
+import { MlflowClient } from '../../registry/mlflow-client';
+import { ContentAddressedStore, createMinioClient, minioS3Operations } from '../../storage';
+import type { HiddenWeight } from '../unit/diagnose-seeded-corruption';
+import { SMALL_BUNDLE } from '../unit/models-fixtures';
+import { corruptedGraphBundle } from './support/corrupted-graph-bundle';
+import { uniqueName } from './support/stack';
+import { useWorkerHost } from './support/worker-host';
+
+const QUICK_BENCHMARK = { batchSizes: [1], maxRuns: 5, timeBudgetMs: 500, gpu: false };
+/** The seed whose hidden weight is `backbone.0.4.1.weight`, a downsampling Conv in the backbone's middle. */
+const CORRUPTION_SEED = 4;
+
+const root = mkdtempSync(join(tmpdir(), 'parity-diagnosis-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe("the parity gate's failure names the first divergent layer (Temporal, MinIO, MLflow, diagnose/)", () => {
+  const live = useWorkerHost();
+  let store: ContentAddressedStore;
+  let mlflow: MlflowClient;
+  const names: string[] = [];
+
+  beforeAll(() => {
+    store = new ContentAddressedStore(minioS3Operations(createMinioClient(live.config.s3)), {
+      bucket: live.config.s3.modelsBucket,
+    });
+    mlflow = new MlflowClient(live.config.mlflow.trackingUri, live.config.mlflow.token);
+  });
+  afterAll(async () => {
+    for (const name of names.flatMap((n) => [n, `${n}-int8`]))
+      await mlflow.call('DELETE', 'registered-models/delete', { name }).catch(() => undefined);
+  });
+
+  const request = (checkpointUri: string, extra: Partial<ExportRequest> = {}): ExportRequest => {
+    const modelName = uniqueName('selfdiag');
+    names.push(modelName);
+    return { checkpointUri, modelName, runId: uniqueName('run'), benchmark: QUICK_BENCHMARK, ...extra };
+  };
+  const currentDetails = async (h: WorkflowHandle) =>
+    (await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails;
+  /** The stored report at an s3:// URI of the models bucket. */
+  const stored = async (uri: string): Promise<string> => {
+    const prefix = `s3://${live.config.s3.modelsBucket}/`;
+    expect(uri.startsWith(prefix)).toBe(true);
+    return (await store.readSmall(uri.slice(prefix.length))).toString('utf8');
+  };
+
+  it('a brought graph with a corrupted hidden weight fails at parity naming that layer against the reference’s PyTorch intermediates; the report is stored beside the staged graph', async () => {
+    const dir = join(root, 'corrupted');
+    const weight: HiddenWeight = await corruptedGraphBundle(dir, CORRUPTION_SEED);
+    expect(weight.modulePath).toBe('backbone.0.4.1');
+    const { uri: checkpointUri } = await uploadBundle(live.config, dir);
+    const started = Date.now();
+    const { handle } = await startExport(live.client, request(checkpointUri));
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const elapsed = Date.now() - started;
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const activity = (err as WorkflowFailedError).cause as ActivityFailure;
+    expect(activity).toBeInstanceOf(ActivityFailure);
+    expect(activity.activityType).toBe('checkParity');
+    const app = activity.cause as ApplicationFailure;
+    expect(app).toBeInstanceOf(ApplicationFailure);
+    expect(app).toMatchObject({ type: FAILURE_TYPES.parityFailed, nonRetryable: true });
+
+    const [, sha256] = /parity failed for s3:\/\/[^/]+\/staging\/([0-9a-f]{64})\/model\.onnx: /.exec(app.message) ?? [];
+    expect(sha256).toBeDefined();
+    const staged = `s3://${live.config.s3.modelsBucket}/staging/${sha256}`;
+    expect(app.message).toContain(
+      `; first divergence at \`${weight.modulePath}\` (Conv node \`${weight.node}\`), MAE `,
+    );
+    expect(app.message).toContain(
+      `, against PyTorch's intermediates in ${checkpointUri}reference.safetensors; diagnosis report ${staged}/parity-diagnosis.json`,
+    );
+    expect(app.message, 'names objects, not the worker-local copies').not.toContain(live.config.workDir);
+    const diagnosis = app.details?.[1] as ParityDiagnosis;
+    expect(diagnosis).toMatchObject({
+      status: 'diverges',
+      baselineKind: 'reference intermediates',
+      firstDivergence: { modulePath: weight.modulePath, node: weight.node, op: 'Conv' },
+      report: { json: `${staged}/parity-diagnosis.json`, svg: `${staged}/parity-diagnosis.svg` },
+    });
+
+    // The report, beside the staged graph; nothing published.
+    const report = JSON.parse(await stored(`${staged}/parity-diagnosis.json`)) as Diagnosis;
+    expect(report).toMatchObject({
+      candidate: `${staged}/model.onnx`,
+      baseline: `${checkpointUri}reference.safetensors`,
+      firstDivergence: { modulePath: weight.modulePath },
+    });
+    expect(report.tensors.length).toBeGreaterThan(10);
+    expect(await stored(`${staged}/parity-diagnosis.svg`)).toContain(`first divergence: ${weight.modulePath}`);
+    expect(await store.stat(`models/${names.at(-1)}/${sha256}/MLmodel`)).toBeUndefined();
+    // The Web UI: the workflow's failure is this message, and its current details say it too.
+    expect(await currentDetails(handle)).toBe(`**parity failed**\n\n${app.message}`);
+    console.log(`brought corrupted graph: failed in ${elapsed} ms: ${app.message}`);
+  });
+
+  it('the same graph without intermediates in its reference fails as before, the message saying the diagnosis had no baseline', async () => {
+    const dir = join(root, 'no-intermediates');
+    await corruptedGraphBundle(dir, CORRUPTION_SEED);
+    copyFileSync(join(SMALL_BUNDLE, 'reference.safetensors'), join(dir, 'reference.safetensors'));
+    const { uri: checkpointUri } = await uploadBundle(live.config, dir);
+    const { handle } = await startExport(live.client, request(checkpointUri));
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const app = ((err as WorkflowFailedError).cause as ActivityFailure).cause as ApplicationFailure;
+    expect(app).toMatchObject({ type: FAILURE_TYPES.parityFailed, nonRetryable: true });
+    expect(app.message).toMatch(/^parity failed for s3:\/\/.+\/model\.onnx: positions: MAE /);
+    expect(app.message).toMatch(
+      new RegExp(
+        `; diagnosis not possible: no baseline: no graph to compare with, and ${checkpointUri}reference\\.safetensors holds no intermediates \\(.*\\)$`,
+      ),
+    );
+    expect(app.details?.[1]).toMatchObject({ status: 'not possible' });
+  });
+
+  it('an int8 variant that misses its gate fails alone, naming its first divergence against the fp32 graph; its report is stored beside the int8 graph', async () => {
+    const { uri: checkpointUri } = await uploadBundle(live.config, SMALL_BUNDLE);
+    const started = Date.now();
+    // maxFloatFraction 0: plain int8, no search; no int8 graph meets MAE 1e-9.
+    const { handle } = await startExport(
+      live.client,
+      request(checkpointUri, { variants: ['fp32', 'int8'], int8: { parity: { mae: 1e-9 }, maxFloatFraction: 0 } }),
+    );
+    const result = await handle.result();
+    const elapsed = Date.now() - started;
+    expect(result.parity.passed).toBe(true);
+    const int8 = result.variants.int8;
+    expect(int8).toMatchObject({ status: 'failed', stage: 'int8:parity', failureType: FAILURE_TYPES.parityFailed });
+    const reason = int8?.status === 'failed' ? int8.reason : '';
+    const [, sha256] = /parity failed for s3:\/\/[^/]+\/staging\/([0-9a-f]{64})\/model\.onnx: /.exec(reason) ?? [];
+    expect(sha256).toBeDefined();
+    expect(sha256).not.toBe(result.sha256);
+    const staged = `s3://${live.config.s3.modelsBucket}/staging/${sha256}`;
+    expect(reason).toMatch(/; first divergence at `[^`]+` \(\w+ node `[^`]+`\), MAE [0-9.]+e[-+]\d+ > 1e-9/);
+    expect(reason).toContain(
+      `, against the fp32 graph ${result.onnx.uri}; diagnosis report ${staged}/parity-diagnosis.json`,
+    );
+
+    const report = JSON.parse(await stored(`${staged}/parity-diagnosis.json`)) as Diagnosis;
+    expect(report).toMatchObject({
+      candidate: `${staged}/model.onnx`,
+      baseline: result.onnx.uri,
+      baselineKind: 'graph',
+      tolerances: { mae: 1e-9, maxAbs: 0.15 },
+    });
+    const first = report.firstDivergence;
+    expect(first).toBeDefined();
+    expect(reason).toContain(
+      `first divergence at \`${first?.modulePath || first?.node}\` (${first?.op} node \`${first?.node}\`)`,
+    );
+    expect(await currentDetails(handle)).toBe(`**int8:parity failed**\n\n${reason}`);
+    console.log(`int8 missing its gate: export done in ${elapsed} ms; int8: ${reason}`);
+  });
+});
