@@ -7,9 +7,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { register } from '../../client/commands/diagnose';
+import { runCommandInProcess } from './cli-in-process';
 import type { Diagnosis } from '../../diagnose/diagnosis';
 import { emitBundle } from '../../models';
 import { tempDir } from './checkpoint-safetensors-writer';
@@ -34,21 +34,7 @@ afterEach(() => {
 });
 
 /** Runs `onnx-export diagnose ...args` and returns stdout and the exit code it set. */
-async function diagnose(...args: string[]): Promise<{ out: string; exitCode: number }> {
-  let out = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  const program = new Command('onnx-export').exitOverride();
-  register(program);
-  try {
-    await program.parseAsync(['node', 'onnx-export', 'diagnose', ...args]);
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { out, exitCode: Number(process.exitCode ?? 0) };
-}
+const diagnose = (...args: string[]) => runCommandInProcess(register, 'diagnose', args);
 
 describe('onnx-export diagnose', () => {
   it('corrupted vs clean: exit 1, the corrupted layer named first, the table and the plot', async () => {

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { register } from '../../client/commands/validate';
+import { runCommandInProcess } from './cli-in-process';
 import { serializeModel } from '../../onnx/encode';
 import { writeModel } from '../../onnx/write-model';
 import { brokenCases, tinyModel } from './onnx-test-models';
@@ -16,19 +16,7 @@ afterEach(() => {
 });
 
 /** Runs `onnx-export validate ...args` and returns stdout and the exit code it set. */
-async function validate(...args: string[]): Promise<{ out: string; exitCode: number }> {
-  let out = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  const program = new Command('onnx-export').exitOverride();
-  register(program);
-  await program.parseAsync(['node', 'onnx-export', 'validate', ...args]);
-  const exitCode = Number(process.exitCode ?? 0);
-  vi.restoreAllMocks();
-  return { out, exitCode };
-}
+const validate = (...args: string[]) => runCommandInProcess(register, 'validate', args);
 
 describe('onnx-export validate', () => {
   it('a valid model: exit 0, its inputs and outputs with inferred shapes', async () => {
