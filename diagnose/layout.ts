@@ -15,7 +15,8 @@ export function alignLayout(
 ): ArrayLike<number> | undefined {
   const a = to.filter((d) => d !== 1);
   const b = from.filter((d) => d !== 1);
-  if (a.length !== b.length || a.reduce((x, d) => x * d, 1) !== b.reduce((x, d) => x * d, 1)) return undefined;
+  if (a.reduce((x, d) => x * d, 1) !== b.reduce((x, d) => x * d, 1)) return undefined;
+  if (a.length !== b.length) return mergesRuns(a, b) || mergesRuns(b, a) ? values : undefined;
   if (a.every((d, i) => d === b[i])) return values;
   if (new Set(a).size !== a.length) return undefined;
   // perm[k]: the axis of `b` that the candidate's axis k is.
@@ -40,4 +41,16 @@ export function alignLayout(
     }
   }
   return out;
+}
+
+/**
+ * Whether each axis of `coarse` is a run of consecutive axes of `fine` (their product), in order:
+ * the sizes' running products of `coarse` are among those of `fine`.
+ */
+function mergesRuns(coarse: readonly number[], fine: readonly number[]): boolean {
+  const ends = new Set<number>();
+  let p = 1;
+  for (const d of fine) ends.add((p *= d));
+  p = 1;
+  return coarse.every((d) => ends.has((p *= d)));
 }
