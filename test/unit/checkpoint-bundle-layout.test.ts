@@ -118,7 +118,7 @@ describe('bundleLayout: a torch checkpoint instead of model.safetensors', () => 
     expect(refusal(weightsFileOf(weights) as LayoutVerdict).problem).toBe(r.problem);
   });
 
-  it('weightsFileOf: the one weights file (a graph bundle\'s checkpoint too), or the refusal naming model.safetensors when there is none', () => {
+  it("weightsFileOf: the one weights file (a graph bundle's checkpoint too), or the refusal naming model.safetensors when there is none", () => {
     expect(weightsFileOf(['config.json', 'model.safetensors'])).toEqual({ name: 'model.safetensors' });
     expect(weightsFileOf(['best_model.pth'])).toEqual({ name: 'best_model.pth' });
     expect(weightsFileOf(['model.onnx', 'best_model.pth'])).toEqual({ name: 'best_model.pth' });

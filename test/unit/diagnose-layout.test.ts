@@ -1,8 +1,8 @@
 /**
  * Unit: alignLayout puts a baseline tensor in the candidate's axis order when that order is the only
- * one that fits (channels-last to channels-first, [N, C, 1, 1] to [N, C]), takes a reshape that
- * merges runs of axes as it is ([B, N, N, C] and [B·N·N, C]), and refuses when sizes repeat, the
- * elements differ in number, or neither shape's axes merge the other's.
+ * one that fits (channels-last to channels-first, [N, C, 1, 1] to [N, C]), takes rows stacked
+ * another way as they are ([B, N, N, C] and [B·N·N, C]), and refuses when sizes repeat, the
+ * elements differ in number, or a merge reaches the last axis or does not line up.
  */
 import { describe, expect, it } from 'vitest';
 import { alignLayout } from '../../diagnose/layout';
@@ -34,17 +34,21 @@ describe('alignLayout', () => {
     expect(alignLayout(v, [2, 3, 1, 1], [2, 3])).toBe(v);
   });
 
-  it("takes a reshape that merges runs of axes as it is, either way: torch's [B, N, N, C] is our [B·N·N, C]", () => {
+  it("takes rows stacked another way as they are, either way: torch's [B, N, N, C] is our [B·N·N, C]", () => {
     const v = Float32Array.from({ length: 2 * 3 * 3 * 4 }, (_, i) => i);
     expect(alignLayout(v, [2, 3, 3, 4], [18, 4])).toBe(v);
     expect(alignLayout(v, [18, 4], [2, 3, 3, 4])).toBe(v);
-    expect(alignLayout(v, [1, 6, 3, 4], [6, 12])).toBe(v);
-    expect(alignLayout(v, [2, 3, 3, 4], [2, 3, 12])).toBe(v);
+    expect(alignLayout(v, [1, 6, 3, 4], [18, 1, 4])).toBe(v);
+    expect(alignLayout(v, [2, 3, 3, 4], [6, 3, 4])).toBe(v);
+    const scores = Float32Array.from({ length: 30 }, (_, i) => i);
+    expect(alignLayout(scores, [3, 10, 1], [30, 1])).toBe(scores);
   });
 
-  it('refuses shapes of the same element count whose axes do not merge into each other', () => {
+  it('refuses merges that reach the last axis (they could hide another axis order) or do not line up', () => {
+    expect(alignLayout(new Float32Array(72), [2, 3, 3, 4], [2, 3, 12])).toBeUndefined();
+    expect(alignLayout(new Float32Array(72), [2, 3, 3, 4], [2, 36])).toBeUndefined();
     expect(alignLayout(new Float32Array(72), [2, 3, 3, 4], [4, 18])).toBeUndefined();
-    expect(alignLayout(new Float32Array(72), [2, 36], [8, 9])).toBeUndefined();
+    expect(alignLayout(new Float32Array(72), [2, 3, 3, 4], [3, 6, 4])).toBeUndefined();
   });
 
   it('refuses repeated sizes and other element counts', () => {
