@@ -2,23 +2,27 @@
  * The parity stage: the staged graph run in onnxruntime on every case of the bundle's reference, fed
  * by the graph's own signature, compared with PyTorch's reference outputs (parity/). A miss is
  * diagnosed first (parity-diagnosis.ts: where the graph parts from the input's baseline graph, else
- * from PyTorch's intermediates in the reference; the report stored beside the staged graph), then
- * raises ParityFailedError, which failures.ts makes a final ParityFailed with the report and the
- * diagnosis attached and the finding at the end of its message.
+ * from PyTorch's intermediates in the reference, else, for a brought graph whose bundle carries its
+ * checkpoint, from our own graph emitted from that checkpoint into the worker's scratch; the report
+ * stored beside the staged graph), then raises ParityFailedError, which failures.ts makes a final
+ * ParityFailed with the report and the diagnosis attached and the finding at the end of its message.
  */
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Client as MinioClient } from 'minio';
 import { bundleReferenceUri, DEFAULT_TOLERANCES, type ArtifactRef } from '../common/export-contract';
 import { ParityFailedError } from '../parity/parity-failed';
 import { runParity, type ParityReport } from '../parity/run-parity';
-import { BUNDLE_FILES } from '../checkpoint';
+import { BUNDLE_FILES, bundleLayout } from '../checkpoint';
+import { emitFromWeights } from '../models/emit';
 import { stagingReportKey } from '../storage/object-keys';
 import type { ContentAddressedStore } from '../storage/object-store';
 import { fetchBundle, localArtifact } from '../workspace/local-files';
 import type { WorkDir } from '../workspace/work-cache';
 import { bundleCopy, toActivityFailure } from './failures';
-import { DIAGNOSIS_TIME_LIMIT_MS, diagnoseParityFailure } from './parity-diagnosis';
+import { DIAGNOSIS_TIME_LIMIT_MS, diagnoseParityFailure, type BaselineGraph } from './parity-diagnosis';
 
 export interface CheckParityDeps {
   minio: MinioClient;
@@ -47,6 +51,36 @@ function diagnosisTimeLimit(): number {
   return Math.min(DIAGNOSIS_TIME_LIMIT_MS, scheduled + timeout - Date.now() - REPORTING_MARGIN_MS);
 }
 
+/**
+ * Our own graph of a brought graph's bundle, emitted on demand from the checkpoint it carries (the
+ * emit stage's path for weights bundles) into `scratch`; undefined when the bundle is not a graph
+ * bundle carrying one. The baseline's URI is the checkpoint's.
+ */
+async function emittedBaseline(
+  bundleDir: string,
+  checkpointUri: string,
+  scratch: string,
+): Promise<BaselineGraph | undefined> {
+  const verdict = bundleLayout(await readdir(bundleDir));
+  if (!('layout' in verdict) || verdict.layout.kind !== 'graph') return undefined;
+  const { checkpoint } = verdict.layout;
+  if (checkpoint === undefined) return undefined;
+  const bundleUri = checkpointUri.endsWith('/') ? checkpointUri.slice(0, -1) : checkpointUri;
+  return {
+    uri: `${bundleUri}/${checkpoint}`,
+    label: 'our own emitted graph of',
+    sources: [{ path: bundleDir, uri: bundleUri }],
+    path: async () => {
+      await mkdir(scratch, { recursive: true });
+      try {
+        return (await emitFromWeights(bundleDir, join(scratch, 'model.onnx'))).path;
+      } catch (err) {
+        throw new Error(`our graph could not be emitted: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    },
+  };
+}
+
 export function createCheckParityActivity(deps: CheckParityDeps) {
   return {
     /** Runs the staged model on the bundle's reference inputs and compares with PyTorch's outputs. */
@@ -64,8 +98,11 @@ export function createCheckParityActivity(deps: CheckParityDeps) {
           const candidate = path;
           const { diagnosisBaseline: baseline } = input;
           const ctx = Context.current();
+          const scratch = join(deps.work.root, 'emit', randomUUID());
+          const emitted = baseline ? undefined : await emittedBaseline(bundleDir, input.checkpointUri, scratch);
           const diagnosis = await diagnoseParityFailure({
             candidate: { path: candidate, uri: input.onnx.uri },
+            ...(emitted ? { emittedGraph: emitted } : {}),
             ...(baseline
               ? {
                   baselineGraph: {
@@ -92,7 +129,7 @@ export function createCheckParityActivity(deps: CheckParityDeps) {
               await deps.store.putBytes(key, body, contentType);
               return deps.store.uri(key);
             },
-          });
+          }).finally(() => rm(scratch, { recursive: true, force: true }).catch(() => undefined));
           throw new ParityFailedError(input.onnx.uri, report, diagnosis);
         }
         return report;

@@ -1,10 +1,7 @@
 /**
  * When the parity gate fails: where the graph parts from the best baseline there is (docs/diagnose.md,
- * "When the pipeline's parity gate fails"). The baseline is the graph the caller names (int8: its
- * fp32 graph, judged at the int8 gate's tolerances), else PyTorch's intermediates when the bundle's
- * reference.safetensors holds any (keys parity did not use), else there is none. The report (JSON,
- * every compared tensor; SVG, error by depth) is saved where the caller says (beside the staged
- * graph).
+ * "When the pipeline's parity gate fails"; chooseDiagnosisBaseline). The report (JSON, every compared
+ * tensor; SVG, error by depth) is saved where the caller says (beside the staged graph).
  *
  * Bounded: a time limit (the diagnosis, baseline download included, races a timer; it heartbeats
  * while it runs) and diagnose/'s chunks for memory. It never throws: a diagnosis that fails or runs
@@ -29,10 +26,21 @@ export interface MirroredFile {
   uri: string;
 }
 
+/** A graph to compare with: its URI, what to call it, and its local copy on demand. */
+export interface BaselineGraph {
+  uri: string;
+  label: string;
+  path: () => Promise<string>;
+  /** Local files its errors may name (an emission's checkpoint), with the objects they mirror. */
+  sources?: readonly MirroredFile[];
+}
+
 export interface ParityDiagnosisInput {
   candidate: MirroredFile;
-  /** A graph to compare with (the int8 graph's fp32 graph): its URI, what to call it, and its local copy on demand. */
-  baselineGraph?: { uri: string; label: string; path: () => Promise<string> };
+  /** The graph the candidate was made from (the int8 graph's fp32 graph). */
+  baselineGraph?: BaselineGraph;
+  /** Our own graph, emitted on demand from the checkpoint a brought graph's bundle carries. */
+  emittedGraph?: BaselineGraph;
   /** The bundle's reference: its cases feed both sides; its intermediates are the baseline when no graph is. */
   reference: MirroredFile;
   /** The reference's keys parity used neither as an input nor as an output (`unusedTensors`). */
@@ -48,6 +56,25 @@ export interface ParityDiagnosisInput {
 
 export const DIAGNOSIS_REPORT_FILES = { json: 'parity-diagnosis.json', svg: 'parity-diagnosis.svg' } as const;
 
+export type DiagnosisBaseline = { graph: BaselineGraph } | 'reference intermediates' | undefined;
+
+/**
+ * The best baseline there is, in this order. The graph the candidate was made from (int8: its fp32
+ * graph): what differs is then what making it changed (quantization), judged at its gate's
+ * tolerances. Else PyTorch's intermediates, when the reference holds keys parity did not use: the
+ * truth itself, the values the reference outputs came from. Else our own graph emitted from the
+ * checkpoint a brought graph's bundle carries: a stand-in for PyTorch (it passes parity on its own
+ * bundles), and the only baseline that pairs most of a torch export's tensors with a model's. Else none.
+ */
+export function chooseDiagnosisBaseline(
+  input: Pick<ParityDiagnosisInput, 'baselineGraph' | 'emittedGraph' | 'unusedReferenceKeys'>,
+): DiagnosisBaseline {
+  if (input.baselineGraph !== undefined) return { graph: input.baselineGraph };
+  if (input.unusedReferenceKeys.length > 0) return 'reference intermediates';
+  if (input.emittedGraph !== undefined) return { graph: input.emittedGraph };
+  return undefined;
+}
+
 export async function diagnoseParityFailure(input: ParityDiagnosisInput): Promise<ParityDiagnosis> {
   const start = Date.now();
   const seconds = () => (Date.now() - start) / 1000;
@@ -56,18 +83,19 @@ export async function diagnoseParityFailure(input: ParityDiagnosisInput): Promis
     summary: `diagnosis not possible: ${why}`,
     seconds: seconds(),
   });
-  const { baselineGraph } = input;
-  if (baselineGraph === undefined && input.unusedReferenceKeys.length === 0)
+  const chosen = chooseDiagnosisBaseline(input);
+  if (chosen === undefined)
     return notPossible(
       `no baseline: no graph to compare with, and ${input.reference.uri} holds no intermediates ('<case>/<module path>' keys of PyTorch's module outputs, docs/export-contract.md)`,
     );
+  const baselineGraph = typeof chosen === 'object' ? chosen.graph : undefined;
   const baselineUri = baselineGraph?.uri ?? input.reference.uri;
   const against =
     baselineGraph !== undefined
       ? `${baselineGraph.label} ${baselineGraph.uri}`
       : `PyTorch's intermediates in ${baselineUri}`;
   if (input.timeLimitMs <= 0) return notPossible(`no time left for it before the parity stage's own timeout`);
-  const mirrors: MirroredFile[] = [input.candidate, input.reference];
+  const mirrors: MirroredFile[] = [input.candidate, input.reference, ...(baselineGraph?.sources ?? [])];
   const mirror = (text: string) => mirrors.reduce((m, f) => m.split(f.path).join(f.uri), text);
 
   let diagnosis: Diagnosis;

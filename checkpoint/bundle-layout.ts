@@ -4,8 +4,11 @@
  * one weights file, model.safetensors with its config.json, or a torch checkpoint `*.pth`, `*.pt`,
  * `*.ckpt` whose own settings may stand for config.json; read by one of models/' architectures) or
  * its own graph (`graph`: model.onnx, taken as it is); both kinds carry reference.safetensors and may
- * carry calibration.safetensors. Two weights files are refused, naming both. The client's upload,
- * the worker's fetch and the loader all ask this module, so the three cannot disagree.
+ * carry calibration.safetensors. A graph bundle may also carry the training checkpoint its graph was
+ * exported from (one weights file, with config.json when present): the brought graph is still what
+ * is validated and published; the checkpoint is only the parity diagnosis's baseline (our own graph
+ * emitted from it). Two weights files are refused, naming both. The client's upload, the worker's
+ * fetch and the loader all ask this module, so the three cannot disagree.
  *
  * Pure: no I/O. A refusal is a value (the file to name and what is wrong with the bundle); callers
  * turn it into their own error with the path or URI they know. The files a graph names as external
@@ -39,7 +42,8 @@ export const TORCH_CHECKPOINT_EXTENSIONS: readonly string[] = ['.pth', '.pt', '.
 
 /**
  * The files each kind may have: fetched and uploaded when present, never required. A graph bundle's
- * config.json is not among them: its graph is taken as it is, so there are no settings to read.
+ * config.json is not among them: its graph is taken as it is, so there are no settings to read (its
+ * checkpoint's config.json, when it carries one, comes with the checkpoint: bundleLayout).
  */
 export const OPTIONAL_FILES: Readonly<Record<BundleKind, readonly string[]>> = {
   weights: [BUNDLE_FILES.calibration],
@@ -60,6 +64,11 @@ export interface BundleLayout {
   readonly kind: BundleKind;
   /** The bundle's own files that are present: the required ones, then the optional ones found. */
   readonly files: readonly string[];
+  /**
+   * A graph bundle's training checkpoint (its one weights file), when it carries one: not exported,
+   * only emitted from as the parity diagnosis's baseline. Its config.json, when present, is in `files`.
+   */
+  readonly checkpoint?: string;
 }
 
 /** Why a set of names is not a bundle: the file to name, and what is wrong. */
@@ -76,9 +85,9 @@ const NEEDS =
   `a bundle that brings its own graph needs ${REQUIRED_FILES.graph.join(', ')}`;
 
 /**
- * The kind of a bundle whose top-level file names are `names`: `graph` when it has model.onnx, else
- * `weights` (so a folder with neither is told what a weights bundle needs first). model.onnx
- * together with weights, and two weights files, are refused, naming both.
+ * The kind of a bundle whose top-level file names are `names`: `graph` when it has model.onnx (with
+ * or without the checkpoint it was exported from), else `weights` (so a folder with neither is told
+ * what a weights bundle needs first). Two weights files are refused, naming both.
  */
 export function bundleKind(
   names: Iterable<string>,
@@ -92,17 +101,8 @@ export function bundleKind(
         file: weights[1] as string,
         problem:
           `the bundle has ${weights.length} weights files, ${weights.join(' and ')}: ` +
-          `a graph is emitted from one (remove the others)`,
-      },
-    };
-  }
-  if (hasGraph && weights.length > 0) {
-    return {
-      refusal: {
-        file: BUNDLE_FILES.graph,
-        problem:
-          `the bundle has both ${BUNDLE_FILES.graph} and ${weights.join(', ')}: it holds either weights ` +
-          `to emit a graph from or its own graph, not both (remove one)`,
+          `a graph is emitted from one (remove the others)` +
+          (hasGraph ? `; beside ${BUNDLE_FILES.graph}, one is the checkpoint it was exported from` : ''),
       },
     };
   }
@@ -124,7 +124,11 @@ export function bundleLayout(names: Iterable<string>): LayoutVerdict {
   if (missing !== undefined) {
     return { refusal: { file: missing, problem: `the checkpoint bundle has no ${missing} (${NEEDS})` } };
   }
-  return { layout: { kind, files: [...required, ...OPTIONAL_FILES[kind].filter((f) => present.has(f))] } };
+  const optional = OPTIONAL_FILES[kind].filter((f) => present.has(f));
+  const [carried] = kind === 'graph' ? weightsFiles(present) : [];
+  if (carried === undefined) return { layout: { kind, files: [...required, ...optional] } };
+  const config = present.has(BUNDLE_FILES.config) ? [BUNDLE_FILES.config] : [];
+  return { layout: { kind, files: [...required, ...config, carried, ...optional], checkpoint: carried } };
 }
 
 /**
@@ -136,8 +140,9 @@ function checkpointBundleFiles(checkpoint: string, present: ReadonlySet<string>)
 }
 
 /**
- * The weights file of a weights bundle with these file names (model.safetensors or its one torch
- * checkpoint), or the refusal naming what is missing or what is one too many.
+ * The weights file of a bundle with these file names (model.safetensors or its one torch checkpoint;
+ * for a graph bundle, the checkpoint it carries), or the refusal naming what is missing or what is
+ * one too many.
  */
 export function weightsFileOf(
   names: Iterable<string>,
@@ -146,7 +151,7 @@ export function weightsFileOf(
   const decided = bundleKind(present);
   if ('refusal' in decided) return decided;
   const [name] = weightsFiles(present);
-  if (decided.kind === 'graph' || name === undefined) {
+  if (name === undefined) {
     return {
       refusal: { file: BUNDLE_FILES.weights, problem: `the checkpoint bundle has no weights file (${NEEDS})` },
     };

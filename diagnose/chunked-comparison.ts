@@ -3,7 +3,7 @@
  * candidate's tensors taken a chunk at a time from its slices, the baseline's values of the same
  * chunk fetched, every case compared, and all of it dropped before the next chunk. Only floats are
  * compared; a pair whose shapes differ is compared in the candidate's layout when only the axis order
- * differs (layout.ts), else reported, not compared.
+ * or the stacking of rows differs (layout.ts), else reported, not compared.
  *
  * Must not: choose what pairs with what (tensor-matching.ts, reference-intermediates.ts).
  */

@@ -1,6 +1,7 @@
 /**
  * The loader of a local bundle folder: which kind it is (checkpoint/bundle-layout.ts), and for a
- * weights bundle its weights file (model.safetensors or one torch checkpoint) opened, its config read
+ * weights bundle (or the checkpoint a graph bundle carries) its weights file (model.safetensors or
+ * one torch checkpoint) opened, its config read
  * by the architecture it names (models/architectures.ts) from config.json or, for a checkpoint
  * without one, from the checkpoint's own settings (checkpoint-config.ts), and the weights' hash and
  * NaN/Inf check started in the background. It must not check the weights against the architecture
@@ -49,7 +50,7 @@ export interface OpenedBundle {
   readonly weightsSha256: Promise<string>;
 }
 
-/** The kind of the bundle in `dir` from its file names; model.onnx beside weights, or two weights files, are refused naming both. */
+/** The kind of the bundle in `dir` from its file names; two weights files are refused naming both. */
 export async function readBundleKind(dir: string): Promise<BundleKind> {
   const decided = bundleKind(await readdir(dir));
   if ('refusal' in decided) throw new BundleLayoutError(join(dir, decided.refusal.file), decided.refusal.problem);

@@ -37,7 +37,16 @@ export async function emitBundle(bundleDir: string, outPath: string, options: Em
   return emitFromWeights(bundleDir, outPath, options);
 }
 
-async function emitFromWeights(bundleDir: string, outPath: string, options: EmitOptions): Promise<EmitResult> {
+/**
+ * Emits our graph from the bundle's weights file, whichever kind the bundle is: a weights bundle's
+ * (emitBundle), or the checkpoint a graph bundle carries beside its model.onnx (the parity
+ * diagnosis's baseline for the brought graph, activities/check-parity.ts).
+ */
+export async function emitFromWeights(
+  bundleDir: string,
+  outPath: string,
+  options: EmitOptions = {},
+): Promise<EmitResult> {
   const start = process.hrtime.bigint();
   const { bundle, weightsSha256 } = await openBundle(bundleDir);
   let built: BuiltGraph;

@@ -19,7 +19,7 @@ export type { ArchitectureConfig } from './architectures';
 export { loadBundle, openBundle, parseBundleConfig, readBundleKind } from './bundle';
 export type { Bundle, LoadBundleOptions, OpenedBundle } from './bundle';
 export { BATCH_NORM_EPSILON, scaleRows } from './folding';
-export { emitBundle } from './emit';
+export { emitBundle, emitFromWeights } from './emit';
 export type { EmitOptions, EmitResult } from './emit';
 export { stageBroughtGraph } from './brought-graph';
 export {

@@ -2,7 +2,8 @@
  * Bring-your-own ONNX on the real Temporal, MinIO and MLflow: a bundle with its own model.onnx (and
  * external data), reference.safetensors and no weights goes through `onnx-export run <dir> --wait`
  * (the built CLI, as a user runs it) to a registered version tagged `graph_source=brought` with the
- * graph's own producer; bad bundles are refused fast (one attempt, seconds), naming the file and the
+ * graph's own producer, also when the bundle carries the checkpoint the graph was exported from (the
+ * brought graph is what is published; the checkpoint is uploaded with it); bad bundles are refused fast (one attempt, seconds), naming the file and the
  * tensor, with nothing published or registered. The graph is our small LocalizationNet written as
  * another tool would (its own producer name): a valid bring-your-own bundle needs no torch.
  *
@@ -20,6 +21,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
@@ -207,16 +209,16 @@ const BAD: BadBundle[] = [
     clientRefuses: /model\.onnx: graph: tensor '[^']+': external data location '\.\.\/outside\.data'/,
   },
   {
-    name: 'model.onnx together with weights',
+    name: 'model.onnx with two weights files beside it',
     make: async () => {
-      const dir = await broughtBundle('graph-and-weights');
+      const dir = await broughtBundle('graph-and-two-weights');
       copyFileSync(join(SMALL_BUNDLE, 'model.safetensors'), join(dir, 'model.safetensors'));
-      copyFileSync(join(SMALL_BUNDLE, 'config.json'), join(dir, 'config.json'));
+      copyFileSync(join(SMALL_BUNDLE, 'model.safetensors'), join(dir, 'best_model.pth'));
       return { dir };
     },
-    file: 'model.onnx',
-    message: ['the bundle has both model.onnx and model.safetensors'],
-    clientRefuses: /model\.onnx: the bundle has both model\.onnx and model\.safetensors/,
+    file: 'model.safetensors',
+    message: ['the bundle has 2 weights files, best_model.pth and model.safetensors'],
+    clientRefuses: /model\.safetensors: the bundle has 2 weights files, best_model\.pth and model\.safetensors/,
   },
   {
     name: 'a request opset with a brought graph',
@@ -274,6 +276,33 @@ describe('bring-your-own ONNX bundles (Temporal, MinIO, MLflow)', () => {
       mlmodel += (chunk as Buffer).toString('utf8');
     expect(mlmodel).toContain('graph_source: brought');
     expect(mlmodel).toContain(`graph_producer: ${PRODUCER.name}`);
+  });
+
+  it('a brought graph with the checkpoint it was exported from beside it: the checkpoint is uploaded with the bundle, and the graph published is the brought one', async () => {
+    const dir = await broughtBundle('with-checkpoint');
+    copyFileSync(join(SMALL_BUNDLE, 'model.safetensors'), join(dir, 'model.safetensors'));
+    copyFileSync(join(SMALL_BUNDLE, 'config.json'), join(dir, 'config.json'));
+    const modelName = uniqueName('byo-ckpt');
+    const result = await exportWithCli(config, dir, modelName);
+    // The bytes as given (no external data): the brought graph, not one emitted from the weights.
+    const given = createHash('sha256')
+      .update(readFileSync(join(dir, 'model.onnx')))
+      .digest('hex');
+    expect(result.sha256).toBe(given);
+    expect(result.emission).toMatchObject({ source: 'brought', producer: PRODUCER, checkpointSha256: given });
+    expect(result.emission.architecture).toBeUndefined();
+    expect(result.parity.passed).toBe(true);
+    const tags = Object.fromEntries(
+      ((await versionsOf(config, modelName))[0]?.tags ?? []).map((t) => [t.key, t.value]),
+    );
+    expect(tags).toMatchObject({ onnx_sha256: given, graph_source: 'brought', graph_producer: PRODUCER.name });
+    // The same folder uploads to the same content address: its checkpoint and config went with it.
+    const { uri } = await uploadBundle(config, dir);
+    const prefix = uri.slice(`s3://${config.s3.checkpointsBucket}/`.length);
+    const uploaded: string[] = [];
+    for await (const o of createMinioClient(config.s3).listObjectsV2(config.s3.checkpointsBucket, prefix, true))
+      if (o.name) uploaded.push(o.name.slice(prefix.length));
+    expect(uploaded.sort()).toEqual(['config.json', 'model.onnx', 'model.safetensors', 'reference.safetensors']);
   });
 
   describe('bad bundles are refused fast, naming the file and the tensor; nothing is published or registered', () => {

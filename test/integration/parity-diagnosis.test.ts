@@ -5,10 +5,15 @@
  * PyTorch model, Debian's torch), fails the export at parity, and the failure names the corrupted
  * layer against those intermediates; the report (JSON, SVG) is stored beside the staged graph and
  * nothing is published; (b) an int8 variant that misses its gate fails alone, naming its first
- * divergence against the fp32 graph, with its report stored beside the int8 graph. Both show the
- * reason in the Web UI's current details.
+ * divergence against the fp32 graph, with its report stored beside the int8 graph; (c) the training
+ * service's own torch export of HeimdallNet (make_heimdall_bundle.py, Debian's torch), brought with
+ * the best_model.pth it was exported from and a reference without intermediates, fails at parity
+ * naming where it parts from our own graph emitted from that checkpoint: the baked batch in the set
+ * aggregator, or, on the batch it was exported at, the NaN of its atan2 in the geometry encoder; a
+ * checkpoint we cannot emit from leaves the failure as it was, saying why there is no diagnosis.
+ * Each shows the reason in the Web UI's current details.
  */
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
@@ -25,12 +30,17 @@ import { ContentAddressedStore, createMinioClient, minioS3Operations } from '../
 import type { HiddenWeight } from '../unit/diagnose-seeded-corruption';
 import { SMALL_BUNDLE } from '../unit/models-fixtures';
 import { corruptedGraphBundle } from './support/corrupted-graph-bundle';
+import { makeGraphBundle, makeWeightsBundle } from './support/heimdall-fixtures';
+import { versionsOf } from './support/raw-bundles';
 import { uniqueName } from './support/stack';
 import { useWorkerHost } from './support/worker-host';
 
 const QUICK_BENCHMARK = { batchSizes: [1], maxRuns: 5, timeBudgetMs: 500, gpu: false };
 /** The seed whose hidden weight is `backbone.0.4.1.weight`, a downsampling Conv in the backbone's middle. */
 const CORRUPTION_SEED = 4;
+
+/** The checkpoint a HeimdallNet graph bundle carries, under the training service's own name. */
+const SERVICE_CHECKPOINT = 'best_model.pth';
 
 const root = mkdtempSync(join(tmpdir(), 'parity-diagnosis-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -64,6 +74,47 @@ describe("the parity gate's failure names the first divergent layer (Temporal, M
     const prefix = `s3://${live.config.s3.modelsBucket}/`;
     expect(uri.startsWith(prefix)).toBe(true);
     return (await store.readSmall(uri.slice(prefix.length))).toString('utf8');
+  };
+
+  /** HeimdallNet as the training service exports it, with the best_model.pth of the same weights beside it. */
+  const serviceExportWithCheckpoint = async (cases: 'default' | 'single'): Promise<string> => {
+    const [graph, weights] = await Promise.all([
+      makeGraphBundle({ model: 'heimdall_net', export: 'service', cases }),
+      makeWeightsBundle({ model: 'heimdall_net', weights: 'pth' }),
+    ]);
+    copyFileSync(weights.weightsPath, join(graph.dir, SERVICE_CHECKPOINT));
+    return graph.dir;
+  };
+  /** Exports a bundle folder that must fail at parity: its failure, the staged graph's URI prefix, what was diagnosed. */
+  const failedParity = async (dir: string) => {
+    const { uri: checkpointUri } = await uploadBundle(live.config, dir);
+    const req = request(checkpointUri);
+    const modelName = req.modelName as string;
+    const started = Date.now();
+    const { handle } = await startExport(live.client, req);
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const elapsed = Date.now() - started;
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const activity = (err as WorkflowFailedError).cause as ActivityFailure;
+    expect(activity.activityType).toBe('checkParity');
+    const app = activity.cause as ApplicationFailure;
+    expect(app).toMatchObject({ type: FAILURE_TYPES.parityFailed, nonRetryable: true });
+    const [, sha256] = /parity failed for s3:\/\/[^/]+\/staging\/([0-9a-f]{64})\/model\.onnx: /.exec(app.message) ?? [];
+    expect(sha256).toBeDefined();
+    // Nothing published or registered; the Web UI shows the message.
+    expect(await store.stat(`models/${modelName}/${sha256}/MLmodel`)).toBeUndefined();
+    expect(await versionsOf(live.config, modelName)).toEqual([]);
+    expect(await currentDetails(handle)).toBe(`**parity failed**\n\n${app.message}`);
+    return {
+      app,
+      checkpointUri,
+      staged: `s3://${live.config.s3.modelsBucket}/staging/${sha256}`,
+      diagnosis: app.details?.[1] as ParityDiagnosis,
+      elapsed,
+    };
   };
 
   it('a brought graph with a corrupted hidden weight fails at parity naming that layer against the reference’s PyTorch intermediates; the report is stored beside the staged graph', async () => {
@@ -140,6 +191,24 @@ describe("the parity gate's failure names the first divergent layer (Temporal, M
     expect(app.details?.[1]).toMatchObject({ status: 'not possible' });
   });
 
+  it('the same graph carrying a checkpoint we cannot emit from (an unknown architecture) fails as before, the message saying why there is no diagnosis', async () => {
+    const dir = join(root, 'unknown-architecture');
+    await corruptedGraphBundle(dir, CORRUPTION_SEED);
+    copyFileSync(join(SMALL_BUNDLE, 'reference.safetensors'), join(dir, 'reference.safetensors'));
+    copyFileSync(join(SMALL_BUNDLE, 'model.safetensors'), join(dir, 'model.safetensors'));
+    const config = JSON.parse(readFileSync(join(SMALL_BUNDLE, 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, architecture: 'NoSuchNet' }));
+    const { app, checkpointUri, diagnosis } = await failedParity(dir);
+    expect(app.message).toMatch(/^parity failed for s3:\/\/.+\/model\.onnx: positions: MAE /);
+    expect(app.message).toContain(
+      `; diagnosis not possible: the diagnosis against our own emitted graph of ${checkpointUri}model.safetensors failed: our graph could not be emitted: ${checkpointUri}config.json: `,
+    );
+    expect(app.message).toContain('NoSuchNet');
+    expect(app.message, 'names objects, not the worker-local copies').not.toContain(live.config.workDir);
+    expect(diagnosis).toMatchObject({ status: 'not possible' });
+    console.log(`brought graph with an unknown architecture's checkpoint: ${diagnosis.summary}`);
+  });
+
   it('an int8 variant that misses its gate fails alone, naming its first divergence against the fp32 graph; its report is stored beside the int8 graph', async () => {
     const { uri: checkpointUri } = await uploadBundle(live.config, SMALL_BUNDLE);
     const started = Date.now();
@@ -177,5 +246,50 @@ describe("the parity gate's failure names the first divergent layer (Temporal, M
     );
     expect(await currentDetails(handle)).toBe(`**int8:parity failed**\n\n${reason}`);
     console.log(`int8 missing its gate: export done in ${elapsed} ms; int8: ${reason}`);
+  });
+
+  it("HeimdallNet as the training service exports it, brought with its best_model.pth: fails at parity naming where it parts from our own graph emitted from that checkpoint (the baked batch in the set aggregator); the report shows the atan2's NaN in the geometry encoder", async () => {
+    const { app, checkpointUri, staged, diagnosis, elapsed } = await failedParity(
+      await serviceExportWithCheckpoint('default'),
+    );
+    const checkpoint = `${checkpointUri}${SERVICE_CHECKPOINT}`;
+    expect(app.message).toMatch(/^parity failed for s3:\/\/.+: position: \d+ NaN\/Inf values in the model's output/);
+    // Exported at batch 1, the graph reuses sample 0's receiver encodings for the other samples of a
+    // batch: the first tensor it shares with ours that differs is the set aggregator's quality net.
+    expect(app.message).toMatch(
+      /; first divergence at `set_aggregator\.quality_net\.0` \(Add node `\/set_aggregator\/quality_net\/quality_net\.0\/Add`\), MAE [0-9.]+e[-+]\d+ > 0\.00001/,
+    );
+    expect(app.message).toContain(
+      `, against our own emitted graph of ${checkpoint}; diagnosis report ${staged}/parity-diagnosis.json`,
+    );
+    expect(app.message, 'names objects, not the worker-local copies').not.toContain(live.config.workDir);
+    expect(diagnosis).toMatchObject({
+      status: 'diverges',
+      baseline: checkpoint,
+      baselineKind: 'graph',
+      firstDivergence: { modulePath: 'set_aggregator.quality_net.0', nonFinite: 0 },
+      report: { json: `${staged}/parity-diagnosis.json`, svg: `${staged}/parity-diagnosis.svg` },
+    });
+    const report = JSON.parse(await stored(`${staged}/parity-diagnosis.json`)) as Diagnosis;
+    expect(report).toMatchObject({ candidate: `${staged}/model.onnx`, baseline: checkpoint, baselineKind: 'graph' });
+    // The atan2 written as Div(y, x): 0/0 on the diagonal pairs, NaN from the angle encoder on.
+    const firstNaN = report.tensors.find((t) => t.nonFinite > 0);
+    expect(firstNaN).toMatchObject({ modulePath: 'geometry_encoder.angle_encoder.0' });
+    expect(report.tensors.filter((t) => t.modulePath.startsWith('geometry_encoder.distance_encoder'))).not.toEqual([]);
+    expect(await stored(`${staged}/parity-diagnosis.svg`)).toContain('first divergence: set_aggregator.quality_net.0');
+    console.log(
+      `HeimdallNet service export + ${SERVICE_CHECKPOINT}: failed in ${elapsed} ms, diagnosis ${diagnosis.seconds.toFixed(1)} s, ` +
+        `${report.tensors.length} tensors compared, ${report.unmatched.length} unmatched: ${app.message}`,
+    );
+  });
+
+  it('the same export on the one case of the batch it was exported at: the first divergence is the NaN of its atan2, in the geometry encoder', async () => {
+    const { app, checkpointUri, diagnosis } = await failedParity(await serviceExportWithCheckpoint('single'));
+    expect(app.message).toMatch(
+      /; first divergence at `geometry_encoder\.angle_encoder\.0` \(\w+ node `\/geometry_encoder\/angle_encoder\/angle_encoder\.0\/\w+`\), \d+ NaN\/Inf where the baseline is finite/,
+    );
+    expect(app.message).toContain(`, against our own emitted graph of ${checkpointUri}${SERVICE_CHECKPOINT}; `);
+    expect(diagnosis.firstDivergence?.nonFinite).toBeGreaterThan(0);
+    console.log(`HeimdallNet service export, one case at batch 1: ${diagnosis.summary}`);
   });
 });

@@ -3,13 +3,20 @@
  * diagnose/ on the small LocalizationNet emitted by us and one hidden-layer weight corrupted, its
  * reports saved to a folder instead of the object store. Against the clean graph it names the
  * corrupted layer in one sentence and saves the JSON (URIs, no worker paths) and the plot; a clean
- * graph is `within tolerance`. Whatever goes wrong (no baseline, a baseline that cannot be had, the
- * time limit, the store) is said, never thrown.
+ * graph is `within tolerance`. The baseline is the best there is: the graph the candidate was made
+ * from, else PyTorch's intermediates, else our own graph emitted from the bundle's checkpoint.
+ * Whatever goes wrong (no baseline, a baseline that cannot be had, the time limit, the store) is
+ * said, never thrown.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { diagnoseParityFailure, type ParityDiagnosisInput } from '../../activities/parity-diagnosis';
+import {
+  chooseDiagnosisBaseline,
+  diagnoseParityFailure,
+  type BaselineGraph,
+  type ParityDiagnosisInput,
+} from '../../activities/parity-diagnosis';
 import { readFileRange, SafetensorsFile } from '../../checkpoint';
 import { emitBundle } from '../../models';
 import { tempDir } from './checkpoint-safetensors-writer';
@@ -19,6 +26,34 @@ import { SMALL_BUNDLE, writeSafetensors, type Entry } from './models-fixtures';
 const CANDIDATE_URI = 's3://models/staging/c0ffee/model.onnx';
 const BASELINE_URI = 's3://models/staging/fp32/model.onnx';
 const REFERENCE_URI = 's3://checkpoints/bundles/b/reference.safetensors';
+const CHECKPOINT_URI = 's3://checkpoints/bundles/b/best_model.pth';
+
+describe('chooseDiagnosisBaseline', () => {
+  const graph = (uri: string): BaselineGraph => ({ uri, label: uri, path: async () => uri });
+  const fp32 = graph(BASELINE_URI);
+  const emitted = graph(CHECKPOINT_URI);
+
+  it.each([
+    [
+      'the graph the candidate was made from, before everything',
+      { baselineGraph: fp32, emittedGraph: emitted, unusedReferenceKeys: ['c/m'] },
+      { graph: fp32 },
+    ],
+    [
+      "PyTorch's intermediates before our own emitted graph",
+      { emittedGraph: emitted, unusedReferenceKeys: ['c/m'] },
+      'reference intermediates',
+    ],
+    [
+      'our own emitted graph when the reference holds no intermediates',
+      { emittedGraph: emitted, unusedReferenceKeys: [] },
+      { graph: emitted },
+    ],
+    ['none without any of them', { unusedReferenceKeys: [] }, undefined],
+  ] as const)('%s', (_, input, chosen) => {
+    expect(chooseDiagnosisBaseline(input)).toEqual(chosen);
+  });
+});
 
 describe('diagnoseParityFailure', () => {
   const work = tempDir();
@@ -110,6 +145,37 @@ describe('diagnoseParityFailure', () => {
     expect(d.status).toBe('not possible');
     expect(d.summary).toBe(
       `diagnosis not possible: none of the keys of ${REFERENCE_URI} that parity did not use (notes) is a module or value of the graph`,
+    );
+  });
+
+  it('our own emitted graph, when the reference holds no intermediates: named with the checkpoint it was emitted from', async () => {
+    const d = await diagnoseParityFailure({
+      ...inputFor(corrupted, undefined),
+      emittedGraph: { uri: CHECKPOINT_URI, label: 'our own emitted graph of', path: async () => clean },
+    });
+    expect(d).toMatchObject({
+      status: 'diverges',
+      baseline: CHECKPOINT_URI,
+      baselineKind: 'graph',
+      firstDivergence: { modulePath: weight.modulePath },
+    });
+    expect(d.summary).toContain(`, against our own emitted graph of ${CHECKPOINT_URI}; diagnosis report `);
+  });
+
+  it('our own graph that cannot be emitted: not possible, with why, naming the checkpoint by its URI', async () => {
+    const bundleDir = join(work, 'bundle');
+    const d = await diagnoseParityFailure({
+      ...inputFor(corrupted, undefined),
+      emittedGraph: {
+        uri: CHECKPOINT_URI,
+        label: 'our own emitted graph of',
+        sources: [{ path: bundleDir, uri: 's3://checkpoints/bundles/b' }],
+        path: () => Promise.reject(new Error(`${join(bundleDir, 'best_model.pth')}: architecture 'unet': unknown`)),
+      },
+    });
+    expect(d.status).toBe('not possible');
+    expect(d.summary).toBe(
+      `diagnosis not possible: the diagnosis against our own emitted graph of ${CHECKPOINT_URI} failed: ${CHECKPOINT_URI}: architecture 'unet': unknown`,
     );
   });
 

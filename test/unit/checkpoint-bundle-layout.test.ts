@@ -37,10 +37,28 @@ describe('bundleLayout', () => {
     ).toEqual(['model.onnx', 'reference.safetensors', 'calibration.safetensors']);
   });
 
-  it('refuses model.onnx together with weights, naming both files', () => {
-    const r = refusal(bundleLayout(['model.onnx', 'model.safetensors', 'config.json', 'reference.safetensors']));
-    expect(r.file).toBe('model.onnx');
-    expect(r.problem).toContain('the bundle has both model.onnx and model.safetensors');
+  it('a graph bundle may carry the checkpoint its graph was exported from: fetched with its config.json, named as its checkpoint', () => {
+    expect(layout(bundleLayout(['model.onnx', 'model.safetensors', 'config.json', 'reference.safetensors']))).toEqual({
+      kind: 'graph',
+      files: ['model.onnx', 'reference.safetensors', 'config.json', 'model.safetensors'],
+      checkpoint: 'model.safetensors',
+    });
+    expect(
+      layout(bundleLayout(['calibration.safetensors', 'best_model.pth', 'reference.safetensors', 'model.onnx'])),
+    ).toEqual({
+      kind: 'graph',
+      files: ['model.onnx', 'reference.safetensors', 'best_model.pth', 'calibration.safetensors'],
+      checkpoint: 'best_model.pth',
+    });
+  });
+
+  it('refuses a graph bundle with two weights files, naming both and saying one is its checkpoint', () => {
+    const r = refusal(bundleLayout(['model.onnx', 'model.safetensors', 'best_model.pth', 'reference.safetensors']));
+    expect(r.file).toBe('model.safetensors');
+    expect(r.problem).toBe(
+      'the bundle has 2 weights files, best_model.pth and model.safetensors: a graph is emitted from one ' +
+        '(remove the others); beside model.onnx, one is the checkpoint it was exported from',
+    );
   });
 
   it('refuses a graph bundle without a reference, naming reference.safetensors', () => {
@@ -100,16 +118,12 @@ describe('bundleLayout: a torch checkpoint instead of model.safetensors', () => 
     expect(refusal(weightsFileOf(weights) as LayoutVerdict).problem).toBe(r.problem);
   });
 
-  it('refuses model.onnx beside a checkpoint, naming both', () => {
-    expect(refusal(bundleLayout(['model.onnx', 'best_model.pth', 'reference.safetensors'])).problem).toContain(
-      'the bundle has both model.onnx and best_model.pth',
-    );
-  });
-
-  it('weightsFileOf: the one weights file, or the refusal naming model.safetensors when there is none', () => {
+  it("weightsFileOf: the one weights file (a graph bundle's checkpoint too), or the refusal naming model.safetensors when there is none", () => {
     expect(weightsFileOf(['config.json', 'model.safetensors'])).toEqual({ name: 'model.safetensors' });
     expect(weightsFileOf(['best_model.pth'])).toEqual({ name: 'best_model.pth' });
+    expect(weightsFileOf(['model.onnx', 'best_model.pth'])).toEqual({ name: 'best_model.pth' });
     expect(refusal(weightsFileOf(['config.json', '.pth']) as LayoutVerdict).file).toBe('model.safetensors');
+    expect(refusal(weightsFileOf(['model.onnx', 'config.json']) as LayoutVerdict).file).toBe('model.safetensors');
   });
 });
 
@@ -118,6 +132,7 @@ describe('bundleKind', () => {
     expect(bundleKind(['model.onnx'])).toEqual({ kind: 'graph' });
     expect(bundleKind(['config.json', 'model.safetensors'])).toEqual({ kind: 'weights' });
     expect(bundleKind([])).toEqual({ kind: 'weights' });
-    expect(refusal(bundleKind(['model.onnx', 'model.safetensors']) as LayoutVerdict).file).toBe('model.onnx');
+    expect(bundleKind(['model.onnx', 'model.safetensors'])).toEqual({ kind: 'graph' });
+    expect(refusal(bundleKind(['model.onnx', 'a.pt', 'b.pt']) as LayoutVerdict).file).toBe('b.pt');
   });
 });

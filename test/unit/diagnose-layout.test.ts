@@ -1,7 +1,8 @@
 /**
  * Unit: alignLayout puts a baseline tensor in the candidate's axis order when that order is the only
- * one that fits (channels-last to channels-first, [N, C, 1, 1] to [N, C]), and refuses when sizes
- * repeat or the elements differ in number.
+ * one that fits (channels-last to channels-first, [N, C, 1, 1] to [N, C]), takes rows stacked
+ * another way as they are ([B, N, N, C] and [B·N·N, C]), and refuses when sizes repeat, the
+ * elements differ in number, or a merge reaches the last axis or does not line up.
  */
 import { describe, expect, it } from 'vitest';
 import { alignLayout } from '../../diagnose/layout';
@@ -31,6 +32,23 @@ describe('alignLayout', () => {
   it('drops axes of size 1: [N, C, 1, 1] is [N, C]', () => {
     const v = Float32Array.from([1, 2, 3, 4, 5, 6]);
     expect(alignLayout(v, [2, 3, 1, 1], [2, 3])).toBe(v);
+  });
+
+  it("takes rows stacked another way as they are, either way: torch's [B, N, N, C] is our [B·N·N, C]", () => {
+    const v = Float32Array.from({ length: 2 * 3 * 3 * 4 }, (_, i) => i);
+    expect(alignLayout(v, [2, 3, 3, 4], [18, 4])).toBe(v);
+    expect(alignLayout(v, [18, 4], [2, 3, 3, 4])).toBe(v);
+    expect(alignLayout(v, [1, 6, 3, 4], [18, 1, 4])).toBe(v);
+    expect(alignLayout(v, [2, 3, 3, 4], [6, 3, 4])).toBe(v);
+    const scores = Float32Array.from({ length: 30 }, (_, i) => i);
+    expect(alignLayout(scores, [3, 10, 1], [30, 1])).toBe(scores);
+  });
+
+  it('refuses merges that reach the last axis (they could hide another axis order) or do not line up', () => {
+    expect(alignLayout(new Float32Array(72), [2, 3, 3, 4], [2, 3, 12])).toBeUndefined();
+    expect(alignLayout(new Float32Array(72), [2, 3, 3, 4], [2, 36])).toBeUndefined();
+    expect(alignLayout(new Float32Array(72), [2, 3, 3, 4], [4, 18])).toBeUndefined();
+    expect(alignLayout(new Float32Array(72), [2, 3, 3, 4], [3, 6, 4])).toBeUndefined();
   });
 
   it('refuses repeated sizes and other element counts', () => {

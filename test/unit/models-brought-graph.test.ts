@@ -2,14 +2,15 @@
  * A bundle's own model.onnx staged as it is (models/brought-graph.ts, through emitBundle): the
  * committed small LocalizationNet, emitted by us, stands in for a graph another tool wrote, so a
  * valid bring-your-own bundle needs no torch. Staged bytes, provenance and signature; external data
- * consolidated into one file; and every refusal, naming the file and the tensor or field.
+ * consolidated into one file; the brought graph staged, not our own, when the bundle also carries
+ * its checkpoint; and every refusal, naming the file and the tensor or field.
  */
 import { readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CheckpointError } from '../../checkpoint';
-import { emitBundle } from '../../models';
+import { emitBundle, emitFromWeights } from '../../models';
 import { GraphBuilder } from '../../onnx/builder';
 import { checkModel } from '../../onnx/checker';
 import { readModel } from '../../onnx/serialize-read';
@@ -174,14 +175,26 @@ describe('a brought graph with external data', () => {
   });
 });
 
-describe('a bundle with both a graph and weights', () => {
-  it('is refused naming both files', async () => {
+describe('a graph bundle that carries the checkpoint its graph was exported from', () => {
+  it('stages its own model.onnx as it is; emitFromWeights emits our graph from the checkpoint beside it', async () => {
+    const dir = await broughtBundle({ opset: 14 });
+    copyFileSync(join(SMALL_BUNDLE, 'model.safetensors'), join(dir, 'model.safetensors'));
+    copyFileSync(join(SMALL_BUNDLE, 'config.json'), join(dir, 'config.json'));
+    const staged = await emitBundle(dir, join(tempDir(), 'staged.onnx'));
+    expect(staged).toMatchObject({ source: 'brought', opset: 14, sha256: sha256(join(dir, 'model.onnx')) });
+    const ours = await emitFromWeights(dir, join(tempDir(), 'ours.onnx'));
+    expect(ours).toMatchObject({ source: 'emitted', opset: 17, architecture: 'LocalizationNet' });
+    expect(ours.sha256).toBe((await emitBundle(SMALL_BUNDLE, join(tempDir(), 'weights.onnx'))).sha256);
+  });
+
+  it('two weights files beside model.onnx are refused naming both', async () => {
     const dir = await broughtBundle();
     copyFileSync(join(SMALL_BUNDLE, 'model.safetensors'), join(dir, 'model.safetensors'));
+    writeFileSync(join(dir, 'best_model.pth'), 'not read');
     const err = await emitBundle(dir, join(tempDir(), 'x.onnx')).catch((e: unknown) => e);
     expect((err as Error).message).toBe(
-      `${join(dir, 'model.onnx')}: the bundle has both model.onnx and model.safetensors: it holds either weights ` +
-        'to emit a graph from or its own graph, not both (remove one)',
+      `${join(dir, 'model.safetensors')}: the bundle has 2 weights files, best_model.pth and model.safetensors: ` +
+        'a graph is emitted from one (remove the others); beside model.onnx, one is the checkpoint it was exported from',
     );
   });
 });
