@@ -9,7 +9,9 @@
  * checked against the bundle's reference cases with the gate's tolerances, and while it misses, its
  * most sensitive nodes (diagnose/'s per-layer errors against the fp32 graph) are kept float and it is
  * written again, up to maxFloatFraction of them. Only the graph it keeps is staged; the report lists
- * every round. The search is deterministic, so a retry stages the same bytes.
+ * every round. The search is deterministic, so a retry stages the same bytes; its heartbeat carries
+ * the search's memo (quantize/search-memo.ts), so a retry after a lost worker skips the rounds and
+ * rankings already done.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -23,6 +25,7 @@ import { compareGraphIntermediates } from '../diagnose/layer-errors';
 import { gateEvaluation, runParity } from '../parity';
 import { quantizeOnnxFile, type QuantizationReport } from '../quantize';
 import { quantizeAccuracyAware, SEARCH_THREADS } from '../quantize/accuracy-aware';
+import type { SearchMemo } from '../quantize/search-memo';
 import type { ContentAddressedStore } from '../storage/object-store';
 import type { UploadCheckpoint } from '../storage/upload-checkpoint';
 import { adoptArtifact, fetchBundle, localArtifact } from '../workspace/local-files';
@@ -61,6 +64,9 @@ export interface QuantizedGraph {
 
 interface QuantizeHeartbeat {
   upload?: UploadCheckpoint;
+  /** The accuracy-aware search's rounds so far, and its memo for a retry. */
+  round?: number;
+  search?: SearchMemo;
 }
 
 /** Heartbeats while quantize/ works (it reports no progress), so a lost worker is noticed within the heartbeat timeout. */
@@ -80,11 +86,17 @@ export function createQuantizeGraphActivity(deps: QuantizeGraphDeps) {
       await mkdir(scratch, { recursive: true });
       let bundleDir: string | undefined;
       let fp32Path: string | undefined;
-      const beat = setInterval(() => ctx.heartbeat(previous), QUANTIZE_HEARTBEAT_MS);
+      // The latest details: the periodic beat must not send an older memo than the last round's.
+      let details: QuantizeHeartbeat = previous;
+      const heartbeat = (next: QuantizeHeartbeat) => {
+        details = next;
+        ctx.heartbeat(details);
+      };
+      const beat = setInterval(() => ctx.heartbeat(details), QUANTIZE_HEARTBEAT_MS);
       try {
         fp32Path = await localArtifact(deps.minio, deps.work, input.fp32);
         bundleDir = await fetchBundle(deps.minio, deps.work, input.checkpointUri, (file) =>
-          ctx.heartbeat({ ...previous, downloading: file }),
+          ctx.heartbeat({ ...details, downloading: file }),
         );
         const calibrationFile = existsSync(join(bundleDir, BUNDLE_FILES.calibration))
           ? BUNDLE_FILES.calibration
@@ -116,15 +128,21 @@ export function createQuantizeGraphActivity(deps: QuantizeGraphDeps) {
                     }),
                   ),
                 compare: compareGraphIntermediates,
-                onRound: (round) => ctx.heartbeat({ ...previous, round }),
+                onRound: (round, search) => heartbeat({ ...details, round, search }),
+                // What the memo is of: the same fp32 graph, calibration file, method and gate.
+                resume: {
+                  basis: JSON.stringify([input.fp32.sha256, calibrationFile, input.method ?? null, accuracy]),
+                  ...(previous.search !== undefined ? { memo: previous.search } : {}),
+                },
               })
             : await quantizeOnnxFile(request);
         clearInterval(beat);
-        ctx.heartbeat(previous);
+        ctx.heartbeat(details);
         const staged = await deps.store.stageFile(outputPath, {
           sha256: report.output.sha256,
           resumeFrom: previous.upload,
-          onProgress: (upload) => ctx.heartbeat({ upload } satisfies QuantizeHeartbeat),
+          // The memo stays: a retry after an interrupted upload need not search again either.
+          onProgress: (upload) => heartbeat({ ...details, upload }),
           signal: ctx.cancellationSignal,
         });
         await adoptArtifact(deps.work, outputPath, staged.sha256);

@@ -8,7 +8,9 @@
  * The graph written to `outputPath` is the passing one with the fewest float nodes the search found,
  * or at the bound the best it tried; the report says which nodes it kept float and every round.
  * Deterministic: parity and the comparison run with fixed threads, the search's choices depend only
- * on their results, and the graph's bytes only on the nodes kept float (quantize-model.ts).
+ * on their results, and the graph's bytes only on the nodes kept float (quantize-model.ts). So a
+ * retried search handed the memo of the attempt before (search-memo.ts, via the activity's heartbeat)
+ * replays its rounds and rankings without redoing them, and writes the same bytes.
  */
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import { readModel } from '../onnx/serialize-read';
 import { writeModel } from '../onnx/write-model';
 import { graphSignature } from '../onnx/graph-signature';
 import {
+  floatBound,
   searchFloatNodes,
   type FloatFallbackReport,
   type GateEvaluation,
@@ -31,6 +34,7 @@ import {
   type TensorErrorSummary,
 } from './node-sensitivity';
 import { planQuantization } from './qdq-plan';
+import { SearchMemoBook, type SearchMemo } from './search-memo';
 import { prepareQuantization, writeQuantized, type QuantizationReport, type QuantizeRequest } from './quantize-model';
 
 /** One case's inputs by graph input name, batch first (diagnose/'s DiagnosisCase). */
@@ -66,15 +70,21 @@ export interface AccuracyAwareRequest extends QuantizeRequest {
   /** Parity of an int8 graph on the reference cases with the gate's tolerances (parity/'s runParity and gateEvaluation). */
   readonly checkGate: (int8Path: string) => Promise<GateEvaluation>;
   readonly compare: CompareIntermediates;
-  /** Called after every round (the activity heartbeats). */
-  readonly onRound?: (round: number) => void;
+  /** Called after every round and ranking with the search's memo so far (the activity heartbeats it). */
+  readonly onRound?: (round: number, memo: SearchMemo) => void;
+  /**
+   * A retried search's memo (the last heartbeat's), and what this search is of (the graph, the
+   * calibration and the settings): a memo of another basis is not used.
+   */
+  readonly resume?: { readonly basis: string; readonly memo?: SearchMemo };
 }
 
 export type AccuracyAwareReport = QuantizationReport & { readonly accuracySearch: FloatFallbackReport };
 
+/** A round's result; its graph and report only when this attempt wrote it (not when replayed from the memo). */
 interface RoundEvaluation extends GateEvaluation {
-  readonly path: string;
-  readonly report: QuantizationReport;
+  readonly sha256: string;
+  readonly written?: { readonly path: string; readonly report: QuantizationReport };
 }
 
 /** The reference cases' inputs, the first `perCase` samples of each. */
@@ -104,48 +114,77 @@ export async function quantizeAccuracyAware(request: AccuracyAwareRequest): Prom
   const started = process.hrtime.bigint();
   const prepared = await prepareQuantization(request);
   await mkdir(request.scratchDir, { recursive: true });
-  const written = new Map<string, RoundEvaluation>();
+  const settings = { quantizable: prepared.plan.nodes.length, maxFloatFraction: request.maxFloatFraction };
+  const book = new SearchMemoBook(
+    request.resume?.basis ?? '',
+    floatBound(settings.quantizable, settings.maxFloatFraction),
+    request.resume?.memo,
+  );
+  const written = new Map<string, { readonly path: string; readonly report: QuantizationReport }>();
   const key = (floatNodes: readonly string[]): string => [...floatNodes].sort().join('\n');
+  let rounds = 0;
+  const replayed = { rounds: 0, rankings: 0 };
+  const write = async (floatNodes: readonly string[]) => {
+    const path = join(request.scratchDir, `round-${written.size}.onnx`);
+    const graph = { path, report: await writeQuantized(prepared, floatNodes, path) };
+    written.set(key(floatNodes), graph);
+    return graph;
+  };
   const riseWhenChosen = new Map<string, number>();
   let cases: ComparisonCase[] | undefined;
   try {
-    const result = await searchFloatNodes(
-      { quantizable: prepared.plan.nodes.length, maxFloatFraction: request.maxFloatFraction },
-      {
-        async evaluate(floatNodes): Promise<RoundEvaluation> {
-          const path = join(request.scratchDir, `round-${written.size}.onnx`);
-          const report = await writeQuantized(prepared, floatNodes, path);
-          const evaluation: RoundEvaluation = { ...(await request.checkGate(path)), path, report };
-          written.set(key(floatNodes), evaluation);
-          request.onRound?.(written.size);
-          return evaluation;
-        },
-        async rank(floatNodes): Promise<NodeSensitivity[]> {
-          const round = written.get(key(floatNodes));
-          if (round === undefined) throw new Error(`internal: no graph written with ${floatNodes.length} nodes float`);
-          const plan = planQuantization(prepared.model, { keepFloat: new Set(floatNodes) });
-          const probes = sensitivityProbes(plan);
-          const exposed = join(request.scratchDir, 'compare.onnx');
-          await writeModel(exposeRequantized(await readModel(round.path), plan.requantized), exposed, {
-            externalData: 'never',
-          });
-          cases ??= await comparisonCases(
-            graphSignature(prepared.model),
-            request.referencePath,
-            RANKING_SAMPLES_PER_CASE,
-          );
-          const { errors } = await request.compare(exposed, request.modelPath, cases, {
-            tensors: probedTensors(probes, new Set(prepared.model.graph.inputs.map((i) => i.name))),
-            threads: SEARCH_THREADS,
-          });
-          const rises = localRises(probes, errors);
-          for (const r of rises) riseWhenChosen.set(r.node, r.rise);
-          return rises;
-        },
+    const result = await searchFloatNodes(settings, {
+      async evaluate(floatNodes): Promise<RoundEvaluation> {
+        rounds += 1;
+        const memoized = book.round(floatNodes);
+        if (memoized !== undefined) {
+          replayed.rounds += 1;
+          return memoized;
+        }
+        const graph = await write(floatNodes);
+        const gate = await request.checkGate(graph.path);
+        book.recordRound(floatNodes, gate, graph.report.output.sha256);
+        request.onRound?.(rounds, book.memo());
+        return { ...gate, sha256: graph.report.output.sha256, written: graph };
       },
-    );
+      async rank(floatNodes): Promise<NodeSensitivity[]> {
+        const memoized = book.ranking(floatNodes);
+        if (memoized !== undefined) {
+          replayed.rankings += 1;
+          for (const r of memoized) riseWhenChosen.set(r.node, r.rise);
+          return [...memoized];
+        }
+        const round = written.get(key(floatNodes)) ?? (await write(floatNodes));
+        const plan = planQuantization(prepared.model, { keepFloat: new Set(floatNodes) });
+        const probes = sensitivityProbes(plan);
+        const exposed = join(request.scratchDir, 'compare.onnx');
+        await writeModel(exposeRequantized(await readModel(round.path), plan.requantized), exposed, {
+          externalData: 'never',
+        });
+        cases ??= await comparisonCases(
+          graphSignature(prepared.model),
+          request.referencePath,
+          RANKING_SAMPLES_PER_CASE,
+        );
+        const { errors } = await request.compare(exposed, request.modelPath, cases, {
+          tensors: probedTensors(probes, new Set(prepared.model.graph.inputs.map((i) => i.name))),
+          threads: SEARCH_THREADS,
+        });
+        const rises = localRises(probes, errors);
+        for (const r of rises) riseWhenChosen.set(r.node, r.rise);
+        book.recordRanking(floatNodes, rises);
+        request.onRound?.(rounds, book.memo());
+        return rises;
+      },
+    });
     const chosen = result.chosen.evaluation;
-    await rename(chosen.path, request.outputPath);
+    const kept = written.get(key(result.chosen.floatNodes)) ?? (await write(result.chosen.floatNodes));
+    if (kept.report.output.sha256 !== chosen.sha256)
+      throw new Error(
+        `internal: the int8 graph with ${result.chosen.floatNodes.length} nodes float was written with sha256 ` +
+          `${kept.report.output.sha256}, where the round before the retry wrote ${chosen.sha256}`,
+      );
+    await rename(kept.path, request.outputPath);
     const accuracySearch: FloatFallbackReport = {
       gate: request.gate,
       maxFloatFraction: request.maxFloatFraction,
@@ -165,19 +204,20 @@ export async function quantizeAccuracyAware(request: AccuracyAwareRequest): Prom
         mae: r.evaluation.mae,
         maxAbs: r.evaluation.maxAbs,
         score: finiteOrNull(r.evaluation.score),
-        sha256: r.evaluation.report.output.sha256,
+        sha256: r.evaluation.sha256,
       })),
       rankings: result.rankings,
+      ...(replayed.rounds + replayed.rankings > 0 ? { replayed } : {}),
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
     };
     return {
-      ...chosen.report,
-      output: { ...chosen.report.output, path: request.outputPath },
+      ...kept.report,
+      output: { ...kept.report.output, path: request.outputPath },
       seconds: accuracySearch.seconds,
       accuracySearch,
     };
   } finally {
-    for (const round of written.values()) await rm(round.path, { force: true });
+    for (const graph of written.values()) await rm(graph.path, { force: true });
     await rm(join(request.scratchDir, 'compare.onnx'), { force: true });
   }
 }

@@ -86,6 +86,8 @@ export interface FloatFallbackReport {
     readonly sha256: string;
   }[];
   readonly rankings: number;
+  /** Rounds and rankings not redone: taken from the memo of an earlier attempt of a retried activity (search-memo.ts). */
+  readonly replayed?: { readonly rounds: number; readonly rankings: number };
   readonly seconds: number;
 }
 

@@ -87,7 +87,9 @@ function searchSummary(search: NonNullable<QuantizationReport['accuracySearch']>
   return (
     `accuracy-aware int8 stopped at ${stop}; the best graph it found (the one parity checked) keeps ` +
     `${search.floatNodes.length} nodes float, MAE ${reached.mae.toExponential(3)}, max abs error ` +
-    `${reached.maxAbs.toExponential(3)} (gate MAE ≤ ${search.gate.mae}, max ≤ ${search.gate.maxAbs}; ${search.rounds.length} rounds)`
+    `${reached.maxAbs.toExponential(3)} (gate MAE ≤ ${search.gate.mae}, max ≤ ${search.gate.maxAbs}; ${search.rounds.length} rounds` +
+    (search.replayed ? `, ${search.replayed.rounds} of them done by an earlier attempt of the quantize stage` : '') +
+    ')'
   );
 }
 

@@ -465,4 +465,46 @@ describe('fault injection on a real stack with real worker processes', () => {
       await other.connection.close();
     }
   });
+
+  it('a worker SIGKILLed in the middle of the accuracy-aware int8 search: the retry does not redo the rounds it had done', async () => {
+    // Only the worker this case kills may take the quantize stage.
+    await steady?.kill('SIGTERM');
+    steady = undefined;
+    const f = await startWorkerProcess('search-f', workerEnv());
+    // A gate no int8 graph meets: the search runs to its bound (6 of convnext_tiny's 64 nodes: 4
+    // rounds, 3 rankings, seconds each), and the variant fails alone at parity.
+    const request: ExportRequest = {
+      ...exportRequest(tinyUri, 'fault-int8-search'),
+      variants: ['fp32', 'int8'],
+      int8: { parity: { mae: 1e-7, maxAbs: 1e-7 }, maxFloatFraction: 0.1 },
+    };
+    const { handle } = await startExport(client, request);
+    const killedAfter = await waitFor(
+      'two search rounds in the quantize heartbeat',
+      async () => {
+        const p = await pending(handle, 'quantizeGraph');
+        const rounds = (p?.details as { search?: { rounds: unknown[] } } | undefined)?.search?.rounds.length ?? 0;
+        return p?.started && rounds >= 2 ? rounds : undefined;
+      },
+      600_000,
+      100,
+    );
+    await f.kill('SIGKILL');
+    const g = await startWorkerProcess('search-g', workerEnv());
+    const result = await resultOf(handle, 600_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nworker g:\n${g.output()}`);
+    });
+
+    await expectPublishedOnce(result);
+    expect((await attempts(handle)).quantizeGraph).toEqual([2]);
+    const int8 = result.variants.int8;
+    expect(int8?.status).toBe('failed');
+    const reason = int8?.status === 'failed' ? int8.reason : '';
+    // The rounds the killed attempt had heartbeated (at least those) were taken from its memo.
+    const replayed = Number(/(\d+) of them done by an earlier attempt of the quantize stage/.exec(reason)?.[1]);
+    expect(reason).toContain('accuracy-aware int8 stopped at the bound');
+    expect(replayed).toBeGreaterThanOrEqual(killedAfter);
+    findings.workerKilledDuringInt8Search = { roundsHeartbeatedWhenKilled: killedAfter, roundsReplayed: replayed };
+    await g.kill('SIGTERM');
+  });
 });

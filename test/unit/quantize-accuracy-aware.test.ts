@@ -2,7 +2,8 @@
  * quantizeAccuracyAware on the committed small LocalizationNet with the real parts (quantize/,
  * parity/, diagnose/'s comparison, onnxruntime): a gate plain int8 meets is met in one round with
  * nothing float; a gate it misses makes the search keep nodes float, and two runs write the same bytes
- * and choose the same nodes. No servers.
+ * and choose the same nodes; a search interrupted after some rounds and retried with its last memo
+ * redoes none of them and writes the same bytes. No servers.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +11,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { compareGraphIntermediates } from '../../diagnose/layer-errors';
 import { emitBundle } from '../../models';
 import { gateEvaluation, runParity } from '../../parity';
-import { quantizeAccuracyAware, SEARCH_THREADS, type AccuracyAwareReport } from '../../quantize/accuracy-aware';
+import {
+  quantizeAccuracyAware,
+  SEARCH_THREADS,
+  type AccuracyAwareReport,
+  type AccuracyAwareRequest,
+} from '../../quantize/accuracy-aware';
+import type { SearchMemo } from '../../quantize/search-memo';
 import { tempDir } from './checkpoint-safetensors-writer';
 import { SMALL_BUNDLE } from './models-fixtures';
 
@@ -24,7 +31,12 @@ beforeAll(async () => {
   await emitBundle(SMALL_BUNDLE, fp32, { opset: 17 });
 });
 
-function search(mae: number, maxFloatFraction: number, out: string): Promise<AccuracyAwareReport> {
+function search(
+  mae: number,
+  maxFloatFraction: number,
+  out: string,
+  more: Partial<AccuracyAwareRequest> = {},
+): Promise<AccuracyAwareReport> {
   const gate = { mae, maxAbs: 1 };
   return quantizeAccuracyAware({
     modelPath: fp32,
@@ -36,7 +48,22 @@ function search(mae: number, maxFloatFraction: number, out: string): Promise<Acc
     scratchDir: join(dir, `${out}.rounds`),
     checkGate: async (p) => gateEvaluation(await runParity(p, reference, { ...gate, threads: SEARCH_THREADS })),
     compare: compareGraphIntermediates,
+    ...more,
   });
+}
+
+/** The search's gate check, counting its calls and failing (as a lost worker would stop it) at call `failAt`. */
+function countedGate(mae: number, failAt = Number.POSITIVE_INFINITY) {
+  const gate = { mae, maxAbs: 1 };
+  const counter = {
+    calls: 0,
+    checkGate: async (p: string) => {
+      counter.calls += 1;
+      if (counter.calls === failAt) throw new Error('worker lost');
+      return gateEvaluation(await runParity(p, reference, { ...gate, threads: SEARCH_THREADS }));
+    },
+  };
+  return counter;
 }
 
 describe('quantizeAccuracyAware', () => {
@@ -61,5 +88,50 @@ describe('quantizeAccuracyAware', () => {
     // The graph written is the round the search chose.
     expect(a.accuracySearch.rounds.some((r) => r.sha256 === a.output.sha256)).toBe(true);
     expect([...(a.keptFloat?.nodes ?? [])].sort()).toEqual(a.accuracySearch.floatNodes.map((f) => f.node).sort());
+  });
+
+  it('a retried search handed the memo of an interrupted attempt redoes none of its rounds and writes the same bytes', async () => {
+    const whole = countedGate(0.002);
+    const full = await search(0.002, 0.5, 'whole.onnx', { checkGate: whole.checkGate });
+    const rounds = full.accuracySearch.rounds.length;
+    expect(rounds).toBeGreaterThan(3);
+
+    // The first attempt loses its worker in its fourth round's gate check; its last heartbeat's memo
+    // (through JSON, as Temporal carries it) holds three rounds.
+    const lost = countedGate(0.002, 4);
+    let memo: SearchMemo | undefined;
+    const basis = 'the same graph, calibration and gate';
+    await expect(
+      search(0.002, 0.5, 'lost.onnx', {
+        checkGate: lost.checkGate,
+        resume: { basis },
+        onRound: (_round, m) => (memo = JSON.parse(JSON.stringify(m)) as SearchMemo),
+      }),
+    ).rejects.toThrow('worker lost');
+    expect(memo?.rounds).toHaveLength(3);
+
+    const retry = countedGate(0.002);
+    let comparisons = 0;
+    const resumed = await search(0.002, 0.5, 'resumed.onnx', {
+      checkGate: retry.checkGate,
+      compare: (...args) => ((comparisons += 1), compareGraphIntermediates(...args)),
+      resume: { basis, ...(memo ? { memo } : {}) },
+    });
+    expect(retry.calls).toBe(rounds - 3);
+    expect(memo?.rankings.length).toBeGreaterThan(0);
+    expect(comparisons).toBe(full.accuracySearch.rankings - (memo?.rankings.length ?? 0));
+    expect(readFileSync(join(dir, 'resumed.onnx')).equals(readFileSync(join(dir, 'whole.onnx')))).toBe(true);
+    expect(resumed.accuracySearch.floatNodes).toEqual(full.accuracySearch.floatNodes);
+    expect(resumed.accuracySearch.rounds).toEqual(full.accuracySearch.rounds);
+    expect(resumed.accuracySearch.replayed).toEqual({ rounds: 3, rankings: memo?.rankings.length });
+    expect(full.accuracySearch.replayed).toBeUndefined();
+
+    // A memo of another search (another basis) is not used: every round is done again.
+    const other = countedGate(0.002);
+    await search(0.002, 0.5, 'other.onnx', {
+      checkGate: other.checkGate,
+      resume: { basis: 'another graph', ...(memo ? { memo } : {}) },
+    });
+    expect(other.calls).toBe(rounds);
   });
 });
