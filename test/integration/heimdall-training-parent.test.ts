@@ -102,7 +102,9 @@ describe('the Python HeimdallNet training parent (Temporal, MinIO, MLflow)', () 
       const stat = await minio.statObject(config.s3.checkpointsBucket, o.name ?? '');
       bundles.set(id, { ...bundles.get(id), [file]: String(stat.metaData.sha256) });
     }
-    const ours = [...bundles.entries()].filter(([, files]) => files['best_model.pth'] === pthSha);
+    // Found by the reference the parent wrote: other tests' bundles may carry the same fixture .pth
+    // (parity-diagnosis's graph bundles bring it beside a torch export).
+    const ours = [...bundles.entries()].filter(([, files]) => files['reference.safetensors'] === sha256(reference));
     expect(ours.map(([, files]) => files)).toEqual([
       { 'best_model.pth': pthSha, 'reference.safetensors': sha256(reference) },
     ]);
