@@ -34,7 +34,7 @@ import {
   type TensorErrorSummary,
 } from './node-sensitivity';
 import { planQuantization } from './qdq-plan';
-import { SearchMemoBook, type SearchMemo } from './search-memo';
+import { finiteOrNull, floatSetKey, SearchMemoBook, type SearchMemo } from './search-memo';
 import { prepareQuantization, writeQuantized, type QuantizationReport, type QuantizeRequest } from './quantize-model';
 
 /** One case's inputs by graph input name, batch first (diagnose/'s DiagnosisCase). */
@@ -108,8 +108,6 @@ async function comparisonCases(
   return cases;
 }
 
-const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
-
 export async function quantizeAccuracyAware(request: AccuracyAwareRequest): Promise<AccuracyAwareReport> {
   const started = process.hrtime.bigint();
   const prepared = await prepareQuantization(request);
@@ -121,13 +119,12 @@ export async function quantizeAccuracyAware(request: AccuracyAwareRequest): Prom
     request.resume?.memo,
   );
   const written = new Map<string, { readonly path: string; readonly report: QuantizationReport }>();
-  const key = (floatNodes: readonly string[]): string => [...floatNodes].sort().join('\n');
   let rounds = 0;
   const replayed = { rounds: 0, rankings: 0 };
   const write = async (floatNodes: readonly string[]) => {
     const path = join(request.scratchDir, `round-${written.size}.onnx`);
     const graph = { path, report: await writeQuantized(prepared, floatNodes, path) };
-    written.set(key(floatNodes), graph);
+    written.set(floatSetKey(floatNodes), graph);
     return graph;
   };
   const riseWhenChosen = new Map<string, number>();
@@ -154,7 +151,7 @@ export async function quantizeAccuracyAware(request: AccuracyAwareRequest): Prom
           for (const r of memoized) riseWhenChosen.set(r.node, r.rise);
           return [...memoized];
         }
-        const round = written.get(key(floatNodes)) ?? (await write(floatNodes));
+        const round = written.get(floatSetKey(floatNodes)) ?? (await write(floatNodes));
         const plan = planQuantization(prepared.model, { keepFloat: new Set(floatNodes) });
         const probes = sensitivityProbes(plan);
         const exposed = join(request.scratchDir, 'compare.onnx');
@@ -178,7 +175,7 @@ export async function quantizeAccuracyAware(request: AccuracyAwareRequest): Prom
       },
     });
     const chosen = result.chosen.evaluation;
-    const kept = written.get(key(result.chosen.floatNodes)) ?? (await write(result.chosen.floatNodes));
+    const kept = written.get(floatSetKey(result.chosen.floatNodes)) ?? (await write(result.chosen.floatNodes));
     if (kept.report.output.sha256 !== chosen.sha256)
       throw new Error(
         `internal: the int8 graph with ${result.chosen.floatNodes.length} nodes float was written with sha256 ` +

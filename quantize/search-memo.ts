@@ -34,8 +34,10 @@ export interface SearchMemo {
   readonly rankings: readonly MemoRanking[];
 }
 
-const setKey = (floatNodes: readonly string[]): string => [...floatNodes].sort().join('\n');
-const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
+/** A set of float nodes as one key, whatever their order (the graph depends on the set only). */
+export const floatSetKey = (floatNodes: readonly string[]): string => [...floatNodes].sort().join('\n');
+/** A number JSON can carry as it is: non-finite values become null. */
+export const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
 /** A memo being written by one search, seeded with a retried attempt's when its basis is this search's. */
 export class SearchMemoBook {
@@ -49,13 +51,13 @@ export class SearchMemoBook {
     seed?: SearchMemo,
   ) {
     if (seed === undefined || seed.basis !== basis) return;
-    for (const r of seed.rounds) this.rounds.set(setKey(r.floatNodes), r);
-    for (const r of seed.rankings) this.rankings.set(setKey(r.floatNodes), r);
+    for (const r of seed.rounds) this.rounds.set(floatSetKey(r.floatNodes), r);
+    for (const r of seed.rankings) this.rankings.set(floatSetKey(r.floatNodes), r);
   }
 
   /** The recorded result of the round with these nodes float, as the search reads one. */
   round(floatNodes: readonly string[]): (GateEvaluation & { readonly sha256: string }) | undefined {
-    const r = this.rounds.get(setKey(floatNodes));
+    const r = this.rounds.get(floatSetKey(floatNodes));
     if (r === undefined) return undefined;
     return {
       passed: r.passed,
@@ -69,7 +71,7 @@ export class SearchMemoBook {
   /** Records a round; one whose score is NaN is not (null stands for +Infinity only), and is redone after a retry. */
   recordRound(floatNodes: readonly string[], evaluation: GateEvaluation, sha256: string): void {
     if (Number.isNaN(evaluation.score)) return;
-    this.rounds.set(setKey(floatNodes), {
+    this.rounds.set(floatSetKey(floatNodes), {
       floatNodes: [...floatNodes].sort(),
       passed: evaluation.passed,
       score: finiteOrNull(evaluation.score),
@@ -80,7 +82,7 @@ export class SearchMemoBook {
   }
 
   ranking(floatNodes: readonly string[]): readonly NodeSensitivity[] | undefined {
-    return this.rankings.get(setKey(floatNodes))?.ranked;
+    return this.rankings.get(floatSetKey(floatNodes))?.ranked;
   }
 
   /**
@@ -90,7 +92,7 @@ export class SearchMemoBook {
    */
   recordRanking(floatNodes: readonly string[], ranked: readonly NodeSensitivity[]): void {
     if (!ranked.every((r) => Number.isFinite(r.rise))) return;
-    this.rankings.set(setKey(floatNodes), {
+    this.rankings.set(floatSetKey(floatNodes), {
       floatNodes: [...floatNodes].sort(),
       ranked: [...ranked].sort(bySensitivity).slice(0, this.maxFloat + floatNodes.length),
     });
