@@ -12,7 +12,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Client as MinioClient } from 'minio';
-import { bundleReferenceUri, DEFAULT_TOLERANCES, type ArtifactRef } from '../common/export-contract';
+import { bundleFileUri, bundleReferenceUri, DEFAULT_TOLERANCES, type ArtifactRef } from '../common/export-contract';
 import { ParityFailedError } from '../parity/parity-failed';
 import { runParity, type ParityReport } from '../parity/run-parity';
 import { BUNDLE_FILES, bundleLayout } from '../checkpoint';
@@ -65,11 +65,10 @@ async function emittedBaseline(
   if (!('layout' in verdict) || verdict.layout.kind !== 'graph') return undefined;
   const { checkpoint } = verdict.layout;
   if (checkpoint === undefined) return undefined;
-  const bundleUri = checkpointUri.endsWith('/') ? checkpointUri.slice(0, -1) : checkpointUri;
   return {
-    uri: `${bundleUri}/${checkpoint}`,
+    uri: bundleFileUri(checkpointUri, checkpoint),
     label: 'our own emitted graph of',
-    sources: [{ path: bundleDir, uri: bundleUri }],
+    sources: [{ path: `${bundleDir}/`, uri: bundleFileUri(checkpointUri, '') }],
     path: async () => {
       await mkdir(scratch, { recursive: true });
       try {

@@ -18,6 +18,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { BenchmarkError, type BenchmarkErrorKind } from '../bench/bench-error';
 import { BundleLayoutError } from '../checkpoint/bundle-layout';
 import { CheckpointError } from '../checkpoint/checkpoint-error';
+import { bundleFileUri } from '../common/export-contract';
 import { benchmarkFailureType, FAILURE_TYPES } from '../common/failure-types';
 import { findServiceAccessError } from '../config/service-access-error';
 import { ModelError } from '../models/model-error';
@@ -85,7 +86,7 @@ function isInputError(err: unknown): err is InputError {
 
 /** The local bundle folder as its checkpoint URI (`dir/model.safetensors` → `s3://…/model.safetensors`). */
 export function bundleCopy(dir: string | undefined, checkpointUri: string): LocalCopy[] {
-  return dir ? [{ local: `${dir}/`, uri: checkpointUri.endsWith('/') ? checkpointUri : `${checkpointUri}/` }] : [];
+  return dir ? [{ local: `${dir}/`, uri: bundleFileUri(checkpointUri, '') }] : [];
 }
 
 /** Maps `err` to the failure the workflow should see; `copies` are local paths to show as their URIs. */

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Client as MinioClient } from 'minio';
 import { BUNDLE_FILES } from '../checkpoint';
-import type { ArtifactRef, CalibrationMethodName } from '../common/export-contract';
+import { bundleFileUri, type ArtifactRef, type CalibrationMethodName } from '../common/export-contract';
 import { compareGraphIntermediates } from '../diagnose/layer-errors';
 import { gateEvaluation, runParity } from '../parity';
 import { quantizeOnnxFile, type QuantizationReport } from '../quantize';
@@ -71,10 +71,6 @@ interface QuantizeHeartbeat {
 
 /** Heartbeats while quantize/ works (it reports no progress), so a lost worker is noticed within the heartbeat timeout. */
 const QUANTIZE_HEARTBEAT_MS = 10_000;
-
-function withSlash(uri: string): string {
-  return uri.endsWith('/') ? uri : `${uri}/`;
-}
 
 export function createQuantizeGraphActivity(deps: QuantizeGraphDeps) {
   return {
@@ -151,7 +147,7 @@ export function createQuantizeGraphActivity(deps: QuantizeGraphDeps) {
           onnx,
           report: {
             ...report,
-            calibration: { ...report.calibration, path: `${withSlash(input.checkpointUri)}${calibrationFile}` },
+            calibration: { ...report.calibration, path: bundleFileUri(input.checkpointUri, calibrationFile) },
             output: { path: onnx.uri, bytes: onnx.bytes, sha256: onnx.sha256 },
           },
           upload: { method: staged.method, bytesSent: staged.bytesSent, bytesReused: staged.bytesReused },

@@ -49,9 +49,14 @@ export const INT8_NAME_SUFFIX = '-int8';
 /** The reference cases file every bundle holds (checkpoint/ reads it; parity, the benchmark and int8 calibration use it). */
 export const REFERENCE_FILE = 'reference.safetensors';
 
+/** A file of the bundle at `checkpointUri`, written with or without its trailing slash ('' : the bundle's prefix, with it). */
+export function bundleFileUri(checkpointUri: string, file: string): string {
+  return `${checkpointUri.endsWith('/') ? checkpointUri : `${checkpointUri}/`}${file}`;
+}
+
 /** Where a bundle's reference cases are: `<checkpointUri>/reference.safetensors`. */
 export function bundleReferenceUri(checkpointUri: string): string {
-  return `${checkpointUri.endsWith('/') ? checkpointUri : `${checkpointUri}/`}${REFERENCE_FILE}`;
+  return bundleFileUri(checkpointUri, REFERENCE_FILE);
 }
 
 /** The workflow type name, for starters that don't import our code. */
