@@ -99,12 +99,14 @@ describe("the parity gate's failure names the first divergent layer (Temporal, M
     const elapsed = Date.now() - started;
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const activity = (err as WorkflowFailedError).cause as ActivityFailure;
+    expect(activity).toBeInstanceOf(ActivityFailure);
     expect(activity.activityType).toBe('checkParity');
     const app = activity.cause as ApplicationFailure;
+    expect(app).toBeInstanceOf(ApplicationFailure);
     expect(app).toMatchObject({ type: FAILURE_TYPES.parityFailed, nonRetryable: true });
     const [, sha256] = /parity failed for s3:\/\/[^/]+\/staging\/([0-9a-f]{64})\/model\.onnx: /.exec(app.message) ?? [];
     expect(sha256).toBeDefined();
-    // Nothing published or registered; the Web UI shows the message.
+    // Nothing published or registered; the Web UI (the workflow's current details) shows the message.
     expect(await store.stat(`models/${modelName}/${sha256}/MLmodel`)).toBeUndefined();
     expect(await versionsOf(live.config, modelName)).toEqual([]);
     expect(await currentDetails(handle)).toBe(`**parity failed**\n\n${app.message}`);
@@ -121,25 +123,7 @@ describe("the parity gate's failure names the first divergent layer (Temporal, M
     const dir = join(root, 'corrupted');
     const weight: HiddenWeight = await corruptedGraphBundle(dir, CORRUPTION_SEED);
     expect(weight.modulePath).toBe('backbone.0.4.1');
-    const { uri: checkpointUri } = await uploadBundle(live.config, dir);
-    const started = Date.now();
-    const { handle } = await startExport(live.client, request(checkpointUri));
-    const err = await handle.result().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    const elapsed = Date.now() - started;
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const activity = (err as WorkflowFailedError).cause as ActivityFailure;
-    expect(activity).toBeInstanceOf(ActivityFailure);
-    expect(activity.activityType).toBe('checkParity');
-    const app = activity.cause as ApplicationFailure;
-    expect(app).toBeInstanceOf(ApplicationFailure);
-    expect(app).toMatchObject({ type: FAILURE_TYPES.parityFailed, nonRetryable: true });
-
-    const [, sha256] = /parity failed for s3:\/\/[^/]+\/staging\/([0-9a-f]{64})\/model\.onnx: /.exec(app.message) ?? [];
-    expect(sha256).toBeDefined();
-    const staged = `s3://${live.config.s3.modelsBucket}/staging/${sha256}`;
+    const { app, checkpointUri, staged, diagnosis, elapsed } = await failedParity(dir);
     expect(app.message).toContain(
       `; first divergence at \`${weight.modulePath}\` (Conv node \`${weight.node}\`), MAE `,
     );
@@ -147,7 +131,6 @@ describe("the parity gate's failure names the first divergent layer (Temporal, M
       `, against PyTorch's intermediates in ${checkpointUri}reference.safetensors; diagnosis report ${staged}/parity-diagnosis.json`,
     );
     expect(app.message, 'names objects, not the worker-local copies').not.toContain(live.config.workDir);
-    const diagnosis = app.details?.[1] as ParityDiagnosis;
     expect(diagnosis).toMatchObject({
       status: 'diverges',
       baselineKind: 'reference intermediates',
@@ -164,9 +147,6 @@ describe("the parity gate's failure names the first divergent layer (Temporal, M
     });
     expect(report.tensors.length).toBeGreaterThan(10);
     expect(await stored(`${staged}/parity-diagnosis.svg`)).toContain(`first divergence: ${weight.modulePath}`);
-    expect(await store.stat(`models/${names.at(-1)}/${sha256}/MLmodel`)).toBeUndefined();
-    // The Web UI: the workflow's failure is this message, and its current details say it too.
-    expect(await currentDetails(handle)).toBe(`**parity failed**\n\n${app.message}`);
     console.log(`brought corrupted graph: failed in ${elapsed} ms: ${app.message}`);
   });
 
@@ -174,21 +154,14 @@ describe("the parity gate's failure names the first divergent layer (Temporal, M
     const dir = join(root, 'no-intermediates');
     await corruptedGraphBundle(dir, CORRUPTION_SEED);
     copyFileSync(join(SMALL_BUNDLE, 'reference.safetensors'), join(dir, 'reference.safetensors'));
-    const { uri: checkpointUri } = await uploadBundle(live.config, dir);
-    const { handle } = await startExport(live.client, request(checkpointUri));
-    const err = await handle.result().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    const app = ((err as WorkflowFailedError).cause as ActivityFailure).cause as ApplicationFailure;
-    expect(app).toMatchObject({ type: FAILURE_TYPES.parityFailed, nonRetryable: true });
+    const { app, checkpointUri, diagnosis } = await failedParity(dir);
     expect(app.message).toMatch(/^parity failed for s3:\/\/.+\/model\.onnx: positions: MAE /);
     expect(app.message).toMatch(
       new RegExp(
         `; diagnosis not possible: no baseline: no graph to compare with, and ${checkpointUri}reference\\.safetensors holds no intermediates \\(.*\\)$`,
       ),
     );
-    expect(app.details?.[1]).toMatchObject({ status: 'not possible' });
+    expect(diagnosis).toMatchObject({ status: 'not possible' });
   });
 
   it('the same graph carrying a checkpoint we cannot emit from (an unknown architecture) fails as before, the message saying why there is no diagnosis', async () => {
